@@ -1,0 +1,208 @@
+"""All of tinct's color math: sRGB <-> CIE Lab (D65) in torch, the network scaling constants,
+the quantized ab gamut, and recombining a low-resolution ab prediction with full-resolution L.
+
+Every function is pure, batched over a leading ``N`` dimension (``(N, C, H, W)`` tensors) and
+differentiable. Networks never see raw Lab: they see ``L`` scaled to [-1, 1] and predict ``ab``
+scaled to about [-1, 1]; the scaling lives here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+# ---- network scaling constants (the only place they are defined) ----
+L_CENTER = 50.0  # L in [0, 100]  ->  (L - 50) / 50  in [-1, 1]
+L_SCALE = 50.0
+AB_SCALE = 110.0  # ab in about [-110, 110]  ->  ab / 110  in about [-1, 1]
+
+# ---- CIE constants (D65 white, sRGB primaries) ----
+_WHITE_D65 = (0.95047, 1.0, 1.08883)
+_RGB_TO_XYZ = torch.tensor(
+    [
+        [0.412453, 0.357580, 0.180423],
+        [0.212671, 0.715160, 0.072169],
+        [0.019334, 0.119193, 0.950227],
+    ],
+    dtype=torch.float64,
+)
+_XYZ_TO_RGB = torch.linalg.inv(_RGB_TO_XYZ)
+_EPS = 216.0 / 24389.0  # 0.008856
+_KAPPA = 24389.0 / 27.0  # 903.3
+
+
+def normalization() -> dict[str, float]:
+    """The scaling a model file records so that a model is read back with the same constants."""
+    return {"l_center": L_CENTER, "l_scale": L_SCALE, "ab_scale": AB_SCALE}
+
+
+def normalize_l(l: torch.Tensor) -> torch.Tensor:
+    return (l - L_CENTER) / L_SCALE
+
+
+def denormalize_l(l: torch.Tensor) -> torch.Tensor:
+    return l * L_SCALE + L_CENTER
+
+
+def normalize_ab(ab: torch.Tensor) -> torch.Tensor:
+    return ab / AB_SCALE
+
+
+def denormalize_ab(ab: torch.Tensor) -> torch.Tensor:
+    return ab * AB_SCALE
+
+
+def srgb_to_linear(rgb: torch.Tensor) -> torch.Tensor:
+    return torch.where(rgb <= 0.04045, rgb / 12.92, ((rgb.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(lin: torch.Tensor) -> torch.Tensor:
+    return torch.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin.clamp(min=0.0031308) ** (1 / 2.4) - 0.055)
+
+
+def _matmul_channels(m: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return torch.einsum("ij,njhw->nihw", m.to(dtype=x.dtype, device=x.device), x)
+
+
+def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """sRGB in [0, 1], shape (N, 3, H, W)  ->  Lab with L in [0, 100]."""
+    xyz = _matmul_channels(_RGB_TO_XYZ, srgb_to_linear(rgb))
+    white = torch.tensor(_WHITE_D65, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
+    t = xyz / white
+    f = torch.where(t > _EPS, t.clamp(min=_EPS) ** (1 / 3), (_KAPPA * t + 16) / 116)
+    l = 116 * f[:, 1:2] - 16
+    a = 500 * (f[:, 0:1] - f[:, 1:2])
+    b = 200 * (f[:, 1:2] - f[:, 2:3])
+    return torch.cat([l, a, b], dim=1)
+
+
+def lab_to_rgb(lab: torch.Tensor, clamp: bool = True) -> torch.Tensor:
+    """Lab (N, 3, H, W) -> sRGB in [0, 1] (clamped to the gamut unless ``clamp=False``)."""
+    l, a, b = lab[:, 0:1], lab[:, 1:2], lab[:, 2:3]
+    fy = (l + 16) / 116
+    fx = fy + a / 500
+    fz = fy - b / 200
+    f = torch.cat([fx, fy, fz], dim=1)
+    f3 = f**3
+    t = torch.where(f3 > _EPS, f3, (116 * f - 16) / _KAPPA)
+    white = torch.tensor(_WHITE_D65, dtype=lab.dtype, device=lab.device).view(1, 3, 1, 1)
+    rgb = linear_to_srgb(_matmul_channels(_XYZ_TO_RGB, t * white))
+    return rgb.clamp(0.0, 1.0) if clamp else rgb
+
+
+def rgb_to_l(rgb: torch.Tensor) -> torch.Tensor:
+    """The L channel (N, 1, H, W) of an sRGB image; a gray input has R = G = B."""
+    return rgb_to_lab(rgb)[:, :1]
+
+
+def gray_rgb(rgb: torch.Tensor) -> torch.Tensor:
+    """The image with its color removed (ab = 0), as sRGB: the field's gray baseline."""
+    l = rgb_to_l(rgb)
+    return lab_to_rgb(torch.cat([l, torch.zeros_like(l), torch.zeros_like(l)], dim=1))
+
+
+def resize_ab(ab: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of an ab map to ``size = (H, W)``."""
+    if tuple(ab.shape[-2:]) == tuple(size):
+        return ab
+    return F.interpolate(ab, size=size, mode="bilinear", align_corners=False)
+
+
+def recombine(l_full: torch.Tensor, ab_low: torch.Tensor) -> torch.Tensor:
+    """Full-resolution L (N, 1, H, W), raw units, with a low-resolution raw ab (N, 2, h, w):
+    upsample ab, stack, convert. Returns sRGB in [0, 1] at the resolution of ``l_full``."""
+    ab = resize_ab(ab_low, tuple(l_full.shape[-2:]))
+    return lab_to_rgb(torch.cat([l_full, ab], dim=1))
+
+
+# ---- uint8 numpy helpers (the pipeline contract is uint8 in, uint8 out) ----
+def to_tensor(img: np.ndarray) -> torch.Tensor:
+    """HxWx3 uint8 (or HxW) numpy -> (1, 3, H, W) float32 in [0, 1]."""
+    if img.ndim == 2:
+        img = np.repeat(img[:, :, None], 3, axis=2)
+    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float() / 255.0
+
+
+def to_uint8(rgb: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) in [0, 1] -> HxWx3 uint8, rounded."""
+    return (rgb[0].clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+
+# ---- the quantized ab gamut (Zhang et al. 2016) ----
+AB_GRID = 10.0  # bin width in ab units
+
+
+@functools.lru_cache(maxsize=1)
+def _ab_bins_np() -> np.ndarray:
+    """Centers of the 10x10 ab bins kept as classes, Zhang et al.'s 313 "in-gamut" bins.
+
+    A bin of the 10-unit grid over [-110, 110]^2 is kept when some point within 11.5 ab units of
+    its center (a 9x9 sample of that square) is an sRGB color at some L in 0.5..99.5. That is the
+    sRGB gamut dilated by about one bin, which gives exactly the 313 classes of the paper.
+    """
+    centers = np.arange(-110, 120, AB_GRID)
+    aa, bb = np.meshgrid(centers, centers, indexing="ij")
+    offs = np.linspace(-11.5, 11.5, 9)
+    oa, ob = np.meshgrid(offs, offs, indexing="ij")
+    a = (aa[..., None, None] + oa).reshape(aa.size, -1)
+    b = (bb[..., None, None] + ob).reshape(aa.size, -1)
+    keep = np.zeros(aa.size, dtype=bool)
+    for lv in np.arange(0.5, 100.0, 1.0):
+        lab = torch.tensor(np.stack([np.full_like(a, lv), a, b]), dtype=torch.float64)[None]
+        rgb = lab_to_rgb(lab, clamp=False)[0]
+        keep |= ((rgb >= 0) & (rgb <= 1)).all(dim=0).any(dim=1).numpy()
+    return np.stack([aa.ravel()[keep], bb.ravel()[keep]], axis=1).astype(np.float32)
+
+
+def ab_bins() -> torch.Tensor:
+    """(Q, 2) raw-ab centers of the in-gamut bins, Q = 313 for sRGB/D65 as in Zhang et al."""
+    return torch.from_numpy(_ab_bins_np().copy())
+
+
+def encode_ab_soft(ab: torch.Tensor, bins: torch.Tensor, k: int = 5, sigma: float = 5.0) -> torch.Tensor:
+    """Soft-encode raw ab (N, 2, H, W) onto ``bins`` (Q, 2): Gaussian weights over the ``k``
+    nearest bins, as Zhang et al. 2016. Returns (N, Q, H, W) summing to 1 over Q."""
+    n, _, h, w = ab.shape
+    flat = ab.permute(0, 2, 3, 1).reshape(-1, 2)
+    d2 = torch.cdist(flat, bins.to(flat)) ** 2
+    dk, ik = d2.topk(k, dim=1, largest=False)
+    wk = torch.softmax(-dk / (2 * sigma**2), dim=1)
+    out = torch.zeros(flat.shape[0], bins.shape[0], dtype=ab.dtype, device=ab.device)
+    out.scatter_(1, ik, wk)
+    return out.view(n, h, w, -1).permute(0, 3, 1, 2)
+
+
+def nearest_bin(ab: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
+    """Index (N, H, W) of the nearest bin of each raw ab pixel."""
+    n, _, h, w = ab.shape
+    flat = ab.permute(0, 2, 3, 1).reshape(-1, 2)
+    return torch.cdist(flat, bins.to(flat)).argmin(dim=1).view(n, h, w)
+
+
+def annealed_mean(logits: torch.Tensor, bins: torch.Tensor, temperature: float = 0.38) -> torch.Tensor:
+    """Decode (N, Q, H, W) bin logits to raw ab (N, 2, H, W) by the annealed mean of Zhang et al.
+    ``temperature`` 1 is the mean (muted), towards 0 the mode (vivid); 0.38 is the paper's."""
+    p = torch.softmax(logits / max(temperature, 1e-3), dim=1)
+    return torch.einsum("nqhw,qc->nchw", p, bins.to(p))
+
+
+def rgb_histogram(rgb: torch.Tensor, bins_per_channel: int = 8, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Normalized joint RGB histogram (N, bins^3), the 512-bin color hint of the line-art report.
+    ``rgb`` in [0, 1], (N, 3, H, W); ``mask`` (N, 1, H, W) optionally restricts the pixels counted."""
+    n = rgb.shape[0]
+    q = (rgb.clamp(0, 1) * (bins_per_channel - 1e-4)).long()
+    idx = (q[:, 0] * bins_per_channel + q[:, 1]) * bins_per_channel + q[:, 2]
+    weights = torch.ones_like(idx, dtype=rgb.dtype) if mask is None else mask[:, 0].to(rgb.dtype)
+    hist = torch.zeros(n, bins_per_channel**3, dtype=rgb.dtype, device=rgb.device)
+    hist.scatter_add_(1, idx.view(n, -1), weights.reshape(n, -1))
+    return hist / hist.sum(dim=1, keepdim=True).clamp(min=1e-8)
+
+
+def histogram_bin_colors(bins_per_channel: int = 8) -> torch.Tensor:
+    """sRGB centers (bins^3, 3) of the histogram bins of :func:`rgb_histogram`."""
+    c = (torch.arange(bins_per_channel, dtype=torch.float32) + 0.5) / bins_per_channel
+    r, g, b = torch.meshgrid(c, c, c, indexing="ij")
+    return torch.stack([r.ravel(), g.ravel(), b.ravel()], dim=1)

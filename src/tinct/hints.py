@@ -1,0 +1,220 @@
+"""User hints, all reduced to the explicit inputs of a hint network (Zhang et al. SIGGRAPH 2017):
+``ab_hint`` (N, 2, h, w) normalized ab, ``mask`` (N, 1, h, w), and a ``global_hint`` (N, 513):
+the 512-bin RGB histogram of a palette or reference image plus a "given" flag.
+
+Point hints give (x, y) in the pixels of the full-resolution input and a color whose chroma (ab) is
+used; the image keeps its own lightness. The 14x14 color grid of the artistic-colorization report
+is a coarse color layout: each cell's color becomes a patch hint at the cell's center. Every
+function is pure; the random ones take a ``torch.Generator``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from tinct import color
+from tinct.errors import HintError
+
+GRID_CELLS = 14
+HIST_BINS = 8  # per channel: 512 bins
+
+
+@dataclass(frozen=True)
+class Point:
+    x: float  # pixel column in the full-resolution image
+    y: float  # pixel row
+    rgb: tuple[int, int, int]
+    size: int = 0  # patch side in working-size pixels; 0 = automatic (about 1/64 of the longer side)
+
+
+@dataclass
+class Hints:
+    """Everything a user can say about the colors they want. All parts are optional."""
+
+    points: list[Point] = field(default_factory=list)
+    grid: np.ndarray | None = None  # (g, g, 3) uint8 colors or (g, g, 4) with alpha 0 = no hint
+    palette: list[tuple[tuple[int, int, int], float]] | None = None  # [(rgb, weight), ...]
+    reference: np.ndarray | None = None  # HxWx3 uint8 reference image
+
+    def is_empty(self) -> bool:
+        return not self.points and self.grid is None and not self.palette and self.reference is None
+
+    @property
+    def has_global(self) -> bool:
+        return bool(self.palette) or self.reference is not None
+
+
+def parse_color(text: str) -> tuple[int, int, int]:
+    """'#RRGGBB', 'RRGGBB' or 'r,g,b' (0-255) -> an RGB triple."""
+    t = text.strip()
+    h = t[1:] if t.startswith("#") else t
+    if len(h) == 6 and all(c in "0123456789abcdefABCDEF" for c in h):
+        return tuple(int(h[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
+    parts = t.split(",")
+    if len(parts) == 3:
+        try:
+            vals = tuple(int(p) for p in parts)
+        except ValueError:
+            vals = ()
+        if len(vals) == 3 and all(0 <= v <= 255 for v in vals):
+            return vals  # type: ignore[return-value]
+    raise HintError(f"bad color {text!r}: use #RRGGBB or r,g,b with values 0-255")
+
+
+def rgb_to_ab(rgb: tuple[int, int, int] | np.ndarray) -> torch.Tensor:
+    """Normalized ab of 8-bit RGB color(s): (..., 3) -> (..., 2)."""
+    arr = torch.as_tensor(np.asarray(rgb, dtype=np.float32) / 255.0)
+    flat = arr.reshape(-1, 3)
+    lab = color.rgb_to_lab(flat.T[None, :, :, None])[0, :, :, 0].T
+    return color.normalize_ab(lab[:, 1:]).reshape(*arr.shape[:-1], 2)
+
+
+def auto_patch(work_hw: tuple[int, int]) -> int:
+    return max(1, round(max(work_hw) / 64))
+
+
+def _paint(ab_hint: torch.Tensor, mask: torch.Tensor, cy: float, cx: float, size: int, ab: torch.Tensor) -> None:
+    h, w = mask.shape[-2:]
+    y0 = int(round(cy - size / 2))
+    x0 = int(round(cx - size / 2))
+    y0, x0 = min(max(y0, 0), h - 1), min(max(x0, 0), w - 1)
+    y1, x1 = min(y0 + size, h), min(x0 + size, w)
+    ab_hint[0, :, y0:y1, x0:x1] = ab.view(2, 1, 1)
+    mask[0, :, y0:y1, x0:x1] = 1.0
+
+
+def global_from_histogram(hist: torch.Tensor) -> torch.Tensor:
+    """(N, 512) histogram -> (N, 513) global hint with the "given" flag set."""
+    return torch.cat([hist, hist.new_ones(hist.shape[0], 1)], dim=1)
+
+
+def palette_histogram(palette: list[tuple[tuple[int, int, int], float]]) -> torch.Tensor:
+    """(1, 512) histogram of weighted palette colors."""
+    if not palette:
+        raise HintError("empty palette")
+    hist = torch.zeros(1, HIST_BINS**3)
+    for rgb, weight in palette:
+        if weight < 0:
+            raise HintError("palette weights must not be negative")
+        c = torch.tensor(rgb, dtype=torch.float32).view(1, 3, 1, 1) / 255.0
+        hist += color.rgb_histogram(c, HIST_BINS) * float(weight)
+    if hist.sum() <= 0:
+        raise HintError("palette weights sum to zero")
+    return hist / hist.sum()
+
+
+def reference_histogram(reference: np.ndarray) -> torch.Tensor:
+    """(1, 512) histogram of a reference image (any size; subsampled to at most 256 px)."""
+    t = color.to_tensor(reference)
+    scale = 256 / max(t.shape[-2:])
+    if scale < 1:
+        t = F.interpolate(t, scale_factor=scale, mode="area")
+    return color.rgb_histogram(t, HIST_BINS)
+
+
+def to_tensors(hints: Hints | None, full_hw: tuple[int, int], work_hw: tuple[int, int]):
+    """Render ``hints`` for a network working at ``work_hw`` on an input of ``full_hw``.
+    Returns (ab_hint (1,2,h,w), mask (1,1,h,w), global_hint (1,513) or None)."""
+    h, w = work_hw
+    ab_hint = torch.zeros(1, 2, h, w)
+    mask = torch.zeros(1, 1, h, w)
+    glob = None
+    if hints is None:
+        return ab_hint, mask, glob
+    fh, fw = full_hw
+    sy, sx = h / fh, w / fw
+    for p in hints.points:
+        if not (0 <= p.x < fw and 0 <= p.y < fh):
+            raise HintError(f"hint point ({p.x:g}, {p.y:g}) lies outside the {fw}x{fh} image")
+        _paint(ab_hint, mask, p.y * sy, p.x * sx, p.size or auto_patch(work_hw), rgb_to_ab(p.rgb))
+    if hints.grid is not None:
+        g = np.asarray(hints.grid)
+        if g.ndim != 3 or g.shape[2] not in (3, 4):
+            raise HintError("a color grid must be an RGB or RGBA image")
+        gh, gw = g.shape[:2]
+        ab = rgb_to_ab(g[:, :, :3])
+        size = max(1, int(min(h / gh, w / gw) / 2))
+        for i in range(gh):
+            for j in range(gw):
+                if g.shape[2] == 4 and g[i, j, 3] < 128:
+                    continue
+                _paint(ab_hint, mask, (i + 0.5) * h / gh, (j + 0.5) * w / gw, size, ab[i, j])
+    if hints.palette:
+        glob = global_from_histogram(palette_histogram(hints.palette))
+    if hints.reference is not None:
+        ref = global_from_histogram(reference_histogram(hints.reference))
+        glob = ref if glob is None else (glob + ref) / 2
+    return ab_hint, mask, glob
+
+
+# ---------------------------------------------------------------- training-time sampling
+def _patch_mean(ab: torch.Tensor, cy: int, cx: int, size: int) -> tuple[slice, slice, torch.Tensor]:
+    h, w = ab.shape[-2:]
+    y0, x0 = max(0, cy - size // 2), max(0, cx - size // 2)
+    ys, xs = slice(y0, min(h, y0 + size)), slice(x0, min(w, x0 + size))
+    return ys, xs, ab[:, ys, xs].mean(dim=(1, 2))
+
+
+def sample_points(ab: torch.Tensor, n_points: int, size: int, gen: torch.Generator, sigma_frac: float = 0.25):
+    """SIGGRAPH17 benchmark hints for one image: ``n_points`` square patches of side ``size``,
+    centers ~ Normal(image center, sigma = sigma_frac * side), each filled with the patch's mean
+    ground-truth ab. ``ab`` is (2, H, W) normalized. Returns (ab_hint (2,H,W), mask (1,H,W))."""
+    h, w = ab.shape[-2:]
+    ab_hint = torch.zeros_like(ab)
+    mask = torch.zeros(1, h, w, dtype=ab.dtype)
+    for _ in range(n_points):
+        cy = int((torch.randn(1, generator=gen).item() * sigma_frac * h + h / 2))
+        cx = int((torch.randn(1, generator=gen).item() * sigma_frac * w + w / 2))
+        cy, cx = min(max(cy, 0), h - 1), min(max(cx, 0), w - 1)
+        ys, xs, mean = _patch_mean(ab, cy, cx, size)
+        ab_hint[:, ys, xs] = mean.view(2, 1, 1)
+        mask[:, ys, xs] = 1.0
+    return ab_hint, mask
+
+
+def grid_hint_from_truth(ab: torch.Tensor, cells: int = GRID_CELLS) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 14x14 color grid a user would paint, taken from the ground truth: each cell's mean ab
+    painted as a half-cell patch at its center (as :func:`to_tensors` renders a grid)."""
+    h, w = ab.shape[-2:]
+    cell_ab = F.adaptive_avg_pool2d(ab[None], (cells, cells))[0]
+    ab_hint = torch.zeros_like(ab)
+    mask = torch.zeros(1, h, w, dtype=ab.dtype)
+    size = max(1, int(min(h / cells, w / cells) / 2))
+    for i in range(cells):
+        for j in range(cells):
+            cy, cx = (i + 0.5) * h / cells, (j + 0.5) * w / cells
+            y0, x0 = int(round(cy - size / 2)), int(round(cx - size / 2))
+            ab_hint[:, y0 : y0 + size, x0 : x0 + size] = cell_ab[:, i, j].view(2, 1, 1)
+            mask[:, y0 : y0 + size, x0 : x0 + size] = 1.0
+    return ab_hint, mask
+
+
+def sample_training_hints(ab: torch.Tensor, rgb: torch.Tensor, gen: torch.Generator, p_none: float = 0.5,
+                          p_grid: float = 0.1, p_global: float = 0.2):
+    """Hints for a training batch, sampled as SIGGRAPH17 does: the number of points is geometric
+    (p = 1/8), patch sides uniform in 1..9, centers ~ Normal(center, side/4). With ``p_none`` an
+    image gets no points (the automatic case), with ``p_grid`` a 14x14 grid, and with ``p_global``
+    its own color histogram as the global hint. ``ab`` (N,2,H,W) normalized, ``rgb`` (N,3,H,W)."""
+    n, _, h, w = ab.shape
+    ab_hint = torch.zeros_like(ab)
+    mask = torch.zeros(n, 1, h, w, dtype=ab.dtype)
+    glob = torch.zeros(n, HIST_BINS**3 + 1, dtype=ab.dtype)
+    for i in range(n):
+        u = torch.rand(3, generator=gen)
+        if u[0] < p_grid:
+            ab_hint[i], mask[i] = grid_hint_from_truth(ab[i])
+        elif u[0] >= p_none:
+            k = 1 + int(math.floor(math.log(1 - torch.rand(1, generator=gen).item()) / math.log(1 - 1 / 8)))
+            for _ in range(min(k, 64)):
+                size = int(torch.randint(1, 10, (1,), generator=gen).item())
+                a, m = sample_points(ab[i], 1, size, gen)
+                ab_hint[i] = torch.where(m.bool(), a, ab_hint[i])
+                mask[i] = torch.maximum(mask[i], m)
+        if u[1] < p_global:
+            glob[i] = global_from_histogram(color.rgb_histogram(rgb[i : i + 1], HIST_BINS))[0]
+    return ab_hint, mask, glob

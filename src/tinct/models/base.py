@@ -1,0 +1,98 @@
+"""What every zoo network shares: the input contract, hint channels and output decoding.
+
+A colorizer takes the normalized L channel ``l`` (N, 1, H, W) in [-1, 1] and, when built with
+``hints=True``, the explicit hint tensors of Zhang et al. SIGGRAPH 2017:
+
+- ``ab_hint`` (N, 2, H, W): normalized ab of the user's colors, 0 elsewhere;
+- ``mask`` (N, 1, H, W): 1 where a hint is given;
+- ``global_hint`` (N, 513): a 512-bin RGB histogram (palette / reference image) and a flag in
+  the last slot, 1 when the histogram is given (only networks with ``global_hint_dim`` use it).
+
+``forward`` returns a dict: ``"ab"`` (N, 2, h, w) normalized ab for regression networks and/or
+``"logits"`` (N, Q, h, w) over the quantized ab bins for classification networks. ``decode``
+turns that dict into normalized ab, the one thing the inference path needs.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from tinct import color
+from tinct.errors import HintError
+
+GLOBAL_HINT_DIM = 513  # 8x8x8 RGB histogram + 1 "given" flag
+
+
+class ColorNet(nn.Module):
+    """Base of the colorizers. Subclasses set ``self.hints`` and implement ``_forward``."""
+
+    hints: bool = False
+    global_hint_dim: int = 0
+    init_only_kwargs: tuple[str, ...] = ()  # constructor options not needed to rebuild from a file
+    arch: str = ""
+    kwargs: dict = {}
+
+    def in_channels(self, hints: bool) -> int:
+        return 4 if hints else 1
+
+    def pack_input(self, l: torch.Tensor, ab_hint: torch.Tensor | None, mask: torch.Tensor | None) -> torch.Tensor:
+        """Concatenate L with the hint channels (zeros where no hint is given)."""
+        if not self.hints:
+            if ab_hint is not None or mask is not None:
+                raise HintError(f"model {self.arch or type(self).__name__!r} was not trained with hints")
+            return l
+        n, _, h, w = l.shape
+        if ab_hint is None:
+            ab_hint = l.new_zeros(n, 2, h, w)
+        if mask is None:
+            mask = l.new_zeros(n, 1, h, w)
+        if ab_hint.shape[-2:] != l.shape[-2:] or mask.shape[-2:] != l.shape[-2:]:
+            raise HintError("hint tensors must have the spatial size of L")
+        return torch.cat([l, ab_hint * mask, mask], dim=1)
+
+    def check_global(self, l: torch.Tensor, global_hint: torch.Tensor | None) -> torch.Tensor | None:
+        if global_hint is None:
+            return l.new_zeros(l.shape[0], self.global_hint_dim) if self.global_hint_dim else None
+        if not self.global_hint_dim:
+            raise HintError(f"model {self.arch or type(self).__name__!r} takes no palette or reference hint")
+        return global_hint
+
+    def forward(self, l, ab_hint=None, mask=None, global_hint=None) -> dict[str, torch.Tensor]:
+        return self._forward(l, ab_hint, mask, global_hint)
+
+    def _forward(self, l, ab_hint, mask, global_hint) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def decode(self, out: dict[str, torch.Tensor], temperature: float | None = None) -> torch.Tensor:
+        """Normalized ab (N, 2, h, w) from the raw output. Classification heads use the annealed
+        mean at ``temperature`` (the model's own default when None)."""
+        if "logits" in out and (temperature is not None or "ab" not in out or self.prefer_bins):
+            t = self.default_temperature if temperature is None else temperature
+            return color.normalize_ab(color.annealed_mean(out["logits"], self.bins, t))
+        return out["ab"]
+
+    prefer_bins: bool = False
+    default_temperature: float = 0.38
+
+
+class Discriminator(nn.Module):
+    """Conditional discriminator: sees L (N, 1, H, W) and ab (N, 2, H, W), returns logits."""
+
+    arch: str = ""
+    kwargs: dict = {}
+    init_only_kwargs: tuple[str, ...] = ()
+
+    def forward(self, l: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        return self._forward(torch.cat([l, ab], dim=1))
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+def conv_bn_act(cin: int, cout: int, k: int = 3, stride: int = 1, act: str = "relu", bn: bool = True) -> nn.Sequential:
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, stride, k // 2, bias=not bn)]
+    if bn:
+        layers.append(nn.BatchNorm2d(cout))
+    layers.append(nn.LeakyReLU(0.2, inplace=True) if act == "lrelu" else nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)

@@ -1,0 +1,89 @@
+"""``effunet``: a U-Net whose encoder is the ImageNet-trained EfficientNet-Lite0.
+
+The gray input goes through the pretrained encoder as a gray sRGB image; a light decoder with
+skip links predicts at 1/2 resolution a regression ab map and, at 1/4 resolution, logits over
+Zhang et al.'s 313 ab bins (decoded by the annealed mean, vivid colors). With ``hints=True`` the
+SIGGRAPH17 hint tensors (ab_hint, mask) enter at the stem and again at the last decoder stage,
+and a global color histogram (palette / reference image) biases the bottleneck; all hint paths
+start at zero, so an untrained hint path leaves the automatic colorizer unchanged.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tinct import color
+from tinct.models.base import GLOBAL_HINT_DIM, ColorNet, conv_bn_act
+from tinct.models.efficientnet_lite import FEATURE_CHANNELS, EfficientNetLite0, efficientnet_lite0
+from tinct.registry import register_model
+
+
+class UpBlock(nn.Module):
+    def __init__(self, cin: int, cskip: int, cout: int):
+        super().__init__()
+        self.conv = nn.Sequential(conv_bn_act(cin + cskip, cout), conv_bn_act(cout, cout))
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        return self.conv(torch.cat([x, skip], dim=1))
+
+
+@register_model(
+    "effunet",
+    summary="U-Net on an ImageNet-pretrained EfficientNet-Lite0 encoder; ab regression + 313-bin heads",
+    source="Tan & Le 2019 encoder; Ronneberger et al. 2015 U-Net; Zhang et al. 2016/2017 heads and hints",
+    tiny={"pretrained": False, "width": 8, "hints": True},
+    default_loss="l1+cls",
+)
+class EffUNet(ColorNet):
+    init_only_kwargs = ("pretrained",)
+
+    def __init__(self, width: int = 32, pretrained: bool = True, hints: bool = False, bins_head: bool = True,
+                 prefer_bins: bool = True, temperature: float = 0.38):
+        super().__init__()
+        self.hints = hints
+        self.global_hint_dim = GLOBAL_HINT_DIM if hints else 0
+        self.prefer_bins = prefer_bins and bins_head
+        self.default_temperature = temperature
+        self.encoder = efficientnet_lite0(pretrained=pretrained)
+        # classifier head of the ImageNet net is not used
+        del self.encoder._conv_head, self.encoder._bn1, self.encoder._fc
+        c2, c4, c8, c16, c32 = FEATURE_CHANNELS
+        w = width
+        if hints:
+            self.hint_stem = nn.Conv2d(3, 32, 3, 2, 1)
+            self.global_fc = nn.Linear(GLOBAL_HINT_DIM, c32)
+            for layer in (self.hint_stem, self.global_fc):
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
+        self.up16 = UpBlock(c32, c16, 8 * w)
+        self.up8 = UpBlock(8 * w, c8, 4 * w)
+        self.up4 = UpBlock(4 * w, c4, 2 * w)
+        self.up2 = UpBlock(2 * w, c2 + (3 if hints else 0), w)
+        self.ab_head = nn.Conv2d(w, 2, 3, 1, 1)
+        self.bins_head = bins_head
+        if bins_head:
+            self.register_buffer("bins", color.ab_bins(), persistent=True)
+            self.logit_head = nn.Sequential(conv_bn_act(2 * w, 2 * w), nn.Conv2d(2 * w, self.bins.shape[0], 1))
+
+    def _forward(self, l, ab_hint, mask, global_hint):
+        hint = self.pack_input(l, ab_hint, mask)[:, 1:] if self.hints else self.pack_input(l, None, None)[:, :0]
+        g = self.check_global(l, global_hint)
+        rgb = color.lab_to_rgb(torch.cat([color.denormalize_l(l), l.new_zeros(l.shape[0], 2, *l.shape[2:])], 1))
+        x = EfficientNetLite0.normalize(rgb)
+        f2, f4, f8, f16, f32 = self.encoder.features(x, self.hint_stem(hint) if self.hints else None)
+        if self.hints:
+            f32 = f32 + self.global_fc(g)[:, :, None, None]
+        x = self.up16(f32, f16)
+        x = self.up8(x, f8)
+        x4 = self.up4(x, f4)
+        skip2 = f2
+        if self.hints:
+            skip2 = torch.cat([f2, F.adaptive_avg_pool2d(hint, f2.shape[-2:])], dim=1)
+        x2 = self.up2(x4, skip2)
+        out = {"ab": self.ab_head(x2)}
+        if self.bins_head:
+            out["logits"] = self.logit_head(x4)
+        return out

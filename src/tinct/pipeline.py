@@ -1,0 +1,144 @@
+"""The one inference path. The CLI, the Python API, the HTTP API and the web page all call
+:class:`Colorizer`; nothing else runs a colorization model on a user's image.
+
+Contract (as DDColor's pipeline and richzhang's ``base_color``): uint8 RGB in, uint8 RGB out at
+the input's full resolution. The network predicts ab at a working size (``render_size``, the
+longer side, as DeOldify's render_factor); that ab is upsampled onto the full-resolution L.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from tinct import color
+from tinct.errors import ModelFileError, TinctError
+from tinct.hints import Hints, to_tensors
+from tinct.imageio import as_rgb
+from tinct.modelfile import load_model
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+DEFAULT_MODEL = "photo"
+STRIDE = 32  # working sizes are multiples of the deepest encoder stride
+STRIP_PIXELS = 2_000_000  # full-resolution recombination runs in strips of about this many pixels
+
+
+def shipped_models() -> dict[str, Path]:
+    """Names of the model files shipped inside the package."""
+    return {p.stem: p for p in sorted(WEIGHTS_DIR.glob("*.safetensors"))}
+
+
+def resolve_model(name_or_path: str | os.PathLike) -> Path:
+    """A shipped model name ('photo') or a path to a model file."""
+    shipped = shipped_models()
+    if str(name_or_path) in shipped:
+        return shipped[str(name_or_path)]
+    p = Path(name_or_path)
+    if p.suffix == ".safetensors" or p.exists():
+        if not p.is_file():
+            raise ModelFileError(f"model file not found: {p}")
+        return p
+    raise ModelFileError(f"unknown model {str(name_or_path)!r}; shipped: {', '.join(shipped) or 'none'}")
+
+
+def working_size(hw: tuple[int, int], render_size: int) -> tuple[int, int]:
+    """Scale so the longer side is about ``render_size``, both sides multiples of 32."""
+    h, w = hw
+    s = render_size / max(h, w)
+    return max(STRIDE, round(h * s / STRIDE) * STRIDE), max(STRIDE, round(w * s / STRIDE) * STRIDE)
+
+
+class Colorizer:
+    """Colorize images with one model: ``Colorizer("photo")(image, hints=None) -> image``.
+
+    ``image`` is a PIL image or a numpy array (HxW, HxWx3 or HxWx4; uint8, uint16 or float in
+    [0, 1]); the result is of the same kind (PIL in, PIL out; numpy in, uint8 numpy out), full
+    resolution, alpha kept. A color input is colorized from its lightness alone.
+    """
+
+    def __init__(self, model: str | os.PathLike | torch.nn.Module = DEFAULT_MODEL, render_size: int = 256,
+                 temperature: float | None = None, device: str = "cpu"):
+        if isinstance(model, torch.nn.Module):
+            self.model, self.record = model.eval(), {"arch": getattr(model, "arch", "?"), "provenance": {}}
+            self.name = getattr(model, "arch", "model")
+        else:
+            path = resolve_model(model)
+            self.model, self.record = load_model(path, role="colorizer", device=device)
+            self.name = path.stem
+        if render_size < STRIDE or render_size > 4096:
+            raise TinctError(f"render size must be between {STRIDE} and 4096, got {render_size}")
+        self.render_size = render_size
+        self.temperature = temperature
+        self.device = torch.device(device)
+
+    @property
+    def supports_hints(self) -> bool:
+        return bool(getattr(self.model, "hints", False))
+
+    def __call__(self, image, hints: Hints | None = None, render_size: int | None = None):
+        rgb, alpha = as_rgb(image)
+        out = self.colorize_array(rgb, hints, render_size)
+        if isinstance(image, Image.Image):
+            result = Image.fromarray(out)
+            if alpha is not None:
+                result.putalpha(Image.fromarray(alpha))
+            return result
+        return np.dstack([out, alpha]) if alpha is not None else out
+
+    @torch.inference_mode()
+    def predict_ab(self, l_work: torch.Tensor, hints: Hints | None, full_hw: tuple[int, int]) -> torch.Tensor:
+        """Raw ab (1, 2, h', w') for a raw working-size L (1, 1, h, w)."""
+        kwargs = {}
+        if hints is not None and not hints.is_empty():
+            if not self.supports_hints:
+                raise TinctError(f"model {self.name!r} takes no hints; use a hint model such as 'photo'")
+            ab_hint, mask, glob = to_tensors(hints, full_hw, tuple(l_work.shape[-2:]))
+            kwargs = {"ab_hint": ab_hint.to(self.device), "mask": mask.to(self.device)}
+            if glob is not None:
+                kwargs["global_hint"] = glob.to(self.device)
+        out = self.model(color.normalize_l(l_work).to(self.device), **kwargs)
+        return color.denormalize_ab(self.model.decode(out, self.temperature)).float().cpu()
+
+    def colorize_array(self, rgb: np.ndarray, hints: Hints | None = None, render_size: int | None = None) -> np.ndarray:
+        """HxWx3 uint8 -> HxWx3 uint8, the core of every interface."""
+        h, w = rgb.shape[:2]
+        l_full = _l_channel(rgb)
+        work = working_size((h, w), render_size or self.render_size)
+        l_work = F.interpolate(l_full, size=work, mode="bilinear", align_corners=False, antialias=True)
+        ab = self.predict_ab(l_work, hints, (h, w))
+        return _recombine_strips(l_full, ab)
+
+
+def _l_channel(rgb: np.ndarray) -> torch.Tensor:
+    """(1, 1, H, W) raw L of a uint8 image, computed in strips to bound memory."""
+    h, w = rgb.shape[:2]
+    rows = max(1, STRIP_PIXELS // max(w, 1))
+    out = torch.empty(1, 1, h, w)
+    for y in range(0, h, rows):
+        out[:, :, y : y + rows] = color.rgb_to_l(color.to_tensor(rgb[y : y + rows]))
+    return out
+
+
+def _upsample_rows(ab_low: torch.Tensor, y0: int, y1: int, h: int, w: int) -> torch.Tensor:
+    """Rows y0..y1 of ``F.interpolate(ab_low, (h, w), mode="bilinear")`` without making the rest."""
+    gy = (torch.arange(y0, y1, dtype=torch.float32) + 0.5) / h * 2 - 1
+    gx = (torch.arange(w, dtype=torch.float32) + 0.5) / w * 2 - 1
+    grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)[None]
+    return F.grid_sample(ab_low, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def _recombine_strips(l_full: torch.Tensor, ab_low: torch.Tensor) -> np.ndarray:
+    """Upsample ab onto full-resolution L and convert to uint8 RGB, strip by strip."""
+    _, _, h, w = l_full.shape
+    out = np.empty((h, w, 3), dtype=np.uint8)
+    rows = max(8, STRIP_PIXELS // max(w, 1))
+    for y in range(0, h, rows):
+        y1 = min(h, y + rows)
+        ab = _upsample_rows(ab_low, y, y1, h, w)
+        out[y:y1] = color.to_uint8(color.lab_to_rgb(torch.cat([l_full[:, :, y:y1], ab], dim=1)))
+    return out
