@@ -12,7 +12,7 @@ import sys
 
 from tinct import __version__
 
-COMMANDS = ["colorize", "train", "models", "bench", "serve"]
+COMMANDS = ["colorize", "train", "models", "bench", "serve", "samples"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -123,7 +123,7 @@ def to_tensor(img: np.ndarray) -> torch.Tensor:
     """HxWx3 uint8 (or HxW) numpy -> (1, 3, H, W) float32 in [0, 1]."""
     if img.ndim == 2:
         img = np.repeat(img[:, :, None], 3, axis=2)
-    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float() / 255.0
+    return torch.from_numpy(np.array(img, dtype=np.uint8)).permute(2, 0, 1)[None].float() / 255.0
 
 
 def to_uint8(rgb: torch.Tensor) -> np.ndarray:

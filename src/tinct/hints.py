@@ -78,10 +78,16 @@ def auto_patch(work_hw: tuple[int, int]) -> int:
     return max(1, round(max(work_hw) / 64))
 
 
+def _start(center: float, size: int) -> int:
+    """First index of a ``size``-pixel run centered on the continuous coordinate ``center``
+    (pixel i spans [i, i + 1)); halves round up, never to even as Python's ``round`` does."""
+    return int(math.floor(center - size / 2 + 0.5))
+
+
 def _paint(ab_hint: torch.Tensor, mask: torch.Tensor, cy: float, cx: float, size: int, ab: torch.Tensor) -> None:
     h, w = mask.shape[-2:]
-    y0 = int(round(cy - size / 2))
-    x0 = int(round(cx - size / 2))
+    y0 = _start(cy, size)
+    x0 = _start(cx, size)
     y0, x0 = min(max(y0, 0), h - 1), min(max(x0, 0), w - 1)
     y1, x1 = min(y0 + size, h), min(x0 + size, w)
     ab_hint[0, :, y0:y1, x0:x1] = ab.view(2, 1, 1)
@@ -131,7 +137,8 @@ def to_tensors(hints: Hints | None, full_hw: tuple[int, int], work_hw: tuple[int
     for p in hints.points:
         if not (0 <= p.x < fw and 0 <= p.y < fh):
             raise HintError(f"hint point ({p.x:g}, {p.y:g}) lies outside the {fw}x{fh} image")
-        _paint(ab_hint, mask, p.y * sy, p.x * sx, p.size or auto_patch(work_hw), rgb_to_ab(p.rgb))
+        # the center of full-resolution pixel (x, y) is (x + 0.5, y + 0.5)
+        _paint(ab_hint, mask, (p.y + 0.5) * sy, (p.x + 0.5) * sx, p.size or auto_patch(work_hw), rgb_to_ab(p.rgb))
     if hints.grid is not None:
         g = np.asarray(hints.grid)
         if g.ndim != 3 or g.shape[2] not in (3, 4):
@@ -155,7 +162,9 @@ def to_tensors(hints: Hints | None, full_hw: tuple[int, int], work_hw: tuple[int
 # ---------------------------------------------------------------- training-time sampling
 def _patch_mean(ab: torch.Tensor, cy: int, cx: int, size: int) -> tuple[slice, slice, torch.Tensor]:
     h, w = ab.shape[-2:]
-    y0, x0 = max(0, cy - size // 2), max(0, cx - size // 2)
+    # keep the whole square inside the image, as SIGGRAPH17's sampler clips the patch corner
+    y0 = min(max(0, cy - size // 2), max(0, h - size))
+    x0 = min(max(0, cx - size // 2), max(0, w - size))
     ys, xs = slice(y0, min(h, y0 + size)), slice(x0, min(w, x0 + size))
     return ys, xs, ab[:, ys, xs].mean(dim=(1, 2))
 
@@ -188,7 +197,7 @@ def grid_hint_from_truth(ab: torch.Tensor, cells: int = GRID_CELLS) -> tuple[tor
     for i in range(cells):
         for j in range(cells):
             cy, cx = (i + 0.5) * h / cells, (j + 0.5) * w / cells
-            y0, x0 = int(round(cy - size / 2)), int(round(cx - size / 2))
+            y0, x0 = _start(cy, size), _start(cx, size)
             ab_hint[:, y0 : y0 + size, x0 : x0 + size] = cell_ab[:, i, j].view(2, 1, 1)
             mask[:, y0 : y0 + size, x0 : x0 + size] = 1.0
     return ab_hint, mask

@@ -18,7 +18,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from tinct import __version__, color
-from tinct.errors import ModelFileError
+from tinct.errors import ModelFileError, TinctError
 
 FORMAT = "tinct-model"
 FORMAT_VERSION = 1
@@ -110,7 +110,10 @@ def load_model(path: str | os.PathLike, arch: str | None = None, role: str | Non
         raise ModelFileError(f"{path}: holds a {record['arch']!r} model, expected {arch!r}")
     if role is not None and record.get("role") != role:
         raise ModelFileError(f"{path}: holds a {record.get('role')} ({record['arch']!r}), expected a {role}")
-    spec = get_spec(record["arch"])
+    try:
+        spec = get_spec(record["arch"])
+    except TinctError:
+        raise ModelFileError(f"{path}: architecture {record['arch']!r} is not known to tinct {__version__}") from None
     kwargs = dict(record["kwargs"])
     if "pretrained" in spec.cls.init_only_kwargs:
         kwargs["pretrained"] = False

@@ -1,0 +1,384 @@
+"""The user-hint benchmark of Zhang et al. (SIGGRAPH 2017), and two checks of what hints do.
+
+Protocol (docs BENCHMARKS.md; the authors' ``test_sweep.py`` in richzhang/colorization-pytorch):
+each image is resized so its shorter side is ``size`` and center-cropped to ``size`` x ``size``
+(the authors squash it to 256x256 instead); for every hint count, ``count`` square patches of
+side ``patch`` (6, as ``opt.sample_Ps = [6]`` in that script) are placed with centers ~ Normal(image
+center, sigma = side / 4) and filled with the patch's mean ground-truth ab
+(:func:`tinct.hints.sample_points`). Every method sees the same hints: they are drawn once per
+(image, count) from a ``torch.Generator`` seeded by ``(seed, image index, count)``. The score is
+PSNR on uint8 RGB (L of the truth + predicted ab), averaged over images.
+
+``python -m tinct.bench_hints DATA_DIR --models levin [FILE ...] --out DIR [--limit N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+import tinct.models.levin_model  # noqa: F401  (registers "levin"; drop once models/__init__ imports it)
+from tinct import color
+from tinct.errors import HintError, ImageError, ModelFileError, TinctError
+from tinct.hints import Hints, Point, reference_histogram, sample_points
+from tinct.imageio import as_rgb
+from tinct.pipeline import STRIDE, Colorizer, resolve_model
+from tinct.registry import create_model, list_models
+
+COUNTS = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500)
+SIGGRAPH17_PSNR = dict(zip(COUNTS, (24.43, 25.37, 26.20, 27.39, 28.42, 29.34, 30.42, 31.13, 31.70, 32.14)))
+SIGGRAPH17_LABEL = "SIGGRAPH17 (paper, ImageNet)"
+GRAY = "gray (ab = 0)"
+PATCH = 6
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+# ---------------------------------------------------------------- images and scores
+def list_images(data_dir: str | os.PathLike, limit: int | None = None) -> list[Path]:
+    """Image files directly in ``data_dir``, sorted by name, the first ``limit`` of them."""
+    d = Path(data_dir)
+    if not d.is_dir():
+        raise ImageError(f"image folder not found: {d}")
+    files = sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise ImageError(f"no images in {d}")
+    return files[:limit] if limit else files
+
+
+def load_square(path: str | os.PathLike, size: int) -> np.ndarray:
+    """``size`` x ``size`` uint8 RGB: shorter side resized to ``size`` (bicubic), center crop."""
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+    except (OSError, ValueError) as exc:
+        raise ImageError(f"cannot read image {path}: {exc}") from None
+    w, h = im.size
+    s = size / min(w, h)
+    nw, nh = max(size, round(w * s)), max(size, round(h * s))
+    im = im.resize((nw, nh), Image.BICUBIC)
+    x0, y0 = (nw - size) // 2, (nh - size) // 2
+    return np.array(im.crop((x0, y0, x0 + size, y0 + size)))
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB of two uint8 images: ``20 log10(255 / sqrt(MSE))``."""
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 20 * math.log10(255.0 / math.sqrt(max(mse, 1e-10)))
+
+
+def render(l: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
+    """Raw L (1, 1, H, W) + raw ab (1, 2, h, w) -> H x W x 3 uint8."""
+    return color.to_uint8(color.recombine(l, ab))
+
+
+# ---------------------------------------------------------------- methods
+def open_method(name: str | os.PathLike) -> Colorizer:
+    """A shipped model name, a model file, or a weightless zoo model such as ``"levin"``."""
+    try:
+        return Colorizer(resolve_model(name))
+    except ModelFileError:
+        weightless = {s.name for s in list_models("colorizer") if not getattr(s.cls, "trainable", True)}
+        if str(name) not in weightless:
+            raise
+        return Colorizer(create_model(str(name)))
+
+
+@torch.inference_mode()
+def predict_ab_tensors(colorizer: Colorizer, l: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Raw ab (1, 2, h, w) for raw L (1, 1, H, W) and rendered hint tensors (normalized ab).
+
+    TEMPORARY: mirrors ``Colorizer.predict_ab`` for already-rendered hint tensors; switch to the
+    pipeline's own entry (proposed: ``Colorizer.colorize_tensors(l, ab_hint, mask)``) once it exists.
+    """
+    if not colorizer.supports_hints:
+        raise TinctError(f"model {colorizer.name!r} takes no hints; the hint benchmark needs a hint model")
+    dev = colorizer.device
+    out = colorizer.model(color.normalize_l(l).to(dev), ab_hint=ab_hint.to(dev), mask=mask.to(dev))
+    return color.denormalize_ab(colorizer.model.decode(out, colorizer.temperature)).float().cpu()
+
+
+def _method_names(models: Sequence[str | os.PathLike]) -> list[str]:
+    names: list[str] = []
+    for m in models:
+        base = Path(m).stem if str(m).endswith(".safetensors") else str(m)
+        name, k = base, 2
+        while name in names:
+            name, k = f"{base} ({k})", k + 1
+        names.append(name)
+    return names
+
+
+# ---------------------------------------------------------------- the benchmark
+def run_hint_bench(data_dir: str | os.PathLike, models: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
+                   size: int = 256, limit: int | None = None, seed: int = 0, counts: Sequence[int] = COUNTS,
+                   patch: int = PATCH, progress: bool = True) -> dict[str, Any]:
+    """Run the SIGGRAPH17 hint sweep; write ``hints_bench.md``, ``hints_bench.json`` and
+    ``hints_curve.png`` to ``out_dir`` and return the JSON record (mean PSNR per method and count)."""
+    from tqdm import tqdm
+
+    if size % STRIDE:
+        raise TinctError(f"benchmark size must be a multiple of {STRIDE}, got {size}")
+    counts = [int(c) for c in counts]
+    if not counts or min(counts) < 0:
+        raise TinctError("hint counts must be zero or more")
+    files = list_images(data_dir, limit)
+    names = _method_names(models)
+    methods = dict(zip(names, (open_method(m) for m in models)))
+    scores = {n: np.zeros((len(files), len(counts))) for n in [*names, GRAY]}
+    seconds = dict.fromkeys(names, 0.0)
+    for i, path in enumerate(tqdm(files, desc="hint bench", unit="img", disable=not progress)):
+        truth = load_square(path, size)
+        lab = color.rgb_to_lab(color.to_tensor(truth))
+        l, ab = lab[:, :1], color.normalize_ab(lab[0, 1:])
+        scores[GRAY][i] = psnr(render(l, torch.zeros_like(lab[:, 1:])), truth)
+        for j, count in enumerate(counts):
+            gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, i, count]).generate_state(1)[0]))
+            ab_hint, mask = sample_points(ab, count, patch, gen)
+            for name, colorizer in methods.items():
+                t0 = time.perf_counter()
+                pred = predict_ab_tensors(colorizer, l, ab_hint[None], mask[None])
+                seconds[name] += time.perf_counter() - t0
+                scores[name][i, j] = psnr(render(l, pred), truth)
+    n = len(files)
+    result: dict[str, Any] = {
+        "benchmark": "SIGGRAPH17 user hints",
+        "protocol": {"size": size, "crop": "shorter side resized, center crop", "patch": patch,
+                     "center_sigma": "side / 4", "hint_color": "patch mean of the truth", "seed": seed,
+                     "counts": counts, "metric": "PSNR (dB) on uint8 RGB, mean over images"},
+        "data_dir": str(data_dir), "images": [p.name for p in files],
+        "methods": {name: {"psnr": s.mean(axis=0).round(3).tolist(),
+                           "stderr": (s.std(axis=0) / math.sqrt(n)).round(3).tolist(),
+                           "seconds_per_image": round(seconds[name] / (n * len(counts)), 4) if name in seconds else None,
+                           "per_image": s.round(3).tolist()}
+                    for name, s in scores.items()},
+        "reference": {SIGGRAPH17_LABEL: [SIGGRAPH17_PSNR.get(c) for c in counts]},
+    }
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_atomic(out / "hints_bench.json", json.dumps(result, indent=1).encode())
+    _write_atomic(out / "hints_bench.md", markdown_table(result).encode())
+    _write_atomic(out / "hints_curve.png", plot_curve(result))
+    return result
+
+
+def markdown_table(result: dict[str, Any]) -> str:
+    """Rows = methods (and the SIGGRAPH17 reference), columns = hint counts, mean PSNR in dB."""
+    counts = result["protocol"]["counts"]
+    p = result["protocol"]
+    lines = [f"PSNR (dB) vs number of hints: {len(result['images'])} images, {p['size']}x{p['size']}, "
+             f"{p['patch']}x{p['patch']} patches, seed {p['seed']}", "",
+             "| method | " + " | ".join(str(c) for c in counts) + " |", "|---" * (len(counts) + 1) + "|"]
+    rows = {k: v["psnr"] for k, v in result["methods"].items()} | result["reference"]
+    for name, vals in rows.items():
+        lines.append(f"| {name} | " + " | ".join("-" if v is None else f"{v:.2f}" for v in vals) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- the curve
+def _x(count: int) -> float:
+    return count if count > 0 else 0.4  # 0 hints sits left of 1 on the log axis
+
+
+def plot_curve(result: dict[str, Any]) -> bytes:
+    """PNG bytes of PSNR vs number of hints (log x, 0 at the left), one line per method."""
+    counts = result["protocol"]["counts"]
+    series = {k: v["psnr"] for k, v in result["methods"].items()}
+    series |= {k: v for k, v in result["reference"].items() if any(x is not None for x in v)}
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        return _plot_pil(counts, series)
+    fig = Figure(figsize=(6.4, 4.2), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for name, vals in series.items():
+        pts = [(_x(c), v) for c, v in zip(counts, vals) if v is not None]
+        style = "k--s" if name == SIGGRAPH17_LABEL else ("-" if name == GRAY else "-o")
+        ax.plot(*zip(*pts), style, label=name, markersize=4)
+    ax.set_xscale("log")
+    ax.set_xticks([_x(c) for c in counts], [str(c) for c in counts])
+    ax.minorticks_off()
+    ax.set_xlabel("number of hints")
+    ax.set_ylabel("PSNR (dB)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _plot_pil(counts: list[int], series: dict[str, list]) -> bytes:
+    """The same curve drawn with PIL, for installs without matplotlib."""
+    w, h, m = 640, 420, 50
+    img = Image.new("RGB", (w, h), "white")
+    d = ImageDraw.Draw(img)
+    vals = [v for s in series.values() for v in s if v is not None]
+    lo, hi = math.floor(min(vals)), math.ceil(max(vals)) + 1e-9
+    xs = [math.log(_x(c)) for c in counts]
+    px = lambda c: m + (math.log(_x(c)) - min(xs)) / max(max(xs) - min(xs), 1e-9) * (w - 2 * m)  # noqa: E731
+    py = lambda v: h - m - (v - lo) / (hi - lo) * (h - 2 * m)  # noqa: E731
+    d.rectangle([m, m, w - m, h - m], outline="black")
+    for c in counts:
+        d.text((px(c) - 6, h - m + 6), str(c), fill="black")
+    for v in range(lo, math.ceil(hi) + 1):
+        d.text((6, py(v) - 6), f"{v}", fill="black")
+    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#000000"]
+    for k, (name, s) in enumerate(series.items()):
+        c = palette[k % len(palette)]
+        pts = [(px(n), py(v)) for n, v in zip(counts, s) if v is not None]
+        d.line(pts, fill=c, width=2)
+        d.text((m + 8, m + 6 + 14 * k), name, fill=c)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+# ---------------------------------------------------------------- what a hint does
+def _ab_histogram(rgb: np.ndarray, step: float = 10.0) -> np.ndarray:
+    """Normalized 2-D histogram of ab (bins of ``step`` over [-110, 110]^2), at most 256 px."""
+    t = color.to_tensor(rgb)
+    if max(t.shape[-2:]) > 256:
+        t = torch.nn.functional.interpolate(t, scale_factor=256 / max(t.shape[-2:]), mode="area")
+    ab = color.rgb_to_lab(t)[0, 1:].reshape(2, -1).numpy()
+    edges = np.arange(-110, 110 + step, step)
+    hist, _, _ = np.histogram2d(ab[0], ab[1], bins=[edges, edges])
+    return hist.ravel() / max(hist.sum(), 1)
+
+
+def histogram_distances(p: np.ndarray, q: np.ndarray) -> dict[str, float]:
+    """Chi-square (0.5 sum (p-q)^2/(p+q), in [0, 1]), L1 and Hellinger distance of two histograms."""
+    s = p + q
+    nz = s > 0
+    chi2 = 0.5 * float(np.sum((p[nz] - q[nz]) ** 2 / s[nz]))
+    hell = math.sqrt(max(0.0, 1.0 - float(np.sum(np.sqrt(p * q)))))
+    return {"chi2": chi2, "l1": float(np.abs(p - q).sum()), "hellinger": hell}
+
+
+def _distances(out: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+    rgb = histogram_distances(reference_histogram(out)[0].numpy(), reference_histogram(ref)[0].numpy())
+    ab = histogram_distances(_ab_histogram(out), _ab_histogram(ref))
+    return {f"rgb_{k}": v for k, v in rgb.items()} | {f"ab_{k}": v for k, v in ab.items()}
+
+
+def reference_shift(colorizer: Colorizer, image, reference, return_images: bool = False) -> dict[str, Any]:
+    """Colorize ``image`` without and with ``reference`` (a different scene) as a global hint and
+    give the histogram distances of each output to the reference: 512-bin RGB histogram
+    (chi-square, L1, Hellinger) and ab 2-D histogram (same). Smaller after = it followed the
+    reference."""
+    rgb, _ = as_rgb(image)
+    ref, _ = as_rgb(reference)
+    before = colorizer.colorize_array(rgb, None)
+    after = colorizer.colorize_array(rgb, Hints(reference=ref))
+    res: dict[str, Any] = {"before": _distances(before, ref), "after": _distances(after, ref)}
+    res["closer"] = {k: res["after"][k] < res["before"][k] for k in res["before"]}
+    if return_images:
+        res["images"] = {"before": before, "after": after}
+    return res
+
+
+def point_effect(colorizer: Colorizer, image, point: Point, radius: float | None = None,
+                 region: np.ndarray | None = None, return_images: bool = False) -> dict[str, Any]:
+    """Mean ab change (Lab units) of the output caused by one point hint, inside the hint's region
+    and outside it. The region is ``region`` (H x W bool) or else the disc of ``radius`` pixels
+    (default: 1/8 of the longer side) around the point."""
+    rgb, _ = as_rgb(image)
+    h, w = rgb.shape[:2]
+    before = colorizer.colorize_array(rgb, None)
+    after = colorizer.colorize_array(rgb, Hints(points=[point]))
+    ab0 = color.rgb_to_lab(color.to_tensor(before))[0, 1:]
+    ab1 = color.rgb_to_lab(color.to_tensor(after))[0, 1:]
+    change = torch.linalg.vector_norm(ab1 - ab0, dim=0).numpy()
+    if region is None:
+        r = radius if radius is not None else max(h, w) / 8
+        yy, xx = np.mgrid[0:h, 0:w]
+        region = (yy + 0.5 - (point.y + 0.5)) ** 2 + (xx + 0.5 - (point.x + 0.5)) ** 2 <= r * r
+    region = np.asarray(region, dtype=bool)
+    if region.shape != (h, w) or region.all() or not region.any():
+        raise HintError(f"the region must be an {h}x{w} mask with pixels inside and outside it")
+    inside, outside = float(change[region].mean()), float(change[~region].mean())
+    res: dict[str, Any] = {"inside": inside, "outside": outside, "ratio": inside / max(outside, 1e-6),
+                           "region_pixels": int(region.sum())}
+    if return_images:
+        res["images"] = {"before": before, "after": after}
+    return res
+
+
+def save_side_by_side(path: str | os.PathLike, images: Sequence, labels: Sequence[str] | None = None,
+                      marks: Sequence[tuple[float, float]] = ()) -> Path:
+    """Write images (same height) side by side as a PNG, with optional labels and ring marks at
+    ``marks`` (x, y) pixel positions on every panel. Written atomically."""
+    panels = [Image.fromarray(as_rgb(im)[0]) for im in images]
+    if len({p.height for p in panels}) != 1:
+        raise ImageError("side-by-side images must have the same height")
+    gap, top = 8, 18 if labels else 0
+    canvas = Image.new("RGB", (sum(p.width for p in panels) + gap * (len(panels) - 1), panels[0].height + top), "white")
+    d = ImageDraw.Draw(canvas)
+    x = 0
+    for k, p in enumerate(panels):
+        canvas.paste(p, (x, top))
+        if labels:
+            d.text((x + 2, 2), labels[k], fill="black")
+        for mx, my in marks:
+            r = max(4, p.width // 60)
+            cx, cy = x + mx + 0.5, top + my + 0.5
+            d.ellipse([cx - r, cy - r, cx + r, cy + r], outline="white", width=2)
+            d.ellipse([cx - r - 2, cy - r - 2, cx + r + 2, cy + r + 2], outline="black", width=1)
+        x += p.width + gap
+    buf = io.BytesIO()
+    canvas.save(buf, format="PNG")
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(out, buf.getvalue())
+    return out
+
+
+# ---------------------------------------------------------------- command line
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tinct.bench_hints", description=__doc__.split("\n\n")[0])
+    ap.add_argument("data_dir", help="folder of color test images")
+    ap.add_argument("--models", nargs="+", default=["levin"], help="shipped names, model files or 'levin'")
+    ap.add_argument("--out", default="hints_bench", help="output folder")
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--limit", type=int, default=None, help="use the first N images")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--counts", default=",".join(map(str, COUNTS)), help="comma-separated hint counts")
+    ap.add_argument("--patch", type=int, default=PATCH, help="hint patch side in pixels")
+    args = ap.parse_args(argv)
+    try:
+        counts = [int(c) for c in args.counts.split(",")]
+        result = run_hint_bench(args.data_dir, args.models, args.out, args.size, args.limit, args.seed, counts, args.patch)
+    except (TinctError, ValueError) as exc:
+        print(f"bench_hints: error: {exc}", file=sys.stderr)
+        return 2
+    print(markdown_table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""The outputs of ``tinct bench``: the Markdown table, ``bench.json``, ``bench.md`` and the
+contact sheet (rows = images; columns = gray | each model | original), all written atomically."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+SHEET_TILE_MAX = 256  # contact-sheet tiles are the benchmark size, at most this many pixels
+SHEET_HEADER = 18  # pixels above the first row for the column labels
+
+_QUALITY = (("PSNR", "psnr", "{:.2f}"), ("SSIM", "ssim", "{:.4f}"), ("CF", "cf", "{:.2f}"),
+            ("dCF", "delta_cf", "{:.2f}"), ("CIEDE2000", "ciede2000", "{:.2f}"), ("AuC %", "auc", "{:.2f}"))
+
+
+def _fmt(value: Any, spec: str) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    return spec.format(value)
+
+
+def format_params(n: int | None) -> str:
+    """3412345 -> '3.41M'."""
+    if n is None:
+        return "-"
+    return f"{n / 1e6:.2f}M" if n >= 1e5 else f"{n / 1e3:.1f}k"
+
+
+def markdown_table(report: dict[str, Any]) -> str:
+    """The summary table of a report, one row per model (gray baseline and ground truth included)."""
+    rows = report["rows"]
+    sizes = report["settings"].get("latency_sizes", [])
+    ratio = any("speed_ratio" in r for r in rows)
+    train = any("train_s" in r for r in rows)
+    head = ["model", "params", *[q[0] for q in _QUALITY], *[f"{s}px ms" for s in sizes]]
+    if ratio:
+        head += [f"{s}px vs ref" for s in sizes]
+    if train:
+        head += ["train s", "final loss"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["label"].replace("|", "\\|"), format_params(r.get("params"))]
+        cells += [_fmt(r.get(key), spec) for _, key, spec in _QUALITY]
+        lat = r.get("latency_ms", {})
+        cells += [_fmt(lat.get(str(s)), "{:.0f}") for s in sizes]
+        if ratio:
+            cells += [_fmt(r.get("speed_ratio", {}).get(str(s)), "{:.2f}x") for s in sizes]
+        if train:
+            cells += [_fmt(r.get("train_s"), "{:.0f}"), _fmt(r.get("final_loss"), "{:.4f}")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """``bench.md``: settings, the table and how to read it."""
+    st, mach = report["settings"], report["machine"]
+    cf = ("DDColor variant (abs of rg and yb)" if st["cf_variant"] == "ddcolor-abs"
+          else "plain Hasler-Suesstrunk 2003 (no abs)")
+    notes = [
+        f"# tinct bench: {st['n_images']} images from `{st['data']}` at {st['size']}x{st['size']}",
+        "",
+        markdown_table(report),
+        "",
+        f"- Protocol: {st['protocol']}.",
+        f"- Colorfulness (CF): {cf}; dCF = |mean CF of the outputs - mean CF of the originals|; "
+        "`ground truth` shows the originals' CF.",
+        "- CIEDE2000: mean over pixels; AuC: share of pixels with ab within t of the truth, "
+        "t = 0..150, averaged (Zhang et al. 2016), in %.",
+        "- `arch:NAME` rows are random-weight architectures, timed only.",
+    ]
+    if st.get("latency"):
+        notes.append(f"- Latency: median of {st['latency_runs']} runs after a warm-up, CPU, fp32, batch 1, "
+                     f"{st['threads']} torch threads, `Colorizer.colorize_array` on a gray image of that size "
+                     "with render_size = that size.")
+    if st.get("speed_ref"):
+        notes.append(f"- `vs ref`: latency divided by that of `{st['speed_ref']}` (same run).")
+    if report.get("train"):
+        t = report["train"]
+        notes.append(f"- Trained in this run: {t['steps']} steps, batch {t['batch_size']}, crop {t['crop']}, "
+                     f"seed {t['seed']}, data `{t['data']}`; `train s` is the training wall time, "
+                     "`final loss` the last epoch's generator loss.")
+    notes.append(f"- tinct {report['tinct_version']}, {report['date']}, {mach['processor'] or mach['machine']}, "
+                 f"{mach['cpu_count']} CPUs, torch {mach['torch']}.")
+    return "\n".join(notes) + "\n"
+
+
+def _json_safe(x: Any) -> Any:
+    """NaN / inf -> None (strict JSON); numpy scalars -> Python."""
+    if isinstance(x, dict):
+        return {str(k): _json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_safe(v) for v in x]
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, Path):
+        return str(x)
+    return x
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _fit_label(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text + "...", font=font) > width:
+        text = text[:-1]
+    return text + "..."
+
+
+def contact_sheet(rows: list[list[np.ndarray]], labels: list[str], tile: int | None = None) -> Image.Image:
+    """A grid image: one row per image, one column per entry of ``labels``, labels on top.
+    Tiles are ``tile`` pixels (default: the image size, at most ``SHEET_TILE_MAX``)."""
+    if not rows:
+        raise ValueError("a contact sheet needs at least one row")
+    tile = tile or min(rows[0][0].shape[0], SHEET_TILE_MAX)
+    sheet = Image.new("RGB", (tile * len(labels), SHEET_HEADER + tile * len(rows)), "white")
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default()
+    for j, label in enumerate(labels):
+        draw.text((j * tile + 3, 3), _fit_label(draw, label, font, tile - 6), fill="black", font=font)
+    for i, images in enumerate(rows):
+        for j, img in enumerate(images):
+            im = Image.fromarray(img)
+            if im.size != (tile, tile):
+                im = im.resize((tile, tile), Image.BICUBIC)
+            sheet.paste(im, (j * tile, SHEET_HEADER + i * tile))
+    return sheet
+
+
+def write_outputs(report: dict[str, Any], sheet_rows: list[list[np.ndarray]] | None,
+                  sheet_labels: list[str] | None, out: Path) -> dict[str, Path]:
+    """Write ``bench.json``, ``bench.md`` and (when there are rows) ``contact_sheet.png`` into ``out``."""
+    out = Path(out)
+    paths = {"json": out / "bench.json", "md": out / "bench.md"}
+    atomic_write_bytes(paths["json"], (json.dumps(_json_safe(report), indent=2) + "\n").encode())
+    atomic_write_bytes(paths["md"], markdown(report).encode())
+    if sheet_rows and sheet_labels:
+        buf = io.BytesIO()
+        contact_sheet(sheet_rows, sheet_labels).save(buf, format="PNG")
+        paths["sheet"] = out / "contact_sheet.png"
+        atomic_write_bytes(paths["sheet"], buf.getvalue())
+    report.setdefault("outputs", {}).update({k: str(v) for k, v in paths.items()})
+    return paths

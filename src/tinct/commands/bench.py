@@ -1,0 +1,77 @@
+"""``tinct bench``: PSNR, SSIM, colorfulness, CIEDE2000, AuC and CPU latency of model files on a
+folder of color images, beside the gray baseline; ``--train-budget`` trains every architecture of
+the zoo with one budget first; ``--hints`` runs the user-guided (hint) benchmark instead."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "bench", help="measure colorization quality and speed of models",
+        description="Benchmark models with the field's protocol: each image resized (shorter side SIZE) and "
+                    "center-cropped to SIZExSIZE, colorized from its gray version, compared with the original. "
+                    "Writes bench.json, bench.md and contact_sheet.png into --out and prints the table.")
+    p.add_argument("--models", nargs="+", metavar="MODEL", default=None,
+                   help="shipped model names, model files, LABEL=FILE, or arch:NAME[:key=value,...] "
+                        "(random weights, speed only); default: photo (none with --train-budget)")
+    p.add_argument("--data", help="folder of color images (default: ../shared/data/photos/val if it exists)")
+    p.add_argument("--size", type=int, default=256, help="benchmark image size and render size (default 256)")
+    p.add_argument("--limit", type=int, help="use only the first N images (sorted by name)")
+    p.add_argument("--out", default="runs/bench", help="output folder (default runs/bench)")
+    p.add_argument("--latency-runs", type=int, default=10, help="timed runs per model and size (median; default 10)")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
+    p.add_argument("--speed-ref", metavar="MODEL",
+                   help="report latency ratios to this model (a label or spec, e.g. arch:effunet; added if not listed)")
+    p.add_argument("--sheet-count", type=int, default=8, help="images in the contact sheet (default 8; 0 = none)")
+    p.add_argument("--cf-ddcolor", action="store_true",
+                   help="colorfulness as DDColor's code (abs of rg and yb) instead of plain Hasler-Suesstrunk")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g = p.add_argument_group("architecture study (--train-budget)")
+    g.add_argument("--train-budget", type=int, metavar="STEPS",
+                   help="first train every colorizer architecture for STEPS steps with one budget, then benchmark them")
+    g.add_argument("--archs", help="comma-separated architectures to train (default: every colorizer of the zoo)")
+    g.add_argument("--train-data", help="training images (default: ../shared/data/photos/train if it exists)")
+    g.add_argument("--batch-size", type=int, default=16, help="training batch size (default 16)")
+    g.add_argument("--crop", type=int, default=128, help="training crop (default 128)")
+    g.add_argument("--seed", type=int, default=0, help="training / hint sampling seed (default 0)")
+    p.add_argument("--hints", action="store_true", help="run the user-guided hint benchmark (tinct.bench_hints)")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from tinct import bench, bench_report
+    from tinct.errors import TinctError
+
+    data = bench.find_data_dir(args.data, bench.DEFAULT_DATA, "--data")
+    if args.hints:
+        try:
+            from tinct.bench_hints import run_hint_bench
+        except ModuleNotFoundError as exc:
+            if exc.name != "tinct.bench_hints":
+                raise
+            raise TinctError("the hint benchmark is not available in this tinct (no tinct.bench_hints module)") from None
+        result = run_hint_bench(data, args.models or ["photo"], Path(args.out), args.size, args.limit, args.seed)
+        text = result.get("markdown") if isinstance(result, dict) else None
+        print(text if text else f"hint benchmark written to {args.out}")
+        return 0
+    cfg = bench.BenchConfig(
+        models=args.models if args.models is not None else ([] if args.train_budget else ["photo"]),
+        data=data, out=Path(args.out), size=args.size, limit=args.limit, latency_runs=args.latency_runs,
+        threads=args.threads, latency=not args.no_latency, sheet_count=args.sheet_count,
+        speed_ref=args.speed_ref, cf_abs=args.cf_ddcolor, progress=not args.no_progress)
+    if args.train_budget is not None:
+        budget = bench.TrainBudget(
+            steps=args.train_budget,
+            data=bench.find_data_dir(args.train_data, bench.DEFAULT_TRAIN_DATA, "--train-data"),
+            archs=[a.strip() for a in args.archs.split(",") if a.strip()] if args.archs else None,
+            batch_size=args.batch_size, crop=args.crop, seed=args.seed)
+        report = bench.run_train_budget(cfg, budget)
+    else:
+        report = bench.run_bench(cfg)
+    print(bench_report.markdown(report), end="")
+    print("wrote " + ", ".join(report.get("outputs", {}).values()))
+    return 0

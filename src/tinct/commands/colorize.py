@@ -1,0 +1,278 @@
+"""``tinct colorize``: colorize image files and folders with one model, loaded once.
+
+Inputs are files and folders (searched recursively; the folder's tree is mirrored under the
+output folder). A bad file is reported as one line and the others go on; the run ends with a
+summary line and exit code 1 when any file failed. Outputs are written atomically and never
+over an existing file (unless ``--overwrite``) nor over an input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tinct.errors import HintError, ImageError, TinctError
+
+OUT_EXT = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}
+
+EPILOG = """\
+examples:
+  tinct colorize old.jpg -o old_color.jpg
+  tinct colorize scans/ -o colored/ --resume
+  tinct colorize portrait.png -o out/ --hint 120,80,#c08060 --palette "#aa3300:2,#3366ff"
+  tinct colorize photo.jpg -o out/ --hints hints.json
+
+hints JSON: {"points": [{"x": 10, "y": 20, "color": "#ff0000", "size": 5}], "grid": "grid.png",
+             "palette": [{"color": "#aa3300", "weight": 2}, "#3366ff"], "reference": "ref.jpg"}
+"""
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "colorize", help="colorize image files and folders",
+        description="Colorize black-and-white images (color images are recolored from their lightness). "
+                    "Outputs keep the input's full resolution and transparency, with EXIF orientation applied.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders (searched recursively)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output folder (created if needed; a folder input's tree is mirrored in it); with exactly "
+                        "one input file OUT may also be a file name with an image extension")
+    p.add_argument("--model", default="photo", metavar="NAME|FILE",
+                   help="shipped model name or model file (.safetensors); default: photo (see `tinct models`)")
+    p.add_argument("--render-size", type=int, default=256, metavar="PX",
+                   help="working size of the network, longer side in pixels (default 256); larger sizes "
+                        "give finer color detail and take longer. The output keeps the input's resolution")
+    p.add_argument("--temperature", type=float, default=None, metavar="T",
+                   help="for classification models: lower = more vivid colors, higher = safer (default: the model's)")
+    ow = p.add_mutually_exclusive_group()
+    ow.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
+    ow.add_argument("--resume", action="store_true",
+                    help="skip inputs whose output already exists and is a readable image")
+    p.add_argument("--format", choices=["same", "png", "jpg", "webp"], default="same",
+                   help="output format (default: same as the input; inputs with transparency going to "
+                        "JPEG or BMP are written as .png)")
+    p.add_argument("--suffix", default="", help="added to each output file name before the extension, e.g. _color")
+    h = p.add_argument_group("hints (models trained with hints, such as 'photo')")
+    h.add_argument("--hint", action="append", default=[], metavar="X,Y,#RRGGBB[,SIZE]",
+                   help="a color at pixel (X, Y) of the input; SIZE: patch side in working pixels "
+                        "(repeatable; one input image only)")
+    h.add_argument("--hints", metavar="FILE.json", help="hints from a JSON file (see below)")
+    h.add_argument("--grid", metavar="IMAGE",
+                   help="a coarse color layout: any image, read as a 14x14 grid of colors "
+                        "(transparent cells give no hint; one input image only)")
+    h.add_argument("--palette", metavar="SPEC", help='colors the result should use, e.g. "#aa3300:2,#3366ff" '
+                                                     "(COLOR[:WEIGHT], comma separated)")
+    h.add_argument("--reference", metavar="IMAGE", help="an image whose colors the result should follow")
+    p.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads for torch (default: torch's)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary (errors still print)")
+    return p
+
+
+@dataclass
+class Job:
+    src: Path
+    out: Path
+    explicit_out: bool = False  # -o named this very file
+
+
+# -------------------------------------------------------------------------------------- planning
+def _scan(folder: Path, skip: Path | None) -> list[Path]:
+    """Image files under ``folder``, sorted, without hidden entries and without ``skip`` (the
+    output folder when it lies inside the input folder)."""
+    from tinct.imageio import INPUT_EXTENSIONS
+
+    found = []
+    for root, dirs, files in os.walk(folder):
+        r = Path(root)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (skip is None or (r / d).resolve() != skip))
+        found += [r / f for f in sorted(files) if not f.startswith(".") and Path(f).suffix.lower() in INPUT_EXTENSIONS]
+    return sorted(found, key=lambda q: q.relative_to(folder).parts)
+
+
+def _out_name(src: Path, fmt: str, suffix: str) -> str:
+    from tinct.imageio import FORMATS
+
+    ext = OUT_EXT.get(fmt) or (src.suffix if src.suffix.lower() in FORMATS else ".png")
+    return f"{src.stem}{suffix}{ext}"
+
+
+def plan(inputs: list[str], output: str, fmt: str = "same", suffix: str = "") -> list[Job]:
+    """Input arguments -> jobs (input file, output file). Raises TinctError for bad arguments,
+    outputs that would overwrite an input, and two inputs that would share one output."""
+    from tinct.imageio import FORMATS
+
+    out = Path(output)
+    sources: list[tuple[Path, Path | None]] = []  # (file, folder it was found in)
+    for text in inputs:
+        p = Path(text)
+        if not p.exists():
+            raise TinctError(f"{text}: no such file or folder")
+        if p.is_dir():
+            files = _scan(p, out.resolve())
+            if not files:
+                raise TinctError(f"{text}: no image files found in this folder")
+            sources += [(f, p) for f in files]
+        else:
+            sources.append((p, None))
+    if not sources:
+        raise TinctError("no input images")
+    file_out = out.suffix.lower() in FORMATS and not out.is_dir()
+    if file_out:
+        if len(sources) != 1 or sources[0][1] is not None:
+            raise TinctError(f"-o {output}: a file name works with exactly one input file; give a folder instead")
+        if fmt != "same" and FORMATS[out.suffix.lower()] != FORMATS[OUT_EXT[fmt]]:
+            raise TinctError(f"--format {fmt} does not match the output file {output}")
+        if suffix:
+            raise TinctError("--suffix applies to output folders, not to an output file name")
+        jobs = [Job(sources[0][0], out, explicit_out=True)]
+    else:
+        if out.exists() and not out.is_dir():
+            raise TinctError(f"-o {output}: exists and is not a folder")
+        jobs = [Job(f, (out / f.relative_to(root).parent if root else out) / _out_name(f, fmt, suffix))
+                for f, root in sources]
+    _check_collisions(jobs)
+    return jobs
+
+
+def _check_collisions(jobs: list[Job]) -> None:
+    inputs = {j.src.resolve(): j.src for j in jobs}
+    seen: dict[Path, Path] = {}
+    for j in jobs:
+        target = j.out.resolve()
+        if target in inputs:
+            raise TinctError(f"output {j.out} would overwrite the input {inputs[target]}; choose another -o or a --suffix")
+        if target in seen:
+            raise TinctError(f"inputs {seen[target]} and {j.src} would both be written to {j.out}")
+        seen[target] = j.src
+
+
+def _alt_png(job: Job) -> Path | None:
+    """Where an output goes when the image has transparency its format cannot hold."""
+    from tinct.imageio import ALPHA_FORMATS, format_for
+
+    if job.explicit_out or format_for(job.out) in ALPHA_FORMATS:
+        return None
+    return job.out.with_suffix(".png")
+
+
+def _readable(path: Path) -> bool:
+    from tinct.imageio import load_image
+
+    try:
+        load_image(path, max_pixels=None, min_side=1)
+        return True
+    except ImageError:
+        return False
+
+
+def _done(job: Job) -> bool:
+    """For --resume: the output (or its .png stand-in) exists and reads as an image."""
+    alt = _alt_png(job)
+    return any(p is not None and p.is_file() and _readable(p) for p in (job.out, alt))
+
+
+# -------------------------------------------------------------------------------------- hints
+def build_hints(args: argparse.Namespace):
+    """The hints given on the command line (None when there are none)."""
+    from tinct.hintio import load_grid, load_hints_json, load_reference, merge_hints, parse_palette, parse_point
+    from tinct.hints import Hints
+
+    base = load_hints_json(args.hints) if args.hints else Hints()
+    extra = Hints(points=[parse_point(t) for t in args.hint])
+    if args.grid:
+        extra.grid = load_grid(args.grid)
+    if args.palette:
+        extra.palette = parse_palette(args.palette)
+    if args.reference:
+        extra.reference = load_reference(args.reference)
+    hints = merge_hints(base, extra)
+    return None if hints.is_empty() else hints
+
+
+def _check_model_hints(colorizer, hints) -> None:
+    if hints is None:
+        return
+    if not colorizer.supports_hints:
+        raise HintError(f"model {colorizer.name!r} takes no hints (--hint, --hints, --grid, --palette, --reference); "
+                        "use a hint model such as 'photo'")
+    if hints.has_global and not getattr(colorizer.model, "global_hint_dim", 0):
+        raise HintError(f"model {colorizer.name!r} takes no palette or reference hints")
+
+
+# -------------------------------------------------------------------------------------- running
+def _reason(exc: BaseException, src: Path) -> str:
+    msg = " ".join(str(exc).split()) or type(exc).__name__
+    prefix = f"{src}: "
+    msg = msg[len(prefix):] if msg.startswith(prefix) else msg
+    return msg if isinstance(exc, TinctError) else f"{type(exc).__name__}: {msg}"
+
+
+def _colorize_one(colorizer, job: Job, hints, overwrite: bool) -> Path:
+    from tinct.imageio import load_image, save_image
+
+    img = load_image(job.src)
+    rgb = colorizer.colorize_array(img.rgb, hints)
+    out, alpha = job.out, img.alpha
+    alt = _alt_png(job)
+    if alpha is not None and alt is not None and (alpha < 255).any():
+        out = alt
+    if out != job.out and out.resolve() == job.src.resolve():
+        raise ImageError(f"the image has transparency, and its .png output {out} would overwrite the input")
+    return save_image(out, rgb, alpha, like=img, overwrite=overwrite)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.threads is not None and args.threads < 1:
+        raise TinctError(f"--threads must be 1 or more, got {args.threads}")
+    if args.temperature is not None and not args.temperature > 0:
+        raise TinctError(f"--temperature must be above 0, got {args.temperature}")
+    if not 32 <= args.render_size <= 4096:
+        raise TinctError(f"--render-size must be between 32 and 4096, got {args.render_size}")
+    hints = build_hints(args)
+    jobs = plan(args.inputs, args.output, args.format, args.suffix)
+    if hints is not None and (hints.points or hints.grid is not None) and len(jobs) > 1:
+        raise HintError(f"point and grid hints fit one image, but {len(jobs)} inputs were given "
+                        "(palette and reference hints work for many)")
+    todo = jobs
+    if args.resume:
+        todo = [j for j in jobs if not _done(j)]
+    elif not args.overwrite:
+        existing = [j.out for j in jobs if j.out.exists()]
+        if existing:
+            more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+            raise TinctError(f"output {existing[0]}{more} already exists; use --overwrite to replace or --resume to skip")
+    skipped = len(jobs) - len(todo)
+    done = failed = 0
+    if todo:
+        done, failed = _run_jobs(args, todo, hints)
+    if not args.quiet:
+        print(f"colorized {done}, skipped {skipped}, failed {failed}")
+    return 1 if failed else 0
+
+
+def _run_jobs(args: argparse.Namespace, todo: list[Job], hints) -> tuple[int, int]:
+    import torch
+    from tqdm import tqdm
+
+    from tinct.pipeline import Colorizer
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    colorizer = Colorizer(args.model, render_size=args.render_size, temperature=args.temperature)
+    _check_model_hints(colorizer, hints)
+    done = failed = 0
+    bar = tqdm(todo, unit="image", desc="colorize", file=sys.stderr, disable=args.quiet or not sys.stderr.isatty())
+    for job in bar:
+        try:
+            _colorize_one(colorizer, job, hints, overwrite=args.overwrite or args.resume)
+            done += 1
+        except HintError:
+            raise  # hints come from the command line: a usage error, not a bad file
+        except Exception as exc:  # one bad file must not stop the run
+            failed += 1
+            tqdm.write(f"skip {job.src}: {_reason(exc, job.src)}", file=sys.stderr)
+    bar.close()
+    return done, failed

@@ -1,0 +1,59 @@
+"""``tinct train``: options are the fields of :class:`tinct.train.TrainConfig`; their docstrings
+are the help text (as litgpt's dataclass arguments)."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import inspect
+import json
+
+
+def _field_docs(cls) -> dict[str, str]:
+    """Docstrings written under dataclass fields."""
+    tree = ast.parse(inspect.getsource(cls))
+    docs, last = {}, None
+    for node in tree.body[0].body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            last = node.target.id
+        elif last and isinstance(node, ast.Expr) and isinstance(getattr(node, "value", None), ast.Constant):
+            docs[last] = str(node.value.value)
+            last = None
+        else:
+            last = None
+    return docs
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    from tinct.train.config import TrainConfig
+
+    p = sub.add_parser("train", help="train a zoo model on a folder of color images",
+                       description="Train a colorization model of the zoo on a folder of color images. "
+                       "Gray inputs are made on the fly; a validation table, sample grids and resumable "
+                       "checkpoints are written to --out, and the final model file to OUT/model.safetensors.")
+    docs = _field_docs(TrainConfig)
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        helptext = docs.get(f.name, "")
+        if f.name in ("model", "data"):
+            p.add_argument(flag, required=True, help=helptext)
+        elif f.name == "model_kwargs":
+            p.add_argument("--model-kwargs", type=json.loads, default={}, help="constructor options as JSON, e.g. '{\"base\": 16}'")
+        elif f.type in (bool, "bool"):
+            p.add_argument(flag, action="store_true", help=helptext)
+        else:
+            typ = {"int": int, "float": float, "int | None": int, "float | None": float}.get(str(f.type), str)
+            default = f.default if f.default is not dataclasses.MISSING else None
+            p.add_argument(flag, type=typ, default=default, help=f"{helptext} (default: {default})")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from tinct.train import TrainConfig, train
+
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+    result = train(cfg)
+    print(f"model written to {result.model_path}")
+    return 0

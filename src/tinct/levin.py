@@ -1,0 +1,150 @@
+"""Levin, Lischinski & Weiss, "Colorization using optimization" (SIGGRAPH 2004).
+
+Neighboring pixels with similar lightness should get similar colors: each unconstrained pixel's
+ab is the weighted mean of its 3x3 neighbors, with weights
+
+    w_rs  proportional to  exp(-(Y_r - Y_s)^2 / (2 sigma_r^2)),
+
+normalized over the neighbors, and each hint pixel keeps its hint. This is one sparse linear
+system ``A x = b`` shared by a and b, factorized once (SuperLU) and solved for both channels.
+
+As in the authors' reference code (``getColorExact.m``), ``Y = L / 100`` in [0, 1] and
+``2 sigma_r^2`` is 0.6 times the variance of ``Y`` over the pixel's 3x3 window (clipped at the
+border), floored so that the most similar neighbor keeps a weight of at least 0.01 and at
+``2e-6``. The build is vectorized over the 8 neighbor offsets; no per-pixel Python loops.
+
+The unknowns are put in nested-dissection order (split the grid by one-pixel separator lines,
+recursively; separators last), which SuperLU then factorizes without reordering or pivoting:
+about half the fill and 2-3x faster than its default COLAMD ordering on 256x256 images. The
+matrix is row diagonally dominant, so elimination without pivoting is stable; should it meet a
+zero pivot anyway, the solve falls back to SuperLU's own ordering with partial pivoting.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import splu
+
+from tinct.errors import HintError
+
+VARIANCE_FACTOR = 0.6  # 2 sigma_r^2 = 0.6 * window variance (reference code)
+MIN_NEIGHBOR_WEIGHT = 0.01  # the most similar neighbor's weight is at least this
+MIN_DENOMINATOR = 2e-6  # floor of 2 sigma_r^2 for flat windows (Y in [0, 1])
+
+_OFFSETS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
+
+
+def _neighbors(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Values (8, H, W) of the 8 neighbors of every pixel and their validity (inside the image)."""
+    h, w = y.shape
+    pad = np.pad(y, 1)
+    valid_pad = np.pad(np.ones((h, w), dtype=bool), 1)
+    vals = np.stack([pad[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy, dx in _OFFSETS])
+    valid = np.stack([valid_pad[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy, dx in _OFFSETS])
+    return vals, valid
+
+
+def affinity_weights(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Normalized neighbor weights (8, H, W) for lightness ``y`` (H, W) in [0, 1], with the
+    validity mask of each neighbor. Weights of a pixel sum to 1 over its valid neighbors."""
+    vals, valid = _neighbors(y)
+    count = valid.sum(axis=0) + 1  # window size including the center
+    mean = (np.where(valid, vals, 0.0).sum(axis=0) + y) / count
+    var = (np.where(valid, (vals - mean) ** 2, 0.0).sum(axis=0) + (y - mean) ** 2) / count
+    d2 = np.where(valid, (vals - y) ** 2, np.inf)
+    denom = VARIANCE_FACTOR * var
+    denom = np.maximum(denom, d2.min(axis=0) / -np.log(MIN_NEIGHBOR_WEIGHT))
+    denom = np.maximum(denom, MIN_DENOMINATOR)
+    wts = np.where(valid, np.exp(-np.where(valid, d2, 0.0) / denom), 0.0)
+    return wts / wts.sum(axis=0), valid
+
+
+@functools.lru_cache(maxsize=8)
+def dissection_order(h: int, w: int) -> np.ndarray:
+    """Nested-dissection order of the pixels of an h x w grid (8-connected): ``order[k]`` is the
+    row-major index of the k-th unknown."""
+    idx = np.arange(h * w).reshape(h, w)
+    parts: list[np.ndarray] = []
+
+    def split(block: np.ndarray) -> None:
+        bh, bw = block.shape
+        if bh * bw <= 64 or min(bh, bw) < 3:
+            parts.append(block.ravel())
+        elif bh >= bw:
+            split(block[: bh // 2])
+            split(block[bh // 2 + 1 :])
+            parts.append(block[bh // 2])
+        else:
+            split(block[:, : bw // 2])
+            split(block[:, bw // 2 + 1 :])
+            parts.append(block[:, bw // 2])
+
+    split(idx)
+    order = np.concatenate(parts)
+    order.setflags(write=False)
+    return order
+
+
+def affinity_matrix(y: np.ndarray, fixed: np.ndarray, order: np.ndarray | None = None) -> sp.csc_matrix:
+    """The (HW, HW) system matrix: ``I - W`` on free pixels, identity rows on ``fixed`` pixels.
+    Unknowns are in row-major order, or in ``order`` (``order[k]`` = pixel of unknown k)."""
+    h, w = y.shape
+    n = h * w
+    wts, valid = affinity_weights(y)
+    pos = np.arange(n) if order is None else np.argsort(order)  # pixel -> unknown
+    idx = np.arange(n).reshape(h, w)
+    rows, cols, data = [pos], [pos], [np.ones(n)]
+    free = ~fixed
+    for k, (dy, dx) in enumerate(_OFFSETS):
+        sel = valid[k] & free
+        r = idx[sel]
+        rows.append(pos[r])
+        cols.append(pos[r + dy * w + dx])  # neighbor pixel; valid[k] keeps it inside the image
+        data.append(-wts[k][sel])
+    a = sp.csc_matrix((np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+    return a
+
+
+def _solve(y: np.ndarray, fixed: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve the system for ``rhs`` (HW, k) in row-major pixel order."""
+    order = dissection_order(*y.shape)
+    try:
+        lu = splu(affinity_matrix(y, fixed, order), permc_spec="NATURAL", diag_pivot_thresh=0.0)
+        out = np.empty_like(rhs)
+        out[order] = lu.solve(np.ascontiguousarray(rhs[order]))
+        if np.isfinite(out).all():
+            return out
+    except RuntimeError:  # an exactly zero pivot
+        pass
+    return splu(affinity_matrix(y, fixed)).solve(np.ascontiguousarray(rhs))
+
+
+def levin_colorize(l: np.ndarray, ab_hint: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Propagate hint colors over the image by Levin et al.'s optimization.
+
+    ``l`` (H, W): lightness in Lab units (0-100). ``ab_hint`` (2, H, W): the hint colors in raw
+    Lab ab units, read where ``mask`` (H, W) is above 0.5. Returns ab (2, H, W) float64 in the
+    same units as ``ab_hint`` (the solve is linear, so normalized ab in gives normalized ab out;
+    the ``levin`` zoo model relies on that). Hint pixels keep their hint exactly; with no hint
+    pixel at all the result is ab = 0 (gray).
+    """
+    l = np.asarray(l, dtype=np.float64)
+    ab_hint = np.asarray(ab_hint, dtype=np.float64)
+    mask = np.asarray(mask)
+    if l.ndim != 2:
+        raise HintError(f"L must be a 2-D (H, W) array, got shape {l.shape}")
+    h, w = l.shape
+    if ab_hint.shape != (2, h, w) or mask.shape != (h, w):
+        raise HintError(f"hints must be (2, {h}, {w}) with a ({h}, {w}) mask, got {ab_hint.shape} and {mask.shape}")
+    fixed = mask > 0.5
+    if not fixed.any():
+        return np.zeros((2, h, w))
+    if fixed.all():
+        return ab_hint.copy()
+    rhs = np.where(fixed, ab_hint, 0.0).reshape(2, -1).T
+    out = _solve(l / 100.0, fixed, rhs).T.reshape(2, h, w)
+    out[:, fixed] = ab_hint[:, fixed]  # exact at the hints (the solve is exact up to rounding)
+    return out

@@ -1,0 +1,70 @@
+"""``create_app(settings)``: the FastAPI application behind ``tinct serve``.
+
+One process serves the web page (``/``), the HTTP API (``/api/v1``), ``/health`` and the OpenAPI
+docs (``/docs``, assets served locally when ``fastapi-offline`` is installed). Models are
+validated when the app is created, and the default one is loaded at startup; inference runs in
+a bounded thread pool (:mod:`tinct.serve.worker`).
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from tinct import __version__
+from tinct.serve import routes_api, routes_health, routes_page
+from tinct.serve.errors import install_handlers
+from tinct.serve.models import ModelStore
+from tinct.serve.settings import Settings
+from tinct.serve.worker import InferenceQueue
+
+DESCRIPTION = """Colorize black-and-white images.
+
+`POST /api/v1/colorize` with a multipart form (`image`, optional `hints` JSON, `model`,
+`render_size`, `format`) returns the colorized image. Errors are JSON `{"error": "..."}`; when the
+inference queue is full the answer is 503 with a `Retry-After` header.
+"""
+
+
+def _fastapi(**kwargs) -> FastAPI:
+    """A FastAPI app whose /docs page needs no CDN when fastapi-offline is installed."""
+    try:
+        from fastapi_offline import FastAPIOffline
+    except ImportError:
+        return FastAPI(**kwargs)
+    return FastAPIOffline(**kwargs)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app. Raises :class:`tinct.errors.TinctError` when a model file is missing or bad."""
+    settings = settings or Settings()
+    store = ModelStore(settings.models, settings.default_model, settings.render_size)
+    queue = InferenceQueue(settings.workers, settings.queue_size, settings.timeout_s)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.torch_threads:
+            import torch
+
+            torch.set_num_threads(settings.torch_threads)
+        if settings.preload:
+            store.get(store.default)  # before the first request is accepted
+        queue.start()
+        try:
+            yield
+        finally:
+            queue.shutdown()
+
+    app = _fastapi(title="tinct", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.store = store
+    app.state.queue = queue
+    install_handlers(app)
+    app.include_router(routes_api.router)
+    app.include_router(routes_health.router)
+    app.include_router(routes_page.router)
+    app.mount("/static", StaticFiles(directory=routes_page.STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,100 @@
+"""Read a ``multipart/form-data`` request body into memory, within limits, without temp files.
+
+(The framework's own form parsing spools large uploads to temporary files and has no overall
+size limit; this reader keeps everything in memory and stops reading as soon as a limit is hit.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import AsyncIterator
+
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from tinct.serve.errors import ApiError
+from tinct.serve.settings import human_bytes
+
+
+@dataclass
+class Part:
+    name: str
+    filename: str | None  # None for a plain form field
+    content_type: str
+    data: bytearray = field(default_factory=bytearray)
+
+    def text(self) -> str:
+        try:
+            return self.data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError(400, f"the form field {self.name!r} is not UTF-8 text") from None
+
+
+async def read_form(content_type: str, body: AsyncIterator[bytes], *, max_body: int, max_file: int,
+                    max_field: int = 256_000, max_parts: int = 16) -> dict[str, Part]:
+    """Parse a multipart body streamed from ``body``; 400 when malformed, 413 past a limit."""
+    kind, params = parse_options_header(content_type)
+    if kind != b"multipart/form-data":
+        raise ApiError(400, "send the image as multipart/form-data (a form with a file field 'image')")
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise ApiError(400, "the multipart request has no boundary")
+
+    parts: dict[str, Part] = {}
+    state: dict = {"part": None, "hname": b"", "hval": b"", "headers": {}, "ended": False}
+
+    def on_part_begin() -> None:
+        state["part"], state["headers"] = None, {}
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        state["hname"] += data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        state["hval"] += data[start:end]
+
+    def on_header_end() -> None:
+        state["headers"][state["hname"].decode("latin-1").lower()] = state["hval"]
+        state["hname"], state["hval"] = b"", b""
+
+    def on_headers_finished() -> None:
+        _, opts = parse_options_header(state["headers"].get("content-disposition", b""))
+        if b"name" not in opts:
+            raise ApiError(400, "a multipart part has no name")
+        name = opts[b"name"].decode("utf-8", "replace")
+        if name in parts:
+            raise ApiError(400, f"the form field {name!r} is given twice")
+        if len(parts) >= max_parts:
+            raise ApiError(400, f"too many form fields (at most {max_parts})")
+        filename = opts[b"filename"].decode("utf-8", "replace") if b"filename" in opts else None
+        ctype = state["headers"].get("content-type", b"").decode("latin-1")
+        state["part"] = parts[name] = Part(name, filename, ctype)
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        part: Part = state["part"]
+        limit = max_file if part.filename is not None else max_field
+        if len(part.data) + (end - start) > limit:
+            what = "the upload" if part.filename is not None else f"the form field {part.name!r}"
+            raise ApiError(413, f"{what} is larger than the {human_bytes(limit)} limit")
+        part.data += data[start:end]
+
+    def on_end() -> None:
+        state["ended"] = True
+
+    parser = MultipartParser(boundary, {
+        "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
+        "on_header_end": on_header_end, "on_headers_finished": on_headers_finished,
+        "on_part_data": on_part_data, "on_end": on_end,
+    })
+    received = 0
+    try:
+        async for chunk in body:
+            received += len(chunk)
+            if received > max_body:
+                raise ApiError(413, f"the request is larger than the {human_bytes(max_body)} limit")
+            parser.write(chunk)
+        parser.finalize()
+    except FormParserError:
+        raise ApiError(400, "the multipart request is malformed") from None
+    if not state["ended"]:
+        raise ApiError(400, "the multipart request is incomplete (cut short?)")
+    return parts

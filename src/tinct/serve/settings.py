@@ -1,0 +1,60 @@
+"""Settings of the web application and HTTP API: one frozen dataclass, validated on creation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tinct.errors import TinctError
+
+MIN_RENDER_SIZE = 32  # the pipeline's stride; smaller working sizes are meaningless
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything ``tinct serve`` can be told. Sizes are in bytes and pixels."""
+
+    host: str = "127.0.0.1"  # loopback only unless asked: there is no authentication
+    port: int = 8000
+    models: tuple[str, ...] = ()  # extra model names or files (--model), besides the shipped ones
+    default_model: str | None = None  # None: 'photo' if shipped, else the first of ``models``
+    max_upload_bytes: int = 20_000_000  # 20 MB
+    max_pixels: int = 40_000_000  # 40 megapixels
+    queue_size: int = 4  # requests admitted at once (running + waiting); more get 503
+    workers: int = 1  # inference threads
+    timeout_s: float = 120.0  # per request, waiting + running; past it the request gets 503
+    torch_threads: int = 0  # torch intra-op threads; 0 leaves torch's default
+    render_size: int = 256  # default working size (longer side) of the network
+    max_render_size: int = 1024  # the largest working size a request may ask for
+    preload: bool = True  # load the default model at startup rather than on the first request
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "models", tuple(str(m) for m in self.models))
+        checks = [
+            (0 <= self.port <= 65535, f"port must be 0-65535, got {self.port}"),
+            (self.max_upload_bytes >= 1024, "the upload limit must be at least 1 KB"),
+            (self.max_pixels >= 1024, "the pixel limit must be at least 1024"),
+            (self.queue_size >= 1, f"queue size must be at least 1, got {self.queue_size}"),
+            (self.workers >= 1, f"workers must be at least 1, got {self.workers}"),
+            (self.timeout_s > 0, f"timeout must be positive, got {self.timeout_s}"),
+            (self.torch_threads >= 0, f"torch threads must be 0 (default) or more, got {self.torch_threads}"),
+            (MIN_RENDER_SIZE <= self.max_render_size <= 4096,
+             f"max render size must be {MIN_RENDER_SIZE}-4096, got {self.max_render_size}"),
+            (MIN_RENDER_SIZE <= self.render_size <= self.max_render_size,
+             f"render size must be {MIN_RENDER_SIZE}-{self.max_render_size}, got {self.render_size}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise TinctError(message)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+
+def human_bytes(n: int) -> str:
+    """1_500_000 -> '1.5 MB' (decimal units, as the limits are stated)."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n} bytes"

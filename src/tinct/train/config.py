@@ -1,0 +1,71 @@
+"""Training options (their docstrings are the ``tinct train --help`` text) and the result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+RECON_LOSSES = ("l1", "l2", "huber", "cls", "l1+cls")
+PRESETS = {  # loss name -> (reconstruction loss, reconstruction weight, GAN objective)
+    "pix2pix": ("l1", 100.0, "vanilla"),
+    "wgan-gp": ("l1", 100.0, "wgan-gp"),
+}
+
+
+@dataclass
+class TrainConfig:
+    model: str
+    """architecture from the zoo (tinct models)"""
+    data: str
+    """folder of color training images (searched recursively)"""
+    out: str = "runs/train"
+    """run folder: checkpoints, sample grids, metrics, the exported model"""
+    steps: int = 1000
+    """optimizer steps in total"""
+    batch_size: int = 16
+    crop: int = 128
+    """square training crop side (random crop + flip; the validation crop is central)"""
+    lr: float = 2e-4
+    beta1: float = 0.5
+    """Adam beta1 (pix2pix's 0.5)"""
+    loss: str | None = None
+    """l1, l2, huber, cls, l1+cls, pix2pix or wgan-gp (default: the architecture's own)"""
+    disc: str | None = None
+    """discriminator for GAN losses (default: the architecture's, else patchgan)"""
+    gan_weight: float = 0.0
+    """add a non-saturating GAN term with this weight to a non-GAN loss (0 = none)"""
+    lambda_rec: float | None = None
+    """weight of the reconstruction loss (pix2pix: lambda = 100)"""
+    cls_weight: float = 1.0
+    """weight of the rebalanced classification loss in l1+cls"""
+    hints: bool = False
+    """train with SIGGRAPH17-style sampled hints (the model gets hint inputs)"""
+    val_dir: str | None = None
+    """validation folder (default: a held-out split of --data)"""
+    val_fraction: float = 0.02
+    val_max: int = 64
+    """at most this many validation images"""
+    epoch_steps: int | None = None
+    """steps per reported epoch (default: one pass over the data, at most steps/5)"""
+    seed: int = 0
+    threads: int | None = None
+    """torch threads (default: torch's)"""
+    workers: int = 1
+    """data-loading worker processes"""
+    resume: bool = False
+    """continue from the run folder's checkpoint"""
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    half: bool = False
+    """export fp16 weights"""
+    max_images: int | None = None
+    """use at most this many training images"""
+    quiet: bool = False
+
+
+@dataclass
+class TrainResult:
+    model_path: Path
+    history: list[dict[str, float]]
+    final: dict[str, float]
+    run_dir: Path

@@ -1,0 +1,240 @@
+"""The training loop: any zoo colorizer, reconstruction / classification / GAN losses, per-epoch
+validation table (D_loss, G_loss, MAE as in the VGG16-GAN report), sample grids, checkpoints that
+resume exactly, and a self-describing exported model. Runs under torchrun (DDP, gloo) as is."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from tinct import color, losses
+from tinct.errors import TinctError
+from tinct.hints import sample_training_hints
+from tinct.modelfile import save_model
+from tinct.registry import create_model, get_spec
+from tinct.train.config import PRESETS, RECON_LOSSES, TrainConfig, TrainResult
+from tinct.train.data import ColorImages, RunBatches, list_images, split
+from tinct.train.report import save_grid, table_row
+
+
+def resolve_loss(cfg: TrainConfig, spec) -> tuple[str, float, str | None, float]:
+    """(reconstruction loss, its weight, GAN objective or None, GAN weight)."""
+    name = cfg.loss or spec.default_loss
+    if name in PRESETS:
+        rec, lam, gan = PRESETS[name]
+        return rec, cfg.lambda_rec if cfg.lambda_rec is not None else lam, gan, 1.0
+    if name not in RECON_LOSSES:
+        raise TinctError(f"unknown loss {name!r}; use one of {', '.join(RECON_LOSSES + tuple(PRESETS))}")
+    lam = cfg.lambda_rec if cfg.lambda_rec is not None else 1.0
+    return name, lam, ("vanilla" if cfg.gan_weight > 0 else None), cfg.gan_weight
+
+
+def class_prior(files: list[Path], bins: torch.Tensor, n: int = 400, seed: int = 0) -> torch.Tensor:
+    """Smoothed empirical distribution of the training images' ab over ``bins``."""
+    ds = ColorImages(files, 64, train=False)
+    counts = torch.zeros(bins.shape[0])
+    gen = torch.Generator().manual_seed(seed)
+    for i in torch.randperm(len(files), generator=gen)[: min(n, len(files))].tolist():
+        ab = color.rgb_to_lab(ds[i][None])[:, 1:]
+        counts += torch.bincount(color.nearest_bin(ab, bins).flatten(), minlength=bins.shape[0]).float()
+    return losses.smoothed_prior(counts, bins)
+
+
+def _split_lab(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    lab = color.rgb_to_lab(rgb)
+    return color.normalize_l(lab[:, :1]), color.normalize_ab(lab[:, 1:])
+
+
+def _full_ab(model, out: dict[str, torch.Tensor], size) -> torch.Tensor:
+    """The prediction the discriminator and the metrics see: normalized ab at input size."""
+    ab = out["ab"] if "ab" in out and not getattr(model, "prefer_bins", False) else model.decode(out)
+    return color.resize_ab(ab, size)
+
+
+@torch.no_grad()
+def evaluate(model, val_rgb: torch.Tensor, hints: bool) -> dict[str, float]:
+    """MAE of normalized ab, PSNR of the colorized crops and of the gray baseline (no hints)."""
+    model.eval()
+    l, ab = _split_lab(val_rgb)
+    pred = torch.cat([_full_ab(model, model(l[i : i + 8]), l.shape[-2:]) for i in range(0, len(l), 8)])
+    model.train()
+    rgb_pred = color.lab_to_rgb(torch.cat([color.denormalize_l(l), color.denormalize_ab(pred)], 1))
+    gray = color.lab_to_rgb(torch.cat([color.denormalize_l(l), torch.zeros_like(ab)], 1))
+
+    def psnr(x):
+        q = lambda t: (t * 255).round()  # noqa: E731  uint8 quantization, as the benchmark
+        mse = ((q(x) - q(val_rgb)) ** 2).flatten(1).mean(1).clamp(min=1e-10)
+        return float((10 * torch.log10(255.0**2 / mse)).mean())
+
+    return {"val_MAE": float((pred - ab).abs().mean()), "val_PSNR": psnr(rgb_pred), "gray_PSNR": psnr(gray)}
+
+
+def train(cfg: TrainConfig) -> TrainResult:
+    """Train ``cfg.model`` on ``cfg.data``; returns the exported model file and the history."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("gloo")
+    main = rank == 0
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    spec = get_spec(cfg.model)
+    if spec.role != "colorizer" or not getattr(spec.cls, "trainable", True):
+        raise TinctError(f"{cfg.model!r} is not a trainable colorizer")
+    rec_kind, lam, gan_kind, gan_w = resolve_loss(cfg, spec)
+    run = Path(cfg.out)
+    run.mkdir(parents=True, exist_ok=True)
+
+    files = list_images(cfg.data)
+    if cfg.max_images:
+        files = files[: cfg.max_images]
+    if cfg.val_dir:
+        train_files, val_files = files, list_images(cfg.val_dir)[: cfg.val_max]
+    else:
+        train_files, val_files = split(files, cfg.val_fraction, cfg.val_max, cfg.seed)
+    if not train_files or not val_files:
+        raise TinctError(f"need at least 2 readable images in {cfg.data}")
+
+    torch.manual_seed(cfg.seed)
+    kwargs = dict(cfg.model_kwargs)
+    if cfg.hints:
+        kwargs["hints"] = True
+    model = create_model(cfg.model, **kwargs)
+    disc = None
+    if gan_kind:
+        disc_name = cfg.disc or spec.discriminator or "patchgan"
+        disc = create_model(disc_name)
+        if get_spec(disc_name).role != "discriminator":
+            raise TinctError(f"{disc_name!r} is not a discriminator")
+    opt_g = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
+    opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999)) if disc else None
+    weights = None
+    if "cls" in rec_kind:
+        if not hasattr(model, "bins"):
+            raise TinctError(f"loss {rec_kind!r} needs a model with a bin head, {cfg.model!r} has none")
+        weights = losses.rebalance_weights(class_prior(train_files, model.bins, seed=cfg.seed))
+
+    start, history = 0, []
+    ckpt_path = run / "checkpoint.pt"
+    if cfg.resume and ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt_g.load_state_dict(ck["opt_g"])
+        if disc:
+            disc.load_state_dict(ck["disc"])
+            opt_d.load_state_dict(ck["opt_d"])
+        start, history = ck["step"], ck["history"]
+        torch.set_rng_state(ck["torch_rng"])
+    elif cfg.resume:
+        raise TinctError(f"--resume: no checkpoint in {run}")
+
+    gmodel = model
+    if world > 1:
+        gmodel = torch.nn.parallel.DistributedDataParallel(model)
+        if disc:
+            disc = torch.nn.parallel.DistributedDataParallel(disc)
+    epoch_steps = cfg.epoch_steps or max(1, min(len(train_files) // (cfg.batch_size * world), math.ceil(cfg.steps / 5)))
+    sampler = RunBatches(len(train_files), cfg.batch_size, cfg.steps, cfg.seed, start, rank, world)
+    loader = DataLoader(ColorImages(train_files, cfg.crop), batch_sampler=sampler, num_workers=cfg.workers)
+    val_rgb = torch.stack([ColorImages(val_files, cfg.crop, train=False)[i] for i in range(len(val_files))])
+    if main:
+        (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    acc = {"D_loss": 0.0, "G_loss": 0.0, "rec": 0.0, "n": 0}
+    t0 = time.time()
+    bar = tqdm(total=cfg.steps, initial=start, disable=cfg.quiet or not main, desc=f"train {cfg.model}", unit="step")
+    model.train()
+    for step, rgb in enumerate(loader, start):
+        l, ab = _split_lab(rgb)
+        hk = {}
+        if cfg.hints:
+            gen = torch.Generator().manual_seed(cfg.seed * 7919 + step * world + rank)
+            ab_hint, mask, glob = sample_training_hints(ab, rgb, gen)
+            hk = {"ab_hint": ab_hint, "mask": mask}
+            if getattr(model, "global_hint_dim", 0):
+                hk["global_hint"] = glob
+        out = gmodel(l, **hk)
+        d_loss = torch.zeros(())
+        if disc:
+            fake = _full_ab(model, out, l.shape[-2:])
+            opt_d.zero_grad(set_to_none=True)
+            d_real, d_fake = disc(l, ab), disc(l, fake.detach())
+            if gan_kind == "wgan-gp":
+                d_loss = losses.d_loss_wgan(d_real, d_fake) + 10.0 * losses.gradient_penalty(disc, l, ab, fake.detach())
+            else:
+                d_loss = losses.d_loss_vanilla(d_real, d_fake)
+            d_loss.backward()
+            opt_d.step()
+        rec = torch.zeros(())
+        if rec_kind in ("l1", "l2", "huber", "l1+cls"):
+            pred = out["ab"] if "ab" in out else model.decode(out)
+            rec = losses.reconstruction(pred, ab, "l1" if rec_kind == "l1+cls" else rec_kind)
+        if "cls" in rec_kind:
+            rec = rec + cfg.cls_weight * losses.rebalanced_ce(out["logits"], ab, model.bins, weights)
+        g_loss = lam * rec
+        if disc:
+            for p in disc.parameters():
+                p.requires_grad_(False)
+            d_fake = disc(l, fake)
+            g_loss = g_loss + gan_w * (losses.g_loss_wgan(d_fake) if gan_kind == "wgan-gp" else losses.g_loss_vanilla(d_fake))
+            for p in disc.parameters():
+                p.requires_grad_(True)
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        g_loss, d_loss, rec = g_loss.detach(), d_loss.detach(), rec.detach()
+        if not all(math.isfinite(float(v)) for v in (g_loss, d_loss)):
+            raise TinctError(f"training diverged at step {step} (loss is not finite); try a lower --lr")
+        acc["D_loss"] += float(d_loss)
+        acc["G_loss"] += float(g_loss)
+        acc["rec"] += float(rec)
+        acc["n"] += 1
+        bar.update(1)
+        bar.set_postfix(G=f"{float(g_loss):.3f}", D=f"{float(d_loss):.3f}" if disc else "-")
+        done = step + 1
+        if main and (done % epoch_steps == 0 or done == cfg.steps):
+            n = max(acc["n"], 1)
+            row = {"epoch": len(history) + 1, "step": done, "D_loss": acc["D_loss"] / n if disc else float("nan"),
+                   "G_loss": acc["G_loss"] / n, "rec_loss": acc["rec"] / n, **evaluate(model, val_rgb, cfg.hints),
+                   "lr": cfg.lr, "beta1": cfg.beta1, "seconds": round(time.time() - t0, 1)}
+            history.append(row)
+            acc = {"D_loss": 0.0, "G_loss": 0.0, "rec": 0.0, "n": 0}
+            tqdm.write(table_row(row, header=len(history) == 1)) if not cfg.quiet else None
+            save_grid(model, val_rgb[:6], run / "samples" / f"epoch_{row['epoch']:03d}.png")
+            _checkpoint(ckpt_path, model, disc, opt_g, opt_d, done, history)
+            (run / "history.json").write_text(json.dumps(history, indent=2))
+    bar.close()
+    final = history[-1] if history else {}
+    model_path = run / "model.safetensors"
+    if main:
+        provenance = {"data": str(Path(cfg.data).resolve()), "images": len(train_files), "val_images": len(val_files),
+                      "steps": cfg.steps, "batch_size": cfg.batch_size * world, "crop": cfg.crop, "loss": rec_kind,
+                      "lambda_rec": lam, "gan": gan_kind, "gan_weight": gan_w if gan_kind else 0.0,
+                      "disc": getattr(disc, "arch", None) if disc is not None else None, "hints": cfg.hints,
+                      "lr": cfg.lr, "beta1": cfg.beta1, "seed": cfg.seed, "world_size": world,
+                      "metrics": {k: final[k] for k in ("val_MAE", "val_PSNR", "gray_PSNR") if k in final},
+                      "seconds": round(time.time() - t0, 1)}
+        save_model(model, model_path, provenance=provenance, half=cfg.half)
+    if world > 1:
+        dist.barrier()
+    return TrainResult(model_path=model_path, history=history, final=final, run_dir=run)
+
+
+def _checkpoint(path: Path, model, disc, opt_g, opt_d, step: int, history: list) -> None:
+    unwrap = lambda m: getattr(m, "module", m)  # noqa: E731
+    state = {"model": model.state_dict(), "opt_g": opt_g.state_dict(), "step": step, "history": history,
+             "torch_rng": torch.get_rng_state()}
+    if disc is not None:
+        state["disc"] = unwrap(disc).state_dict()
+        state["opt_d"] = opt_d.state_dict()
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)

@@ -1,0 +1,49 @@
+"""What a training run shows a person: the per-epoch table and gray | predicted | original grids."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from tinct import color
+
+COLUMNS = ["epoch", "step", "D_loss", "G_loss", "val_MAE", "val_PSNR", "gray_PSNR", "seconds"]
+
+
+def table_row(row: dict, header: bool = False) -> str:
+    def fmt(v):
+        if isinstance(v, float):
+            return "-" if math.isnan(v) else f"{v:.4f}" if abs(v) < 10 else f"{v:.2f}"
+        return str(v)
+
+    line = " | ".join(f"{fmt(row.get(c, '')):>9}" for c in COLUMNS)
+    if header:
+        head = " | ".join(f"{c:>9}" for c in COLUMNS)
+        return head + "\n" + "-" * len(head) + "\n" + line
+    return line
+
+
+@torch.no_grad()
+def save_grid(model, rgb: torch.Tensor, path: Path) -> None:
+    """Rows of gray | predicted | original for a few validation crops, written atomically."""
+    was_training = model.training
+    model.eval()
+    lab = color.rgb_to_lab(rgb)
+    l = lab[:, :1]
+    out = model(color.normalize_l(l))
+    ab = color.resize_ab(color.denormalize_ab(model.decode(out)), l.shape[-2:])
+    pred = color.lab_to_rgb(torch.cat([l, ab], 1))
+    gray = color.lab_to_rgb(torch.cat([l, torch.zeros_like(ab)], 1))
+    model.train(was_training)
+    rows = [torch.cat([g, p, o], dim=2) for g, p, o in zip(gray, pred, rgb)]
+    grid = torch.cat(rows, dim=1)
+    img = (grid.permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.png")
+    Image.fromarray(img).save(tmp)
+    os.replace(tmp, path)

@@ -1,0 +1,231 @@
+"""``tinct bench`` on generated images with a tiny model file (no shared data needed)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tinct import bench, bench_report, color, metrics
+from tinct.cli import main
+from tinct.modelfile import read_record, save_model
+from tinct.registry import create_model, get_spec, list_models
+
+SIZE = 64  # benchmark size in these tests (multiple of the 32-pixel stride)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(prev)
+
+
+@pytest.fixture
+def images(tmp_path) -> Path:
+    """6 smooth color images of 96x80 (W x H) with different hues."""
+    d = tmp_path / "imgs"
+    d.mkdir()
+    y, x = np.mgrid[0:80, 0:96]
+    for i in range(6):
+        rgb = np.stack([(x * 2 + 40 * i) % 256, (y * 3 + 25 * i) % 256, (x + y + 60 * i) % 256], axis=2)
+        Image.fromarray(rgb.astype(np.uint8)).save(d / f"img{i}.png")
+    (d / "notes.txt").write_text("not an image")
+    return d
+
+
+@pytest.fixture
+def tiny_model(tmp_path) -> Path:
+    torch.manual_seed(0)
+    return save_model(create_model("effunet", pretrained=False, width=8), tmp_path / "tiny.safetensors")
+
+
+def _row(report, label):
+    return next(r for r in report["rows"] if r["label"] == label)
+
+
+def test_center_crop_resize_follows_the_protocol():
+    img = Image.fromarray(np.arange(80 * 96 * 3, dtype=np.uint32).reshape(80, 96, 3).astype(np.uint8))
+    out = bench.center_crop_resize(img, 64)
+    assert out.shape == (64, 64, 3) and out.dtype == np.uint8
+    expected = np.asarray(img.resize((77, 64), Image.BICUBIC))[:, 6:70]  # shorter side 80 -> 64, then center
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_parse_model_spec():
+    assert bench.parse_model_spec("photo") == ("file", "photo", "photo")
+    assert bench.parse_model_spec("runs/a/model.safetensors") == ("file", "model", "runs/a/model.safetensors")
+    assert bench.parse_model_spec("mine=runs/a/model.safetensors") == ("file", "mine", "runs/a/model.safetensors")
+    assert bench.parse_model_spec("arch:cic") == ("arch", "arch:cic", {"name": "cic"})
+    assert bench.parse_model_spec("arch:unet:base=8,depth=3") == ("arch", "arch:unet:base=8,depth=3",
+                                                                    {"name": "unet", "base": 8, "depth": 3})
+    with pytest.raises(bench.TinctError):
+        bench.parse_model_spec("arch:unet:base")
+
+
+def test_engine_table_json_and_sheet(images, tiny_model, tmp_path):
+    out = tmp_path / "out"
+    cfg = bench.BenchConfig(models=[str(tiny_model)], data=images, out=out, size=SIZE, latency=False,
+                            sheet_count=4, progress=False, threads=1)
+    report = bench.run_bench(cfg)
+    assert [r["label"] for r in report["rows"]] == [bench.TRUTH_LABEL, bench.GRAY_LABEL, "tiny"]
+    # the gray row is the ab = 0 image of each protocol-resized original
+    originals = [bench.center_crop_resize(Image.open(images / f"img{i}.png").convert("RGB"), SIZE) for i in range(6)]
+    grays = [color.to_uint8(color.gray_rgb(color.to_tensor(o))) for o in originals]
+    gray_row = _row(report, bench.GRAY_LABEL)
+    assert gray_row["psnr"] == pytest.approx(np.mean([metrics.psnr(g, o) for g, o in zip(grays, originals)]))
+    assert gray_row["cf"] < 1.0  # gray output, up to uint8 rounding
+    gt_cf = np.mean([metrics.colorfulness(o) for o in originals])
+    assert _row(report, bench.TRUTH_LABEL)["cf"] == pytest.approx(gt_cf)
+    assert gray_row["delta_cf"] == pytest.approx(abs(gray_row["cf"] - gt_cf))
+    model_row = _row(report, "tiny")
+    assert model_row["params"] == sum(p.numel() for p in create_model("effunet", pretrained=False, width=8).parameters())
+    for key in ("psnr", "ssim", "cf", "delta_cf", "ciede2000", "auc"):
+        assert np.isfinite(model_row[key])
+    assert "latency_ms" not in model_row
+    # the model row's numbers are the pipeline's outputs scored against the originals
+    from tinct.pipeline import Colorizer
+
+    col = Colorizer(tiny_model, render_size=SIZE)
+    direct = [metrics.psnr(col.colorize_array(g, render_size=SIZE), o) for g, o in zip(grays, originals)]
+    assert model_row["psnr"] == pytest.approx(np.mean(direct))
+    # files
+    data = json.loads((out / "bench.json").read_text())
+    assert data["settings"]["n_images"] == 6 and data["settings"]["cf_variant"] == "hasler-suesstrunk"
+    assert data["machine"]["cpu_count"] and data["tinct_version"] and data["date"]
+    assert len(data["per_image"]["models"]["tiny"]) == 6 and data["per_image"]["images"][0] == "img0.png"
+    md = (out / "bench.md").read_text()
+    assert "| gray (ab=0) |" in md and "| tiny |" in md and "Hasler-Suesstrunk" in md
+    sheet = Image.open(out / "contact_sheet.png")
+    assert sheet.size == (3 * SIZE, bench_report.SHEET_HEADER + 4 * SIZE)  # gray | tiny | original
+    px = np.asarray(sheet.convert("RGB"))
+    np.testing.assert_array_equal(px[bench_report.SHEET_HEADER:bench_report.SHEET_HEADER + SIZE, 2 * SIZE:], originals[0])
+    np.testing.assert_array_equal(px[bench_report.SHEET_HEADER:bench_report.SHEET_HEADER + SIZE, :SIZE], grays[0])
+
+
+def test_cli_bench_with_latency_and_speed_ref(images, tiny_model, tmp_path, capsys):
+    out = tmp_path / "cli"
+    rc = main(["bench", "--models", str(tiny_model), "--data", str(images), "--size", str(SIZE),
+               "--latency-runs", "1", "--threads", "1", "--out", str(out), "--limit", "3", "--sheet-count", "2",
+               "--speed-ref", "arch:effunet:width=8", "--cf-ddcolor", "--no-progress"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "| gray (ab=0) |" in text and "| tiny |" in text and "| arch:effunet:width=8 |" in text
+    assert "1 torch threads" in text and "DDColor variant" in text
+    data = json.loads((out / "bench.json").read_text())
+    assert data["settings"]["n_images"] == 3 and data["settings"]["threads"] == 1
+    assert data["settings"]["cf_variant"] == "ddcolor-abs"
+    tiny, ref = _row(data, "tiny"), _row(data, "arch:effunet:width=8")
+    assert set(tiny["latency_ms"]) == {"256", "512"} and all(v > 0 for v in tiny["latency_ms"].values())
+    assert ref["speed_ratio"] == {"256": 1.0, "512": 1.0}
+    assert tiny["speed_ratio"]["256"] == pytest.approx(tiny["latency_ms"]["256"] / ref["latency_ms"]["256"])
+    assert "psnr" not in ref and ref["kind"] == "arch"  # random weights: speed only
+    ref_line = next(line for line in text.splitlines() if line.startswith("| arch:effunet"))
+    assert ref_line.split("|")[3].strip() == "-"  # PSNR column shown as "-"
+    assert Image.open(out / "contact_sheet.png").size == (3 * SIZE, bench_report.SHEET_HEADER + 2 * SIZE)
+
+
+def test_cli_errors(images, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no ../shared/data here
+    assert main(["bench", "--models", "x.safetensors"]) == 2
+    assert "--data" in capsys.readouterr().err
+    assert main(["bench", "--models", str(tmp_path / "missing.safetensors"), "--data", str(images)]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert main(["bench", "--models", "arch:nonesuch", "--data", str(images), "--no-latency"]) == 2
+    assert "unknown model" in capsys.readouterr().err
+    assert main(["bench", "--size", "16", "--data", str(images)]) == 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["bench", "--data", str(empty)]) == 2
+    assert "no images" in capsys.readouterr().err
+
+
+def test_cli_hints_is_wired(images, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "tinct.bench_hints", None)  # module missing
+    assert main(["bench", "--hints", "--data", str(images)]) == 2
+    assert "tinct.bench_hints" in capsys.readouterr().err
+    calls = []
+
+    def run_hint_bench(data_dir, models, out_dir, size, limit, seed):
+        calls.append((Path(data_dir), models, Path(out_dir), size, limit, seed))
+        return {"markdown": "| hints | PSNR |"}
+
+    monkeypatch.setitem(sys.modules, "tinct.bench_hints", types.SimpleNamespace(run_hint_bench=run_hint_bench))
+    assert main(["bench", "--hints", "--data", str(images), "--models", "a.safetensors", "--size", "64",
+                 "--limit", "2", "--seed", "3", "--out", str(tmp_path / "h")]) == 0
+    assert calls == [(images, ["a.safetensors"], tmp_path / "h", 64, 2, 3)]
+    assert "| hints | PSNR |" in capsys.readouterr().out
+
+
+@dataclass
+class _FakeResult:
+    model_path: Path
+    history: list
+    final: dict
+
+
+def _fake_train(calls):
+    """Stands in for tinct.train.train: saves an untrained tiny model of the requested architecture."""
+
+    def train(cfg):
+        calls.append(cfg)
+        torch.manual_seed(cfg.seed)
+        model = create_model(cfg.model, **get_spec(cfg.model).tiny)
+        path = save_model(model, Path(cfg.out) / "model.safetensors", provenance={"steps": cfg.steps})
+        history = [{"epoch": 1, "G_loss": 0.5, "D_loss": float("nan")}, {"epoch": 2, "G_loss": 0.25, "D_loss": float("nan")}]
+        return _FakeResult(path, history, history[-1])
+
+    return train
+
+
+def test_train_budget_engine_trains_every_colorizer(images, tmp_path, monkeypatch):
+    import tinct.train
+
+    calls = []
+    monkeypatch.setattr(tinct.train, "train", _fake_train(calls))
+    cfg = bench.BenchConfig(models=[], data=images, out=tmp_path / "tb", size=SIZE, limit=2, latency=False,
+                            sheet_count=1, progress=False, threads=1)
+    budget = bench.TrainBudget(steps=7, data=images, batch_size=4, crop=32, seed=5)
+    report = bench.run_train_budget(cfg, budget)
+    archs = [s.name for s in list_models(role="colorizer")]
+    assert [c.model for c in calls] == archs
+    for c in calls:
+        assert isinstance(c, tinct.train.TrainConfig)
+        assert (c.steps, c.batch_size, c.crop, c.seed, c.data) == (7, 4, 32, 5, str(images))
+        assert c.loss is None and c.model_kwargs == {} and Path(c.out) == tmp_path / "tb" / c.model
+    labels = [r["label"] for r in report["rows"]]
+    assert labels == [bench.TRUTH_LABEL, bench.GRAY_LABEL, *archs]
+    for arch in archs:
+        row = _row(report, arch)
+        assert row["final_loss"] == 0.25 and row["train_s"] >= 0 and np.isfinite(row["psnr"])
+        assert read_record(row["spec"])["arch"] == arch
+    data = json.loads((tmp_path / "tb" / "bench.json").read_text())  # strict JSON: NaN written as null
+    assert data["train"]["steps"] == 7 and data["train"]["runs"][0]["final"]["D_loss"] is None
+    assert "train s" in (tmp_path / "tb" / "bench.md").read_text()
+
+
+def test_cli_train_budget(images, tmp_path, monkeypatch, capsys):
+    import tinct.train
+
+    calls = []
+    monkeypatch.setattr(tinct.train, "train", _fake_train(calls))
+    out = tmp_path / "tb"
+    rc = main(["bench", "--train-budget", "3", "--archs", "cnn4,unet", "--train-data", str(images),
+               "--data", str(images), "--size", str(SIZE), "--limit", "2", "--no-latency", "--out", str(out),
+               "--batch-size", "2", "--crop", "32", "--threads", "1", "--no-progress"])
+    assert rc == 0
+    assert [c.model for c in calls] == ["cnn4", "unet"]
+    text = capsys.readouterr().out
+    assert "| cnn4 |" in text and "| unet |" in text and "final loss" in text and "| gray (ab=0) |" in text
+    assert (out / "contact_sheet.png").is_file() and (out / "cnn4" / "model.safetensors").is_file()
+    assert main(["bench", "--train-budget", "3", "--archs", "patchgan", "--train-data", str(images),
+                 "--data", str(images), "--out", str(out)]) == 2
+    assert "not a colorizer" in capsys.readouterr().err

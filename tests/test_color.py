@@ -1,0 +1,91 @@
+import numpy as np
+import pytest
+import torch
+
+from tinct import color
+
+skcolor = pytest.importorskip("skimage.color")
+
+
+def _rand_rgb(n=2, h=16, w=24, seed=0):
+    return torch.rand(n, 3, h, w, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+def test_rgb_to_lab_matches_scikit_image():
+    rgb = _rand_rgb()
+    ours = color.rgb_to_lab(rgb).permute(0, 2, 3, 1).numpy()
+    for i in range(rgb.shape[0]):
+        ref = skcolor.rgb2lab(rgb[i].permute(1, 2, 0).numpy())
+        assert np.abs(ours[i] - ref).max() < 1e-3
+        # well under 1 Delta-E (CIE76) everywhere
+        assert np.sqrt(((ours[i] - ref) ** 2).sum(-1)).max() < 0.01
+
+
+def test_lab_to_rgb_matches_scikit_image():
+    lab = torch.stack([torch.rand(8, 8) * 100, torch.rand(8, 8) * 60 - 30, torch.rand(8, 8) * 60 - 30])[None].double()
+    ours = color.lab_to_rgb(lab).permute(0, 2, 3, 1)[0].numpy()
+    ref = np.clip(skcolor.lab2rgb(lab[0].permute(1, 2, 0).numpy()), 0, 1)
+    assert np.abs(ours - ref).max() < 1e-3
+
+
+def test_round_trip_rgb_lab_rgb_float32():
+    rgb = _rand_rgb().float()
+    back = color.lab_to_rgb(color.rgb_to_lab(rgb))
+    assert (back - rgb).abs().max() < 1e-4
+
+
+def test_round_trip_uint8_is_exact():
+    img = (np.random.default_rng(0).random((20, 30, 3)) * 255).astype(np.uint8)
+    t = color.to_tensor(img)
+    assert np.array_equal(color.to_uint8(color.lab_to_rgb(color.rgb_to_lab(t))), img)
+
+
+def test_gray_has_zero_ab_and_gray_rgb():
+    g = torch.rand(1, 1, 8, 8).repeat(1, 3, 1, 1)
+    lab = color.rgb_to_lab(g)
+    assert lab[:, 1:].abs().max() < 1e-2
+    assert (color.gray_rgb(g) - g).abs().max() < 1e-4
+
+
+def test_differentiable():
+    rgb = _rand_rgb(1, 4, 4).requires_grad_(True)
+    color.rgb_to_lab(rgb).sum().backward()
+    assert rgb.grad is not None and torch.isfinite(rgb.grad).all()
+
+
+def test_normalization_round_trip_and_range():
+    l = torch.tensor([0.0, 50.0, 100.0])
+    assert torch.allclose(color.normalize_l(l), torch.tensor([-1.0, 0.0, 1.0]))
+    assert torch.allclose(color.denormalize_l(color.normalize_l(l)), l)
+    ab = torch.tensor([-110.0, 0.0, 110.0])
+    assert torch.allclose(color.denormalize_ab(color.normalize_ab(ab)), ab)
+
+
+def test_recombine_keeps_full_resolution_luminance():
+    rgb = _rand_rgb(1, 64, 48).float()
+    lab = color.rgb_to_lab(rgb)
+    low_ab = torch.nn.functional.interpolate(lab[:, 1:], size=(16, 12), mode="area")
+    out = color.recombine(lab[:, :1], low_ab)
+    assert out.shape == rgb.shape
+    # L of the result equals the input L wherever the color stays in gamut
+    l_out = color.rgb_to_lab(out)[:, :1]
+    assert (l_out - lab[:, :1]).abs().median() < 0.5
+
+
+def test_313_bins_and_soft_encoding():
+    bins = color.ab_bins()
+    assert bins.shape == (313, 2)
+    ab = torch.tensor([[[[20.0]], [[-35.0]]]])
+    z = color.encode_ab_soft(ab, bins)
+    assert torch.allclose(z.sum(1), torch.ones(1, 1, 1))
+    assert (z > 0).sum() == 5
+    # the annealed mean of a sharp distribution at a bin is that bin
+    logits = torch.full((1, 313, 1, 1), -50.0)
+    logits[0, 7] = 50.0
+    assert torch.allclose(color.annealed_mean(logits, bins)[0, :, 0, 0], bins[7], atol=1e-3)
+
+
+def test_rgb_histogram_sums_to_one():
+    h = color.rgb_histogram(_rand_rgb().float())
+    assert h.shape == (2, 512)
+    assert torch.allclose(h.sum(1), torch.ones(2))

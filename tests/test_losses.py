@@ -1,0 +1,44 @@
+import torch
+
+from tinct import color, losses
+
+
+def test_rebalance_weights_expectation_is_one():
+    prior = torch.softmax(torch.randn(313), 0)
+    w = losses.rebalance_weights(prior, 0.5)
+    assert torch.allclose((prior * w).sum(), torch.tensor(1.0), atol=1e-5)
+    # rarer colors weigh more
+    assert w[prior.argmin()] > w[prior.argmax()]
+
+
+def test_rebalanced_ce_is_lowest_for_the_right_bins():
+    bins = color.ab_bins()
+    ab = color.normalize_ab(torch.tensor([30.0, -20.0]).view(1, 2, 1, 1).expand(1, 2, 4, 4))
+    target = color.encode_ab_soft(color.denormalize_ab(ab), bins)
+    good = torch.log(target.clamp(min=1e-6))
+    bad = torch.zeros_like(good)
+    assert losses.rebalanced_ce(good, ab, bins, None) < losses.rebalanced_ce(bad, ab, bins, None)
+
+
+def test_reconstruction_resizes_target():
+    pred = torch.zeros(2, 2, 8, 8)
+    target = torch.ones(2, 2, 32, 32)
+    assert torch.isclose(losses.reconstruction(pred, target, "l1"), torch.tensor(1.0))
+    assert torch.isclose(losses.reconstruction(pred, target, "l2"), torch.tensor(1.0))
+
+
+def test_gan_losses_signs():
+    hi, lo = torch.full((4, 1), 5.0), torch.full((4, 1), -5.0)
+    assert losses.d_loss_vanilla(hi, lo) < losses.d_loss_vanilla(lo, hi)
+    assert losses.g_loss_vanilla(hi) < losses.g_loss_vanilla(lo)
+    assert losses.d_loss_wgan(hi, lo) < 0 < losses.d_loss_wgan(lo, hi)
+
+
+def test_gradient_penalty_zero_for_unit_slope_critic():
+    class Lin(torch.nn.Module):
+        def forward(self, l, ab):  # gradient wrt ab has norm 1 per sample
+            return ab.flatten(1).sum(1) / (ab[0].numel() ** 0.5)
+
+    l = torch.zeros(3, 1, 4, 4)
+    gp = losses.gradient_penalty(Lin(), l, torch.rand(3, 2, 4, 4), torch.rand(3, 2, 4, 4))
+    assert gp.item() < 1e-8

@@ -1,0 +1,119 @@
+"""The one inference path: types in and out, full resolution, alpha, strips, hints."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tinct import color, pipeline
+from tinct.errors import ModelFileError, TinctError
+from tinct.hints import Hints, Point
+from tinct.modelfile import save_model
+from tinct.pipeline import Colorizer, working_size
+from tinct.registry import create_model
+
+
+@pytest.fixture(scope="module")
+def tiny_model_path(tmp_path_factory):
+    torch.manual_seed(0)
+    m = create_model("effunet", pretrained=False, width=8, hints=True)
+    # give the hint paths weight so hints change the output of the untrained net
+    for p in list(m.hint_stem.parameters()) + list(m.global_fc.parameters()):
+        torch.nn.init.normal_(p, std=0.5)
+    path = tmp_path_factory.mktemp("m") / "tiny.safetensors"
+    save_model(m, path, provenance={"note": "test"})
+    return path
+
+
+@pytest.fixture
+def photo():
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:90, 0:130]
+    img = np.stack([xx * 1.9, yy * 2.5, 255 - xx * 1.5], -1) + rng.normal(0, 8, (90, 130, 3))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def test_pil_in_pil_out_full_resolution_and_luminance_kept(tiny_model_path, photo):
+    c = Colorizer(tiny_model_path, render_size=64)
+    gray = Image.fromarray(photo).convert("L")
+    out = c(gray)
+    assert isinstance(out, Image.Image) and out.mode == "RGB" and out.size == gray.size
+    l_in = color.rgb_to_l(color.to_tensor(np.asarray(gray.convert("RGB"))))
+    l_out = color.rgb_to_l(color.to_tensor(np.asarray(out)))
+    assert (l_in - l_out).abs().median() < 1.0
+
+
+def test_numpy_in_numpy_out_and_alpha_kept(tiny_model_path, photo):
+    c = Colorizer(tiny_model_path, render_size=64)
+    out = c(photo)
+    assert isinstance(out, np.ndarray) and out.shape == photo.shape and out.dtype == np.uint8
+    rgba = np.dstack([photo, np.arange(90 * 130).reshape(90, 130) % 256]).astype(np.uint8)
+    out = c(rgba)
+    assert out.shape == (90, 130, 4) and np.array_equal(out[:, :, 3], rgba[:, :, 3])
+    pil = c(Image.fromarray(rgba, "RGBA"))
+    assert pil.mode == "RGBA" and np.array_equal(np.asarray(pil)[:, :, 3], rgba[:, :, 3])
+    out16 = c((photo.astype(np.uint16) * 257)[:, :, 0])
+    assert out16.shape == (90, 130, 3)
+
+
+def test_color_input_is_colorized_from_luminance_only(tiny_model_path, photo):
+    c = Colorizer(tiny_model_path, render_size=64)
+    gray = color.to_uint8(color.gray_rgb(color.to_tensor(photo)))
+    a, b = c(photo), c(gray)
+    assert np.abs(a.astype(int) - b.astype(int)).mean() < 2.5  # only L (rounded) differs
+
+
+def test_strips_equal_one_pass(tiny_model_path, photo, monkeypatch):
+    c = Colorizer(tiny_model_path, render_size=64)
+    one = c(photo)
+    monkeypatch.setattr(pipeline, "STRIP_PIXELS", 1000)
+    assert np.array_equal(one, c(photo))
+
+
+def test_working_size_multiple_of_32_and_render_size_used():
+    assert working_size((3000, 4000), 256) == (192, 256)
+    assert working_size((100, 30), 256) == (256, 64)
+    assert working_size((10, 10), 256) == (256, 256)
+
+
+def test_hints_reach_the_network(tiny_model_path, photo):
+    c = Colorizer(tiny_model_path, render_size=64)
+    base = c(photo)
+    hinted = c(photo, hints=Hints(points=[Point(65, 45, (255, 0, 0), size=8)]))
+    assert not np.array_equal(base, hinted)
+    pal = c(photo, hints=Hints(palette=[((0, 200, 0), 1.0)]))
+    assert not np.array_equal(base, pal)
+
+
+def test_hints_refused_by_models_without_hint_input(tmp_path, photo):
+    path = tmp_path / "nohints.safetensors"
+    save_model(create_model("effunet", pretrained=False, width=8), path)
+    with pytest.raises(TinctError, match="takes no hints"):
+        Colorizer(path, render_size=64)(photo, hints=Hints(points=[Point(1, 1, (255, 0, 0))]))
+
+
+def test_bad_model_and_options(tmp_path):
+    with pytest.raises(ModelFileError, match="unknown model"):
+        Colorizer("no-such-model")
+    with pytest.raises(ModelFileError, match="not found"):
+        Colorizer(tmp_path / "missing.safetensors")
+    with pytest.raises(TinctError, match="render size"):
+        Colorizer(create_model("cnn4"), render_size=8)
+
+
+@pytest.mark.skipif(not pipeline.shipped_models(), reason="no shipped model yet")
+def test_shipped_default_model_colorizes_and_point_hint_is_local():
+    skdata = pytest.importorskip("skimage.data")
+    img = np.asarray(Image.fromarray(skdata.astronaut()).resize((256, 256)))
+    gray = np.asarray(Image.fromarray(img).convert("L"))
+    c = Colorizer()
+    out = c(gray)
+    lab = color.rgb_to_lab(color.to_tensor(out))
+    chroma = lab[:, 1:].norm(dim=1)
+    assert chroma.mean() > 5  # really colorizes: not a gray or near-gray output
+    if c.supports_hints:
+        hinted = c(gray, hints=Hints(points=[Point(200, 200, (0, 220, 0), size=6)]))
+        d = (color.rgb_to_lab(color.to_tensor(hinted))[:, 1:] - lab[:, 1:]).norm(dim=1)[0]
+        near = d[185:215, 185:215].mean()
+        far = torch.cat([d[:80].flatten(), d[:, :80].flatten()]).mean()
+        assert near > 3 * far and near > 5
