@@ -133,6 +133,17 @@ def test_cli_bench_with_latency_and_speed_ref(images, tiny_model, tmp_path, caps
     assert Image.open(out / "contact_sheet.png").size == (3 * SIZE, bench_report.SHEET_HEADER + 2 * SIZE)
 
 
+def test_speed_ref_by_row_label(images, tiny_model, tmp_path):
+    cfg = bench.BenchConfig(models=[f"mine={tiny_model}", "arch:cnn4:width=4"], data=images, out=tmp_path / "o",
+                            size=SIZE, limit=1, latency_runs=1, threads=1, sheet_count=0, speed_ref="mine",
+                            progress=False)
+    report = bench.run_bench(cfg)
+    assert [r["label"] for r in report["rows"]] == [bench.TRUTH_LABEL, bench.GRAY_LABEL, "mine", "arch:cnn4:width=4"]
+    assert _row(report, "mine")["speed_ratio"] == {"256": 1.0, "512": 1.0}
+    assert report["settings"]["speed_ref"] == "mine"
+    assert not (tmp_path / "o" / "contact_sheet.png").exists()  # --sheet-count 0
+
+
 def test_cli_errors(images, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # no ../shared/data here
     assert main(["bench", "--models", "x.safetensors"]) == 2

@@ -97,6 +97,21 @@ def test_alpha_kept_and_jpeg_becomes_png(tmp_path, models, capsys):
     assert [p.name for p in (tmp_path / "jp").iterdir()] == ["t.png"]
 
 
+def test_quiet(tmp_path, models, capsys):
+    write(tmp_path / "in" / "a.png")
+    (tmp_path / "in" / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    code, out, err = colorize(capsys, tmp_path / "in", "-o", tmp_path / "out", "--model", models["hint"], "--quiet")
+    assert code == 1 and out == "" and err.startswith(f"skip {tmp_path / 'in' / 'b.png'}: corrupt or truncated PNG")
+    assert (tmp_path / "out" / "a.png").is_file()
+
+
+def test_gif_input_written_as_png(tmp_path, models, capsys):
+    write(tmp_path / "in" / "anim.gif")
+    code, _, err = colorize(capsys, tmp_path / "in", "-o", tmp_path / "out", "--model", models["hint"])
+    assert code == 0, err
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["anim.png"]
+
+
 def test_exif_orientation_applied(tmp_path, models, capsys):
     exif = Image.Exif()
     exif[0x0112] = 6

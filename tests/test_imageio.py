@@ -252,6 +252,8 @@ def test_missing_dir_empty_text(tmp_path):
     assert "empty" in _err(tmp_path / "empty.png")
     (tmp_path / "text.jpg").write_text("just some text, renamed\n")
     assert "not an image" in _err(tmp_path / "text.jpg")
+    (tmp_path / "eps.jpg").write_text("%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+    assert "not an image" in _err(tmp_path / "eps.jpg")  # never handed to Ghostscript
 
 
 @pytest.mark.parametrize("fmt,ext", [("JPEG", "jpg"), ("PNG", "png"), ("WEBP", "webp"), ("TIFF", "tif"), ("BMP", "bmp")])

@@ -167,7 +167,7 @@ def test_auc_hand_value():
     target[:] = (30, 160, 90)
     pred = target.copy()
     lab = metrics.rgb_to_lab(target[:1, :1])[0, 0]
-    gray = int(round(float(np.clip(lab[0], 0, 100)) * 2.55))
+    gray = round(float(np.clip(lab[0], 0, 100)) * 2.55)
     pred[:, 2:] = gray
     d = float(np.hypot(*(metrics.rgb_to_lab(pred[:1, 2:3])[0, 0, 1:] - lab[1:])))
     assert 0 < d < 150

@@ -19,10 +19,11 @@ import os
 import platform
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -226,7 +227,8 @@ def run_bench(cfg: BenchConfig, extra: dict[str, dict[str, Any]] | None = None,
 
     _check_config(cfg)
     specs = list(cfg.models)
-    if cfg.speed_ref and cfg.speed_ref not in specs and cfg.speed_ref not in cfg.labels.values():
+    known = set(specs) | {cfg.labels.get(s) or parse_model_spec(s)[1] for s in specs}
+    if cfg.speed_ref and cfg.speed_ref not in known:
         specs.append(cfg.speed_ref)  # e.g. --speed-ref arch:cic without listing it in --models
     files = list_images(cfg.data, cfg.limit)
     prev_threads = torch.get_num_threads()
@@ -339,7 +341,7 @@ def run_train_budget(cfg: BenchConfig, budget: TrainBudget, train_fn: Callable |
     for arch in archs:
         kw = {"model": arch, "data": str(budget.data), "out": str(Path(cfg.out) / arch), "steps": budget.steps,
               "batch_size": budget.batch_size, "crop": budget.crop, "seed": budget.seed, "model_kwargs": {},
-              "loss": None, "gan": None, "threads": cfg.threads}
+              "loss": None, "gan": None, "threads": cfg.threads, "quiet": not cfg.progress}
         t0 = time.perf_counter()
         result = train_fn(TrainConfig(**{k: v for k, v in kw.items() if k in known}))
         wall = time.perf_counter() - t0

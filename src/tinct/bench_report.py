@@ -70,12 +70,13 @@ def markdown(report: dict[str, Any]) -> str:
         markdown_table(report),
         "",
         f"- Protocol: {st['protocol']}.",
-        f"- Colorfulness (CF): {cf}; dCF = |mean CF of the outputs - mean CF of the originals|; "
-        "`ground truth` shows the originals' CF.",
-        "- CIEDE2000: mean over pixels; AuC: share of pixels with ab within t of the truth, "
-        "t = 0..150, averaged (Zhang et al. 2016), in %.",
-        "- `arch:NAME` rows are random-weight architectures, timed only.",
+        (f"- Colorfulness (CF): {cf}; dCF = |mean CF of the outputs - mean CF of the originals|; "
+         "`ground truth` shows the originals' CF."),
+        ("- CIEDE2000: mean over pixels; AuC: share of pixels with ab within t of the truth, "
+         "t = 0..150, averaged (Zhang et al. 2016), in %."),
     ]
+    if any(r.get("kind") == "arch" for r in report["rows"]):
+        notes.append("- `arch:NAME` rows are architectures with random weights, timed only (quality shown as -).")
     if st.get("latency"):
         notes.append(f"- Latency: median of {st['latency_runs']} runs after a warm-up, CPU, fp32, batch 1, "
                      f"{st['threads']} torch threads, `Colorizer.colorize_array` on a gray image of that size "

@@ -10,6 +10,7 @@ does the same conversion for the Python API (PIL images and numpy arrays), and
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -31,6 +32,8 @@ FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".ti
            ".bmp": "BMP"}
 ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
 INPUT_EXTENSIONS = frozenset(FORMATS) | {".gif"}  # what a folder scan picks up
+# decoders load_image may use: raster formats only (EPS and PDF would run Ghostscript)
+READ_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "GIF", "PPM", "AVIF")
 _SIGNATURES = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF", b"II*\x00": "TIFF", b"MM\x00*": "TIFF",
                b"BM": "BMP"}
 _STRICT_LOCK = threading.Lock()
@@ -65,7 +68,7 @@ def load_image(path: str | os.PathLike, *, max_pixels: int | None = MAX_PIXELS, 
     try:
         with _strict_loading(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # bomb warnings (checked below), "corrupt EXIF" notes
-            with Image.open(p) as im:
+            with Image.open(p, formats=_read_formats()) as im:
                 _check_size(p, im.size, max_pixels, min_side)
                 wide = _wide_rawmode(im)
                 animated = _is_animated(im)
@@ -84,6 +87,11 @@ def load_image(path: str | os.PathLike, *, max_pixels: int | None = MAX_PIXELS, 
         raise ImageError(_decode_message(p, exc)) from None
     _check_size(p, loaded.size, max_pixels, min_side)
     return loaded
+
+
+def _read_formats() -> list[str]:
+    Image.init()
+    return [f for f in READ_FORMATS if f in Image.OPEN]
 
 
 def _check_file(p: Path) -> None:
@@ -108,20 +116,19 @@ def _check_size(p: Path, size: tuple[int, int], max_pixels: int | None, min_side
         raise ImageError(f"{p}: image too small ({w}x{h}; at least {min_side}x{min_side} pixels needed)")
 
 
-class _strict_loading:
-    """Make sure truncated files raise instead of loading half gray (without touching Pillow's
-    setting unless someone else turned it on)."""
-
-    def __enter__(self):
-        self.changed = bool(ImageFile.LOAD_TRUNCATED_IMAGES)
-        if self.changed:
-            _STRICT_LOCK.acquire()
-            ImageFile.LOAD_TRUNCATED_IMAGES = False
-
-    def __exit__(self, *exc):
-        if self.changed:
+@contextlib.contextmanager
+def _strict_loading():
+    """Truncated files must raise, not load half gray. Pillow's global switch is only touched
+    (and restored) when something else turned it on."""
+    if not ImageFile.LOAD_TRUNCATED_IMAGES:
+        yield
+        return
+    with _STRICT_LOCK:
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            yield
+        finally:
             ImageFile.LOAD_TRUNCATED_IMAGES = True
-            _STRICT_LOCK.release()
 
 
 def _is_animated(im: Image.Image) -> bool:
@@ -136,16 +143,15 @@ def _is_animated(im: Image.Image) -> bool:
             pass
 
 
-def _sniff(p: Path) -> str | None:
+def _head(p: Path) -> bytes:
     with open(p, "rb") as f:
-        head = f.read(16)
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "WebP"
-    return next((fmt for sig, fmt in _SIGNATURES.items() if head.startswith(sig)), None)
+        return f.read(16)
 
 
 def _unidentified_message(p: Path) -> str:
-    fmt = _sniff(p)
+    head = _head(p)
+    fmt = "WebP" if head[:4] == b"RIFF" and head[8:12] == b"WEBP" else next(
+        (name for sig, name in _SIGNATURES.items() if head.startswith(sig)), None)
     if fmt:
         return f"{p}: corrupt or truncated {fmt} file (cannot read its header)"
     return f"{p}: not an image file (the data is not JPEG, PNG, WebP, TIFF, BMP or GIF)"
@@ -162,17 +168,17 @@ def _decode_message(p: Path, exc: BaseException) -> str:
 
 def _riff_cut(p: Path) -> bool:
     """A WebP file shorter than its RIFF header says (Pillow reports it as a decoder error)."""
-    with open(p, "rb") as f:
-        head = f.read(12)
-    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WEBP":
-        return False
-    return p.stat().st_size < int.from_bytes(head[4:8], "little") + 8
+    head = _head(p)
+    return head[:4] == b"RIFF" and p.stat().st_size < int.from_bytes(head[4:8], "little") + 8
 
 
 # ------------------------------------------------------------------------------------ PIL -> arrays
 def _from_pil(p: Path, im: Image.Image, wide: str | None) -> LoadedImage:
     mode, fmt = im.mode, im.format
-    orientation = im.getexif().get(0x0112, 1)
+    try:
+        orientation = im.getexif().get(0x0112, 1)
+    except Exception:  # unreadable EXIF: no orientation
+        orientation = 1
     exif = _clean_exif(im.info.get("exif"))
     icc = im.info.get("icc_profile") or None
     bit_depth = 16 if wide or mode.startswith("I;16") else 32 if mode in ("I", "F") else 8
@@ -288,7 +294,7 @@ def scale_to_uint8(arr: np.ndarray, what: str = "array", int16_range: bool = Fal
 
 
 # ---------------------------------------------------------------------- 16-bit color PNG and TIFF
-_SWAP = {"B": "L", "L": "B"}
+_WIDE = frozenset(f"{m};16{o}" for m in ("RGB", "RGBA", "RGBX") for o in "BLN") | {"LA;16B"}
 
 
 def _wide_rawmode(im: Image.Image) -> str | None:
@@ -300,10 +306,7 @@ def _wide_rawmode(im: Image.Image) -> str | None:
     if len(modes) != 1:
         return None
     raw = modes.pop()
-    if raw in ("RGB;16B", "RGB;16L", "RGB;16N", "RGBA;16B", "RGBA;16L", "RGBA;16N", "RGBX;16B", "RGBX;16L",
-               "RGBX;16N", "LA;16B"):
-        return raw
-    return None
+    return raw if raw in _WIDE else None
 
 
 def _low_rawmode(raw: str) -> str:
@@ -313,7 +316,7 @@ def _low_rawmode(raw: str) -> str:
     order = raw[-1]
     if order == "N":
         order = "L" if sys.byteorder == "little" else "B"
-    return raw[:-1] + _SWAP[order]
+    return raw[:-1] + {"B": "L", "L": "B"}[order]
 
 
 def _read_16bit_color(p: Path, hi: Image.Image, raw: str, orientation: int):
@@ -321,21 +324,18 @@ def _read_16bit_color(p: Path, hi: Image.Image, raw: str, orientation: int):
     Pillow already decoded, so 16-bit color scales as value / 257. (None, None) when that fails
     (the 8-bit high-byte image is then used as it is)."""
     try:
-        with Image.open(p) as lo:
+        with Image.open(p, formats=_read_formats()) as lo:
             lo.tile = [t._replace(args=_low_rawmode(raw) if isinstance(t.args, str)
                                   else (_low_rawmode(raw), *t.args[1:])) for t in lo.tile]
             lo.load()
             if orientation != 1:
                 lo = ImageOps.exif_transpose(lo)
             lo_arr = np.asarray(lo).astype(np.uint32)
-        hi_img = ImageOps.exif_transpose(hi) if orientation != 1 else hi
-        hi_arr = np.asarray(hi_img).astype(np.uint32)
+        hi_arr = np.asarray(ImageOps.exif_transpose(hi) if orientation != 1 else hi).astype(np.uint32)
     except Exception:
         return None, None
     if raw == "LA;16B":  # lo holds the raw bytes: L high, L low, A high, A low
-        gray = lo_arr[:, :, 0] * 256 + lo_arr[:, :, 1]
-        alpha = lo_arr[:, :, 2] * 256 + lo_arr[:, :, 3]
-        return _gray3(_to8(gray)), _to8(alpha)
+        return _gray3(_to8(lo_arr[:, :, 0] * 256 + lo_arr[:, :, 1])), _to8(lo_arr[:, :, 2] * 256 + lo_arr[:, :, 3])
     if hi_arr.shape != lo_arr.shape:
         return None, None
     full = _to8(hi_arr * 256 + lo_arr)
@@ -362,10 +362,9 @@ def as_rgb(image) -> tuple[np.ndarray, np.ndarray | None]:
             raise ImageError(f"empty image ({image.width}x{image.height})")
         return pil_to_arrays(image)
     if not isinstance(image, np.ndarray):
-        if hasattr(image, "__array__") or isinstance(image, (list, tuple)):
-            image = np.asarray(image)
-        else:
+        if not hasattr(image, "__array__"):
             raise ImageError(f"expected a PIL image or a numpy array, got {type(image).__name__}")
+        image = np.asarray(image)
     arr = image
     if arr.ndim == 2:
         arr = arr[:, :, None]

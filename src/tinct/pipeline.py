@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from tinct import color
-from tinct.errors import ModelFileError, TinctError
+from tinct.errors import HintError, ModelFileError, TinctError
 from tinct.hints import Hints, to_tensors
 from tinct.imageio import as_rgb
 from tinct.modelfile import load_model
@@ -78,7 +78,13 @@ class Colorizer:
 
     @property
     def supports_hints(self) -> bool:
+        """Whether the model takes point and grid hints."""
         return bool(getattr(self.model, "hints", False))
+
+    @property
+    def supports_global_hints(self) -> bool:
+        """Whether the model takes a palette or reference image."""
+        return bool(getattr(self.model, "global_hint_dim", 0))
 
     def __call__(self, image, hints: Hints | None = None, render_size: int | None = None):
         rgb, alpha = as_rgb(image)
@@ -96,7 +102,7 @@ class Colorizer:
         kwargs = {}
         if hints is not None and not hints.is_empty():
             if not self.supports_hints:
-                raise TinctError(f"model {self.name!r} takes no hints; use a hint model such as 'photo'")
+                raise HintError(f"model {self.name!r} takes no hints; use a hint model such as 'photo'")
             ab_hint, mask, glob = to_tensors(hints, full_hw, tuple(l_work.shape[-2:]))
             kwargs = {"ab_hint": ab_hint.to(self.device), "mask": mask.to(self.device)}
             if glob is not None:

@@ -57,8 +57,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--suffix", default="", help="added to each output file name before the extension, e.g. _color")
     h = p.add_argument_group("hints (models trained with hints, such as 'photo')")
     h.add_argument("--hint", action="append", default=[], metavar="X,Y,#RRGGBB[,SIZE]",
-                   help="a color at pixel (X, Y) of the input; SIZE: patch side in working pixels "
-                        "(repeatable; one input image only)")
+                   help="a color at pixel (X, Y) of the input as displayed (after EXIF rotation); SIZE: "
+                        "patch side in working pixels, 0 = automatic (repeatable; one input image only)")
     h.add_argument("--hints", metavar="FILE.json", help="hints from a JSON file (see below)")
     h.add_argument("--grid", metavar="IMAGE",
                    help="a coarse color layout: any image, read as a 14x14 grid of colors "
@@ -171,6 +171,8 @@ def _readable(path: Path) -> bool:
 def _done(job: Job) -> bool:
     """For --resume: the output (or its .png stand-in) exists and reads as an image."""
     alt = _alt_png(job)
+    if alt is not None and alt.resolve() == job.src.resolve():
+        alt = None  # the input itself is no output
     return any(p is not None and p.is_file() and _readable(p) for p in (job.out, alt))
 
 
@@ -242,8 +244,9 @@ def run(args: argparse.Namespace) -> int:
     elif not args.overwrite:
         existing = [j.out for j in jobs if j.out.exists()]
         if existing:
-            more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
-            raise TinctError(f"output {existing[0]}{more} already exists; use --overwrite to replace or --resume to skip")
+            what = f"outputs {existing[0]} and {len(existing) - 1} more already exist" if len(existing) > 1 \
+                else f"output {existing[0]} already exists"
+            raise TinctError(f"{what}; use --overwrite to replace or --resume to skip")
     skipped = len(jobs) - len(todo)
     done = failed = 0
     if todo:

@@ -31,7 +31,6 @@ def open_image(data: bytes, max_pixels: int) -> tuple[Image.Image, tuple[int, in
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data), formats=FORMATS)
-            orientation = img.getexif().get(0x0112, 1)
     except Image.UnidentifiedImageError:
         raise ApiError(415, "that file is not an image (or not in a format tinct reads: PNG, JPEG, WebP, "
                             "TIFF, BMP, GIF, PNM, TGA, AVIF)") from None
@@ -45,14 +44,28 @@ def open_image(data: bytes, max_pixels: int) -> tuple[Image.Image, tuple[int, in
     if w * h > max_pixels:
         raise ApiError(413, f"the image is {w}x{h} = {w * h / 1e6:.1f} megapixels; "
                             f"the limit is {max_pixels / 1e6:g} megapixels")
-    return img, ((h, w) if orientation in _TRANSPOSED else (w, h))
+    return img, ((h, w) if _orientation(img) in _TRANSPOSED else (w, h))
+
+
+def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation, read without decoding pixels (1 when unknown)."""
+    if img.format == "PNG" and "exif" not in img.info:
+        return 1  # Pillow would decode the whole PNG to look for an eXIf chunk after the pixels
+    try:
+        return int(img.getexif().get(0x0112, 1))
+    except Exception:  # damaged EXIF: treat as upright, as decoding does
+        return 1
 
 
 def decode(img: Image.Image) -> np.ndarray:
     """Decode the pixels of an opened image, upright: HxWx3 or HxWx4 uint8 (alpha kept)."""
     try:
         img.load()
-        rgb, alpha = as_rgb(ImageOps.exif_transpose(img))
+        try:
+            img = ImageOps.exif_transpose(img)
+        except Exception:  # damaged EXIF: the pixels are fine, keep them as stored
+            pass
+        rgb, alpha = as_rgb(img)
     except ImageError as exc:
         raise ApiError(400, f"the image cannot be used: {exc}") from None
     except MemoryError:

@@ -220,7 +220,7 @@
     const { width, height } = state.result;
     const maxW = el.viewer.parentElement.clientWidth;
     const maxH = window.innerHeight * (window.innerWidth <= 760 ? 0.65 : 0.75);
-    const scale = Math.min(1, maxW / width, maxH / height);
+    const scale = Math.min(2, maxW / width, maxH / height); // small images are shown up to 2x
     el.viewer.style.width = `${Math.max(1, Math.floor(width * scale))}px`;
     el.viewer.style.height = `${Math.max(1, Math.floor(height * scale))}px`;
   }

@@ -1,0 +1,387 @@
+"""HTTP API of ``tinct serve`` through FastAPI's TestClient, with a tiny model made in tmp_path."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+pytest.importorskip("fastapi")
+pytest.importorskip("python_multipart")
+
+with warnings.catch_warnings():  # Starlette's note on the httpx version, not ours
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient  # noqa: E402
+
+from tinct.errors import TinctError  # noqa: E402
+from tinct.modelfile import save_model  # noqa: E402
+from tinct.pipeline import Colorizer  # noqa: E402
+from tinct.registry import create_model  # noqa: E402
+from tinct.serve import Settings, create_app  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+URL = "/api/v1/colorize"
+METRICS = {"psnr": 22.5, "colorfulness": 31.0}
+
+
+def tiny_model(path, hints: bool = True, seed: int = 0):
+    """A tiny untrained EfficientNet U-Net whose output visibly depends on its hints."""
+    torch.manual_seed(seed)
+    model = create_model("effunet", pretrained=False, width=8, hints=hints, prefer_bins=False)
+    if hints:
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():  # the hint stem starts at zero; give it weight so hints change the result
+            model.hint_stem.weight.copy_(torch.randn(model.hint_stem.weight.shape, generator=g) * 0.5)
+    return save_model(model, path, provenance={"metrics": METRICS, "steps": 0})
+
+
+@pytest.fixture(scope="module")
+def model_paths(tmp_path_factory):
+    d = tmp_path_factory.mktemp("models")
+    return {"tiny": tiny_model(d / "tiny.safetensors"), "plain": tiny_model(d / "plain.safetensors", hints=False)}
+
+
+def make_app(model_paths, **kw):
+    kw.setdefault("models", (str(model_paths["tiny"]), str(model_paths["plain"])))
+    kw.setdefault("torch_threads", 1)
+    return create_app(Settings(**kw))
+
+
+@pytest.fixture(scope="module")
+def client(model_paths):
+    with TestClient(make_app(model_paths)) as c:
+        yield c
+
+
+def gray(w: int = 64, h: int = 48, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(0, 255, w)[None, :] * np.linspace(0.3, 1.0, h)[:, None]
+    return np.clip(ramp + rng.normal(0, 12, (h, w)), 0, 255).astype(np.uint8)
+
+
+def encoded(arr: np.ndarray, fmt: str = "PNG", **kw) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def post(client, data: bytes | None = b"", name: str = "photo.png", ctype: str = "image/png", **fields):
+    """A multipart POST with the image (unless ``data`` is None) and the given form fields."""
+    parts = {k: (None, v if isinstance(v, str) else json.dumps(v)) for k, v in fields.items()}
+    if data is not None:
+        parts["image"] = (name, data, ctype)
+    return client.post(URL, files=parts) if parts else client.post(URL)
+
+
+def decoded(response) -> Image.Image:
+    return Image.open(io.BytesIO(response.content))
+
+
+def assert_error(response, status: int, *words: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert isinstance(body["error"], str) and body["error"]
+    assert "Traceback" not in response.text and 'File "' not in response.text
+    for word in words:
+        assert word.lower() in body["error"].lower(), body["error"]
+    return body
+
+
+# ------------------------------------------------------------------------------------ good input
+def test_png_gray_matches_the_pipeline(client, model_paths):
+    img = gray()
+    r = post(client, encoded(img))
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/png"
+    assert r.headers["x-tinct-model"] == "tiny"
+    assert int(r.headers["x-tinct-millis"]) >= 0
+    assert r.headers["x-tinct-render-size"] == "256"
+    assert 'filename="photo-color.png"' in r.headers["content-disposition"]
+    out = decoded(r)
+    assert out.size == (64, 48) and out.mode == "RGB"
+    expected = Colorizer(model_paths["tiny"])(img)  # the one inference path, called directly
+    assert np.abs(np.asarray(out).astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_jpeg_in_jpeg_out(client):
+    rgb = np.dstack([gray(80, 60), gray(80, 60, 1), gray(80, 60, 2)])
+    r = post(client, encoded(rgb, "JPEG", quality=90), name="x.jpg", ctype="image/jpeg", format="jpeg", quality="80")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/jpeg"
+    assert decoded(r).format == "JPEG" and decoded(r).size == (80, 60)
+
+
+def test_rgba_keeps_alpha_and_webp(client):
+    alpha = np.tile(np.linspace(0, 255, 40, dtype=np.uint8), (30, 1))
+    rgba = np.dstack([gray(40, 30)] * 3 + [alpha])
+    r = post(client, encoded(rgba), name="a.png")
+    assert r.status_code == 200, r.text
+    out = decoded(r)
+    assert out.mode == "RGBA" and out.size == (40, 30)
+    assert np.array_equal(np.asarray(out)[:, :, 3], alpha)
+    r = post(client, encoded(rgba), format="webp")
+    assert r.status_code == 200 and decoded(r).format == "WEBP" and decoded(r).size == (40, 30)
+
+
+def test_exif_orientation_is_applied(client):
+    img = Image.fromarray(gray(64, 48))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees: shown 48 wide, 64 high
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", exif=exif.tobytes())
+    r = post(client, buf.getvalue(), hints={"points": [{"x": 40, "y": 60, "color": "#ff0000"}]})
+    assert r.status_code == 200, r.text
+    assert decoded(r).size == (48, 64)
+
+
+def test_hints_change_the_result(client):
+    data = encoded(gray())
+    plain = np.asarray(decoded(post(client, data)))
+    hints = {"points": [{"x": 20, "y": 20, "color": "#1060ff", "size": 8}, {"x": 50, "y": 30, "color": "255,40,0"}],
+             "palette": ["#ff0000", {"color": "#00ff00", "weight": 2}]}
+    r = post(client, data, hints=hints, render_size="64")
+    assert r.status_code == 200, r.text
+    hinted = np.asarray(decoded(r))
+    assert hinted.shape == plain.shape
+    assert np.abs(hinted.astype(int) - plain.astype(int)).max() > 0
+    assert post(client, data, hints=" ").status_code == 200  # empty hints are no hints
+
+
+def test_model_choice_and_listing(client):
+    r = post(client, encoded(gray()), model="plain")
+    assert r.status_code == 200 and r.headers["x-tinct-model"] == "plain"
+    listing = client.get("/api/v1/models").json()
+    assert listing["default"] == "tiny"
+    by_name = {m["name"]: m for m in listing["models"]}
+    assert by_name["tiny"]["arch"] == "effunet" and by_name["tiny"]["hints"] is True
+    assert by_name["plain"]["hints"] is False
+    assert by_name["tiny"]["metrics"] == METRICS
+    assert by_name["tiny"]["default"] is True and by_name["tiny"]["loaded"] is True
+
+
+def test_health_config_page_and_docs(client):
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["default_model"] == "tiny" and health["queue_size"] == 4
+    config = client.get("/api/v1/config").json()
+    assert config["max_upload_bytes"] == 20_000_000 and config["max_pixels"] == 40_000_000
+    assert config["render_size"] == {"default": 256, "min": 32, "max": 1024}
+    page = client.get("/")
+    assert page.status_code == 200 and 'id="file-input"' in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert "http" not in page.text.replace('href="/docs"', "")  # nothing from other hosts
+    for asset in ("/static/app.js", "/static/style.css"):
+        assert client.get(asset).status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    schema = client.get("/openapi.json").json()
+    body = schema["paths"][URL]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert {"image", "hints", "model", "render_size", "format"} <= set(body["properties"])
+
+
+# ------------------------------------------------------------------------------------- bad input
+def truncated_png() -> bytes:
+    data = encoded(gray(64, 48, seed=3))
+    return data[: len(data) * 6 // 10]
+
+
+BAD = [
+    ("no body", lambda: {"data": None}, 400, ["multipart"]),
+    ("no file", lambda: {"data": None, "model": "tiny"}, 400, ["image"]),
+    ("empty file", lambda: {"data": b""}, 400, ["empty"]),
+    ("text named .png", lambda: {"data": b"hello, I am text\n" * 20}, 415, ["not an image"]),
+    ("pdf", lambda: {"data": b"%PDF-1.4\n%\xe2\xe3\n1 0 obj<<>>endobj\n", "name": "x.pdf"}, 415, ["not an image"]),
+    ("truncated png", lambda: {"data": truncated_png()}, 400, ["damaged"]),
+    ("bad hints json", lambda: {"data": encoded(gray()), "hints": "{points: ["}, 400, ["JSON"]),
+    ("hints not an object", lambda: {"data": encoded(gray()), "hints": "[1, 2]"}, 400, ["object"]),
+    ("hint without color", lambda: {"data": encoded(gray()), "hints": {"points": [{"x": 1, "y": 1}]}}, 400, ["color"]),
+    ("hint bad color", lambda: {"data": encoded(gray()), "hints": {"points": [{"x": 1, "y": 1, "color": "red"}]}},
+     400, ["color"]),
+    ("hint outside", lambda: {"data": encoded(gray()), "hints": {"points": [{"x": 64, "y": 5, "color": "#ff0000"}]}},
+     400, ["outside", "64x48"]),
+    ("hint x not a number", lambda: {"data": encoded(gray()),
+                                     "hints": {"points": [{"x": "a", "y": 5, "color": "#ff0000"}]}}, 400, ["number"]),
+    ("unknown hints key", lambda: {"data": encoded(gray()), "hints": {"dots": []}}, 400, ["dots"]),
+    ("hints for a plain model", lambda: {"data": encoded(gray()), "model": "plain",
+                                         "hints": {"points": [{"x": 1, "y": 1, "color": "#ff0000"}]}}, 400, ["no hints"]),
+    ("unknown model", lambda: {"data": encoded(gray()), "model": "nope"}, 404, ["nope", "tiny"]),
+    ("render size text", lambda: {"data": encoded(gray()), "render_size": "big"}, 422, ["render_size"]),
+    ("render size small", lambda: {"data": encoded(gray()), "render_size": "8"}, 422, ["render_size"]),
+    ("render size large", lambda: {"data": encoded(gray()), "render_size": "99999"}, 422, ["render_size"]),
+    ("bad format", lambda: {"data": encoded(gray()), "format": "gif"}, 422, ["format"]),
+    ("bad quality", lambda: {"data": encoded(gray()), "format": "jpeg", "quality": "0"}, 422, ["quality"]),
+    ("unknown field", lambda: {"data": encoded(gray()), "rendersize": "64"}, 422, ["rendersize"]),
+]
+
+
+@pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])
+def test_bad_input(client, case):
+    _, make, status, words = case
+    kw = make()
+    assert_error(post(client, **kw), status, *words)
+
+
+def test_file_in_another_field_and_wrong_type(client):
+    r = client.post(URL, files={"file": ("a.png", encoded(gray()), "image/png")})
+    assert_error(r, 400, "'image'", "'file'")
+    r = client.post(URL, content=encoded(gray()), headers={"content-type": "image/png"})
+    assert_error(r, 400, "multipart")
+    r = client.post(URL, content=b"--xyz\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\nabc",
+                    headers={"content-type": "multipart/form-data; boundary=xyz"})
+    assert_error(r, 400, "multipart")
+    assert_error(client.get(URL), 405)
+    assert_error(client.get("/api/v1/nothing"), 404)
+
+
+def test_too_many_bytes_and_pixels(model_paths):
+    app = make_app(model_paths, max_upload_bytes=20_000, max_pixels=5_000)
+    noise = np.random.default_rng(0).integers(0, 256, (120, 120), dtype=np.uint8)  # ~14 KB, 14400 px
+    with TestClient(app) as c:
+        assert_error(post(c, os.urandom(30_000)), 413, "20 KB")  # streamed past the file limit
+        assert_error(post(c, encoded(noise)), 413, "megapixels")  # small file, too many pixels
+        big_field = {"points": [{"x": 1, "y": 1, "color": "#ffffff"}] * 7_500}  # about 280 KB
+        assert_error(post(c, encoded(gray()), hints=big_field), 413, "hints")
+        r = c.post(URL, content=b"x" * 10, headers={"content-type": "multipart/form-data; boundary=a",
+                                                   "content-length": str(10**9)})
+        assert_error(r, 413, "limit")  # refused on the declared length alone
+        assert post(c, encoded(gray())).status_code == 200  # 3072 px: fine
+
+
+def test_pixel_limit_is_checked_before_decoding(model_paths, monkeypatch):
+    bomb = encoded(np.zeros((3000, 3000), np.uint8))  # 9 MP of zeros: a few KB
+    decoded_any = []
+    from PIL import ImageFile
+
+    for cls in (Image.Image, ImageFile.ImageFile):
+        monkeypatch.setattr(cls, "load", lambda self: decoded_any.append(1))
+    with TestClient(make_app(model_paths, max_pixels=1_000_000)) as c:
+        assert_error(post(c, bomb), 413, "9.0 megapixels")
+    assert not decoded_any
+
+
+# ------------------------------------------------------------------------------------- busy case
+class Gate:
+    """Blocks every colorization until released."""
+
+    def __init__(self, monkeypatch):
+        self.release = threading.Event()
+        self.entered = threading.Event()
+        original = Colorizer.colorize_array
+
+        def blocked(colorizer, *args, **kwargs):
+            self.entered.set()
+            assert self.release.wait(30), "test gate never released"
+            return original(colorizer, *args, **kwargs)
+
+        monkeypatch.setattr(Colorizer, "colorize_array", blocked)
+
+
+def in_thread(fn):
+    box = {}
+    t = threading.Thread(target=lambda: box.setdefault("result", fn()), daemon=True)
+    t.start()
+    return t, box
+
+
+def test_busy_answers_503_then_recovers(model_paths, monkeypatch):
+    gate = Gate(monkeypatch)
+    data = encoded(gray())
+    with TestClient(make_app(model_paths, queue_size=1)) as c:
+        first, first_box = in_thread(lambda: post(c, data))
+        assert gate.entered.wait(30)
+        second, second_box = in_thread(lambda: post(c, data))
+        second.join(20)  # must not wait for the blocked job
+        assert not second.is_alive(), "a request hung while the queue was full"
+        body = assert_error(second_box["result"], 503, "busy")
+        assert int(second_box["result"].headers["retry-after"]) >= 1 and body["retry_after"] >= 1
+        health = c.get("/health").json()  # the event loop is free while inference runs
+        assert health["queue_pending"] == 1 and health["queue_size"] == 1
+        gate.release.set()
+        first.join(30)
+        assert first_box["result"].status_code == 200
+        assert c.get("/health").json()["queue_pending"] == 0
+        results = [post(c, data) for _ in range(3)]
+        assert [r.status_code for r in results] == [200, 200, 200]
+        assert c.app.state.queue.rejected == 1
+
+
+def test_timeout_answers_503_and_keeps_the_slot_until_the_job_ends(model_paths, monkeypatch):
+    gate = Gate(monkeypatch)
+    data = encoded(gray())
+    with TestClient(make_app(model_paths, queue_size=1, timeout_s=0.3)) as c:
+        assert_error(post(c, data), 503, "longer than")
+        assert gate.entered.is_set()
+        assert_error(post(c, data), 503, "busy")  # the timed-out job still runs
+        gate.release.set()
+        for _ in range(200):
+            if c.get("/health").json()["queue_pending"] == 0:
+                break
+            time.sleep(0.05)
+        assert post(c, data).status_code == 200
+
+
+def test_unexpected_error_is_500_json_without_details(model_paths, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(Colorizer, "colorize_array", broken)
+    with TestClient(make_app(model_paths), raise_server_exceptions=False) as c:
+        body = assert_error(post(c, encoded(gray())), 500)
+        assert "secret" not in json.dumps(body)
+        assert c.get("/health").json()["queue_pending"] == 0
+
+
+# ------------------------------------------------------------------------------- no files behind
+def test_no_temp_files(model_paths, monkeypatch):
+    created = []
+    for name in ("TemporaryFile", "NamedTemporaryFile", "SpooledTemporaryFile", "mkstemp", "mkdtemp"):
+        original = getattr(tempfile, name)
+        monkeypatch.setattr(tempfile, name,
+                            lambda *a, _o=original, _n=name, **k: created.append(_n) or _o(*a, **k))
+    noise = np.random.default_rng(1).integers(0, 256, (700, 1000, 3), dtype=np.uint8)
+    big = encoded(noise)  # over 2 MB: more than frameworks keep in memory before spooling to disk
+    assert len(big) > 2_000_000
+    before = set(os.listdir(tempfile.gettempdir()))
+    with TestClient(make_app(model_paths)) as c:
+        assert post(c, big, render_size="64").status_code == 200
+        assert post(c, truncated_png()).status_code == 400
+    assert created == []
+    assert set(os.listdir(tempfile.gettempdir())) - before == set()
+
+
+# ----------------------------------------------------------------------------- settings and CLI
+def test_settings_are_checked(model_paths):
+    with pytest.raises(TinctError, match="queue size"):
+        Settings(queue_size=0)
+    with pytest.raises(TinctError, match="render size"):
+        Settings(render_size=2048)
+    with pytest.raises(TinctError, match="default model"):
+        make_app(model_paths, default_model="nope")
+    app = make_app(model_paths, default_model="plain", preload=False)
+    assert app.state.store.default == "plain" and app.state.store.loaded() == []
+
+
+def test_cli_errors_are_one_line(model_paths, tmp_path, capsys):
+    import socket
+
+    from tinct.cli import main
+
+    assert main(["serve", "--model", str(tmp_path / "missing.safetensors")]) == 2
+    err = capsys.readouterr().err
+    assert "tinct serve: error:" in err and "missing.safetensors" in err and "Traceback" not in err
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        assert main(["serve", "--model", str(model_paths["tiny"]), "--port", str(port), "--threads", "1"]) == 2
+    assert "cannot listen" in capsys.readouterr().err

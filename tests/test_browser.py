@@ -1,0 +1,298 @@
+"""End to end: a real ``tinct serve`` app under uvicorn, driven in Debian's headless Chromium with
+Playwright: upload, result, slider, hints, filters, download, errors, phone layout.
+
+Set ``TINCT_SCREENSHOT=docs/screenshot.png`` to save a screenshot of the page (and optionally
+``TINCT_SCREENSHOT_MODEL=path.safetensors`` to show a real model instead of the tiny test one).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+uvicorn = pytest.importorskip("uvicorn")
+
+from tinct.modelfile import save_model  # noqa: E402
+from tinct.registry import create_model  # noqa: E402
+from tinct.serve import Settings, create_app  # noqa: E402
+
+
+def tiny_model(path: Path, hints: bool = True) -> Path:
+    """A tiny untrained model whose output visibly depends on its hints."""
+    torch.manual_seed(0)
+    model = create_model("effunet", pretrained=False, width=8, hints=hints, prefer_bins=False)
+    if hints:
+        g = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            model.hint_stem.weight.copy_(torch.randn(model.hint_stem.weight.shape, generator=g) * 0.5)
+    return save_model(model, path, provenance={"metrics": {"psnr": 20.0}})
+
+
+def photo(w: int, h: int) -> np.ndarray:
+    """A gray photo-like image: scikit-image's camera man when available, else a pattern."""
+    try:
+        from skimage import data
+
+        return np.asarray(Image.fromarray(data.camera()).resize((w, h), Image.LANCZOS))
+    except ImportError:
+        y, x = np.mgrid[0:h, 0:w]
+        return (128 + 90 * np.sin(x / 9.0) * np.cos(y / 7.0)).astype(np.uint8)
+
+
+def png_bytes(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "PNG")
+    return buf.getvalue()
+
+
+class Recorder:
+    """ASGI wrapper keeping the request bodies of POST /api/v1/colorize (what the page sent)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.bodies: list[bytes] = []
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] != "/api/v1/colorize":
+            return await self.app(scope, receive, send)
+        chunks: list[bytes] = []
+
+        async def recording():
+            message = await receive()
+            if message["type"] == "http.request":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    self.bodies.append(b"".join(chunks))
+            return message
+
+        return await self.app(scope, recording, send)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A uvicorn server in a thread on a free loopback port; yields (URL, recorder)."""
+    d = tmp_path_factory.mktemp("models")
+    models = [str(tiny_model(d / "tiny.safetensors")), str(tiny_model(d / "plain.safetensors", hints=False))]
+    default = "tiny"
+    if os.environ.get("TINCT_SCREENSHOT_MODEL"):
+        models.append(os.environ["TINCT_SCREENSHOT_MODEL"])
+        default = Path(models[-1]).stem
+    app = create_app(Settings(models=tuple(models), default_model=default, torch_threads=1))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    recorder = Recorder(app)
+    srv = uvicorn.Server(uvicorn.Config(recorder, log_level="warning"))
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not srv.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}", recorder
+    srv.should_exit = True
+    thread.join(15)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+def open_page(browser, server, **context):
+    ctx = browser.new_context(accept_downloads=True, **context)
+    page = ctx.new_page()
+    page.set_default_timeout(30_000)
+    page.errors = []  # uncaught script errors and console errors, failed loads aside
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.on("console", lambda m: m.type == "error" and not m.text.startswith("Failed to load resource")
+            and page.errors.append(m.text))
+    page.goto(server[0] + "/")
+    page.wait_for_selector("body[data-ready='true']")
+    return page
+
+
+@pytest.fixture
+def page(browser, server):
+    page = open_page(browser, server, viewport={"width": 1200, "height": 850})
+    yield page
+    page.context.close()
+
+
+def upload(page, data: bytes, name: str = "photo.png", mime: str = "image/png") -> None:
+    page.set_input_files("#file-input", files=[{"name": name, "mimeType": mime, "buffer": data}])
+
+
+def wait_result(page, version: int) -> None:
+    page.wait_for_selector(f"#viewer[data-result-version='{version}']")
+
+
+def canvas_pixels(page, selector: str = "#after-canvas") -> np.ndarray:
+    flat, w, h = page.evaluate("""(sel) => { const c = document.querySelector(sel);
+        return [Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data), c.width, c.height]; }""",
+                               selector)
+    return np.asarray(flat, dtype=np.uint8).reshape(h, w, 4)
+
+
+def test_upload_slide_hint_filter_download(page, server, tmp_path):
+    upload(page, png_bytes(photo(120, 90)))
+    wait_result(page, 1)
+    viewer = page.locator("#viewer")
+    assert viewer.get_attribute("data-width") == "120" and viewer.get_attribute("data-height") == "90"
+    first = canvas_pixels(page)
+    chroma = np.abs(first[:, :, 0].astype(int) - first[:, :, 2].astype(int))
+    assert chroma.max() > 0, "the result shows no color"
+    assert page.locator("#download").is_enabled()
+
+    # the before/after slider: drag with the mouse, then by keyboard
+    clip = page.evaluate("getComputedStyle(document.getElementById('before-wrap')).clipPath")
+    box = viewer.bounding_box()
+    handle = page.locator("#slider-handle").bounding_box()
+    page.mouse.move(handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] / 2, steps=5)
+    page.mouse.up()
+    assert abs(float(viewer.get_attribute("data-position")) - 20) < 3
+    assert page.evaluate("getComputedStyle(document.getElementById('before-wrap')).clipPath") != clip
+    page.locator("#slider-handle").press("ArrowRight")
+    assert abs(float(viewer.get_attribute("data-position")) - 22) < 3
+    page.locator("#slider-handle").press("End")
+    assert page.locator("#slider-handle").get_attribute("aria-valuenow") == "100"
+    page.locator("#slider-handle").press("Home")
+    assert viewer.get_attribute("data-position") == "0"
+
+    # a hint: click on the picture, a marker appears, recolorize sends it, the result changes
+    page.locator("#hint-color").fill("#2050ff")
+    page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.25)
+    assert page.locator("[data-testid='hint-marker']").count() == 1
+    assert "at 90, 22" in page.locator("#hint-list").inner_text()
+    page.click("#recolorize")
+    wait_result(page, 2)
+    body = server[1].bodies[-1]
+    assert b'name="hints"' in body and b'{"points":[{"x":90,"y":22,"color":"#2050ff"}]}' in body
+    second = canvas_pixels(page)
+    assert second.shape == first.shape and not np.array_equal(second, first)
+    assert page.locator("[data-testid='hint-marker']").count() == 1  # hints stay until removed
+
+    # a filter changes the picture on the client, no new request
+    page.locator("#f-sepia").fill("80")
+    page.wait_for_selector("#viewer[data-filters='100,0,80']")
+    filtered = canvas_pixels(page)
+    assert not np.array_equal(filtered, second)
+    assert viewer.get_attribute("data-result-version") == "2"
+
+    # download: a PNG of the input's size, with the filter applied
+    with page.expect_download() as dl:
+        page.click("#download")
+    assert dl.value.suggested_filename == "photo-color.png"
+    saved = tmp_path / "download.png"
+    dl.value.save_as(saved)
+    with Image.open(saved) as img:
+        assert img.format == "PNG" and img.size == (120, 90)
+        assert np.array_equal(np.asarray(img.convert("RGBA")), filtered)
+
+    # removing the hint removes its marker
+    page.click("[data-testid='hint-remove']")
+    assert page.locator("[data-testid='hint-marker']").count() == 0
+
+    # a file that is not an image: a message in words, the old result kept
+    upload(page, b"just some text, not a picture\n" * 10, name="notes.png")
+    message = page.locator("#message")
+    message.wait_for(state="visible")
+    assert "not an image" in message.inner_text()
+    assert viewer.get_attribute("data-result-version") == "2"
+    assert page.errors == []
+
+    if os.environ.get("TINCT_SCREENSHOT"):
+        save_screenshot(page, Path(os.environ["TINCT_SCREENSHOT"]))
+
+
+def save_screenshot(page, path: Path) -> None:
+    """A representative screenshot: a larger photo, two hints, colorized."""
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.locator("#f-sepia").fill("0")
+    upload(page, png_bytes(photo(512, 384)), name="camera.png")
+    page.wait_for_selector("#viewer[data-width='512']")
+    box = page.locator("#viewer").bounding_box()
+    for color, fx, fy in (("#3a6fc4", 0.8, 0.2), ("#7a5230", 0.35, 0.55)):
+        page.locator("#hint-color").fill(color)
+        page.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+    version = int(page.locator("#viewer").get_attribute("data-result-version"))
+    page.click("#recolorize")
+    wait_result(page, version + 1)
+    page.locator("#slider-handle").focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    page.locator("#slider-handle").blur()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path))
+
+
+def test_drop_and_model_without_hints(page):
+    data = list(png_bytes(photo(64, 48)))
+    page.evaluate("""(bytes) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([new Uint8Array(bytes)], 'dropped.png', {type: 'image/png'}));
+        document.getElementById('drop-zone').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true}));
+    }""", data)
+    wait_result(page, 1)
+    assert page.locator("#hint-group").get_attribute("data-enabled") == "true"
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/colorize")) as resp:
+        page.select_option("#model-select", "plain")
+    assert resp.value.headers["x-tinct-model"] == "plain"
+    wait_result(page, 2)
+    assert page.locator("#hint-group").get_attribute("data-enabled") == "false"
+    assert page.locator("#hint-color").is_disabled()
+    assert "takes no color hints" in page.locator("#hint-note").inner_text()
+    box = page.locator("#viewer").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.5)
+    assert page.locator("[data-testid='hint-marker']").count() == 0
+    assert "no color hints" in page.locator("#message").inner_text()
+    models = json.loads(page.evaluate("fetch('/api/v1/models').then(r => r.text())"))
+    assert {m["name"] for m in models["models"]} >= {"tiny", "plain"}
+    assert page.errors == []
+
+
+def test_phone_layout(browser, server):
+    page = open_page(browser, server, viewport={"width": 375, "height": 740}, device_scale_factor=2,
+                     is_mobile=True, has_touch=True)
+    try:
+        fits = "document.documentElement.scrollWidth <= window.innerWidth"
+        assert page.evaluate(fits)
+        upload(page, png_bytes(photo(800, 600)))
+        wait_result(page, 1)
+        assert page.evaluate(fits), "horizontal overflow at 375 px"
+        viewer = page.locator("#viewer").bounding_box()
+        assert viewer["x"] >= 0 and viewer["x"] + viewer["width"] <= 375
+        panel = page.locator(".panel").bounding_box()
+        assert panel["y"] >= viewer["y"] + viewer["height"]  # controls stack below the picture
+        for sel in ("#model-select", "#recolorize", "#download", "#f-saturation"):
+            b = page.locator(sel).bounding_box()
+            assert b["x"] >= 0 and b["x"] + b["width"] <= 375, sel
+        page.locator("#viewer").tap(position={"x": viewer["width"] * 0.8, "y": viewer["height"] * 0.5})
+        assert page.locator("[data-testid='hint-marker']").count() == 1
+        assert page.errors == []
+    finally:
+        page.context.close()

@@ -1,0 +1,174 @@
+"""Levin et al. 2004 hint propagation: the solver and its zoo entry ``levin``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import tinct.models.levin_model  # noqa: F401  (registers "levin")
+from tinct import color, levin
+from tinct.errors import HintError
+from tinct.hints import Hints, Point, rgb_to_ab
+from tinct.levin import affinity_matrix, affinity_weights, dissection_order, levin_colorize
+from tinct.modelfile import load_model, read_record, save_model
+from tinct.pipeline import Colorizer
+from tinct.registry import create_model
+
+H, W, EDGE = 48, 64, 32
+LEFT_AB, RIGHT_AB = (40.0, 25.0), (-30.0, -45.0)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def two_regions(noise: float = 0.5) -> np.ndarray:
+    """L (H, W): a dark left and a bright right region split by a sharp vertical edge, with a
+    little seeded texture so the weights inside a region are not all equal."""
+    rng = np.random.default_rng(0)
+    l = np.where(np.arange(W)[None, :] < EDGE, 30.0, 70.0) + rng.normal(0, noise, (H, W))
+    return np.clip(l, 0, 100)
+
+
+def two_hints() -> tuple[np.ndarray, np.ndarray]:
+    ab = np.zeros((2, H, W))
+    mask = np.zeros((H, W))
+    for (y, x), c in (((10, 8), LEFT_AB), ((36, 52), RIGHT_AB)):
+        ab[:, y : y + 3, x : x + 3] = np.array(c)[:, None, None]
+        mask[y : y + 3, x : x + 3] = 1
+    return ab, mask
+
+
+def test_each_hint_fills_its_region_and_stops_at_the_edge():
+    out = levin_colorize(two_regions(), *two_hints())
+    left, right = out[:, :, :EDGE].mean(axis=(1, 2)), out[:, :, EDGE:].mean(axis=(1, 2))
+    np.testing.assert_allclose(left, LEFT_AB, atol=2.0)
+    np.testing.assert_allclose(right, RIGHT_AB, atol=2.0)
+    # not just on average: the pixels right next to the edge keep their own side's color
+    np.testing.assert_allclose(out[:, :, EDGE - 1].mean(axis=1), LEFT_AB, atol=6.0)
+    np.testing.assert_allclose(out[:, :, EDGE].mean(axis=1), RIGHT_AB, atol=6.0)
+
+
+def test_without_an_edge_colors_blend():
+    """Control for the test above: on a flat image the two hints mix across the middle."""
+    out = levin_colorize(np.full((H, W), 50.0), *two_hints())
+    mid = out[:, :, EDGE - 2 : EDGE + 2].mean(axis=(1, 2))
+    assert np.all(np.abs(mid - np.array(LEFT_AB)) > 10) and np.all(np.abs(mid - np.array(RIGHT_AB)) > 10)
+
+
+def test_no_hints_gives_gray():
+    out = levin_colorize(two_regions(), np.ones((2, H, W)) * 30, np.zeros((H, W)))
+    assert out.shape == (2, H, W) and not out.any()
+
+
+def test_hint_pixels_keep_their_colors():
+    ab, mask = two_hints()
+    out = levin_colorize(two_regions(), ab, mask)
+    fixed = mask > 0.5
+    np.testing.assert_array_equal(out[:, fixed], ab[:, fixed])
+    np.testing.assert_array_equal(levin_colorize(two_regions(), ab, np.ones((H, W))), ab)
+
+
+def test_one_hint_colors_everything_and_linearity():
+    ab, mask = two_hints()
+    mask[:, EDGE:] = 0  # only the left hint
+    out = levin_colorize(two_regions(), ab, mask)
+    np.testing.assert_allclose(out, np.broadcast_to(np.array(LEFT_AB)[:, None, None], out.shape), atol=1e-6)
+    np.testing.assert_allclose(levin_colorize(two_regions(), ab / 110, mask), out / 110, atol=1e-9)
+
+
+def test_bad_shapes_are_refused():
+    with pytest.raises(HintError):
+        levin_colorize(np.zeros((H, W)), np.zeros((2, H, W + 1)), np.zeros((H, W)))
+    with pytest.raises(HintError):
+        levin_colorize(np.zeros((1, H, W)), np.zeros((2, H, W)), np.zeros((H, W)))
+
+
+def test_affinity_rows():
+    y = two_regions() / 100
+    wts, valid = affinity_weights(y)
+    np.testing.assert_allclose(wts.sum(axis=0), 1.0)
+    assert not wts[~valid].any() and valid.sum(axis=0).min() == 3  # corners have 3 neighbors
+    # weights across the edge are small next to the ones along it (pixel just left of the edge)
+    assert wts[4, 20, EDGE - 1] < 1e-2 and wts[3, 20, EDGE - 1] > 0.1  # offsets (0, 1) and (0, -1)
+    fixed = np.zeros((H, W), dtype=bool)
+    fixed[5, 5] = True
+    a = affinity_matrix(y, fixed)
+    rows = np.asarray(a.sum(axis=1)).ravel()
+    assert abs(rows[5 * W + 5] - 1) < 1e-12 and a[5 * W + 5, 5 * W + 5] == 1 and a.getrow(5 * W + 5).nnz == 1
+    np.testing.assert_allclose(np.delete(rows, 5 * W + 5), 0, atol=1e-12)
+    order = dissection_order(H, W)
+    assert sorted(order) == list(range(H * W))
+    ap = affinity_matrix(y, fixed, order)
+    assert abs(ap - a[order][:, order]).max() < 1e-15
+
+
+def test_fallback_solver_agrees(monkeypatch):
+    ab, mask = two_hints()
+    fast = levin_colorize(two_regions(), ab, mask)
+    real = levin.splu
+
+    def no_natural(a, **kw):
+        if kw.get("permc_spec") == "NATURAL":
+            raise RuntimeError("Factor is exactly singular")
+        return real(a, **kw)
+
+    monkeypatch.setattr(levin, "splu", no_natural)
+    np.testing.assert_allclose(levin_colorize(two_regions(), ab, mask), fast, atol=1e-8)
+
+
+# ---------------------------------------------------------------- the zoo entry
+def gray_image() -> np.ndarray:
+    l = torch.from_numpy(two_regions(noise=0.0)).float()[None, None]
+    rgb = color.lab_to_rgb(torch.cat([l, torch.zeros(1, 2, H, W)], dim=1))
+    return color.to_uint8(rgb)
+
+
+def test_zoo_entry_has_no_weights_and_is_not_trainable():
+    model = create_model("levin")
+    assert model.hints and model.trainable is False
+    assert not list(model.parameters()) and not model.state_dict()
+    l = torch.zeros(2, 1, 16, 16)
+    assert not model(l)["ab"].any()
+    ab_hint, mask = torch.zeros(2, 2, 16, 16), torch.zeros(2, 1, 16, 16)
+    ab_hint[0, :, 2, 2], mask[0, :, 2, 2] = torch.tensor([0.3, -0.2]), 1
+    out = model.decode(model(l, ab_hint, mask))
+    assert out.shape == (2, 2, 16, 16)
+    torch.testing.assert_close(out[0], torch.tensor([0.3, -0.2]).view(2, 1, 1).expand(2, 16, 16), atol=1e-5, rtol=0)
+    assert not out[1].any()
+    with pytest.raises(HintError):
+        model(l, ab_hint, mask, global_hint=torch.zeros(2, 513))
+
+
+def check_pipeline(colorizer: Colorizer) -> None:
+    img = gray_image()
+    red, blue = (190, 80, 70), (70, 110, 190)
+    hints = Hints(points=[Point(8, 10, red, size=3), Point(52, 36, blue, size=3)])
+    out = colorizer(img, hints=hints)
+    assert out.shape == img.shape and out.dtype == np.uint8
+    lab = color.rgb_to_lab(color.to_tensor(out))[0]
+    np.testing.assert_allclose(lab[0].numpy(), two_regions(noise=0.0), atol=1.0)  # lightness kept
+    left, right = lab[1:, :, :EDGE].mean(dim=(1, 2)), lab[1:, :, EDGE:].mean(dim=(1, 2))
+    torch.testing.assert_close(left, rgb_to_ab(red) * color.AB_SCALE, atol=4.0, rtol=0)
+    torch.testing.assert_close(right, rgb_to_ab(blue) * color.AB_SCALE, atol=4.0, rtol=0)
+    gray = colorizer(img)
+    assert np.abs(gray.astype(int) - img).max() <= 1
+    with pytest.raises(HintError):
+        colorizer(img, hints=Hints(palette=[((255, 0, 0), 1.0)]))
+
+
+def test_pipeline_round_trip():
+    check_pipeline(Colorizer(create_model("levin")))
+
+
+def test_model_file_round_trip(tmp_path):
+    path = save_model(create_model("levin"), tmp_path / "levin.safetensors", provenance={"training": "none"})
+    assert read_record(path)["arch"] == "levin"
+    model, record = load_model(path, role="colorizer")
+    assert record["kwargs"] == {} and model.trainable is False
+    check_pipeline(Colorizer(path))
