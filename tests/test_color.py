@@ -75,6 +75,7 @@ def test_recombine_keeps_full_resolution_luminance():
 def test_313_bins_and_soft_encoding():
     bins = color.ab_bins()
     assert bins.shape == (313, 2)
+    assert np.array_equal(bins.numpy(), color.derive_ab_bins())
     ab = torch.tensor([[[[20.0]], [[-35.0]]]])
     z = color.encode_ab_soft(ab, bins)
     assert torch.allclose(z.sum(1), torch.ones(1, 1, 1))

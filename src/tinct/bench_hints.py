@@ -22,8 +22,9 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -95,20 +96,6 @@ def open_method(name: str | os.PathLike) -> Colorizer:
         return Colorizer(create_model(str(name)))
 
 
-@torch.inference_mode()
-def predict_ab_tensors(colorizer: Colorizer, l: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Raw ab (1, 2, h, w) for raw L (1, 1, H, W) and rendered hint tensors (normalized ab).
-
-    TEMPORARY: mirrors ``Colorizer.predict_ab`` for already-rendered hint tensors; switch to the
-    pipeline's own entry (proposed: ``Colorizer.colorize_tensors(l, ab_hint, mask)``) once it exists.
-    """
-    if not colorizer.supports_hints:
-        raise TinctError(f"model {colorizer.name!r} takes no hints; the hint benchmark needs a hint model")
-    dev = colorizer.device
-    out = colorizer.model(color.normalize_l(l).to(dev), ab_hint=ab_hint.to(dev), mask=mask.to(dev))
-    return color.denormalize_ab(colorizer.model.decode(out, colorizer.temperature)).float().cpu()
-
-
 def _method_names(models: Sequence[str | os.PathLike]) -> list[str]:
     names: list[str] = []
     for m in models:
@@ -148,7 +135,7 @@ def run_hint_bench(data_dir: str | os.PathLike, models: Sequence[str | os.PathLi
             ab_hint, mask = sample_points(ab, count, patch, gen)
             for name, colorizer in methods.items():
                 t0 = time.perf_counter()
-                pred = predict_ab_tensors(colorizer, l, ab_hint[None], mask[None])
+                pred = colorizer.predict_ab_tensors(l, ab_hint[None], mask[None])
                 seconds[name] += time.perf_counter() - t0
                 scores[name][i, j] = psnr(render(l, pred), truth)
     n = len(files)
@@ -160,7 +147,7 @@ def run_hint_bench(data_dir: str | os.PathLike, models: Sequence[str | os.PathLi
         "data_dir": str(data_dir), "images": [p.name for p in files],
         "methods": {name: {"psnr": s.mean(axis=0).round(3).tolist(),
                            "stderr": (s.std(axis=0) / math.sqrt(n)).round(3).tolist(),
-                           "seconds_per_image": round(seconds[name] / (n * len(counts)), 4) if name in seconds else None,
+                           "seconds_per_colorization": round(seconds[name] / (n * len(counts)), 4) if name in seconds else None,
                            "per_image": s.round(3).tolist()}
                     for name, s in scores.items()},
         "reference": {SIGGRAPH17_LABEL: [SIGGRAPH17_PSNR.get(c) for c in counts]},
@@ -177,8 +164,8 @@ def markdown_table(result: dict[str, Any]) -> str:
     """Rows = methods (and the SIGGRAPH17 reference), columns = hint counts, mean PSNR in dB."""
     counts = result["protocol"]["counts"]
     p = result["protocol"]
-    lines = [f"PSNR (dB) vs number of hints: {len(result['images'])} images, {p['size']}x{p['size']}, "
-             f"{p['patch']}x{p['patch']} patches, seed {p['seed']}", "",
+    lines = [(f"PSNR (dB) vs number of hints: {len(result['images'])} images, {p['size']}x{p['size']}, "
+              f"{p['patch']}x{p['patch']} patches, seed {p['seed']}"), "",
              "| method | " + " | ".join(str(c) for c in counts) + " |", "|---" * (len(counts) + 1) + "|"]
     rows = {k: v["psnr"] for k, v in result["methods"].items()} | result["reference"]
     for name, vals in rows.items():
@@ -229,8 +216,13 @@ def _plot_pil(counts: list[int], series: dict[str, list]) -> bytes:
     vals = [v for s in series.values() for v in s if v is not None]
     lo, hi = math.floor(min(vals)), math.ceil(max(vals)) + 1e-9
     xs = [math.log(_x(c)) for c in counts]
-    px = lambda c: m + (math.log(_x(c)) - min(xs)) / max(max(xs) - min(xs), 1e-9) * (w - 2 * m)  # noqa: E731
-    py = lambda v: h - m - (v - lo) / (hi - lo) * (h - 2 * m)  # noqa: E731
+
+    def px(c: int) -> float:
+        return m + (math.log(_x(c)) - min(xs)) / max(max(xs) - min(xs), 1e-9) * (w - 2 * m)
+
+    def py(v: float) -> float:
+        return h - m - (v - lo) / (hi - lo) * (h - 2 * m)
+
     d.rectangle([m, m, w - m, h - m], outline="black")
     for c in counts:
         d.text((px(c) - 6, h - m + 6), str(c), fill="black")

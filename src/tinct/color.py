@@ -135,8 +135,23 @@ def to_uint8(rgb: torch.Tensor) -> np.ndarray:
 AB_GRID = 10.0  # bin width in ab units
 
 
+# The 313 kept bins as a 23x23 bit mask (a-major, from a = -110), precomputed by
+# derive_ab_bins() below; tests check that the two agree.
+_AB_BIN_MASK = (
+    "7c0007f8003ff001fff007ffe01fffc07fff81ffff03fffe0ffffc3ffff0ffffe1ffffc7ffff0ffffe3ffffc7ffff8ffffe1ffffc0ff000000000"
+)
+
+
 @functools.lru_cache(maxsize=1)
 def _ab_bins_np() -> np.ndarray:
+    bits = bin(int(_AB_BIN_MASK, 16))[2:].zfill(23 * 23)
+    keep = np.array([c == "1" for c in bits])
+    centers = np.arange(-110, 120, AB_GRID)
+    aa, bb = np.meshgrid(centers, centers, indexing="ij")
+    return np.stack([aa.ravel()[keep], bb.ravel()[keep]], axis=1).astype(np.float32)
+
+
+def derive_ab_bins() -> np.ndarray:
     """Centers of the 10x10 ab bins kept as classes, Zhang et al.'s 313 "in-gamut" bins.
 
     A bin of the 10-unit grid over [-110, 110]^2 is kept when some point within 11.5 ab units of

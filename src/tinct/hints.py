@@ -81,7 +81,7 @@ def auto_patch(work_hw: tuple[int, int]) -> int:
 def _start(center: float, size: int) -> int:
     """First index of a ``size``-pixel run centered on the continuous coordinate ``center``
     (pixel i spans [i, i + 1)); halves round up, never to even as Python's ``round`` does."""
-    return int(math.floor(center - size / 2 + 0.5))
+    return math.floor(center - size / 2 + 0.5)
 
 
 def _paint(ab_hint: torch.Tensor, mask: torch.Tensor, cy: float, cx: float, size: int, ab: torch.Tensor) -> None:

@@ -8,10 +8,10 @@ ab is the weighted mean of its 3x3 neighbors, with weights
 normalized over the neighbors, and each hint pixel keeps its hint. This is one sparse linear
 system ``A x = b`` shared by a and b, factorized once (SuperLU) and solved for both channels.
 
-As in the authors' reference code (``getColorExact.m``), ``Y = L / 100`` in [0, 1] and
-``2 sigma_r^2`` is 0.6 times the variance of ``Y`` over the pixel's 3x3 window (clipped at the
-border), floored so that the most similar neighbor keeps a weight of at least 0.01 and at
-``2e-6``. The build is vectorized over the 8 neighbor offsets; no per-pixel Python loops.
+As in the authors' reference code (``getColorExact.m``; here ``Y = L / 100`` in [0, 1] in place
+of its YIQ luma), ``2 sigma_r^2`` is 0.6 times the variance of ``Y`` over the pixel's 3x3 window
+(clipped at the border), floored so that the most similar neighbor keeps a weight of at least
+0.01, and at ``2e-6``. The build is vectorized over the 8 neighbor offsets; no per-pixel Python loops.
 
 The unknowns are put in nested-dissection order (split the grid by one-pixel separator lines,
 recursively; separators last), which SuperLU then factorizes without reordering or pivoting:

@@ -96,18 +96,26 @@ class Colorizer:
             return result
         return np.dstack([out, alpha]) if alpha is not None else out
 
-    @torch.inference_mode()
     def predict_ab(self, l_work: torch.Tensor, hints: Hints | None, full_hw: tuple[int, int]) -> torch.Tensor:
-        """Raw ab (1, 2, h', w') for a raw working-size L (1, 1, h, w)."""
-        kwargs = {}
-        if hints is not None and not hints.is_empty():
-            if not self.supports_hints:
-                raise HintError(f"model {self.name!r} takes no hints; use a hint model such as 'photo'")
-            ab_hint, mask, glob = to_tensors(hints, full_hw, tuple(l_work.shape[-2:]))
-            kwargs = {"ab_hint": ab_hint.to(self.device), "mask": mask.to(self.device)}
-            if glob is not None:
-                kwargs["global_hint"] = glob.to(self.device)
-        out = self.model(color.normalize_l(l_work).to(self.device), **kwargs)
+        """Raw ab (1, 2, h', w') for a raw working-size L (1, 1, h, w) and user hints."""
+        if hints is None or hints.is_empty():
+            return self.predict_ab_tensors(l_work)
+        if not self.supports_hints:
+            raise HintError(f"model {self.name!r} takes no hints; use a hint model such as 'photo'")
+        if hints.has_global and not self.supports_global_hints:
+            raise HintError(f"model {self.name!r} takes no palette or reference image")
+        ab_hint, mask, glob = to_tensors(hints, full_hw, tuple(l_work.shape[-2:]))
+        return self.predict_ab_tensors(l_work, ab_hint, mask, glob)
+
+    @torch.inference_mode()
+    def predict_ab_tensors(self, l_work: torch.Tensor, ab_hint: torch.Tensor | None = None,
+                           mask: torch.Tensor | None = None, global_hint: torch.Tensor | None = None) -> torch.Tensor:
+        """Raw ab (N, 2, h', w') for raw L (N, 1, h, w) and rendered hint tensors (normalized ab)."""
+        given = (("ab_hint", ab_hint), ("mask", mask), ("global_hint", global_hint))
+        kw = {k: v.to(self.device) for k, v in given if v is not None}
+        if kw and not self.supports_hints:
+            raise HintError(f"model {self.name!r} takes no hints; use a hint model such as 'photo'")
+        out = self.model(color.normalize_l(l_work).to(self.device), **kw)
         return color.denormalize_ab(self.model.decode(out, self.temperature)).float().cpu()
 
     def colorize_array(self, rgb: np.ndarray, hints: Hints | None = None, render_size: int | None = None) -> np.ndarray:

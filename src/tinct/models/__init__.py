@@ -1,3 +1,3 @@
 """The model zoo. Importing this package registers every architecture."""
 
-from tinct.models import cic, cnn4, effunet, encdec, patchgan, resenc, vgg16gan  # noqa: F401
+from tinct.models import cic, cnn4, effunet, encdec, levin_model, patchgan, resenc, vgg16gan  # noqa: F401
