@@ -20,13 +20,13 @@ pytest.importorskip("python_multipart")
 
 with warnings.catch_warnings():  # Starlette's note on the httpx version, not ours
     warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient  # noqa: E402
+    from fastapi.testclient import TestClient
 
-from tinct.errors import TinctError  # noqa: E402
-from tinct.modelfile import save_model  # noqa: E402
-from tinct.pipeline import Colorizer  # noqa: E402
-from tinct.registry import create_model  # noqa: E402
-from tinct.serve import Settings, create_app  # noqa: E402
+from tinct.errors import TinctError
+from tinct.modelfile import save_model
+from tinct.pipeline import Colorizer
+from tinct.registry import create_model
+from tinct.serve import Settings, create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -30,9 +30,9 @@ if not Path(CHROMIUM).exists():
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
 uvicorn = pytest.importorskip("uvicorn")
 
-from tinct.modelfile import save_model  # noqa: E402
-from tinct.registry import create_model  # noqa: E402
-from tinct.serve import Settings, create_app  # noqa: E402
+from tinct.modelfile import save_model
+from tinct.registry import create_model
+from tinct.serve import Settings, create_app
 
 
 def tiny_model(path: Path, hints: bool = True) -> Path:
@@ -243,8 +243,9 @@ def save_screenshot(page, path: Path) -> None:
     page.click("#recolorize")
     wait_result(page, version + 1)
     page.locator("#slider-handle").focus()
+    page.keyboard.press("Home")
     for _ in range(5):
-        page.keyboard.press("ArrowRight")
+        page.keyboard.press("PageUp")  # the handle in the middle
     page.locator("#slider-handle").blur()
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path))
@@ -270,6 +271,14 @@ def test_drop_and_model_without_hints(page):
     page.mouse.click(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.5)
     assert page.locator("[data-testid='hint-marker']").count() == 0
     assert "no color hints" in page.locator("#message").inner_text()
+    # a TIFF: the server reads it, the browser cannot; the "before" side falls back to the result's lightness
+    buf = io.BytesIO()
+    Image.fromarray(photo(64, 48)).save(buf, "TIFF")
+    upload(page, buf.getvalue(), name="scan.tif", mime="image/tiff")
+    wait_result(page, 3)
+    before = canvas_pixels(page, "#before-canvas")
+    assert before.shape == (48, 64, 4) and before[:, :, :3].std() > 5
+    assert np.array_equal(before[:, :, 0], before[:, :, 1]) and np.array_equal(before[:, :, 1], before[:, :, 2])
     models = json.loads(page.evaluate("fetch('/api/v1/models').then(r => r.text())"))
     assert {m["name"] for m in models["models"]} >= {"tiny", "plain"}
     assert page.errors == []

@@ -200,7 +200,7 @@ def _check_model_hints(colorizer, hints) -> None:
     if not colorizer.supports_hints:
         raise HintError(f"model {colorizer.name!r} takes no hints (--hint, --hints, --grid, --palette, --reference); "
                         "use a hint model such as 'photo'")
-    if hints.has_global and not getattr(colorizer.model, "global_hint_dim", 0):
+    if hints.has_global and not colorizer.supports_global_hints:
         raise HintError(f"model {colorizer.name!r} takes no palette or reference hints")
 
 

@@ -36,7 +36,7 @@ def open_image(data: bytes, max_pixels: int) -> tuple[Image.Image, tuple[int, in
                             "TIFF, BMP, GIF, PNM, TGA, AVIF)") from None
     except Image.DecompressionBombError:
         raise ApiError(413, f"the image has too many pixels (limit {max_pixels / 1e6:g} megapixels)") from None
-    except Exception:  # any other failure of a decoder on the header: a damaged file
+    except Exception:  # noqa: BLE001  (any other failure of a decoder on the header: a damaged file)
         raise ApiError(400, "the image is damaged and cannot be read") from None
     w, h = img.size
     if w < 1 or h < 1:
@@ -53,7 +53,7 @@ def _orientation(img: Image.Image) -> int:
         return 1  # Pillow would decode the whole PNG to look for an eXIf chunk after the pixels
     try:
         return int(img.getexif().get(0x0112, 1))
-    except Exception:  # damaged EXIF: treat as upright, as decoding does
+    except Exception:  # noqa: BLE001  (damaged EXIF: treat as upright, as decoding does)
         return 1
 
 
@@ -63,14 +63,14 @@ def decode(img: Image.Image) -> np.ndarray:
         img.load()
         try:
             img = ImageOps.exif_transpose(img)
-        except Exception:  # damaged EXIF: the pixels are fine, keep them as stored
+        except Exception:  # noqa: BLE001, S110  (damaged EXIF: the pixels are fine, keep them as stored)
             pass
         rgb, alpha = as_rgb(img)
     except ImageError as exc:
         raise ApiError(400, f"the image cannot be used: {exc}") from None
     except MemoryError:
         raise
-    except Exception:  # Pillow raises OSError, ValueError, SyntaxError, EOFError... on damaged data
+    except Exception:  # noqa: BLE001  (Pillow raises OSError, ValueError, SyntaxError, EOFError... on damaged data)
         raise ApiError(400, "the image is damaged or truncated and cannot be decoded") from None
     return rgb if alpha is None else np.dstack([rgb, alpha])
 

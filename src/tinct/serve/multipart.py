@@ -6,11 +6,12 @@ size limit; this reader keeps everything in memory and stops reading as soon as 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import AsyncIterator
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
 
 from tinct.serve.errors import ApiError
 from tinct.serve.settings import human_bytes
@@ -95,6 +96,8 @@ async def read_form(content_type: str, body: AsyncIterator[bytes], *, max_body: 
         parser.finalize()
     except FormParserError:
         raise ApiError(400, "the multipart request is malformed") from None
+    except ClientDisconnect:
+        raise ApiError(400, "the upload was interrupted") from None
     if not state["ended"]:
         raise ApiError(400, "the multipart request is incomplete (cut short?)")
     return parts

@@ -33,6 +33,10 @@ def _colorize_job(store: ModelStore, name: str, img, hints: Hints | None, opts: 
     return data, media, millis
 
 
+def _busy(busy: Busy) -> ApiError:
+    return ApiError(503, str(busy), {"Retry-After": str(busy.retry_after)}, retry_after=busy.retry_after)
+
+
 def _download_name(filename: str | None, fmt: str) -> str:
     stem = PurePath(filename or "image").stem or "image"
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:80]
@@ -52,6 +56,10 @@ async def colorize(request: Request) -> Response:
     """Send a multipart form with the image in field `image`; get the colorized image back."""
     settings: Settings = request.app.state.settings
     store: ModelStore = request.app.state.store
+    try:
+        request.app.state.queue.check()  # when full, answer before reading the upload at all
+    except Busy as busy:
+        raise _busy(busy) from None
     max_body = settings.max_upload_bytes + FORM_OVERHEAD
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > max_body:
@@ -75,7 +83,7 @@ async def colorize(request: Request) -> Response:
     try:
         data, media, millis = await request.app.state.queue.run(_colorize_job, store, entry.name, img, hints, opts)
     except Busy as busy:
-        raise ApiError(503, str(busy), {"Retry-After": str(busy.retry_after)}, retry_after=busy.retry_after) from None
+        raise _busy(busy) from None
     headers = {
         "X-Tinct-Model": entry.name,
         "X-Tinct-Millis": f"{millis:.0f}",

@@ -12,8 +12,9 @@ import asyncio
 import math
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 
 class Busy(Exception):
@@ -58,12 +59,20 @@ class InferenceQueue:
         """Seconds until a slot is likely free (at least 1)."""
         return max(1, math.ceil(self._mean_s * max(self._pending, 1) / self.workers))
 
+    def _refuse_if_full(self) -> None:
+        if self._pending >= self.capacity:
+            self.rejected += 1
+            raise Busy(f"the server is busy ({self._pending} images in progress); try again shortly",
+                       self.retry_after())
+
+    def check(self) -> None:
+        """Raise :class:`Busy` now if the queue is full (lets a caller refuse before reading an upload)."""
+        with self._lock:
+            self._refuse_if_full()
+
     def _admit(self) -> None:
         with self._lock:
-            if self._pending >= self.capacity:
-                self.rejected += 1
-                raise Busy(f"the server is busy ({self._pending} images in progress); try again shortly",
-                           self.retry_after())
+            self._refuse_if_full()
             self._pending += 1
 
     def _done(self, seconds: float | None) -> None:
