@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import json
 import os
+import struct
 import tempfile
 import threading
 import time
 import warnings
+import zlib
 
 import numpy as np
 import pytest
@@ -23,6 +25,7 @@ with warnings.catch_warnings():  # Starlette's note on the httpx version, not ou
     from fastapi.testclient import TestClient
 
 from tinct.errors import TinctError
+from tinct.imageio import load_image
 from tinct.modelfile import save_model
 from tinct.pipeline import Colorizer
 from tinct.registry import create_model
@@ -267,6 +270,53 @@ def test_pixel_limit_is_checked_before_decoding(model_paths, monkeypatch):
     with TestClient(make_app(model_paths, max_pixels=1_000_000)) as c:
         assert_error(post(c, bomb), 413, "9.0 megapixels")
     assert not decoded_any
+
+
+def png16(arr: np.ndarray) -> bytes:
+    """A 16-bit RGB or RGBA PNG (Pillow cannot write 16-bit color)."""
+    arr = np.asarray(arr, dtype=">u2")
+    h, w, c = arr.shape
+    raw = b"".join(b"\x00" + arr[y].tobytes() for y in range(h))
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 16, {3: 2, 4: 6}[c], 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def test_16bit_color_upload_keeps_exact_values(client, tmp_path, monkeypatch):
+    """The server decodes uploads as load_image decodes files: value / 257, not Pillow's high byte."""
+    seen = []
+
+    def identity(colorizer, rgb, hints=None, render_size=None):
+        seen.append(rgb.copy())
+        return rgb  # the response then carries the pixels the server decoded
+
+    monkeypatch.setattr(Colorizer, "colorize_array", identity)
+    rng = np.random.default_rng(4)
+    for channels in (3, 4):
+        data = png16(rng.integers(0, 65536, (24, 40, channels)))
+        (tmp_path / "c16.png").write_bytes(data)
+        expected = load_image(tmp_path / "c16.png")
+        r = post(client, data, name="c16.png")
+        assert r.status_code == 200, r.text
+        out = np.asarray(decoded(r))
+        assert out.shape == (24, 40, channels)
+        assert np.array_equal(seen[-1], expected.rgb) and np.array_equal(out[:, :, :3], expected.rgb)
+        if channels == 4:
+            assert np.array_equal(out[:, :, 3], expected.alpha)
+        with Image.open(io.BytesIO(data)) as high_byte_only:  # what the server did before: value // 256
+            assert not np.array_equal(np.asarray(high_byte_only.convert("RGB")), expected.rgb)
+
+
+def test_upload_checks_shared_with_files(client):
+    tiny = encoded(gray(4, 6))
+    assert_error(post(client, tiny), 400, "too small", "4x6")
+    png = encoded(gray())
+    assert_error(post(client, png[:20]), 400, "damaged", "truncated")
+    assert_error(post(client, png[:8] + bytes(range(200))), 400, "damaged")
+    assert_error(post(client, encoded(gray(64, 48), "WEBP")[:300], name="x.webp"), 400, "damaged")
 
 
 # ------------------------------------------------------------------------------------- busy case

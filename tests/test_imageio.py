@@ -11,7 +11,13 @@ import pytest
 from PIL import Image, ImageCms, ImageFile
 
 from tinct.errors import ImageError
-from tinct.imageio import as_rgb, load_image, save_image
+from tinct.imageio import (
+    as_rgb,
+    load_image,
+    load_image_bytes,
+    probe_image_bytes,
+    save_image,
+)
 
 
 def gradient(h=48, w=64) -> np.ndarray:
@@ -297,6 +303,121 @@ def test_too_small(tmp_path):
     Image.new("L", (5, 12)).save(p)
     assert "too small" in _err(p)
     assert load_image(p, min_side=1).size == (5, 12)
+
+
+# ------------------------------------------------------------------------ bytes in memory
+def _same(a, b) -> None:
+    assert np.array_equal(a.rgb, b.rgb) and (a.alpha is None) == (b.alpha is None)
+    assert a.alpha is None or np.array_equal(a.alpha, b.alpha)
+    assert (a.size, a.mode, a.format, a.bit_depth, a.exif, a.animated) == (b.size, b.mode, b.format, b.bit_depth,
+                                                                           b.exif, b.animated)
+
+
+def test_bytes_load_like_files(tmp_path):
+    write_png16(tmp_path / "c16.png", noise((20, 30, 4), seed=18, dtype=np.uint16, high=65536))
+    rot = Image.fromarray(gradient())
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rot.save(tmp_path / "rot.jpg", exif=exif.tobytes())
+    Image.fromarray(noise((16, 20, 2), seed=19), "LA").save(tmp_path / "la.png")
+    for name in ("c16.png", "rot.jpg", "la.png"):
+        p = tmp_path / name
+        from_file, from_bytes = load_image(p), load_image_bytes(p.read_bytes(), name)
+        _same(from_bytes, from_file)
+        assert from_file.path == p and from_bytes.path is None
+    loaded = load_image_bytes((tmp_path / "c16.png").read_bytes())
+    assert loaded.bit_depth == 16 and loaded.alpha is not None
+    with Image.open(tmp_path / "c16.png") as high_byte_only:  # what Pillow alone gives: value // 256
+        assert not np.array_equal(loaded.rgb, np.asarray(high_byte_only.convert("RGB")))
+    assert load_image_bytes((tmp_path / "rot.jpg").read_bytes()).size == (48, 64)
+
+
+def _bytes_err(data: bytes, kind: str, **kw) -> str:
+    with pytest.raises(ImageError) as info:
+        load_image_bytes(data, "scan-7.png", **kw)
+    msg = str(info.value)
+    assert msg.startswith("scan-7.png: ") and "\n" not in msg and info.value.kind == kind, (msg, info.value.kind)
+    return msg
+
+
+def test_bytes_errors(tmp_path):
+    assert "empty" in _bytes_err(b"", "empty")
+    assert "not an image" in _bytes_err(b"just some text, renamed\n" * 4, "not_image")
+    assert "not an image" in _bytes_err(b"%PDF-1.4\n%\xe2\xe3\n1 0 obj<<>>endobj\n", "not_image")
+    png = _saved(tmp_path, "PNG", "png")
+    assert "truncated" in _bytes_err(png[: len(png) // 2], "truncated")
+    assert "truncated" in _bytes_err(png[:20], "truncated")
+    header = b"\x89PNG\r\n\x1a\n" + noise(200, seed=20).tobytes()
+    assert "corrupt or truncated PNG" in _bytes_err(header, "corrupt")
+    webp = _saved(tmp_path, "WEBP", "webp")
+    assert "truncated" in _bytes_err(webp[: len(webp) // 2], "truncated")
+    assert "too large" in _bytes_err(png, "too_large", max_pixels=1000)
+    assert "too small" in _bytes_err(png, "too_small", min_side=100)
+    assert load_image_bytes(png, min_side=64).size == (64, 64)
+
+
+@pytest.mark.parametrize("fmt,ext,cut", [("PNG", "png", 2), ("JPEG", "jpg", 2), ("WEBP", "webp", 2), ("PNG", "png", 100)])
+def test_bytes_and_file_errors_read_the_same(tmp_path, fmt, ext, cut):
+    data = _saved(tmp_path, fmt, ext)
+    p = tmp_path / f"cut.{ext}"
+    p.write_bytes(data[: len(data) // cut])
+    with pytest.raises(ImageError) as from_file:
+        load_image(p)
+    with pytest.raises(ImageError) as from_bytes:
+        load_image_bytes(p.read_bytes(), "an upload")
+    assert str(from_file.value).replace(str(p), "an upload") == str(from_bytes.value)
+    assert from_file.value.kind == from_bytes.value.kind is not None
+
+
+def test_file_errors_have_kinds(tmp_path):
+    for path, kind in ((tmp_path / "nope.jpg", "not_found"), (tmp_path, "not_a_file")):
+        with pytest.raises(ImageError) as info:
+            load_image(path)
+        assert info.value.kind == kind
+    Image.fromarray(np.full((16, 16), 300.0, np.float32), "F").save(tmp_path / "big.tif")  # neither [0, 1] nor 0-255
+    with pytest.raises(ImageError) as info:
+        load_image(tmp_path / "big.tif")
+    assert str(info.value).startswith(f"{tmp_path / 'big.tif'}: ") and info.value.kind == "unsupported"
+
+
+def test_probe_reads_the_header_only(tmp_path, monkeypatch):
+    im = Image.fromarray(gradient())
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", exif=exif.tobytes())
+    big = io.BytesIO()
+    Image.new("L", (3000, 3000)).save(big, "PNG")
+    decoded = []
+    for cls in (Image.Image, ImageFile.ImageFile):
+        monkeypatch.setattr(cls, "load", lambda self: decoded.append(1))
+    header = probe_image_bytes(buf.getvalue())
+    assert header.size == (48, 64) and header.format == "JPEG" and header.mode == "RGB"
+    with pytest.raises(ImageError) as info:
+        probe_image_bytes(big.getvalue(), max_pixels=1_000_000)
+    assert info.value.kind == "too_large" and "3000x3000" in str(info.value)
+    with pytest.raises(ImageError) as info:
+        probe_image_bytes(b"hello" * 10, "x")
+    assert info.value.kind == "not_image" and str(info.value).startswith("x: ")
+    assert not decoded
+
+
+def test_quiet_overlapping_uses_restore_the_filters():
+    """Two threads reading images at once: entries and exits interleave (A in, B in, A out, B out)."""
+    import warnings
+
+    from tinct.imagedecode import QUIET
+
+    before = list(warnings.filters)
+    a, b = QUIET, QUIET
+    a.__enter__()
+    b.__enter__()
+    a.__exit__(None, None, None)
+    with warnings.catch_warnings(record=True) as caught:  # B still reads: still quiet
+        warnings.warn("from Pillow", UserWarning)
+    assert caught == []
+    b.__exit__(None, None, None)
+    assert warnings.filters == before
 
 
 # ---------------------------------------------------------------------------------- as_rgb

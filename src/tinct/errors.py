@@ -6,7 +6,16 @@ class TinctError(Exception):
 
 
 class ImageError(TinctError):
-    """An input that cannot be read as an image (corrupt, truncated, empty, too large, unknown)."""
+    """An input that cannot be read as an image (corrupt, truncated, empty, too large, unknown).
+
+    ``kind`` tells the cases apart for code (the HTTP API maps it to a status) without reading
+    the message: "not_found", "not_a_file", "permission", "empty", "not_image", "corrupt",
+    "truncated", "too_large", "too_small", "memory", "unsupported", or None when not classified.
+    """
+
+    def __init__(self, *args: object, kind: str | None = None) -> None:
+        super().__init__(*args)
+        self.kind = kind
 
 
 class ModelFileError(TinctError):

@@ -2,8 +2,10 @@
 
 :func:`load_image` reads a file defensively: every way a file can be unusable (missing, empty,
 not an image, corrupt, truncated, too large, too small) is a one-line
-:class:`~tinct.errors.ImageError` naming the file; EXIF orientation is applied; 16-bit data is
-scaled to 8 bits as value / 257; alpha (also palette transparency) is kept apart. :func:`as_rgb`
+:class:`~tinct.errors.ImageError` naming the file (its ``kind`` says which); EXIF orientation is
+applied; 16-bit data is scaled to 8 bits as value / 257 (:mod:`tinct.imagedecode`); alpha (also
+palette transparency) is kept apart. :func:`load_image_bytes` does the same for a file held in
+memory (an upload) and :func:`probe_image_bytes` checks its header alone. :func:`as_rgb`
 does the same conversion for the Python API (PIL images and numpy arrays), and
 :func:`save_image` writes atomically, never over an existing file unless asked.
 """
@@ -15,16 +17,16 @@ import io
 import os
 import re
 import secrets
-import sys
-import threading
-import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
+from tinct import imagedecode
 from tinct.errors import ImageError
+from tinct.imagedecode import gray3, icc_space, pil_to_arrays, read_16bit_color, scale_to_uint8, wide_rawmode
 
 MAX_PIXELS = 100_000_000  # default decompression-bomb limit of load_image
 MIN_SIDE = 8  # smallest width/height load_image accepts by default
@@ -33,10 +35,9 @@ FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".ti
 ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
 INPUT_EXTENSIONS = frozenset(FORMATS) | {".gif"}  # what a folder scan picks up
 # decoders load_image may use: raster formats only (EPS and PDF would run Ghostscript)
-READ_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "GIF", "PPM", "AVIF")
+READ_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "GIF", "PPM", "AVIF", "TGA")
 _SIGNATURES = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF", b"II*\x00": "TIFF", b"MM\x00*": "TIFF",
                b"BM": "BMP"}
-_STRICT_LOCK = threading.Lock()
 
 
 @dataclass
@@ -65,28 +66,96 @@ def load_image(path: str | os.PathLike, *, max_pixels: int | None = MAX_PIXELS, 
     """
     p = Path(path)
     _check_file(p)
+    return _load(_Source(p, path=p), max_pixels, min_side)
+
+
+def load_image_bytes(data: bytes, name: str = "upload", *, max_pixels: int | None = MAX_PIXELS,
+                     min_side: int = MIN_SIDE) -> LoadedImage:
+    """:func:`load_image` for an image file held in memory (an upload): the same checks and
+    conversions, with ``name`` in place of the path in error messages."""
+    return _load(_bytes_source(data, name), max_pixels, min_side)
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What the header of an image file tells before any pixel is decoded."""
+
+    size: tuple[int, int]  # (width, height) after EXIF orientation
+    format: str | None
+    mode: str
+
+
+def probe_image_bytes(data: bytes, name: str = "upload", *, max_pixels: int | None = MAX_PIXELS,
+                      min_side: int = MIN_SIDE) -> ImageHeader:
+    """Check an in-memory image file as far as its header allows (the same errors as
+    :func:`load_image_bytes`, the pixel limit included) without decoding pixels."""
+    with _opened(_bytes_source(data, name), max_pixels, min_side) as im:
+        w, h = im.size
+        return ImageHeader(size=(h, w) if _header_orientation(im) in (5, 6, 7, 8) else (w, h), format=im.format,
+                           mode=im.mode)
+
+
+@dataclass(frozen=True)
+class _Source:
+    """An image file: on disk (``path``) or in memory (``data``); ``label`` names it in errors."""
+
+    label: str | Path
+    path: Path | None = None
+    data: bytes | None = None
+
+    def open(self) -> Image.Image:
+        """Open with Pillow (reads the header only), restricted to :data:`READ_FORMATS`."""
+        return Image.open(self.path if self.data is None else io.BytesIO(self.data), formats=_read_formats())
+
+    def head(self) -> bytes:
+        if self.data is not None:
+            return self.data[:16]
+        with open(self.path, "rb") as f:
+            return f.read(16)
+
+    def nbytes(self) -> int:
+        return len(self.data) if self.data is not None else self.path.stat().st_size
+
+
+def _bytes_source(data: bytes, name: str) -> _Source:
+    if not data:
+        raise ImageError(f"{name}: empty file (0 bytes)", kind="empty")
+    return _Source(name, data=data if isinstance(data, bytes) else bytes(data))
+
+
+def _load(src: _Source, max_pixels: int | None, min_side: int) -> LoadedImage:
+    """The one implementation behind :func:`load_image` and :func:`load_image_bytes`."""
+    with _opened(src, max_pixels, min_side) as im:
+        wide = wide_rawmode(im)
+        animated = _is_animated(im)
+        im.load()
+        loaded = _from_pil(src, im, wide)
+        loaded.animated = animated
+    _check_size(src.label, loaded.size, max_pixels, min_side)
+    return loaded
+
+
+@contextlib.contextmanager
+def _opened(src: _Source, max_pixels: int | None, min_side: int) -> Iterator[Image.Image]:
+    """The file opened by Pillow with its size checked. Whatever goes wrong inside the block
+    (decoding included) becomes a one-line :class:`ImageError` naming the file."""
     try:
-        with _strict_loading(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # bomb warnings (checked below), "corrupt EXIF" notes
-            with Image.open(p, formats=_read_formats()) as im:
-                _check_size(p, im.size, max_pixels, min_side)
-                wide = _wide_rawmode(im)
-                animated = _is_animated(im)
-                im.load()
-                loaded = _from_pil(p, im, wide)
-                loaded.animated = animated
-    except ImageError:
-        raise
+        # no bomb warnings (the size is checked here), no "corrupt EXIF" notes
+        with imagedecode.strict_loading(), imagedecode.QUIET, src.open() as im:
+            _check_size(src.label, im.size, max_pixels, min_side)
+            yield im
+    except ImageError as exc:
+        if exc.kind is not None:
+            raise
+        raise ImageError(f"{src.label}: {exc}", kind="unsupported") from None  # a conversion error
     except Image.DecompressionBombError as exc:
         found = re.search(r"\((\d+) pixels\) exceeds limit of (\d+)", str(exc))
         detail = f"{int(found[1]) / 1e6:.3g} megapixels; Pillow's limit is {int(found[2]) / 1e6:.3g}" if found else str(exc)
-        raise ImageError(f"{p}: image too large ({detail}); refusing to decode it") from None
+        raise ImageError(f"{src.label}: image too large ({detail}); refusing to decode it", kind="too_large") from None
     except UnidentifiedImageError:
-        raise ImageError(_unidentified_message(p)) from None
+        raise _unidentified(src) from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError, MemoryError) as exc:
-        raise ImageError(_decode_message(p, exc)) from None
-    _check_size(p, loaded.size, max_pixels, min_side)
-    return loaded
+        raise _decode_error(src, exc) from None
 
 
 def _read_formats() -> list[str]:
@@ -96,39 +165,25 @@ def _read_formats() -> list[str]:
 
 def _check_file(p: Path) -> None:
     if not p.exists():
-        raise ImageError(f"{p}: file not found")
+        raise ImageError(f"{p}: file not found", kind="not_found")
     if p.is_dir():
-        raise ImageError(f"{p}: is a directory, not an image file")
+        raise ImageError(f"{p}: is a directory, not an image file", kind="not_a_file")
     if not p.is_file():
-        raise ImageError(f"{p}: not a regular file")
+        raise ImageError(f"{p}: not a regular file", kind="not_a_file")
     if not os.access(p, os.R_OK):
-        raise ImageError(f"{p}: permission denied")
+        raise ImageError(f"{p}: permission denied", kind="permission")
     if p.stat().st_size == 0:
-        raise ImageError(f"{p}: empty file (0 bytes)")
+        raise ImageError(f"{p}: empty file (0 bytes)", kind="empty")
 
 
-def _check_size(p: Path, size: tuple[int, int], max_pixels: int | None, min_side: int) -> None:
+def _check_size(label: str | Path, size: tuple[int, int], max_pixels: int | None, min_side: int) -> None:
     w, h = size
     if max_pixels is not None and w * h > max_pixels:
-        raise ImageError(f"{p}: image too large ({w}x{h} = {w * h / 1e6:.3g} megapixels; "
-                         f"the limit is {max_pixels / 1e6:g} megapixels)")
+        raise ImageError(f"{label}: image too large ({w}x{h} = {w * h / 1e6:.3g} megapixels; "
+                         f"the limit is {max_pixels / 1e6:g} megapixels)", kind="too_large")
     if min(w, h) < min_side:
-        raise ImageError(f"{p}: image too small ({w}x{h}; at least {min_side}x{min_side} pixels needed)")
-
-
-@contextlib.contextmanager
-def _strict_loading():
-    """Truncated files must raise, not load half gray. Pillow's global switch is only touched
-    (and restored) when something else turned it on."""
-    if not ImageFile.LOAD_TRUNCATED_IMAGES:
-        yield
-        return
-    with _STRICT_LOCK:
-        ImageFile.LOAD_TRUNCATED_IMAGES = False
-        try:
-            yield
-        finally:
-            ImageFile.LOAD_TRUNCATED_IMAGES = True
+        raise ImageError(f"{label}: image too small ({w}x{h}; at least {min_side}x{min_side} pixels needed)",
+                         kind="too_small")
 
 
 def _is_animated(im: Image.Image) -> bool:
@@ -143,37 +198,43 @@ def _is_animated(im: Image.Image) -> bool:
             pass
 
 
-def _head(p: Path) -> bytes:
-    with open(p, "rb") as f:
-        return f.read(16)
+def _header_orientation(im: Image.Image) -> int:
+    """The EXIF orientation, read without decoding pixels (1 when unknown)."""
+    if im.format == "PNG" and "exif" not in im.info:
+        return 1  # Pillow would decode the whole PNG to look for an eXIf chunk after the pixels
+    try:
+        return int(im.getexif().get(0x0112, 1))
+    except Exception:  # damaged EXIF: treat as upright, as decoding does
+        return 1
 
 
-def _unidentified_message(p: Path) -> str:
-    head = _head(p)
+def _unidentified(src: _Source) -> ImageError:
+    head = src.head()
     fmt = "WebP" if head[:4] == b"RIFF" and head[8:12] == b"WEBP" else next(
         (name for sig, name in _SIGNATURES.items() if head.startswith(sig)), None)
     if fmt:
-        return f"{p}: corrupt or truncated {fmt} file (cannot read its header)"
-    return f"{p}: not an image file (the data is not JPEG, PNG, WebP, TIFF, BMP or GIF)"
+        return ImageError(f"{src.label}: corrupt or truncated {fmt} file (cannot read its header)", kind="corrupt")
+    return ImageError(f"{src.label}: not an image file (the data is not JPEG, PNG, WebP, TIFF, BMP or GIF)",
+                      kind="not_image")
 
 
-def _decode_message(p: Path, exc: BaseException) -> str:
+def _decode_error(src: _Source, exc: BaseException) -> ImageError:
     if isinstance(exc, MemoryError):
-        return f"{p}: not enough memory to decode this image"
+        return ImageError(f"{src.label}: not enough memory to decode this image", kind="memory")
     reason = " ".join(str(exc).split()) or type(exc).__name__
-    if "truncated" in reason.lower() or isinstance(exc, EOFError) or _riff_cut(p):
-        return f"{p}: truncated image file (the data ends early)"
-    return f"{p}: corrupt image data ({reason})"
+    if "truncated" in reason.lower() or isinstance(exc, EOFError) or _riff_cut(src):
+        return ImageError(f"{src.label}: truncated image file (the data ends early)", kind="truncated")
+    return ImageError(f"{src.label}: corrupt image data ({reason})", kind="corrupt")
 
 
-def _riff_cut(p: Path) -> bool:
+def _riff_cut(src: _Source) -> bool:
     """A WebP file shorter than its RIFF header says (Pillow reports it as a decoder error)."""
-    head = _head(p)
-    return head[:4] == b"RIFF" and p.stat().st_size < int.from_bytes(head[4:8], "little") + 8
+    head = src.head()
+    return head[:4] == b"RIFF" and src.nbytes() < int.from_bytes(head[4:8], "little") + 8
 
 
 # ------------------------------------------------------------------------------------ PIL -> arrays
-def _from_pil(p: Path, im: Image.Image, wide: str | None) -> LoadedImage:
+def _from_pil(src: _Source, im: Image.Image, wide: str | None) -> LoadedImage:
     mode, fmt = im.mode, im.format
     try:
         orientation = im.getexif().get(0x0112, 1)
@@ -184,15 +245,15 @@ def _from_pil(p: Path, im: Image.Image, wide: str | None) -> LoadedImage:
     bit_depth = 16 if wide or mode.startswith("I;16") else 32 if mode in ("I", "F") else 8
     rgb = alpha = None
     if wide:
-        rgb, alpha = _read_16bit_color(p, im, wide, orientation)
+        rgb, alpha = read_16bit_color(src.open, im, wide, orientation)
     if rgb is None:
         upright = ImageOps.exif_transpose(im) if orientation != 1 else im
         rgb, alpha = pil_to_arrays(upright)
-    if icc is not None and _icc_space(icc) != "RGB ":
+    if icc is not None and icc_space(icc) != "RGB ":
         icc = None  # a gray or CMYK profile does not describe the RGB output
     h, w = rgb.shape[:2]
     return LoadedImage(rgb=rgb, alpha=alpha, mode=mode, format=fmt, size=(w, h), exif=exif, icc_profile=icc,
-                       bit_depth=bit_depth, path=p)
+                       bit_depth=bit_depth, path=src.path)
 
 
 def _clean_exif(raw: bytes | None) -> bytes | None:
@@ -206,145 +267,6 @@ def _clean_exif(raw: bytes | None) -> bytes | None:
         return exif.tobytes() if len(exif) else None
     except Exception:  # damaged EXIF is dropped, not fatal
         return None
-
-
-def _icc_space(icc: bytes) -> str:
-    return icc[16:20].decode("latin-1") if len(icc) >= 20 else ""
-
-
-def pil_to_arrays(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
-    """Any PIL image -> (HxWx3 uint8 RGB, HxW uint8 alpha or None). No orientation is applied."""
-    mode = im.mode
-    if mode == "F":
-        return _gray3(_float_image_to_uint8(np.asarray(im))), None
-    if mode == "I" or mode.startswith("I;16"):
-        gray = scale_to_uint8(np.asarray(im), what=f"mode {mode} image", int16_range=True)
-        return _gray3(gray), None
-    if "transparency" in im.info and mode in ("1", "L", "RGB", "P"):
-        im = im.convert("RGBA")
-    elif mode in ("P", "PA", "La", "RGBa"):
-        im = im.convert("RGBA" if (mode != "P") else "RGB")
-    elif mode == "1":
-        im = im.convert("L")
-    elif mode == "CMYK":
-        im = _cmyk_to_rgb(im)
-    if im.mode == "L":
-        return _gray3(np.asarray(im)), None
-    if im.mode == "LA":
-        arr = np.asarray(im)
-        return _gray3(arr[:, :, 0]), np.ascontiguousarray(arr[:, :, 1])
-    if im.mode == "RGBA":
-        arr = np.asarray(im)
-        return np.ascontiguousarray(arr[:, :, :3]), np.ascontiguousarray(arr[:, :, 3])
-    if im.mode != "RGB":
-        try:
-            im = im.convert("RGB")
-        except (ValueError, OSError) as exc:
-            raise ImageError(f"unsupported image mode {mode!r} ({exc})") from None
-    return np.ascontiguousarray(np.asarray(im)), None
-
-
-def _gray3(gray: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
-
-
-def _cmyk_to_rgb(im: Image.Image) -> Image.Image:
-    """CMYK -> RGB through the embedded CMYK ICC profile when there is one, else Pillow's
-    (multiplicative) conversion."""
-    icc = im.info.get("icc_profile")
-    if icc and _icc_space(icc) == "CMYK":
-        try:
-            from PIL import ImageCms
-
-            src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            return ImageCms.profileToProfile(im, src, ImageCms.createProfile("sRGB"), outputMode="RGB")
-        except Exception:  # a broken profile falls back to the plain conversion
-            pass
-    return im.convert("RGB")
-
-
-def _float_image_to_uint8(arr: np.ndarray) -> np.ndarray:
-    """Pillow's float mode: [0, 1] data (float TIFFs) or 0-255 data (Pillow's own conversions)."""
-    if arr.size and np.isfinite(arr).all() and arr.min() >= 0 and 1 < arr.max() <= 255:
-        return (arr.astype(np.float32) + 0.5).astype(np.uint8)
-    try:
-        return scale_to_uint8(arr, what="mode F image")
-    except ImageError as exc:
-        raise ImageError(f"{exc} (or 0-255)") from None
-
-
-def scale_to_uint8(arr: np.ndarray, what: str = "array", int16_range: bool = False) -> np.ndarray:
-    """uint8 as is; uint16 / 257; float in [0, 1] * 255. With ``int16_range`` other integer
-    types are taken as 16-bit data (clipped to 0-65535), as Pillow's modes I and I;16S hold it."""
-    if arr.dtype == np.bool_:
-        raise ImageError(f"{what}: boolean data is not an image; convert it to uint8 (0-255) first")
-    if arr.dtype == np.uint8:
-        return arr
-    if arr.dtype.kind == "u" and arr.dtype.itemsize == 2:
-        return ((arr.astype(np.uint32) + 128) // 257).astype(np.uint8)
-    if arr.dtype.kind in "iu" and int16_range:
-        return ((np.clip(arr, 0, 65535).astype(np.uint32) + 128) // 257).astype(np.uint8)
-    if arr.dtype.kind == "f":
-        if arr.size and not np.isfinite(arr).all():
-            raise ImageError(f"{what}: float data contains NaN or infinity")
-        if arr.size and (arr.min() < 0 or arr.max() > 1):
-            raise ImageError(f"{what}: float data must lie in [0, 1], got [{float(arr.min()):g}, {float(arr.max()):g}]")
-        return (arr.astype(np.float32) * 255 + 0.5).astype(np.uint8)
-    raise ImageError(f"{what}: unsupported data type {arr.dtype}; use uint8, uint16 or float in [0, 1]")
-
-
-# ---------------------------------------------------------------------- 16-bit color PNG and TIFF
-_WIDE = frozenset(f"{m};16{o}" for m in ("RGB", "RGBA", "RGBX") for o in "BLN") | {"LA;16B"}
-
-
-def _wide_rawmode(im: Image.Image) -> str | None:
-    """The raw mode of a 16-bit-per-sample color file, which Pillow decodes to 8 bits by keeping
-    the high byte. None for everything else."""
-    if im.mode not in ("RGB", "RGBA") or len(im.tile) == 0:
-        return None
-    modes = {t.args if isinstance(t.args, str) else (t.args[0] if t.args else None) for t in im.tile}
-    if len(modes) != 1:
-        return None
-    raw = modes.pop()
-    return raw if raw in _WIDE else None
-
-
-def _low_rawmode(raw: str) -> str:
-    """The raw mode that makes Pillow's unpacker keep the low byte of every 16-bit sample."""
-    if raw == "LA;16B":
-        return "RGBA"  # 4 bytes per pixel unpacked as is: L high, L low, A high, A low
-    order = raw[-1]
-    if order == "N":
-        order = "L" if sys.byteorder == "little" else "B"
-    return raw[:-1] + {"B": "L", "L": "B"}[order]
-
-
-def _read_16bit_color(p: Path, hi: Image.Image, raw: str, orientation: int):
-    """Decode the file a second time for the low bytes and combine them with the high bytes
-    Pillow already decoded, so 16-bit color scales as value / 257. (None, None) when that fails
-    (the 8-bit high-byte image is then used as it is)."""
-    try:
-        with Image.open(p, formats=_read_formats()) as lo:
-            lo.tile = [t._replace(args=_low_rawmode(raw) if isinstance(t.args, str)
-                                  else (_low_rawmode(raw), *t.args[1:])) for t in lo.tile]
-            lo.load()
-            if orientation != 1:
-                lo = ImageOps.exif_transpose(lo)
-            lo_arr = np.asarray(lo).astype(np.uint32)
-        hi_arr = np.asarray(ImageOps.exif_transpose(hi) if orientation != 1 else hi).astype(np.uint32)
-    except Exception:
-        return None, None
-    if raw == "LA;16B":  # lo holds the raw bytes: L high, L low, A high, A low
-        return _gray3(_to8(lo_arr[:, :, 0] * 256 + lo_arr[:, :, 1])), _to8(lo_arr[:, :, 2] * 256 + lo_arr[:, :, 3])
-    if hi_arr.shape != lo_arr.shape:
-        return None, None
-    full = _to8(hi_arr * 256 + lo_arr)
-    alpha = np.ascontiguousarray(full[:, :, 3]) if hi.mode == "RGBA" else None
-    return np.ascontiguousarray(full[:, :, :3]), alpha
-
-
-def _to8(v: np.ndarray) -> np.ndarray:
-    return ((v + 128) // 257).astype(np.uint8)
 
 
 # ------------------------------------------------------------------------------------- Python API
@@ -375,7 +297,7 @@ def as_rgb(image) -> tuple[np.ndarray, np.ndarray | None]:
     arr = scale_to_uint8(arr, what="image array")
     c = arr.shape[2]
     alpha = np.ascontiguousarray(arr[:, :, c - 1]) if c in (2, 4) else None
-    rgb = _gray3(arr[:, :, 0]) if c in (1, 2) else np.ascontiguousarray(arr[:, :, :3])
+    rgb = gray3(arr[:, :, 0]) if c in (1, 2) else np.ascontiguousarray(arr[:, :, :3])
     return rgb, alpha
 
 

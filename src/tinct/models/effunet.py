@@ -41,8 +41,14 @@ class EffUNet(ColorNet):
     init_only_kwargs = ("pretrained",)
 
     def __init__(self, width: int = 32, pretrained: bool = True, hints: bool = False, bins_head: bool = True,
-                 prefer_bins: bool = True, temperature: float = 0.38):
+                 prefer_bins: bool = True, temperature: float = 0.38, blend: float = 0.0):
+        """``prefer_bins``: decode with the annealed mean of the bin head at ``temperature`` (vivid)
+        rather than the regression head (muted); ``blend`` mixes that much of the regression head
+        into the annealed mean (0 = bins only)."""
         super().__init__()
+        if not 0.0 <= blend <= 1.0:
+            raise ValueError(f"blend must be in [0, 1], got {blend}")
+        self.blend = blend
         self.hints = hints
         self.global_hint_dim = GLOBAL_HINT_DIM if hints else 0
         self.prefer_bins = prefer_bins and bins_head
@@ -87,3 +93,12 @@ class EffUNet(ColorNet):
         if self.bins_head:
             out["logits"] = self.logit_head(x4)
         return out
+
+    def decode(self, out: dict[str, torch.Tensor], temperature: float | None = None) -> torch.Tensor:
+        if "logits" not in out or not (self.prefer_bins or temperature is not None):
+            return out["ab"]
+        t = self.default_temperature if temperature is None else temperature
+        ab = color.normalize_ab(color.annealed_mean(out["logits"], self.bins, t))
+        if self.blend > 0:
+            ab = self.blend * out["ab"] + (1 - self.blend) * color.resize_ab(ab, out["ab"].shape[-2:])
+        return ab

@@ -1,78 +1,84 @@
 """Uploaded bytes -> image and image -> response bytes, all in memory.
 
-The content decides, never the file name or the declared type: bytes are opened with Pillow
-restricted to a list of raster formats (no EPS/PDF, which would run external programs). Opening
-reads only the header, so the pixel limit is checked before any pixel is decoded.
+Uploads go through the same checks and conversions as image files (:func:`tinct.imageio.load_image_bytes`:
+EXIF orientation, exact 16-bit color, palette/CMYK/alpha, truncation, decompression bombs, images
+too small to use). The content decides, never the file name or the declared type, and only raster
+formats are read (no EPS/PDF, which would run external programs). :func:`open_image` reads the
+header alone, so the pixel limit is checked before any pixel is decoded; :func:`decode` decodes
+later, in an inference thread. Each :class:`~tinct.errors.ImageError` ``kind`` maps to a status.
 """
 
 from __future__ import annotations
 
 import io
-import warnings
+from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from tinct.errors import ImageError
-from tinct.imageio import as_rgb
+from tinct.imageio import load_image_bytes, probe_image_bytes
 from tinct.serve.errors import ApiError
 
-FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP", "GIF", "PPM", "TGA", "AVIF")
+UPLOAD_NAME = "the uploaded image"  # how error messages of tinct.imageio name an upload
 OUTPUT_FORMATS = {"png": ("PNG", "image/png"), "jpeg": ("JPEG", "image/jpeg"), "webp": ("WEBP", "image/webp")}
-_TRANSPOSED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
+NOT_AN_IMAGE = ("that file is not an image (or not in a format tinct reads: PNG, JPEG, WebP, TIFF, BMP, GIF, PNM, "
+                "TGA, AVIF)")
 
 
-def open_image(data: bytes, max_pixels: int) -> tuple[Image.Image, tuple[int, int]]:
-    """Open uploaded bytes (header only). Returns the image and its upright (width, height).
-    415 when the bytes are no image of a known format, 413 past ``max_pixels``, 400 when damaged."""
-    if not data:
-        raise ApiError(400, "the uploaded file is empty")
+@dataclass(frozen=True)
+class Upload:
+    """Uploaded bytes whose header passed the checks, waiting to be decoded."""
+
+    data: bytes
+    size: tuple[int, int]  # (width, height) after EXIF orientation
+    max_pixels: int
+
+
+def open_image(data: bytes, max_pixels: int) -> tuple[Upload, tuple[int, int]]:
+    """Check uploaded bytes (header only). Returns the upload and its upright (width, height).
+    415 when the bytes are no image of a known format, 413 past ``max_pixels``, 400 when damaged
+    or too small."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data), formats=FORMATS)
-    except Image.UnidentifiedImageError:
-        raise ApiError(415, "that file is not an image (or not in a format tinct reads: PNG, JPEG, WebP, "
-                            "TIFF, BMP, GIF, PNM, TGA, AVIF)") from None
-    except Image.DecompressionBombError:
-        raise ApiError(413, f"the image has too many pixels (limit {max_pixels / 1e6:g} megapixels)") from None
-    except Exception:  # noqa: BLE001  (any other failure of a decoder on the header: a damaged file)
-        raise ApiError(400, "the image is damaged and cannot be read") from None
-    w, h = img.size
-    if w < 1 or h < 1:
-        raise ApiError(400, "the image has no pixels")
+        header = probe_image_bytes(data, UPLOAD_NAME, max_pixels=None)  # the limit is checked below, in API words
+    except ImageError as exc:
+        raise api_error(exc, max_pixels) from None
+    w, h = header.size
     if w * h > max_pixels:
         raise ApiError(413, f"the image is {w}x{h} = {w * h / 1e6:.1f} megapixels; "
                             f"the limit is {max_pixels / 1e6:g} megapixels")
-    return img, ((h, w) if _orientation(img) in _TRANSPOSED else (w, h))
+    return Upload(data, header.size, max_pixels), header.size
 
 
-def _orientation(img: Image.Image) -> int:
-    """The EXIF orientation, read without decoding pixels (1 when unknown)."""
-    if img.format == "PNG" and "exif" not in img.info:
-        return 1  # Pillow would decode the whole PNG to look for an eXIf chunk after the pixels
+def decode(upload: Upload) -> np.ndarray:
+    """Decode the pixels of a checked upload, upright: HxWx3 or HxWx4 uint8 (alpha kept)."""
     try:
-        return int(img.getexif().get(0x0112, 1))
-    except Exception:  # noqa: BLE001  (damaged EXIF: treat as upright, as decoding does)
-        return 1
-
-
-def decode(img: Image.Image) -> np.ndarray:
-    """Decode the pixels of an opened image, upright: HxWx3 or HxWx4 uint8 (alpha kept)."""
-    try:
-        img.load()
-        try:
-            img = ImageOps.exif_transpose(img)
-        except Exception:  # noqa: BLE001, S110  (damaged EXIF: the pixels are fine, keep them as stored)
-            pass
-        rgb, alpha = as_rgb(img)
+        loaded = load_image_bytes(upload.data, UPLOAD_NAME, max_pixels=upload.max_pixels)
     except ImageError as exc:
-        raise ApiError(400, f"the image cannot be used: {exc}") from None
-    except MemoryError:
-        raise
-    except Exception:  # noqa: BLE001  (Pillow raises OSError, ValueError, SyntaxError, EOFError... on damaged data)
-        raise ApiError(400, "the image is damaged or truncated and cannot be decoded") from None
-    return rgb if alpha is None else np.dstack([rgb, alpha])
+        raise api_error(exc, upload.max_pixels) from None
+    return loaded.rgb if loaded.alpha is None else np.dstack([loaded.rgb, loaded.alpha])
+
+
+def api_error(exc: ImageError, max_pixels: int) -> ApiError:
+    """The HTTP answer to an upload that :mod:`tinct.imageio` refused, chosen by the error's kind."""
+    kind = getattr(exc, "kind", None)
+    if kind == "empty":
+        return ApiError(400, "the uploaded file is empty")
+    if kind == "not_image":
+        return ApiError(415, NOT_AN_IMAGE)
+    if kind == "too_large":
+        return ApiError(413, f"the image has too many pixels (limit {max_pixels / 1e6:g} megapixels)")
+    if kind == "memory":
+        return ApiError(413, "the image is too large to decode on this server")
+    if kind in ("corrupt", "truncated"):
+        return ApiError(400, f"the image is damaged and cannot be read: {_reason(exc)}")
+    return ApiError(400, f"the image cannot be used: {_reason(exc)}")  # too small, unsupported mode, ...
+
+
+def _reason(exc: ImageError) -> str:
+    """The message of ``exc`` without the upload's name in front."""
+    text = str(exc)
+    return text[len(UPLOAD_NAME) + 2:] if text.startswith(f"{UPLOAD_NAME}: ") else text
 
 
 def encode(arr: np.ndarray, fmt: str, quality: int | None = None) -> tuple[bytes, str]:
