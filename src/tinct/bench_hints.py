@@ -20,7 +20,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,8 +29,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-import tinct.models.levin_model  # noqa: F401  (registers "levin"; drop once models/__init__ imports it)
-from tinct import color
+from tinct import bench, color, metrics
+from tinct.bench_report import atomic_write_bytes
 from tinct.errors import HintError, ImageError, ModelFileError, TinctError
 from tinct.hints import Hints, Point, reference_histogram, sample_points
 from tinct.imageio import as_rgb
@@ -43,7 +42,6 @@ SIGGRAPH17_PSNR = dict(zip(COUNTS, (24.43, 25.37, 26.20, 27.39, 28.42, 29.34, 30
 SIGGRAPH17_LABEL = "SIGGRAPH17 (paper, ImageNet)"
 GRAY = "gray (ab = 0)"
 PATCH = 6
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 # ---------------------------------------------------------------- images and scores
@@ -52,31 +50,7 @@ def list_images(data_dir: str | os.PathLike, limit: int | None = None) -> list[P
     d = Path(data_dir)
     if not d.is_dir():
         raise ImageError(f"image folder not found: {d}")
-    files = sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not files:
-        raise ImageError(f"no images in {d}")
-    return files[:limit] if limit else files
-
-
-def load_square(path: str | os.PathLike, size: int) -> np.ndarray:
-    """``size`` x ``size`` uint8 RGB: shorter side resized to ``size`` (bicubic), center crop."""
-    try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-    except (OSError, ValueError) as exc:
-        raise ImageError(f"cannot read image {path}: {exc}") from None
-    w, h = im.size
-    s = size / min(w, h)
-    nw, nh = max(size, round(w * s)), max(size, round(h * s))
-    im = im.resize((nw, nh), Image.BICUBIC)
-    x0, y0 = (nw - size) // 2, (nh - size) // 2
-    return np.array(im.crop((x0, y0, x0 + size, y0 + size)))
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two uint8 images: ``20 log10(255 / sqrt(MSE))``."""
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 20 * math.log10(255.0 / math.sqrt(max(mse, 1e-10)))
+    return bench.list_images(d, limit)
 
 
 def render(l: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
@@ -126,10 +100,10 @@ def run_hint_bench(data_dir: str | os.PathLike, models: Sequence[str | os.PathLi
     scores = {n: np.zeros((len(files), len(counts))) for n in [*names, GRAY]}
     seconds = dict.fromkeys(names, 0.0)
     for i, path in enumerate(tqdm(files, desc="hint bench", unit="img", disable=not progress)):
-        truth = load_square(path, size)
+        truth = bench.load_eval_image(path, size)
         lab = color.rgb_to_lab(color.to_tensor(truth))
         l, ab = lab[:, :1], color.normalize_ab(lab[0, 1:])
-        scores[GRAY][i] = psnr(render(l, torch.zeros_like(lab[:, 1:])), truth)
+        scores[GRAY][i] = metrics.psnr(render(l, torch.zeros_like(lab[:, 1:])), truth)
         for j, count in enumerate(counts):
             gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, i, count]).generate_state(1)[0]))
             ab_hint, mask = sample_points(ab, count, patch, gen)
@@ -137,7 +111,7 @@ def run_hint_bench(data_dir: str | os.PathLike, models: Sequence[str | os.PathLi
                 t0 = time.perf_counter()
                 pred = colorizer.predict_ab_tensors(l, ab_hint[None], mask[None])
                 seconds[name] += time.perf_counter() - t0
-                scores[name][i, j] = psnr(render(l, pred), truth)
+                scores[name][i, j] = metrics.psnr(render(l, pred), truth)
     n = len(files)
     result: dict[str, Any] = {
         "benchmark": "SIGGRAPH17 user hints",
@@ -154,9 +128,9 @@ def run_hint_bench(data_dir: str | os.PathLike, models: Sequence[str | os.PathLi
     }
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _write_atomic(out / "hints_bench.json", json.dumps(result, indent=1).encode())
-    _write_atomic(out / "hints_bench.md", markdown_table(result).encode())
-    _write_atomic(out / "hints_curve.png", plot_curve(result))
+    atomic_write_bytes(out / "hints_bench.json", json.dumps(result, indent=1).encode())
+    atomic_write_bytes(out / "hints_bench.md", markdown_table(result).encode())
+    atomic_write_bytes(out / "hints_curve.png", plot_curve(result))
     return result
 
 
@@ -237,18 +211,6 @@ def _plot_pil(counts: list[int], series: dict[str, list]) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 # ---------------------------------------------------------------- what a hint does
@@ -346,7 +308,7 @@ def save_side_by_side(path: str | os.PathLike, images: Sequence, labels: Sequenc
     canvas.save(buf, format="PNG")
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(out, buf.getvalue())
+    atomic_write_bytes(out, buf.getvalue())
     return out
 
 

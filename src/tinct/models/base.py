@@ -16,6 +16,7 @@ turns that dict into normalized ab, the one thing the inference path needs.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from tinct import color
@@ -96,3 +97,15 @@ def conv_bn_act(cin: int, cout: int, k: int = 3, stride: int = 1, act: str = "re
         layers.append(nn.BatchNorm2d(cout))
     layers.append(nn.LeakyReLU(0.2, inplace=True) if act == "lrelu" else nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
+
+
+class UpBlock(nn.Module):
+    """U-Net decoder stage: upsample to the skip's size, concatenate, two conv-BN-ReLU."""
+
+    def __init__(self, cin: int, cskip: int, cout: int):
+        super().__init__()
+        self.conv = nn.Sequential(conv_bn_act(cin + cskip, cout), conv_bn_act(cout, cout))
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        return self.conv(torch.cat([x, skip], dim=1))

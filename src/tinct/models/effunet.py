@@ -15,19 +15,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from tinct import color
-from tinct.models.base import GLOBAL_HINT_DIM, ColorNet, conv_bn_act
-from tinct.models.efficientnet_lite import FEATURE_CHANNELS, EfficientNetLite0, efficientnet_lite0
+from tinct.models.base import GLOBAL_HINT_DIM, ColorNet, UpBlock, conv_bn_act
+from tinct.models.efficientnet_lite import (
+    FEATURE_CHANNELS,
+    EfficientNetLite0,
+    efficientnet_lite0,
+)
 from tinct.registry import register_model
-
-
-class UpBlock(nn.Module):
-    def __init__(self, cin: int, cskip: int, cout: int):
-        super().__init__()
-        self.conv = nn.Sequential(conv_bn_act(cin + cskip, cout), conv_bn_act(cout, cout))
-
-    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-        return self.conv(torch.cat([x, skip], dim=1))
 
 
 @register_model(

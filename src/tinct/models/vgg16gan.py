@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tinct.errors import ModelFileError
-from tinct.models.base import ColorNet, Discriminator, conv_bn_act
+from tinct.models.base import ColorNet, Discriminator, UpBlock, conv_bn_act
 from tinct.registry import register_model
 
 VGG16_STAGES = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
@@ -97,16 +97,6 @@ def load_vgg16_weights(stages: nn.ModuleList, path: str | os.PathLike, average_r
             conv.bias.copy_(b)
 
 
-class _Up(nn.Module):
-    def __init__(self, cin: int, cskip: int, cout: int):
-        super().__init__()
-        self.conv = nn.Sequential(conv_bn_act(cin + cskip, cout), conv_bn_act(cout, cout))
-
-    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-        return self.conv(torch.cat([x, skip], dim=1))
-
-
 @register_model(
     "vgg16gan",
     summary="GAN generator: VGG16 conv stages (BN, LeakyReLU) + skip-linked decoder, ab regression",
@@ -130,7 +120,7 @@ class VGG16GAN(ColorNet):
         cin = enc[4]
         self.decoder = nn.ModuleList()
         for cskip, cout in zip(reversed(enc), dec):
-            self.decoder.append(_Up(cin, cskip, cout))
+            self.decoder.append(UpBlock(cin, cskip, cout))
             cin = cout
         self.head = nn.Conv2d(cin, 2, 1)
         if vgg16_weights is not None:
