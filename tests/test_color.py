@@ -90,3 +90,16 @@ def test_rgb_histogram_sums_to_one():
     h = color.rgb_histogram(_rand_rgb().float())
     assert h.shape == (2, 512)
     assert torch.allclose(h.sum(1), torch.ones(2))
+
+
+def test_fast_uint8_paths_match_the_exact_ones():
+    rng = np.random.default_rng(1)
+    img = (rng.random((40, 50, 3)) * 255).astype(np.uint8)
+    exact_l = color.rgb_to_l(color.to_tensor(img))[0, 0].numpy()
+    assert np.abs(color.l_from_uint8(img) - exact_l).max() < 1e-3
+    gray = np.repeat(img[:, :, :1], 3, axis=2)
+    assert np.abs(color.l_from_uint8(gray) - color.rgb_to_l(color.to_tensor(gray))[0, 0].numpy()).max() < 1e-3
+    lab = torch.cat([torch.rand(1, 1, 40, 50) * 100, torch.rand(1, 2, 40, 50) * 160 - 80], dim=1)
+    exact = color.to_uint8(color.lab_to_rgb(lab)).astype(int)
+    fast = color.lab_to_uint8(lab).astype(int)
+    assert np.abs(fast - exact).max() <= 1 and (fast != exact).mean() < 0.01

@@ -77,6 +77,15 @@ def test_resume_is_exact(image_dir, tmp_path):
     assert [r["G_loss"] for r in full.history] == [r["G_loss"] for r in resumed.history]
 
 
+def test_learning_rate_schedule():
+    from tinct.train.loop import learning_rate
+
+    cfg = TrainConfig(model="unet", data=".", steps=100, lr=1e-3, lr_decay_start=0.6)
+    assert learning_rate(cfg, 0) == learning_rate(cfg, 59) == 1e-3
+    assert learning_rate(cfg, 80) == pytest.approx(5e-4)
+    assert learning_rate(cfg, 100) == 0.0
+
+
 def test_cli_train_writes_model_and_history(image_dir, tmp_path, capsys):
     out = tmp_path / "cli"
     code = main(["train", "--model", "cnn4", "--data", str(image_dir), "--out", str(out), "--steps", "2",

@@ -221,3 +221,40 @@ def histogram_bin_colors(bins_per_channel: int = 8) -> torch.Tensor:
     c = (torch.arange(bins_per_channel, dtype=torch.float32) + 0.5) / bins_per_channel
     r, g, b = torch.meshgrid(c, c, c, indexing="ij")
     return torch.stack([r.ravel(), g.ravel(), b.ravel()], dim=1)
+
+
+# ---- fast full-resolution paths for uint8 images (look-up tables; used by the pipeline) ----
+@functools.lru_cache(maxsize=1)
+def _luts() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    v = torch.arange(256, dtype=torch.float64) / 255.0
+    lin = srgb_to_linear(v)
+    l_gray = 116 * torch.where(lin > _EPS, lin.clamp(min=_EPS) ** (1 / 3), (_KAPPA * lin + 16) / 116) - 16
+    # linear light -> uint8 sRGB on a 16-bit grid: at most one level from the exact rounding
+    grid = torch.arange(65536, dtype=torch.float64) / 65535.0
+    to8 = (linear_to_srgb(grid) * 255.0 + 0.5).clamp(0, 255).to(torch.uint8)
+    return lin.float().numpy(), l_gray.float().numpy(), to8.numpy()
+
+
+def l_from_uint8(rgb: np.ndarray) -> np.ndarray:
+    """CIE L (H, W) float32 of an HxWx3 uint8 sRGB image, by table look-up (fast at 12 MP)."""
+    lin, l_gray, _ = _luts()
+    r, g, b = rgb[:, :, 0], rgb[:, :, 1], rgb[:, :, 2]
+    if np.array_equal(r, g) and np.array_equal(g, b):
+        return l_gray[r]
+    y = lin[r] * np.float32(0.212671) + lin[g] * np.float32(0.715160) + lin[b] * np.float32(0.072169)
+    return np.where(y > _EPS, 116 * np.cbrt(y) - 16, _KAPPA * y).astype(np.float32)
+
+
+def lab_to_uint8(lab: torch.Tensor) -> np.ndarray:
+    """Lab (1, 3, H, W) -> HxWx3 uint8 sRGB, gamut-clamped: :func:`lab_to_rgb` then
+    :func:`to_uint8`, with the gamma curve by table look-up (within one level of it)."""
+    l, a, b = lab[:, 0:1], lab[:, 1:2], lab[:, 2:3]
+    fy = (l + 16) / 116
+    f = torch.cat([fy + a / 500, fy, fy - b / 200], dim=1)
+    f3 = f * f * f
+    t = torch.where(f3 > _EPS, f3, (116 * f - 16) / _KAPPA)
+    white = torch.tensor(_WHITE_D65, dtype=lab.dtype).view(1, 3, 1, 1)
+    lin = _matmul_channels(_XYZ_TO_RGB, t * white)
+    idx = (lin.clamp(0.0, 1.0) * 65535.0 + 0.5).to(torch.int32)
+    to8 = _luts()[2]
+    return to8[idx[0].permute(1, 2, 0).numpy()]

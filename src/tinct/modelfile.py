@@ -63,6 +63,7 @@ def save_model(model: torch.nn.Module, path: str | os.PathLike, provenance: dict
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata={META_KEY: json.dumps(record)})
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

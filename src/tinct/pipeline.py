@@ -25,7 +25,7 @@ from tinct.modelfile import load_model
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_MODEL = "photo"
 STRIDE = 32  # working sizes are multiples of the deepest encoder stride
-STRIP_PIXELS = 2_000_000  # full-resolution recombination runs in strips of about this many pixels
+STRIP_PIXELS = 500_000  # full-resolution recombination runs in cache-sized strips of about this many pixels
 
 
 def shipped_models() -> dict[str, Path]:
@@ -129,13 +129,8 @@ class Colorizer:
 
 
 def _l_channel(rgb: np.ndarray) -> torch.Tensor:
-    """(1, 1, H, W) raw L of a uint8 image, computed in strips to bound memory."""
-    h, w = rgb.shape[:2]
-    rows = max(1, STRIP_PIXELS // max(w, 1))
-    out = torch.empty(1, 1, h, w)
-    for y in range(0, h, rows):
-        out[:, :, y : y + rows] = color.rgb_to_l(color.to_tensor(rgb[y : y + rows]))
-    return out
+    """(1, 1, H, W) raw L of a uint8 image."""
+    return torch.from_numpy(color.l_from_uint8(rgb))[None, None]
 
 
 def _upsample_rows(ab_low: torch.Tensor, y0: int, y1: int, h: int, w: int) -> torch.Tensor:
@@ -154,5 +149,5 @@ def _recombine_strips(l_full: torch.Tensor, ab_low: torch.Tensor) -> np.ndarray:
     for y in range(0, h, rows):
         y1 = min(h, y + rows)
         ab = _upsample_rows(ab_low, y, y1, h, w)
-        out[y:y1] = color.to_uint8(color.lab_to_rgb(torch.cat([l_full[:, :, y:y1], ab], dim=1)))
+        out[y:y1] = color.lab_to_uint8(torch.cat([l_full[:, :, y:y1], ab], dim=1))
     return out

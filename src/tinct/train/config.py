@@ -29,6 +29,8 @@ class TrainConfig:
     lr: float = 2e-4
     beta1: float = 0.5
     """Adam beta1 (pix2pix's 0.5)"""
+    lr_decay_start: float = 1.0
+    """fraction of the steps after which the learning rate falls linearly to 0 (pix2pix's schedule; 1 = constant)"""
     loss: str | None = None
     """l1, l2, huber, cls, l1+cls, pix2pix or wgan-gp (default: the architecture's own)"""
     disc: str | None = None

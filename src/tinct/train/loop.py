@@ -38,6 +38,15 @@ def resolve_loss(cfg: TrainConfig, spec) -> tuple[str, float, str | None, float]
     return name, lam, ("vanilla" if cfg.gan_weight > 0 else None), cfg.gan_weight
 
 
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """Constant, then linear decay to 0 from ``lr_decay_start * steps`` (a function of the step,
+    so a resumed run follows the same schedule)."""
+    start = int(cfg.lr_decay_start * cfg.steps)
+    if step < start:
+        return cfg.lr
+    return cfg.lr * max(0.0, (cfg.steps - step) / max(1, cfg.steps - start))
+
+
 def class_prior(files: list[Path], bins: torch.Tensor, n: int = 400, seed: int = 0) -> torch.Tensor:
     """Smoothed empirical distribution of the training images' ab over ``bins``."""
     ds = ColorImages(files, 64, train=False)
@@ -153,6 +162,9 @@ def train(cfg: TrainConfig) -> TrainResult:
     bar = tqdm(total=cfg.steps, initial=start, disable=cfg.quiet or not main, desc=f"train {cfg.model}", unit="step")
     model.train()
     for step, rgb in enumerate(loader, start):
+        for opt in (opt_g, opt_d):
+            for group in getattr(opt, "param_groups", []):
+                group["lr"] = learning_rate(cfg, step)
         l, ab = _split_lab(rgb)
         hk = {}
         if cfg.hints:
@@ -204,7 +216,7 @@ def train(cfg: TrainConfig) -> TrainResult:
             n = max(acc["n"], 1)
             row = {"epoch": len(history) + 1, "step": done, "D_loss": acc["D_loss"] / n if disc else float("nan"),
                    "G_loss": acc["G_loss"] / n, "rec_loss": acc["rec"] / n, **evaluate(model, val_rgb, cfg.hints),
-                   "lr": cfg.lr, "beta1": cfg.beta1, "seconds": round(time.time() - t0, 1)}
+                   "lr": learning_rate(cfg, step), "beta1": cfg.beta1, "seconds": round(time.time() - t0, 1)}
             history.append(row)
             acc = {"D_loss": 0.0, "G_loss": 0.0, "rec": 0.0, "n": 0}
             tqdm.write(table_row(row, header=len(history) == 1)) if not cfg.quiet else None
@@ -219,7 +231,7 @@ def train(cfg: TrainConfig) -> TrainResult:
                       "steps": cfg.steps, "batch_size": cfg.batch_size * world, "crop": cfg.crop, "loss": rec_kind,
                       "lambda_rec": lam, "gan": gan_kind, "gan_weight": gan_w if gan_kind else 0.0,
                       "disc": getattr(disc, "arch", None) if disc is not None else None, "hints": cfg.hints,
-                      "lr": cfg.lr, "beta1": cfg.beta1, "seed": cfg.seed, "world_size": world,
+                      "lr": learning_rate(cfg, step), "beta1": cfg.beta1, "seed": cfg.seed, "world_size": world,
                       "metrics": {k: final[k] for k in ("val_MAE", "val_PSNR", "gray_PSNR") if k in final},
                       "seconds": round(time.time() - t0, 1)}
         save_model(model, model_path, provenance=provenance, half=cfg.half)
