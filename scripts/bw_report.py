@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
-from tinct import metrics
+from tinct import color, metrics
 from tinct.bench import list_images
 from tinct.imageio import load_image
 from tinct.pipeline import Colorizer
@@ -48,7 +48,8 @@ def main() -> int:
         assert out.shape == img.rgb.shape  # full resolution
         cf_in.append(metrics.colorfulness(img.rgb))
         cf_out.append(metrics.colorfulness(out))
-        pairs.append((tile(img.rgb, args.tile), tile(out, args.tile)))
+        gray = color.to_uint8(color.gray_rgb(color.to_tensor(img.rgb)))  # what the model sees
+        pairs.append((tile(gray, args.tile), tile(out, args.tile)))
     cols, t = args.columns, args.tile
     rows = (len(pairs) + cols - 1) // cols
     sheet = Image.new("RGB", (cols * 2 * t + (cols - 1) * 8, rows * t + 24), (255, 255, 255))

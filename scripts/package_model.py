@@ -1,0 +1,50 @@
+"""Package a trained model file for shipping: set its decoding options, store fp16 weights,
+and add notes to its provenance. The architecture and weights are unchanged.
+
+    python scripts/package_model.py runs/photo/model.safetensors src/tinct/weights/photo.safetensors \
+        --temperature 0.5 --blend 0.3 --half --note "decoding chosen on 60 training images"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from tinct.modelfile import load_model, save_model
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("src")
+    ap.add_argument("dst")
+    ap.add_argument("--temperature", type=float, help="annealed-mean temperature of the bin head")
+    ap.add_argument("--blend", type=float, help="share of the regression head mixed in (0..1)")
+    ap.add_argument("--prefer-bins", choices=["yes", "no"], help="decode with the bin head (yes) or regression (no)")
+    ap.add_argument("--half", action="store_true", help="store float16 weights")
+    ap.add_argument("--note", action="append", default=[], help="a line added to the provenance notes")
+    ap.add_argument("--metrics", help="JSON object of measured metrics to record")
+    args = ap.parse_args()
+    model, record = load_model(args.src)
+    kwargs = dict(record["kwargs"])
+    for key, value in (("temperature", args.temperature), ("blend", args.blend)):
+        if value is not None:
+            kwargs[key] = value
+    if args.prefer_bins:
+        kwargs["prefer_bins"] = args.prefer_bins == "yes"
+    from tinct.registry import create_model
+
+    shipped = create_model(record["arch"], **{**kwargs, "pretrained": False})
+    shipped.load_state_dict(model.state_dict(), strict=True)
+    shipped.kwargs = kwargs
+    provenance = dict(record.get("provenance", {}))
+    provenance["notes"] = provenance.get("notes", []) + args.note
+    if args.metrics:
+        provenance["benchmark"] = json.loads(args.metrics)
+    save_model(shipped, args.dst, provenance=provenance, half=args.half)
+    print(f"wrote {args.dst}: {record['arch']} {json.dumps(kwargs)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
