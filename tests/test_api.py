@@ -57,6 +57,7 @@ def model_paths(tmp_path_factory):
 def make_app(model_paths, **kw):
     kw.setdefault("models", (str(model_paths["tiny"]), str(model_paths["plain"])))
     kw.setdefault("torch_threads", 1)
+    kw.setdefault("default_model", "tiny")  # the tests' own model, not the shipped 'photo'
     return create_app(Settings(**kw))
 
 
