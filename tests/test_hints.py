@@ -29,14 +29,6 @@ from tinct.pipeline import Colorizer
 from tinct.registry import create_model
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 # ---------------------------------------------------------------- parse_color, rgb_to_ab
 @pytest.mark.parametrize("text,rgb", [("#ff8000", (255, 128, 0)), ("FF8000", (255, 128, 0)),
                                       ("255,128,0", (255, 128, 0)), (" 1, 2 ,3 ", (1, 2, 3)), ("#000000", (0, 0, 0))])

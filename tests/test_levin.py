@@ -19,14 +19,6 @@ H, W, EDGE = 48, 64, 32
 LEFT_AB, RIGHT_AB = (40.0, 25.0), (-30.0, -45.0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def two_regions(noise: float = 0.5) -> np.ndarray:
     """L (H, W): a dark left and a bright right region split by a sharp vertical edge, with a
     little seeded texture so the weights inside a region are not all equal."""
