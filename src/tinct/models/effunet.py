@@ -69,7 +69,7 @@ class EffUNet(ColorNet):
             self.logit_head = nn.Sequential(conv_bn_act(2 * w, 2 * w), nn.Conv2d(2 * w, self.bins.shape[0], 1))
 
     def _forward(self, l, ab_hint, mask, global_hint):
-        hint = self.pack_input(l, ab_hint, mask)[:, 1:] if self.hints else self.pack_input(l, ab_hint, mask)[:, :0]
+        hint = self.pack_input(l, ab_hint, mask)[:, 1:]  # (ab_hint * mask, mask); empty without hints
         g = self.check_global(l, global_hint)
         rgb = color.lab_to_rgb(torch.cat([color.denormalize_l(l), l.new_zeros(l.shape[0], 2, *l.shape[2:])], 1))
         x = EfficientNetLite0.normalize(rgb)
