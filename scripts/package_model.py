@@ -21,23 +21,34 @@ def main() -> int:
     ap.add_argument("--temperature", type=float, help="annealed-mean temperature of the bin head")
     ap.add_argument("--blend", type=float, help="share of the regression head mixed in (0..1)")
     ap.add_argument("--prefer-bins", choices=["yes", "no"], help="decode with the bin head (yes) or regression (no)")
+    ap.add_argument("--global-prior", type=float, help="exponent of the palette / reference color prior (0 = off)")
+    ap.add_argument("--fusion-from", help="a fused model file (tinct train-fusion) whose fusion stage is copied in")
     ap.add_argument("--half", action="store_true", help="store float16 weights")
     ap.add_argument("--note", action="append", default=[], help="a line added to the provenance notes")
     ap.add_argument("--metrics", help="JSON object of measured metrics to record")
     args = ap.parse_args()
     model, record = load_model(args.src)
     kwargs = dict(record["kwargs"])
-    for key, value in (("temperature", args.temperature), ("blend", args.blend)):
+    for key, value in (("temperature", args.temperature), ("blend", args.blend), ("global_prior", args.global_prior)):
         if value is not None:
             kwargs[key] = value
     if args.prefer_bins:
         kwargs["prefer_bins"] = args.prefer_bins == "yes"
     from tinct.registry import create_model
 
-    shipped = create_model(record["arch"], **{**kwargs, "pretrained": False})
-    shipped.load_state_dict(model.state_dict(), strict=True)
-    shipped.kwargs = kwargs
     provenance = dict(record.get("provenance", {}))
+    state = model.state_dict()
+    if args.fusion_from:
+        donor, donor_record = load_model(args.fusion_from)
+        if getattr(donor, "fusion", None) is None:
+            raise SystemExit(f"{args.fusion_from} has no fusion stage")
+        kwargs["fusion"] = True
+        state = {k: v for k, v in state.items() if not k.startswith("fusion.")}
+        state.update({f"fusion.{k}": v for k, v in donor.fusion.state_dict().items()})
+        provenance["fusion"] = donor_record.get("provenance", {}).get("fusion", {})
+    shipped = create_model(record["arch"], **{**kwargs, "pretrained": False})
+    shipped.load_state_dict(state, strict=True)
+    shipped.kwargs = kwargs
     provenance["notes"] = provenance.get("notes", []) + args.note
     if args.metrics:
         provenance["benchmark"] = json.loads(args.metrics)

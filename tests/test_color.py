@@ -103,3 +103,27 @@ def test_fast_uint8_paths_match_the_exact_ones():
     exact = color.to_uint8(color.lab_to_rgb(lab)).astype(int)
     fast = color.lab_to_uint8(lab).astype(int)
     assert np.abs(fast - exact).max() <= 1 and (fast != exact).mean() < 0.01
+
+
+def test_histogram_ab_prior_follows_the_colors():
+    bins = color.ab_bins()
+    red = torch.zeros(1, 512)
+    red[0, (7 * 8 + 0) * 8 + 0] = 1.0  # the (high R, low G, low B) bin
+    prior = color.histogram_ab_prior(red, bins)
+    assert prior.shape == (1, bins.shape[0])
+    assert torch.allclose(prior.sum(1), torch.ones(1))
+    assert float(prior.min()) > 0  # the floor keeps every color possible
+    peak = bins[prior[0].argmax()]
+    assert peak[0] > 40  # red: large positive a*
+    flat = color.histogram_ab_prior(torch.full((1, 512), 1 / 512), bins)
+    assert float(flat.max()) < float(prior.max())
+
+
+def test_annealed_mean_log_prior_pulls_toward_the_prior():
+    bins = color.ab_bins()
+    logits = torch.zeros(1, bins.shape[0], 4, 4)
+    plain = color.annealed_mean(logits, bins, 1.0)
+    red = torch.zeros(1, 512)
+    red[0, (7 * 8 + 0) * 8 + 0] = 1.0
+    shifted = color.annealed_mean(logits, bins, 1.0, color.histogram_ab_prior(red, bins).log())
+    assert float(shifted[0, 0].mean()) > float(plain[0, 0].mean()) + 20

@@ -330,3 +330,20 @@ def test_cic_bins_and_resolution():
     # the annealed mean stays inside the hull of the bins
     ab = color.denormalize_ab(model.decode(out))
     assert np.all(ab.abs().numpy() <= 110.0 + 1e-3)
+
+
+def test_effunet_global_prior_moves_colors_toward_the_palette():
+    from tinct.hints import global_from_histogram, palette_histogram
+
+    torch.manual_seed(0)
+    m = create_model("effunet", pretrained=False, width=8, hints=True, global_prior=1.0, blend=0.5).eval()
+    l = torch.rand(1, 1, 64, 64) * 2 - 1
+    g = global_from_histogram(palette_histogram([((30, 180, 40), 1.0)]))  # green
+    with torch.no_grad():
+        auto = m.decode(m(l))
+        steered = m.decode(m(l, global_hint=g))
+        off = create_model("effunet", pretrained=False, width=8, hints=True, blend=0.5).eval()
+        off.load_state_dict(m.state_dict())
+        unsteered = off.decode(off(l, global_hint=g))
+    assert float(steered[:, 0].mean()) < float(auto[:, 0].mean()) - 0.05  # green: a* falls
+    assert float(steered[:, 0].mean()) < float(unsteered[:, 0].mean()) - 0.05

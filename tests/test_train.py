@@ -108,3 +108,24 @@ def test_help_lists_every_option(capsys):
     out = capsys.readouterr().out
     for opt in ("--model", "--data", "--steps", "--loss", "--disc", "--hints", "--resume", "--seed", "--beta1"):
         assert opt in out
+
+
+def test_init_starts_from_given_weights(image_dir, tmp_path):
+    first = train(_cfg(image_dir, tmp_path / "a", model="cnn4", steps=2))
+    # lr 0: the weights stay what --init loaded (from a model file and from a checkpoint);
+    # batch-norm statistics still update, so only the parameters are compared
+    for src in (first.model_path, tmp_path / "a" / "run" / "checkpoint.pt"):
+        again = train(_cfg(image_dir, tmp_path / "b", model="cnn4", steps=1, lr=0.0, init=str(src)))
+        a, _ = load_model(first.model_path)
+        b, _ = load_model(again.model_path)
+        for (k, v), (_, w) in zip(a.named_parameters(), b.named_parameters()):
+            assert torch.equal(v, w), k
+
+
+def test_init_errors_are_one_line(image_dir, tmp_path, capsys):
+    first = train(_cfg(image_dir, tmp_path / "a", model="cnn4", steps=1))
+    for init, msg in ((tmp_path / "none.safetensors", "file not found"), (first.model_path, "holds a 'cnn4' model")):
+        code = main(["train", "--model", "encdec", "--data", str(image_dir), "--out", str(tmp_path / "r"),
+                     "--steps", "1", "--crop", "32", "--batch-size", "2", "--init", str(init), "--quiet", "--workers", "0"])
+        err = capsys.readouterr().err
+        assert code == 2 and msg in err and "Traceback" not in err, err

@@ -15,6 +15,7 @@ PSNR on uint8 RGB (L of the truth + predicted ab), averaged over images.
 from __future__ import annotations
 
 import argparse
+import copy
 import io
 import json
 import math
@@ -70,6 +71,13 @@ def open_method(name: str | os.PathLike) -> Colorizer:
         return Colorizer(create_model(str(name)))
 
 
+def network_only(colorizer: Colorizer) -> Colorizer:
+    """The same model with its hint fusion stage removed (the network's own use of the hints)."""
+    model = copy.deepcopy(colorizer.model)
+    model.fusion = None
+    return Colorizer(model, colorizer.render_size, colorizer.temperature)
+
+
 def _method_names(models: Sequence[str | os.PathLike]) -> list[str]:
     names: list[str] = []
     for m in models:
@@ -97,6 +105,10 @@ def run_hint_bench(data_dir: str | os.PathLike, models: Sequence[str | os.PathLi
     files = list_images(data_dir, limit)
     names = _method_names(models)
     methods = dict(zip(names, (open_method(m) for m in models)))
+    for name, colorizer in list(methods.items()):  # a fused model is also scored without its fusion stage
+        if getattr(colorizer.model, "fusion", None) is not None:
+            methods[f"{name} (network only)"] = network_only(colorizer)
+    names = list(methods)
     scores = {n: np.zeros((len(files), len(counts))) for n in [*names, GRAY]}
     seconds = dict.fromkeys(names, 0.0)
     for i, path in enumerate(tqdm(files, desc="hint bench", unit="img", disable=not progress)):

@@ -12,7 +12,7 @@ import sys
 
 from tinct import __version__
 
-COMMANDS = ["colorize", "train", "models", "bench", "serve", "samples"]
+COMMANDS = ["colorize", "train", "train-fusion", "models", "bench", "serve", "samples"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,9 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
-            module = importlib.import_module(f"tinct.commands.{name}")
+            module = importlib.import_module(f"tinct.commands.{name.replace('-', '_')}")
         except ModuleNotFoundError as exc:
-            if exc.name == f"tinct.commands.{name}":
+            if exc.name == f"tinct.commands.{name.replace('-', '_')}":
                 continue
             raise
         p = module.add_parser(sub)

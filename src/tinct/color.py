@@ -197,11 +197,31 @@ def nearest_bin(ab: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
     return torch.cdist(flat, bins.to(flat)).argmin(dim=1).view(n, h, w)
 
 
-def annealed_mean(logits: torch.Tensor, bins: torch.Tensor, temperature: float = 0.38) -> torch.Tensor:
+def annealed_mean(logits: torch.Tensor, bins: torch.Tensor, temperature: float = 0.38,
+                  log_prior: torch.Tensor | None = None) -> torch.Tensor:
     """Decode (N, Q, H, W) bin logits to raw ab (N, 2, H, W) by the annealed mean of Zhang et al.
-    ``temperature`` 1 is the mean (muted), towards 0 the mode (vivid); 0.38 is the paper's."""
-    p = torch.softmax(logits / max(temperature, 1e-3), dim=1)
+    ``temperature`` 1 is the mean (muted), towards 0 the mode (vivid); 0.38 is the paper's.
+    ``log_prior`` (N, Q), when given, is added to the annealed log-probabilities: a color prior
+    (from a palette or reference image) that reweights every pixel's distribution."""
+    z = logits / max(temperature, 1e-3)
+    if log_prior is not None:
+        z = z + log_prior[:, :, None, None].to(z)
+    p = torch.softmax(z, dim=1)
     return torch.einsum("nqhw,qc->nchw", p, bins.to(p))
+
+
+def histogram_ab_prior(hist: torch.Tensor, bins: torch.Tensor, sigma: float = 10.0, floor: float = 0.02) -> torch.Tensor:
+    """(N, bins^3) RGB histogram -> (N, Q) distribution over the ab ``bins``: every RGB bin center
+    spreads its mass over nearby ab bins (Gaussian, ``sigma`` ab units), then ``floor`` of the
+    mass is spread evenly, so no color is ruled out."""
+    per_channel = round(hist.shape[1] ** (1 / 3))
+    centers = histogram_bin_colors(per_channel).to(hist)
+    ab = rgb_to_lab(centers.T[None, :, :, None])[0, 1:, :, 0].T  # (bins^3, 2)
+    d2 = torch.cdist(ab, bins.to(ab)) ** 2
+    spread = torch.softmax(-d2 / (2 * sigma**2), dim=1)  # (bins^3, Q)
+    prior = hist @ spread
+    prior = prior / prior.sum(dim=1, keepdim=True).clamp(min=1e-8)
+    return (1 - floor) * prior + floor / bins.shape[0]
 
 
 def rgb_histogram(rgb: torch.Tensor, bins_per_channel: int = 8, mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -16,6 +16,7 @@ from torch import nn
 
 from tinct import color
 from tinct.models.base import GLOBAL_HINT_DIM, ColorNet, UpBlock, conv_bn_act
+from tinct.models.fusion import HintFusion
 from tinct.models.efficientnet_lite import (
     FEATURE_CHANNELS,
     EfficientNetLite0,
@@ -35,14 +36,21 @@ class EffUNet(ColorNet):
     init_only_kwargs = ("pretrained",)
 
     def __init__(self, width: int = 32, pretrained: bool = True, hints: bool = False, bins_head: bool = True,
-                 prefer_bins: bool = True, temperature: float = 0.38, blend: float = 0.0):
+                 prefer_bins: bool = True, temperature: float = 0.38, blend: float = 0.0, fusion: bool = False,
+                 global_prior: float = 0.0):
         """``prefer_bins``: decode with the annealed mean of the bin head at ``temperature`` (vivid)
         rather than the regression head (muted); ``blend`` mixes that much of the regression head
-        into the annealed mean (0 = bins only)."""
+        into the annealed mean (0 = bins only). ``fusion``: point hints also go through Levin
+        propagation and a learned per-pixel fusion (:mod:`tinct.models.fusion`). ``global_prior``:
+        a palette or reference image also reweights the bin distribution by its colors, with this
+        exponent (0 = off), and the regression head is then left out of the decoding."""
         super().__init__()
+        if fusion and not hints:
+            raise ValueError("fusion needs hints=True")
         if not 0.0 <= blend <= 1.0:
             raise ValueError(f"blend must be in [0, 1], got {blend}")
         self.blend = blend
+        self.global_prior = global_prior
         self.hints = hints
         self.global_hint_dim = GLOBAL_HINT_DIM if hints else 0
         self.prefer_bins = prefer_bins and bins_head
@@ -67,6 +75,7 @@ class EffUNet(ColorNet):
         if bins_head:
             self.register_buffer("bins", color.ab_bins(), persistent=True)
             self.logit_head = nn.Sequential(conv_bn_act(2 * w, 2 * w), nn.Conv2d(2 * w, self.bins.shape[0], 1))
+        self.fusion = HintFusion() if fusion else None
 
     def _forward(self, l, ab_hint, mask, global_hint):
         hint = self.pack_input(l, ab_hint, mask)[:, 1:]  # (ab_hint * mask, mask); empty without hints
@@ -86,13 +95,21 @@ class EffUNet(ColorNet):
         out = {"ab": self.ab_head(x2)}
         if self.bins_head:
             out["logits"] = self.logit_head(x4)
+            if global_hint is not None and self.global_prior > 0:
+                given = global_hint[:, -1:]  # rows without a histogram get a flat prior
+                prior = color.histogram_ab_prior(global_hint[:, :-1], self.bins)
+                out["log_prior"] = self.global_prior * given * prior.log()
+        if self.fusion is not None and mask is not None:
+            out.update(l=l, ab_hint=ab_hint, mask=mask)
         return out
 
     def decode(self, out: dict[str, torch.Tensor], temperature: float | None = None) -> torch.Tensor:
-        if "logits" not in out or not (self.prefer_bins or temperature is not None):
-            return out["ab"]
-        t = self.default_temperature if temperature is None else temperature
-        ab = color.normalize_ab(color.annealed_mean(out["logits"], self.bins, t))
-        if self.blend > 0:
-            ab = self.blend * out["ab"] + (1 - self.blend) * color.resize_ab(ab, out["ab"].shape[-2:])
+        ab = out["ab"]
+        if "logits" in out and (self.prefer_bins or temperature is not None or "log_prior" in out):
+            t = self.default_temperature if temperature is None else temperature
+            ab = color.normalize_ab(color.annealed_mean(out["logits"], self.bins, t, out.get("log_prior")))
+            if self.blend > 0 and "log_prior" not in out:
+                ab = self.blend * out["ab"] + (1 - self.blend) * color.resize_ab(ab, out["ab"].shape[-2:])
+        if "mask" in out:
+            ab = self.fusion(out["l"], ab, out["ab_hint"], out["mask"])
         return ab

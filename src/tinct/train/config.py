@@ -57,6 +57,8 @@ class TrainConfig:
     """data-loading worker processes"""
     resume: bool = False
     """continue from the run folder's checkpoint"""
+    init: str | None = None
+    """start from these weights (a model file or a run's checkpoint.pt) with a fresh optimizer and schedule: fine-tuning"""
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     half: bool = False
     """export fp16 weights"""

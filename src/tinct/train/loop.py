@@ -19,7 +19,7 @@ from tqdm import tqdm
 from tinct import color, losses
 from tinct.errors import TinctError
 from tinct.hints import sample_training_hints
-from tinct.modelfile import save_model
+from tinct.modelfile import load_model, save_model
 from tinct.registry import create_model, get_spec
 from tinct.train.config import PRESETS, RECON_LOSSES, TrainConfig, TrainResult
 from tinct.train.data import ColorImages, RunBatches, list_images, split
@@ -45,6 +45,27 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
     if step < start:
         return cfg.lr
     return cfg.lr * max(0.0, (cfg.steps - step) / max(1, cfg.steps - start))
+
+
+def init_weights(model: torch.nn.Module, path: str, arch: str) -> None:
+    """Load starting weights from a model file or a checkpoint; they must fit ``model`` exactly."""
+    p = Path(path)
+    if not p.is_file():
+        raise TinctError(f"--init: file not found: {p}")
+    if p.suffix == ".safetensors":
+        state = load_model(p, arch=arch)[0].state_dict()
+    else:
+        try:
+            ck = torch.load(p, map_location="cpu", weights_only=False)
+        except Exception as exc:  # noqa: BLE001  any unreadable file is one clear error
+            raise TinctError(f"--init: {p} is not a model file or checkpoint ({type(exc).__name__})") from None
+        state = ck.get("model") if isinstance(ck, dict) else None
+        if state is None:
+            raise TinctError(f"--init: {p} holds no model weights")
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise TinctError(f"--init: weights in {p} do not fit {arch!r}: {str(exc).splitlines()[0]}") from None
 
 
 def class_prior(files: list[Path], bins: torch.Tensor, n: int = 400, seed: int = 0) -> torch.Tensor:
@@ -118,6 +139,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     if cfg.hints:
         kwargs["hints"] = True
     model = create_model(cfg.model, **kwargs)
+    if cfg.init and not cfg.resume:
+        init_weights(model, cfg.init, cfg.model)
     disc = None
     if gan_kind:
         disc_name = cfg.disc or spec.discriminator or "patchgan"

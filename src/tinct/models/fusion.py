@@ -1,0 +1,82 @@
+"""Learned fusion of a network's colors with Levin et al.'s propagation of the user's points.
+
+A hint network alone spreads a point only as far as it has learned to; Levin et al.'s
+optimization (:mod:`tinct.levin`) spreads it exactly along lightness edges but knows nothing of
+the scene. :class:`HintFusion` sees both (plus L, the hints and how dense they are nearby and
+overall) and predicts, per pixel, how much to trust each, and a small correction:
+
+    ab = a * levin + (1 - a) * net + 0.1 * c,    with hint pixels set to the hint exactly.
+
+It is a small dilated CNN (about 50k weights, run at half resolution), trained with the base network frozen
+(:mod:`tinct.train.fusion`). With no point hints it is not run at all, so the automatic output
+is the base network's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tinct import color
+from tinct.levin import levin_colorize
+
+IN_CHANNELS = 1 + 2 + 2 + 2 + 1 + 3  # L, net ab, levin ab, hint ab, mask, 3 hint densities
+CORRECTION_SCALE = 0.1
+
+
+def hint_density(mask: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) log-scaled hint density around each pixel (9 px, 1/16 of the side) and overall."""
+    n, _, h, w = mask.shape
+    local = F.avg_pool2d(mask, 9, stride=1, padding=4, count_include_pad=False)
+    k = max(1, min(h, w) // 16)
+    mid = F.interpolate(F.avg_pool2d(mask, k, ceil_mode=True), size=(h, w), mode="bilinear", align_corners=False)
+    overall = mask.mean(dim=(2, 3), keepdim=True).expand(n, 1, h, w)
+    d = torch.cat([local, mid, overall], dim=1)
+    return torch.log1p(1000 * d) / np.log(1001.0)
+
+
+def levin_ab(l: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Levin propagation of normalized hints for normalized L (N, 1, H, W): normalized ab."""
+    l_raw = color.denormalize_l(l.detach().double().cpu()).numpy()
+    hints, masks = ab_hint.detach().double().cpu().numpy(), mask.detach().double().cpu().numpy()
+    out = [torch.from_numpy(levin_colorize(l_raw[i, 0], hints[i], masks[i, 0])) for i in range(l.shape[0])]
+    return torch.stack(out).to(device=l.device, dtype=l.dtype)
+
+
+class HintFusion(nn.Module):
+    def __init__(self, width: int = 32):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(IN_CHANNELS, width, 3, 1, 1), nn.ReLU(inplace=True)]
+        for d in (2, 4, 8, 16, 1):
+            layers += [nn.Conv2d(width, width, 3, 1, d, dilation=d), nn.ReLU(inplace=True)]
+        self.body = nn.Sequential(*layers)
+        self.out = nn.Conv2d(width, 3, 3, 1, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def fuse(self, l, net_ab, levin, ab_hint, mask) -> torch.Tensor:
+        """All normalized, (N, C, H, W) at one size: the fused normalized ab."""
+        x = torch.cat([l, net_ab, levin, ab_hint * mask, mask, hint_density(mask)], dim=1)
+        # the weights are smooth: predict them at half resolution, apply them at full
+        o = self.out(self.body(F.avg_pool2d(x, 2, ceil_mode=True)))
+        o = F.interpolate(o, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        a = torch.sigmoid(o[:, :1])
+        ab = a * levin + (1 - a) * net_ab + CORRECTION_SCALE * o[:, 1:]
+        return torch.where(mask > 0.5, ab_hint, ab)
+
+    def forward(self, l, net_ab, ab_hint, mask) -> torch.Tensor:
+        """Fuse at the hints' size; images without a hint pixel keep ``net_ab`` (resized)."""
+        size = mask.shape[-2:]
+        net_ab = color.resize_ab(net_ab, size)
+        if l.shape[-2:] != size:
+            l = F.interpolate(l, size=size, mode="bilinear", align_corners=False)
+        has = (mask > 0.5).flatten(1).any(dim=1)
+        if not bool(has.any()):
+            return net_ab
+        out = net_ab.clone()
+        idx = has.nonzero().flatten()
+        lv = levin_ab(l[idx], ab_hint[idx], mask[idx])
+        out[idx] = self.fuse(l[idx], net_ab[idx], lv, ab_hint[idx], mask[idx])
+        return out

@@ -1,0 +1,187 @@
+"""Train the hint fusion stage (:mod:`tinct.models.fusion`) of a hint network.
+
+The base network is frozen. For each training image (shorter side resized, center crop, as the
+hint benchmark) a hint count is drawn log-uniformly in 1..max_hints, the hints are sampled as the
+benchmark samples them (6x6 patches around the center, colored with the truth's patch mean), and
+the base network's colors and Levin's propagation are computed once. The fusion CNN then learns,
+on random crops of those samples, to combine them (mean squared ab error). The result is the base
+model file plus the fusion weights, one self-describing file (``fusion: true``).
+
+``tinct train-fusion BASE.safetensors --data DIR --out FILE [--samples N --steps S]``
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from tinct import color
+from tinct.errors import TinctError
+from tinct.hints import sample_points
+from tinct.modelfile import load_model, save_model
+from tinct.models.fusion import HintFusion, levin_ab
+from tinct.registry import create_model
+from tinct.train.data import list_images
+
+
+@dataclass
+class FusionConfig:
+    base: str
+    """hint model (a shipped name such as photo, or a file; effunet with hints) to add the fusion stage to"""
+    data: str
+    """folder of color training images"""
+    out: str
+    """model file to write"""
+    samples: int = 1500
+    """training samples (image + hint draw) to precompute"""
+    size: int = 256
+    """sample side (the benchmark's 256)"""
+    patch: int = 6
+    """side of the square hint patches"""
+    max_hints: int = 500
+    """hint counts are drawn log-uniformly in 1..max_hints"""
+    steps: int = 2000
+    """optimizer steps (cosine learning-rate decay)"""
+    batch_size: int = 8
+    crop: int = 128
+    """random crop of a sample used per training item"""
+    lr: float = 1e-3
+    val_fraction: float = 0.1
+    """share of the samples held out to score network, Levin and fusion"""
+    seed: int = 0
+    threads: int | None = None
+    """torch threads (default: torch's)"""
+    half: bool = False
+    """store float16 weights"""
+    quiet: bool = False
+
+
+def _load_square(path: Path, size: int) -> np.ndarray | None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            w, h = im.size
+            s = size / min(w, h)
+            im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.BICUBIC)
+            w, h = im.size
+            x, y = (w - size) // 2, (h - size) // 2
+            return np.asarray(im.crop((x, y, x + size, y + size)))
+    except (OSError, ValueError):
+        return None
+
+
+@torch.no_grad()
+def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
+    """(S, 10, size, size) float16: L, net ab, levin ab, hint ab, mask, true ab (all normalized)."""
+    rng = random.Random(cfg.seed)
+    order = files[:]
+    rng.shuffle(order)
+    out = []
+    gen = torch.Generator().manual_seed(cfg.seed)
+    bar = tqdm(total=cfg.samples, desc="fusion samples", unit="sample", disable=cfg.quiet)
+    i = 0
+    while len(out) < cfg.samples and i < 10 * cfg.samples:
+        rgb = _load_square(order[i % len(order)], cfg.size)
+        i += 1
+        if rgb is None:
+            continue
+        lab = color.rgb_to_lab(color.to_tensor(rgb))
+        l, ab = color.normalize_l(lab[:, :1]), color.normalize_ab(lab[:, 1:])
+        k = max(1, round(math.exp(rng.uniform(0, math.log(cfg.max_hints)))))
+        hint, mask = sample_points(ab[0], k, cfg.patch, gen)
+        hint, mask = hint[None], mask[None]
+        net = color.resize_ab(base.decode(base(l, hint, mask)), (cfg.size, cfg.size))
+        lv = levin_ab(l, hint, mask)
+        out.append(torch.cat([l, net, lv, hint * mask, mask, ab], dim=1).half())
+        bar.update(1)
+    bar.close()
+    if not out:
+        raise TinctError(f"no readable training image in {cfg.data}")
+    return torch.cat(out)
+
+
+def _split(x: torch.Tensor):
+    x = x.float()
+    return x[:, :1], x[:, 1:3], x[:, 3:5], x[:, 5:7], x[:, 7:8], x[:, 8:10]
+
+
+def _val_scores(fusion: HintFusion, val: torch.Tensor) -> dict[str, float]:
+    """Mean squared ab error (normalized units) of the net, Levin and the fusion on full samples."""
+    se = {"net": 0.0, "levin": 0.0, "fused": 0.0}
+    with torch.no_grad():
+        for j in range(0, len(val), 8):
+            l, net, lv, hint, mask, ab = _split(val[j : j + 8])
+            fused = fusion.fuse(l, net, lv, hint, mask)
+            for name, pred in (("net", net), ("levin", lv), ("fused", fused)):
+                se[name] += float(((pred - ab) ** 2).mean(dim=(1, 2, 3)).sum())
+    return {k: v / len(val) for k, v in se.items()}
+
+
+def train_fusion(cfg: FusionConfig) -> dict[str, float]:
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    if cfg.crop > cfg.size or cfg.samples < 2:
+        raise TinctError("need --crop <= --size and at least 2 samples")
+    from tinct.pipeline import resolve_model
+
+    base_path = resolve_model(cfg.base)
+    if Path(cfg.out).resolve() == base_path.resolve():
+        raise TinctError(f"--out {cfg.out} is the base model file; write the fused model elsewhere")
+    base, record = load_model(base_path, arch="effunet", role="colorizer")
+    if not getattr(base, "hints", False):
+        raise TinctError(f"{cfg.base}: the fusion stage needs a hint model (hints=True)")
+    if base.fusion is not None:
+        base.fusion = None  # retrain from scratch on the base network's own colors
+    files = list_images(cfg.data)
+    if not files:
+        raise TinctError(f"no images in {cfg.data}")
+    torch.manual_seed(cfg.seed)
+    data = make_samples(base, files, cfg)
+    n_val = max(1, int(len(data) * cfg.val_fraction))
+    val, train = data[:n_val], data[n_val:]
+    if len(train) == 0:
+        train = val
+    fusion = HintFusion()
+    opt = torch.optim.Adam(fusion.parameters(), lr=cfg.lr)
+    gen = torch.Generator().manual_seed(cfg.seed + 1)
+    before = _val_scores(fusion, val)
+    bar = tqdm(range(cfg.steps), desc="train fusion", unit="step", disable=cfg.quiet)
+    for step in bar:
+        for g in opt.param_groups:  # cosine decay to 0
+            g["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
+        idx = torch.randint(0, len(train), (cfg.batch_size,), generator=gen)
+        y, x = (int(v) for v in torch.randint(0, cfg.size - cfg.crop + 1, (2,), generator=gen))
+        batch = train[idx, :, y : y + cfg.crop, x : x + cfg.crop]
+        if torch.rand(1, generator=gen).item() < 0.5:
+            batch = batch.flip(-1)
+        l, net, lv, hint, mask, ab = _split(batch)
+        loss = F.mse_loss(fusion.fuse(l, net, lv, hint, mask), ab)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        bar.set_postfix(loss=f"{loss.item():.5f}")
+    after = _val_scores(fusion, val)
+
+    kwargs = {**record["kwargs"], "fusion": True}
+    model = create_model("effunet", **{**kwargs, "pretrained": False})
+    missing = model.load_state_dict(base.state_dict(), strict=False)
+    if missing.unexpected_keys or any(not k.startswith("fusion.") for k in missing.missing_keys):
+        raise TinctError("base weights do not fit the fused model")
+    model.fusion.load_state_dict(fusion.state_dict())
+    model.kwargs = kwargs
+    provenance = dict(record.get("provenance", {}))
+    scores = {"val_samples": len(val), **{f"mse_{k}_before": round(v, 6) for k, v in before.items() if k != "fused"},
+              "mse_fused": round(after["fused"], 6)}
+    provenance["fusion"] = {"samples": len(data), "steps": cfg.steps, "data": str(cfg.data), "seed": cfg.seed,
+                            "max_hints": cfg.max_hints, "patch": cfg.patch, "size": cfg.size, **scores}
+    save_model(model, cfg.out, provenance=provenance, half=cfg.half)
+    return scores

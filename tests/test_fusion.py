@@ -1,0 +1,158 @@
+"""The learned hint fusion stage (network colors + Levin propagation) and its trainer."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tinct import color
+from tinct.cli import main
+from tinct.hints import Hints, Point
+from tinct.modelfile import load_model, read_record, save_model
+from tinct.models.fusion import HintFusion, hint_density, levin_ab
+from tinct.pipeline import Colorizer
+from tinct.registry import create_model
+from tinct.train.fusion import FusionConfig, train_fusion
+
+TINY = {"pretrained": False, "width": 8, "hints": True}
+
+
+def _inputs(n=1, size=64, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    l = torch.rand(n, 1, size, size, generator=gen) * 2 - 1
+    ab_hint = torch.zeros(n, 2, size, size)
+    mask = torch.zeros(n, 1, size, size)
+    ab_hint[:, 0, 10:14, 20:24], ab_hint[:, 1, 10:14, 20:24] = 0.4, -0.2
+    mask[:, :, 10:14, 20:24] = 1
+    return l, ab_hint, mask
+
+
+def test_hint_density_grows_with_hints():
+    mask = torch.zeros(1, 1, 64, 64)
+    d0 = hint_density(mask)
+    mask[:, :, 30:34, 30:34] = 1
+    d1 = hint_density(mask)
+    assert d0.shape == (1, 3, 64, 64) and float(d0.abs().max()) == 0
+    assert 0 < float(d1.max()) <= 1
+    assert float(d1[0, 0, 32, 32]) > float(d1[0, 0, 0, 0])  # denser near the hint
+    assert torch.allclose(d1[0, 2], d1[0, 2, 0, 0].expand(64, 64))  # the overall density is flat
+
+
+def test_untrained_fusion_is_the_even_mix_and_keeps_hints():
+    l, ab_hint, mask = _inputs()
+    net = torch.full((1, 2, 64, 64), 0.1)
+    lv = levin_ab(l, ab_hint, mask)
+    fused = HintFusion().fuse(l, net, lv, ab_hint, mask)
+    free = mask[0, 0] < 0.5
+    assert torch.allclose(fused[0][:, free], (0.5 * lv + 0.5 * net)[0][:, free], atol=1e-6)
+    assert torch.equal(fused[:, :, mask[0, 0] > 0.5], ab_hint[:, :, mask[0, 0] > 0.5])
+
+
+def test_effunet_fusion_only_with_point_hints():
+    torch.manual_seed(0)
+    plain = create_model("effunet", **TINY).eval()
+    fused = create_model("effunet", **TINY, fusion=True).eval()
+    fused.load_state_dict(plain.state_dict(), strict=False)
+    l, ab_hint, mask = _inputs(n=2)
+    with torch.no_grad():
+        # no point hints: the fusion stage is not run, the output is the base network's
+        assert torch.equal(fused.decode(fused(l)), plain.decode(plain(l)))
+        # hints on image 0 only: image 1 keeps the network colors (resized to the hint size)
+        mask[1] = 0
+        out = fused.decode(fused(l, ab_hint, mask))
+        base = color.resize_ab(plain.decode(plain(l, ab_hint, mask)), (64, 64))
+    assert out.shape == (2, 2, 64, 64)
+    assert torch.allclose(out[1], base[1])
+    assert torch.allclose(out[0][:, 10:14, 20:24], ab_hint[0][:, 10:14, 20:24])
+    assert not torch.allclose(out[0], base[0])
+
+
+def test_fusion_needs_hints():
+    with pytest.raises(ValueError, match="fusion needs hints"):
+        create_model("effunet", pretrained=False, width=8, fusion=True)
+
+
+@pytest.fixture(scope="module")
+def fusion_setup(tmp_path_factory, ):
+    from conftest import random_rgb
+
+    d = tmp_path_factory.mktemp("fusion")
+    data = d / "images"
+    data.mkdir()
+    for i in range(6):
+        Image.fromarray(random_rgb(80, 96, seed=i)).save(data / f"im{i}.png")
+    (data / "broken.jpg").write_bytes(b"not a jpeg")  # unreadable files are skipped
+    torch.manual_seed(0)
+    base = create_model("effunet", **TINY)
+    base_path = save_model(base, d / "base.safetensors")
+    out = d / "fused.safetensors"
+    scores = train_fusion(FusionConfig(base=str(base_path), data=str(data), out=str(out), samples=6, size=64,
+                                       crop=32, steps=40, batch_size=4, max_hints=50, lr=3e-3, quiet=True))
+    return base_path, out, scores, data
+
+
+def test_train_fusion_writes_a_fused_model(fusion_setup):
+    base_path, out, scores, _ = fusion_setup
+    record = read_record(out)
+    assert record["kwargs"]["fusion"] is True
+    assert record["provenance"]["fusion"]["samples"] == 6
+    # the even mix at the start is no worse than the worse of its two inputs; training keeps it below
+    assert scores["mse_fused"] < max(scores["mse_net_before"], scores["mse_levin_before"])
+    model, _ = load_model(out)
+    base, _ = load_model(base_path)
+    for k, v in base.state_dict().items():  # the base network is unchanged
+        assert torch.equal(model.state_dict()[k], v)
+    assert any(float(p.detach().abs().sum()) > 0 for p in model.fusion.out.parameters())  # the fusion trained
+
+
+def test_fused_model_through_the_pipeline(fusion_setup, make_rgb):
+    _, out, _, _ = fusion_setup
+    c = Colorizer(out)
+    img = make_rgb(96, 128, seed=3)
+    auto = c(img)
+    hinted = c(img, Hints(points=[Point(40, 30, (220, 30, 30), size=6)]))
+    assert hinted.shape == img.shape and hinted.dtype == np.uint8
+    assert np.array_equal(auto, Colorizer(out)(img))  # deterministic
+    assert not np.array_equal(auto, hinted)
+    # the hinted pixel is red-ish: the hint color is kept exactly at the working size
+    r, g, b = (int(v) for v in hinted[30, 40])
+    assert r > g and r > b
+
+
+def test_cli_train_fusion(fusion_setup, tmp_path, capsys):
+    base_path, _, _, data = fusion_setup
+    out = tmp_path / "cli.safetensors"
+    code = main(["train-fusion", str(base_path), "--data", str(data), "--out", str(out), "--samples", "3",
+                 "--size", "64", "--crop", "32", "--steps", "2", "--batch-size", "2", "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "fused" in captured.out and out.exists()
+    # writing over the base is refused with one line
+    code = main(["train-fusion", str(base_path), "--data", str(data), "--out", str(base_path), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "is the base model file" in err and "Traceback" not in err
+
+
+def test_cli_train_fusion_refuses_a_model_without_hints(tmp_path, capsys, fusion_setup):
+    _, _, _, data = fusion_setup
+    plain = save_model(create_model("effunet", pretrained=False, width=8), tmp_path / "plain.safetensors")
+    code = main(["train-fusion", str(plain), "--data", str(data), "--out", str(tmp_path / "x.safetensors"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "needs a hint model" in err
+
+
+def test_hint_bench_scores_the_network_alone_too(fusion_setup, tmp_path):
+    from conftest import random_rgb
+    from tinct.bench_hints import run_hint_bench
+
+    _, fused, _, _ = fusion_setup
+    data = tmp_path / "val"
+    data.mkdir()
+    for i in range(2):
+        Image.fromarray(random_rgb(64, 80, seed=10 + i)).save(data / f"v{i}.png")
+    res = run_hint_bench(data, [str(fused)], tmp_path / "out", size=64, counts=(0, 20), progress=False)
+    rows = res["methods"]
+    assert set(rows) >= {"fused", "fused (network only)"}
+    assert rows["fused"]["psnr"][0] == rows["fused (network only)"]["psnr"][0]  # no hints: the same network
+    assert rows["fused"]["psnr"][1] != rows["fused (network only)"]["psnr"][1]
+    assert "fused (network only)" in (tmp_path / "out" / "hints_bench.md").read_text()
