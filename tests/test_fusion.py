@@ -9,7 +9,7 @@ from tinct import color
 from tinct.cli import main
 from tinct.hints import Hints, Point
 from tinct.modelfile import load_model, read_record, save_model
-from tinct.models.fusion import HintFusion, hint_density, levin_ab
+from tinct.models.fusion import HintFusion, hint_density, propagate
 from tinct.pipeline import Colorizer
 from tinct.registry import create_model
 from tinct.train.fusion import FusionConfig, train_fusion
@@ -41,7 +41,7 @@ def test_hint_density_grows_with_hints():
 def test_untrained_fusion_is_the_even_mix_and_keeps_hints():
     l, ab_hint, mask = _inputs()
     net = torch.full((1, 2, 64, 64), 0.1)
-    lv = levin_ab(l, ab_hint, mask)
+    lv = propagate(l, net, ab_hint, mask)
     fused = HintFusion().fuse(l, net, lv, ab_hint, mask)
     free = mask[0, 0] < 0.5
     assert torch.allclose(fused[0][:, free], (0.5 * lv + 0.5 * net)[0][:, free], atol=1e-6)
@@ -94,10 +94,10 @@ def fusion_setup(tmp_path_factory, ):
 def test_train_fusion_writes_a_fused_model(fusion_setup):
     base_path, out, scores, _ = fusion_setup
     record = read_record(out)
-    assert record["kwargs"]["fusion"] is True
+    assert record["kwargs"]["fusion"] is True and record["kwargs"]["fusion_prior"] == 1e-4
     assert record["provenance"]["fusion"]["samples"] == 6
     # the even mix at the start is no worse than the worse of its two inputs; training keeps it below
-    assert scores["mse_fused"] < max(scores["mse_net_before"], scores["mse_levin_before"])
+    assert scores["mse_fused"] < max(scores["mse_net_before"], scores["mse_propagated_before"])
     model, _ = load_model(out)
     base, _ = load_model(base_path)
     for k, v in base.state_dict().items():  # the base network is unchanged

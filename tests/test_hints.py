@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from tinct import bench_hints, color
-from tinct.errors import HintError, ImageError
+from tinct.errors import HintError, ImageError, TinctError
 from tinct.hints import (
     GRID_CELLS,
     Hints,
@@ -285,3 +285,25 @@ def test_reference_shift(bench):
     assert all(0 <= v <= 2 for v in res["before"].values()) and set(res["closer"]) == set(res["before"])
     with pytest.raises(HintError):  # Levin has no use for a reference image
         bench_hints.reference_shift(Colorizer(create_model("levin")), image, reference)
+
+
+def test_hint_bench_merge_adds_an_earlier_runs_rows(bench, tmp_path, capsys):
+    root, res = bench
+    tiny_only = bench_hints.run_hint_bench(root / "imgs", [root / "tiny.safetensors"], tmp_path / "t", size=64,
+                                           counts=(0, 1, 5), progress=False)
+    merged = bench_hints.merge_results(tiny_only, res)
+    assert merged["methods"]["levin"] == res["methods"]["levin"]
+    assert merged["methods"]["tiny"] == tiny_only["methods"]["tiny"]  # this run's rows win
+    other = bench_hints.run_hint_bench(root / "imgs", ["levin"], tmp_path / "o", size=64, counts=(0, 2),
+                                       progress=False)
+    with pytest.raises(TinctError, match="another protocol"):
+        bench_hints.merge_results(other, res)
+    # the command line: --merge writes the merged table
+    code = bench_hints.main([str(root / "imgs"), "--models", str(root / "tiny.safetensors"), "--out",
+                             str(tmp_path / "cli"), "--size", "64", "--counts", "0,1,5", "--merge",
+                             str(root / "out" / "hints_bench.json")])
+    assert code == 0
+    assert "| levin | " in (tmp_path / "cli" / "hints_bench.md").read_text()
+    code = bench_hints.main([str(root / "imgs"), "--models", "levin", "--out", str(tmp_path / "cli2"), "--size",
+                             "64", "--counts", "0,1", "--merge", str(tmp_path / "nothing.json")])
+    assert code == 2 and "not a readable hint-bench JSON" in capsys.readouterr().err

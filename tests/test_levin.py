@@ -164,3 +164,28 @@ def test_model_file_round_trip(tmp_path):
     model, record = load_model(path, role="colorizer")
     assert record["kwargs"] == {} and model.trainable is False
     check_pipeline(Colorizer(path))
+
+
+def test_propagation_with_a_prior_stays_in_the_hinted_region():
+    l = two_regions()
+    prior = np.zeros((2, H, W))
+    prior[0], prior[1] = 5.0, -5.0
+    ab, mask = two_hints()
+    ab[:, 36:39, 52:55], mask[36:39, 52:55] = 0, 0  # only the left hint
+    out = levin.propagate_with_prior(l, prior, ab, mask, 1e-4)
+    left, right = out[:, :, : EDGE - 2], out[:, :, EDGE + 2 :]
+    # the left region moves most of the way to its hint, the right one keeps the prior
+    moved = (left.mean(axis=(1, 2)) - prior[:, 0, 0]) / (np.array(LEFT_AB) - prior[:, 0, 0])
+    assert (moved > 0.6).all()
+    assert np.abs(right.mean(axis=(1, 2)) - prior[:, 0, 0]).max() < 2
+    assert np.allclose(out[:, mask > 0.5], ab[:, mask > 0.5])
+    # weight 0 is plain Levin (a lone hint colors everything); no hint keeps the prior
+    assert np.allclose(levin.propagate_with_prior(l, prior, ab, mask, 0.0), levin_colorize(l, ab, mask))
+    assert np.array_equal(levin.propagate_with_prior(l, prior, ab, 0 * mask, 1e-4), prior)
+    # a larger weight keeps more of the prior away from the hint
+    far = lambda o: np.abs(o[:, :, EDGE - 8 : EDGE - 2] - prior[:, :1, :1]).mean()  # noqa: E731
+    assert far(levin.propagate_with_prior(l, prior, ab, mask, 1e-1)) < far(out)
+    with pytest.raises(HintError):
+        levin.propagate_with_prior(l, prior[:, :5], ab, mask, 1e-3)
+    with pytest.raises(HintError):
+        levin.propagate_with_prior(l, prior, ab, mask, -1.0)

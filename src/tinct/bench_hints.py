@@ -138,12 +138,29 @@ def run_hint_bench(data_dir: str | os.PathLike, models: Sequence[str | os.PathLi
                     for name, s in scores.items()},
         "reference": {SIGGRAPH17_LABEL: [SIGGRAPH17_PSNR.get(c) for c in counts]},
     }
+    write_results(result, out_dir)
+    return result
+
+
+def write_results(result: dict[str, Any], out_dir: str | os.PathLike) -> None:
+    """``hints_bench.json``, ``hints_bench.md`` and ``hints_curve.png`` in ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / "hints_bench.json", json.dumps(result, indent=1).encode())
     atomic_write_bytes(out / "hints_bench.md", markdown_table(result).encode())
     atomic_write_bytes(out / "hints_curve.png", plot_curve(result))
-    return result
+
+
+def merge_results(result: dict[str, Any], earlier: dict[str, Any]) -> dict[str, Any]:
+    """Add the methods of an ``earlier`` run that ``result`` lacks (a slow baseline such as Levin
+    need not be re-run). The two runs must share the protocol (hints are drawn per seed, image and
+    count, so the same protocol means the same hints) and the image list."""
+    if earlier.get("protocol") != result["protocol"] or earlier.get("images") != result["images"]:
+        raise TinctError("the earlier hint-bench run used another protocol or other images; it cannot be merged")
+    merged = dict(result, methods=dict(result["methods"]))
+    for name, row in earlier["methods"].items():
+        merged["methods"].setdefault(name, row)
+    return merged
 
 
 def markdown_table(result: dict[str, Any]) -> str:
@@ -335,10 +352,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--counts", default=",".join(map(str, COUNTS)), help="comma-separated hint counts")
     ap.add_argument("--patch", type=int, default=PATCH, help="hint patch side in pixels")
+    ap.add_argument("--merge", help="hints_bench.json of an earlier run with the same protocol and images: "
+                    "its methods missing here are added to the table and plot")
     args = ap.parse_args(argv)
     try:
         counts = [int(c) for c in args.counts.split(",")]
+        earlier = None
+        if args.merge:
+            try:
+                earlier = json.loads(Path(args.merge).read_text())
+            except (OSError, ValueError) as exc:
+                raise TinctError(f"--merge {args.merge}: not a readable hint-bench JSON ({type(exc).__name__})") from None
         result = run_hint_bench(args.data_dir, args.models, args.out, args.size, args.limit, args.seed, counts, args.patch)
+        if earlier is not None:
+            result = merge_results(result, earlier)
+            write_results(result, args.out)
     except (TinctError, ValueError) as exc:
         print(f"bench_hints: error: {exc}", file=sys.stderr)
         return 2

@@ -88,16 +88,18 @@ def dissection_order(h: int, w: int) -> np.ndarray:
     return order
 
 
-def affinity_matrix(y: np.ndarray, fixed: np.ndarray, order: np.ndarray | None = None) -> sp.csc_matrix:
-    """The (HW, HW) system matrix: ``I - W`` on free pixels, identity rows on ``fixed`` pixels.
-    Unknowns are in row-major order, or in ``order`` (``order[k]`` = pixel of unknown k)."""
+def affinity_matrix(y: np.ndarray, fixed: np.ndarray, order: np.ndarray | None = None,
+                    prior_weight: float = 0.0) -> sp.csc_matrix:
+    """The (HW, HW) system matrix: ``(1 + prior_weight) I - W`` on free pixels, identity rows on
+    ``fixed`` pixels. Unknowns are in row-major order, or in ``order`` (``order[k]`` = pixel of
+    unknown k). ``prior_weight`` > 0 ties free pixels to a prior (see :func:`propagate_with_prior`)."""
     h, w = y.shape
     n = h * w
     wts, valid = affinity_weights(y)
     pos = np.arange(n) if order is None else np.argsort(order)  # pixel -> unknown
     idx = np.arange(n).reshape(h, w)
-    rows, cols, data = [pos], [pos], [np.ones(n)]
     free = ~fixed
+    rows, cols, data = [pos], [pos], [np.where(free.ravel(), 1.0 + prior_weight, 1.0)]
     for k, (dy, dx) in enumerate(_OFFSETS):
         sel = valid[k] & free
         r = idx[sel]
@@ -108,18 +110,55 @@ def affinity_matrix(y: np.ndarray, fixed: np.ndarray, order: np.ndarray | None =
     return a
 
 
-def _solve(y: np.ndarray, fixed: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+def _solve(y: np.ndarray, fixed: np.ndarray, rhs: np.ndarray, prior_weight: float = 0.0) -> np.ndarray:
     """Solve the system for ``rhs`` (HW, k) in row-major pixel order."""
     order = dissection_order(*y.shape)
     try:
-        lu = splu(affinity_matrix(y, fixed, order), permc_spec="NATURAL", diag_pivot_thresh=0.0)
+        lu = splu(affinity_matrix(y, fixed, order, prior_weight), permc_spec="NATURAL", diag_pivot_thresh=0.0)
         out = np.empty_like(rhs)
         out[order] = lu.solve(np.ascontiguousarray(rhs[order]))
         if np.isfinite(out).all():
             return out
     except RuntimeError:  # an exactly zero pivot
         pass
-    return splu(affinity_matrix(y, fixed)).solve(np.ascontiguousarray(rhs))
+    return splu(affinity_matrix(y, fixed, prior_weight=prior_weight)).solve(np.ascontiguousarray(rhs))
+
+
+def _check(l, ab_hint, mask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    l = np.asarray(l, dtype=np.float64)
+    ab_hint = np.asarray(ab_hint, dtype=np.float64)
+    mask = np.asarray(mask)
+    if l.ndim != 2:
+        raise HintError(f"L must be a 2-D (H, W) array, got shape {l.shape}")
+    h, w = l.shape
+    if ab_hint.shape != (2, h, w) or mask.shape != (h, w):
+        raise HintError(f"hints must be (2, {h}, {w}) with a ({h}, {w}) mask, got {ab_hint.shape} and {mask.shape}")
+    return l, ab_hint, mask > 0.5
+
+
+def propagate_with_prior(l: np.ndarray, prior_ab: np.ndarray, ab_hint: np.ndarray, mask: np.ndarray,
+                         prior_weight: float) -> np.ndarray:
+    """Levin's propagation with a prior color everywhere: each free pixel's ab minimizes
+    ``(ab_r - sum_s w_rs ab_s)^2 + prior_weight (ab_r - prior_r)^2``, hint pixels keep their
+    hint. A hint's influence then fades with the affinity distance (about ``1/sqrt(prior_weight)``
+    pixels in flat areas, sooner across edges) and far regions keep ``prior_ab`` (2, H, W), e.g. a
+    network's colors. ``prior_weight`` 0 is plain :func:`levin_colorize`. Units as there."""
+    l, ab_hint, fixed = _check(l, ab_hint, mask)
+    prior_ab = np.asarray(prior_ab, dtype=np.float64)
+    if prior_ab.shape != ab_hint.shape:
+        raise HintError(f"the prior must be {ab_hint.shape}, got {prior_ab.shape}")
+    if prior_weight < 0:
+        raise HintError(f"prior weight must be 0 or more, got {prior_weight}")
+    if prior_weight == 0:
+        return levin_colorize(l, ab_hint, mask)
+    if not fixed.any():
+        return prior_ab.copy()
+    if fixed.all():
+        return ab_hint.copy()
+    rhs = np.where(fixed, ab_hint, prior_weight * prior_ab).reshape(2, -1).T
+    out = _solve(l / 100.0, fixed, rhs, prior_weight).T.reshape(prior_ab.shape)
+    out[:, fixed] = ab_hint[:, fixed]
+    return out
 
 
 def levin_colorize(l: np.ndarray, ab_hint: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -131,15 +170,8 @@ def levin_colorize(l: np.ndarray, ab_hint: np.ndarray, mask: np.ndarray) -> np.n
     the ``levin`` zoo model relies on that). Hint pixels keep their hint exactly; with no hint
     pixel at all the result is ab = 0 (gray).
     """
-    l = np.asarray(l, dtype=np.float64)
-    ab_hint = np.asarray(ab_hint, dtype=np.float64)
-    mask = np.asarray(mask)
-    if l.ndim != 2:
-        raise HintError(f"L must be a 2-D (H, W) array, got shape {l.shape}")
+    l, ab_hint, fixed = _check(l, ab_hint, mask)
     h, w = l.shape
-    if ab_hint.shape != (2, h, w) or mask.shape != (h, w):
-        raise HintError(f"hints must be (2, {h}, {w}) with a ({h}, {w}) mask, got {ab_hint.shape} and {mask.shape}")
-    fixed = mask > 0.5
     if not fixed.any():
         return np.zeros((2, h, w))
     if fixed.all():

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     names = {f.name for f in dataclasses.fields(FusionConfig)}
     cfg = FusionConfig(**{k: v for k, v in vars(args).items() if k in names})
     scores = train_fusion(cfg)
-    print(f"validation ab MSE: network {scores['mse_net_before']:.5f}, levin {scores['mse_levin_before']:.5f}, "
+    print(f"validation ab MSE: network {scores['mse_net_before']:.5f}, propagation {scores['mse_propagated_before']:.5f}, "
           f"fused {scores['mse_fused']:.5f}")
     print(f"model written to {cfg.out}")
     return 0

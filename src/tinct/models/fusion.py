@@ -1,11 +1,14 @@
-"""Learned fusion of a network's colors with Levin et al.'s propagation of the user's points.
+"""Learned fusion of a network's colors with an edge-aware propagation of the user's points.
 
 A hint network alone spreads a point only as far as it has learned to; Levin et al.'s
 optimization (:mod:`tinct.levin`) spreads it exactly along lightness edges but knows nothing of
-the scene. :class:`HintFusion` sees both (plus L, the hints and how dense they are nearby and
-overall) and predicts, per pixel, how much to trust each, and a small correction:
+the scene, and a lone hint paints the whole image. Here the propagation keeps the network's
+colors as a prior (:func:`tinct.levin.propagate_with_prior`, weight ``prior_weight``), so a hint
+recolors its own region and fades beyond it. :class:`HintFusion` sees the network's colors and
+that propagation (plus L, the hints and how dense they are nearby and overall) and predicts, per
+pixel, how much to trust each, and a small correction:
 
-    ab = a * levin + (1 - a) * net + 0.1 * c,    with hint pixels set to the hint exactly.
+    ab = a * propagated + (1 - a) * net + 0.1 * c,    with hint pixels set to the hint exactly.
 
 It is a small dilated CNN (about 50k weights, run at half resolution), trained with the base network frozen
 (:mod:`tinct.train.fusion`). With no point hints it is not run at all, so the automatic output
@@ -20,9 +23,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from tinct import color
-from tinct.levin import levin_colorize
+from tinct.levin import propagate_with_prior
 
-IN_CHANNELS = 1 + 2 + 2 + 2 + 1 + 3  # L, net ab, levin ab, hint ab, mask, 3 hint densities
+IN_CHANNELS = 1 + 2 + 2 + 2 + 1 + 3  # L, net ab, propagated ab, hint ab, mask, 3 hint densities
+PRIOR_WEIGHT = 1e-4  # hint influence fades over about 100 px of flat area at the working size
 CORRECTION_SCALE = 0.1
 
 
@@ -37,17 +41,22 @@ def hint_density(mask: torch.Tensor) -> torch.Tensor:
     return torch.log1p(1000 * d) / np.log(1001.0)
 
 
-def levin_ab(l: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Levin propagation of normalized hints for normalized L (N, 1, H, W): normalized ab."""
+def propagate(l: torch.Tensor, prior_ab: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tensor,
+              prior_weight: float = PRIOR_WEIGHT) -> torch.Tensor:
+    """Propagate normalized hints over normalized L (N, 1, H, W) with ``prior_ab`` (normalized,
+    same size) as the prior; ``prior_weight`` 0 is plain Levin. Returns normalized ab."""
     l_raw = color.denormalize_l(l.detach().double().cpu()).numpy()
     hints, masks = ab_hint.detach().double().cpu().numpy(), mask.detach().double().cpu().numpy()
-    out = [torch.from_numpy(levin_colorize(l_raw[i, 0], hints[i], masks[i, 0])) for i in range(l.shape[0])]
+    prior = prior_ab.detach().double().cpu().numpy()
+    out = [torch.from_numpy(propagate_with_prior(l_raw[i, 0], prior[i], hints[i], masks[i, 0], prior_weight))
+           for i in range(l.shape[0])]
     return torch.stack(out).to(device=l.device, dtype=l.dtype)
 
 
 class HintFusion(nn.Module):
-    def __init__(self, width: int = 32):
+    def __init__(self, width: int = 32, prior_weight: float = PRIOR_WEIGHT):
         super().__init__()
+        self.prior_weight = prior_weight
         layers: list[nn.Module] = [nn.Conv2d(IN_CHANNELS, width, 3, 1, 1), nn.ReLU(inplace=True)]
         for d in (2, 4, 8, 16, 1):
             layers += [nn.Conv2d(width, width, 3, 1, d, dilation=d), nn.ReLU(inplace=True)]
@@ -56,14 +65,14 @@ class HintFusion(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def fuse(self, l, net_ab, levin, ab_hint, mask) -> torch.Tensor:
+    def fuse(self, l, net_ab, prop, ab_hint, mask) -> torch.Tensor:
         """All normalized, (N, C, H, W) at one size: the fused normalized ab."""
-        x = torch.cat([l, net_ab, levin, ab_hint * mask, mask, hint_density(mask)], dim=1)
+        x = torch.cat([l, net_ab, prop, ab_hint * mask, mask, hint_density(mask)], dim=1)
         # the weights are smooth: predict them at half resolution, apply them at full
         o = self.out(self.body(F.avg_pool2d(x, 2, ceil_mode=True)))
         o = F.interpolate(o, size=x.shape[-2:], mode="bilinear", align_corners=False)
         a = torch.sigmoid(o[:, :1])
-        ab = a * levin + (1 - a) * net_ab + CORRECTION_SCALE * o[:, 1:]
+        ab = a * prop + (1 - a) * net_ab + CORRECTION_SCALE * o[:, 1:]
         return torch.where(mask > 0.5, ab_hint, ab)
 
     def forward(self, l, net_ab, ab_hint, mask) -> torch.Tensor:
@@ -77,6 +86,6 @@ class HintFusion(nn.Module):
             return net_ab
         out = net_ab.clone()
         idx = has.nonzero().flatten()
-        lv = levin_ab(l[idx], ab_hint[idx], mask[idx])
-        out[idx] = self.fuse(l[idx], net_ab[idx], lv, ab_hint[idx], mask[idx])
+        prop = propagate(l[idx], net_ab[idx], ab_hint[idx], mask[idx], self.prior_weight)
+        out[idx] = self.fuse(l[idx], net_ab[idx], prop, ab_hint[idx], mask[idx])
         return out

@@ -3,7 +3,9 @@
 The base network is frozen. For each training image (shorter side resized, center crop, as the
 hint benchmark) a hint count is drawn log-uniformly in 1..max_hints, the hints are sampled as the
 benchmark samples them (6x6 patches around the center, colored with the truth's patch mean), and
-the base network's colors and Levin's propagation are computed once. The fusion CNN then learns,
+the base network's colors and their edge-aware propagation with the hints (Levin's affinity with
+the network's colors as prior, :func:`tinct.levin.propagate_with_prior`) are computed once. The
+fusion CNN then learns,
 on random crops of those samples, to combine them (mean squared ab error). The result is the base
 model file plus the fusion weights, one self-describing file (``fusion: true``).
 
@@ -26,7 +28,7 @@ from tinct import color
 from tinct.errors import TinctError
 from tinct.hints import sample_points
 from tinct.modelfile import load_model, save_model
-from tinct.models.fusion import HintFusion, levin_ab
+from tinct.models.fusion import HintFusion, propagate
 from tinct.registry import create_model
 from tinct.train.data import list_images
 
@@ -47,6 +49,8 @@ class FusionConfig:
     """side of the square hint patches"""
     max_hints: int = 500
     """hint counts are drawn log-uniformly in 1..max_hints"""
+    prior_weight: float = 1e-4
+    """weight of the network's colors in the propagation (0 = plain Levin: a lone hint paints everything)"""
     steps: int = 2000
     """optimizer steps (cosine learning-rate decay)"""
     batch_size: int = 8
@@ -81,7 +85,7 @@ def _load_square(path: Path, size: int) -> np.ndarray | None:
 
 @torch.no_grad()
 def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
-    """(S, 10, size, size) float16: L, net ab, levin ab, hint ab, mask, true ab (all normalized)."""
+    """(S, 10, size, size) float16: L, net ab, propagated ab, hint ab, mask, true ab (all normalized)."""
     rng = random.Random(cfg.seed)
     order = files[:]
     rng.shuffle(order)
@@ -100,8 +104,8 @@ def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
         hint, mask = sample_points(ab[0], k, cfg.patch, gen)
         hint, mask = hint[None], mask[None]
         net = color.resize_ab(base.decode(base(l, hint, mask)), (cfg.size, cfg.size))
-        lv = levin_ab(l, hint, mask)
-        out.append(torch.cat([l, net, lv, hint * mask, mask, ab], dim=1).half())
+        prop = propagate(l, net, hint, mask, cfg.prior_weight)
+        out.append(torch.cat([l, net, prop, hint * mask, mask, ab], dim=1).half())
         bar.update(1)
     bar.close()
     if not out:
@@ -115,13 +119,13 @@ def _split(x: torch.Tensor):
 
 
 def _val_scores(fusion: HintFusion, val: torch.Tensor) -> dict[str, float]:
-    """Mean squared ab error (normalized units) of the net, Levin and the fusion on full samples."""
-    se = {"net": 0.0, "levin": 0.0, "fused": 0.0}
+    """Mean squared ab error (normalized units) of the net, the propagation and the fusion on full samples."""
+    se = {"net": 0.0, "propagated": 0.0, "fused": 0.0}
     with torch.no_grad():
         for j in range(0, len(val), 8):
             l, net, lv, hint, mask, ab = _split(val[j : j + 8])
             fused = fusion.fuse(l, net, lv, hint, mask)
-            for name, pred in (("net", net), ("levin", lv), ("fused", fused)):
+            for name, pred in (("net", net), ("propagated", lv), ("fused", fused)):
                 se[name] += float(((pred - ab) ** 2).mean(dim=(1, 2, 3)).sum())
     return {k: v / len(val) for k, v in se.items()}
 
@@ -150,7 +154,7 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
     val, train = data[:n_val], data[n_val:]
     if len(train) == 0:
         train = val
-    fusion = HintFusion()
+    fusion = HintFusion(prior_weight=cfg.prior_weight)
     opt = torch.optim.Adam(fusion.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     before = _val_scores(fusion, val)
@@ -171,7 +175,7 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
         bar.set_postfix(loss=f"{loss.item():.5f}")
     after = _val_scores(fusion, val)
 
-    kwargs = {**record["kwargs"], "fusion": True}
+    kwargs = {**record["kwargs"], "fusion": True, "fusion_prior": cfg.prior_weight}
     model = create_model("effunet", **{**kwargs, "pretrained": False})
     missing = model.load_state_dict(base.state_dict(), strict=False)
     if missing.unexpected_keys or any(not k.startswith("fusion.") for k in missing.missing_keys):
@@ -182,6 +186,7 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
     scores = {"val_samples": len(val), **{f"mse_{k}_before": round(v, 6) for k, v in before.items() if k != "fused"},
               "mse_fused": round(after["fused"], 6)}
     provenance["fusion"] = {"samples": len(data), "steps": cfg.steps, "data": str(cfg.data), "seed": cfg.seed,
-                            "max_hints": cfg.max_hints, "patch": cfg.patch, "size": cfg.size, **scores}
+                            "max_hints": cfg.max_hints, "patch": cfg.patch, "size": cfg.size,
+                            "prior_weight": cfg.prior_weight, **scores}
     save_model(model, cfg.out, provenance=provenance, half=cfg.half)
     return scores
