@@ -40,7 +40,8 @@ METRICS = {"psnr": 22.5, "colorfulness": 31.0}
 def tiny_model(path, hints: bool = True, seed: int = 0):
     """A tiny untrained EfficientNet U-Net whose output visibly depends on its hints."""
     torch.manual_seed(seed)
-    model = create_model("effunet", pretrained=False, width=8, hints=hints, prefer_bins=False)
+    extra = {"global_prior": 3.0} if hints else {}  # palettes and references reweight the bin head
+    model = create_model("effunet", pretrained=False, width=8, hints=hints, prefer_bins=False, **extra)
     if hints:
         g = torch.Generator().manual_seed(seed)
         with torch.no_grad():  # the hint stem starts at zero; give it weight so hints change the result
@@ -436,3 +437,22 @@ def test_cli_errors_are_one_line(model_paths, tmp_path, capsys):
         port = taken.getsockname()[1]
         assert main(["serve", "--model", str(model_paths["tiny"]), "--port", str(port), "--threads", "1"]) == 2
     assert "cannot listen" in capsys.readouterr().err
+
+
+def test_reference_image_field(client):
+    data = encoded(gray())
+    plain = np.asarray(decoded(post(client, data)))
+    ref = np.zeros((40, 40, 3), np.uint8)
+    ref[..., 2] = 220  # a blue scene
+    parts = {"image": ("photo.png", data, "image/png"), "reference": ("ref.png", encoded(ref), "image/png")}
+    r = client.post(URL, files=parts)
+    assert r.status_code == 200, r.text
+    steered = np.asarray(decoded(r))
+    assert steered.shape == plain.shape and np.abs(steered.astype(int) - plain.astype(int)).max() > 0
+    # a reference that is no image is refused in words, naming the reference
+    parts["reference"] = ("ref.png", b"not an image at all", "image/png")
+    assert_error(client.post(URL, files=parts), 415, "reference image")
+    # a model without hints refuses a reference
+    parts["reference"] = ("ref.png", encoded(ref), "image/png")
+    parts["model"] = (None, "plain")
+    assert_error(client.post(URL, files=parts), 400, "takes no hints")

@@ -14,7 +14,7 @@ from tinct.serve.images import OUTPUT_FORMATS
 from tinct.serve.multipart import Part
 from tinct.serve.settings import MIN_RENDER_SIZE, Settings
 
-FIELDS = ("image", "hints", "model", "render_size", "format", "quality")
+FIELDS = ("image", "hints", "reference", "model", "render_size", "format", "quality")
 MAX_POINTS = 1000
 MAX_PALETTE = 64
 MAX_POINT_SIZE = 64

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import PurePath
 
+import numpy as np
 from fastapi import APIRouter, Request, Response
 
 from tinct.errors import HintError
@@ -22,10 +24,17 @@ router = APIRouter(prefix="/api/v1", tags=["api"])
 FORM_OVERHEAD = 512_000  # room for the other form fields and multipart framing
 
 
-def _colorize_job(store: ModelStore, name: str, img, hints: Hints | None, opts: Options) -> tuple[bytes, str, float]:
+def _colorize_job(store: ModelStore, name: str, img, hints: Hints | None, opts: Options,
+                  reference=None) -> tuple[bytes, str, float]:
     """Runs in an inference thread: decode, colorize through the one pipeline, encode."""
     colorizer = store.get(name)
     pixels = decode(img)
+    if reference is not None:
+        try:
+            ref = decode(reference)[:, :, :3]
+        except ApiError as exc:
+            raise ApiError(exc.status, f"reference image: {exc.message}") from None
+        hints = dataclasses.replace(hints or Hints(), reference=np.ascontiguousarray(ref))
     start = time.perf_counter()
     out = colorizer(pixels, hints=hints, render_size=opts.render_size)
     millis = (time.perf_counter() - start) * 1000
@@ -53,7 +62,10 @@ def _download_name(filename: str | None, fmt: str) -> str:
     openapi_extra=COLORIZE_BODY,
 )
 async def colorize(request: Request) -> Response:
-    """Send a multipart form with the image in field `image`; get the colorized image back."""
+    """Send a multipart form with the image in field `image`; get the colorized image back.
+    Optional fields: `hints` (JSON points / palette), `reference` (an image whose colors guide the
+    result; image and reference together stay under the upload limit), `model`, `render_size`,
+    `format`, `quality`."""
     settings: Settings = request.app.state.settings
     store: ModelStore = request.app.state.store
     try:
@@ -78,10 +90,17 @@ async def colorize(request: Request) -> Response:
     upload = parts["image"]
     img, size = open_image(bytes(upload.data), settings.max_pixels)
     hints = parse_hints(parts["hints"].text(), size) if "hints" in parts else None
-    if hints is not None and not entry.hints:
+    reference = None
+    if "reference" in parts:
+        try:
+            reference, _ = open_image(bytes(parts["reference"].data), settings.max_pixels)
+        except ApiError as exc:
+            raise ApiError(exc.status, f"reference image: {exc.message}") from None
+    if (hints is not None or reference is not None) and not entry.hints:
         raise HintError(f"model {entry.name!r} takes no hints; send none or choose a hint model")
     try:
-        data, media, millis = await request.app.state.queue.run(_colorize_job, store, entry.name, img, hints, opts)
+        data, media, millis = await request.app.state.queue.run(_colorize_job, store, entry.name, img, hints, opts,
+                                                                reference)
     except Busy as busy:
         raise _busy(busy) from None
     headers = {

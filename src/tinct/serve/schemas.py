@@ -77,6 +77,8 @@ COLORIZE_BODY = {
                           'JSON color hints: {"points": [{"x": 10, "y": 20, "color": "#c05020", "size": 0}], '
                           '"palette": ["#c05020", {"color": "#2060a0", "weight": 2}]}; x, y in the '
                           "uploaded image's pixels, size in working pixels (0 = automatic)"},
+                "reference": {"type": "string", "format": "binary",
+                              "description": "optional reference image (any scene): its colors guide the result"},
                 "model": {"type": "string", "description": "model name from GET /api/v1/models (default: the "
                                                            "server's default model)"},
                 "render_size": {"type": "integer", "minimum": 32, "description":
