@@ -156,3 +156,15 @@ def test_hint_bench_scores_the_network_alone_too(fusion_setup, tmp_path):
     assert rows["fused"]["psnr"][0] == rows["fused (network only)"]["psnr"][0]  # no hints: the same network
     assert rows["fused"]["psnr"][1] != rows["fused (network only)"]["psnr"][1]
     assert "fused (network only)" in (tmp_path / "out" / "hints_bench.md").read_text()
+
+
+def test_prior_weight_falls_as_hints_get_denser():
+    from tinct.models.fusion import ONE_HINT_DENSITY, effective_prior_weight
+
+    mask = np.zeros((256, 256))
+    mask[100:106, 100:106] = 1  # one 6x6 hint
+    assert effective_prior_weight(mask, 1e-4) == pytest.approx(1e-4)
+    mask[:60, :60] = 1  # 100 hints' worth
+    d = float(mask.mean())
+    assert effective_prior_weight(mask, 1e-4) == pytest.approx(1e-4 * ONE_HINT_DENSITY / d)
+    assert effective_prior_weight(np.zeros((8, 8)), 1e-4) == 1e-4

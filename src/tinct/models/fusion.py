@@ -3,8 +3,8 @@
 A hint network alone spreads a point only as far as it has learned to; Levin et al.'s
 optimization (:mod:`tinct.levin`) spreads it exactly along lightness edges but knows nothing of
 the scene, and a lone hint paints the whole image. Here the propagation keeps the network's
-colors as a prior (:func:`tinct.levin.propagate_with_prior`, weight ``prior_weight``), so a hint
-recolors its own region and fades beyond it. :class:`HintFusion` sees the network's colors and
+colors as a prior (:func:`tinct.levin.propagate_with_prior`, weight ``prior_weight``, lowered as
+hints get denser), so a lone hint recolors its own region and fades beyond it. :class:`HintFusion` sees the network's colors and
 that propagation (plus L, the hints and how dense they are nearby and overall) and predicts, per
 pixel, how much to trust each, and a small correction:
 
@@ -26,7 +26,8 @@ from tinct import color
 from tinct.levin import propagate_with_prior
 
 IN_CHANNELS = 1 + 2 + 2 + 2 + 1 + 3  # L, net ab, propagated ab, hint ab, mask, 3 hint densities
-PRIOR_WEIGHT = 1e-4  # hint influence fades over about 100 px of flat area at the working size
+PRIOR_WEIGHT = 1e-4  # one hint's influence fades over about 100 px of flat area at the working size
+ONE_HINT_DENSITY = 36 / 256**2  # a 6x6 hint on a 256x256 image
 CORRECTION_SCALE = 0.1
 
 
@@ -41,14 +42,24 @@ def hint_density(mask: torch.Tensor) -> torch.Tensor:
     return torch.log1p(1000 * d) / np.log(1001.0)
 
 
+def effective_prior_weight(mask: np.ndarray, prior_weight: float) -> float:
+    """The prior weight for one image's hint mask: ``prior_weight`` for up to about one hint's worth
+    of hinted pixels, falling as 1/density beyond, so that with many hints they reach further
+    (they cover the image anyway) while a lone click stays in its region."""
+    density = float((mask > 0.5).mean())
+    return prior_weight * min(1.0, ONE_HINT_DENSITY / max(density, 1e-12))
+
+
 def propagate(l: torch.Tensor, prior_ab: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tensor,
               prior_weight: float = PRIOR_WEIGHT) -> torch.Tensor:
     """Propagate normalized hints over normalized L (N, 1, H, W) with ``prior_ab`` (normalized,
-    same size) as the prior; ``prior_weight`` 0 is plain Levin. Returns normalized ab."""
+    same size) as the prior, weight :func:`effective_prior_weight`; ``prior_weight`` 0 is plain
+    Levin. Returns normalized ab."""
     l_raw = color.denormalize_l(l.detach().double().cpu()).numpy()
     hints, masks = ab_hint.detach().double().cpu().numpy(), mask.detach().double().cpu().numpy()
     prior = prior_ab.detach().double().cpu().numpy()
-    out = [torch.from_numpy(propagate_with_prior(l_raw[i, 0], prior[i], hints[i], masks[i, 0], prior_weight))
+    out = [torch.from_numpy(propagate_with_prior(l_raw[i, 0], prior[i], hints[i], masks[i, 0],
+                                                 effective_prior_weight(masks[i, 0], prior_weight)))
            for i in range(l.shape[0])]
     return torch.stack(out).to(device=l.device, dtype=l.dtype)
 
