@@ -2,7 +2,8 @@
 and add notes to its provenance. The architecture and weights are unchanged.
 
     python scripts/package_model.py runs/photo/model.safetensors src/tinct/weights/photo.safetensors \
-        --temperature 0.5 --blend 0.3 --half --note "decoding chosen on 60 training images"
+        --average-with runs/ft/model.safetensors --fusion-from runs/fusion.safetensors \
+        --temperature 0.5 --blend 0.3 --global-prior 3 --half --note "decoding chosen on 80 training images"
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ def main() -> int:
     ap.add_argument("--prefer-bins", choices=["yes", "no"], help="decode with the bin head (yes) or regression (no)")
     ap.add_argument("--global-prior", type=float, help="exponent of the palette / reference color prior (0 = off)")
     ap.add_argument("--fusion-from", help="a fused model file (tinct train-fusion) whose fusion stage is copied in")
+    ap.add_argument("--average-with", help="a model file of the same architecture: ship the mean of the two weight sets "
+                    "(checkpoint averaging, as stochastic weight averaging)")
     ap.add_argument("--half", action="store_true", help="store float16 weights")
     ap.add_argument("--note", action="append", default=[], help="a line added to the provenance notes")
     ap.add_argument("--metrics", help="JSON object of measured metrics to record")
@@ -38,6 +41,15 @@ def main() -> int:
 
     provenance = dict(record.get("provenance", {}))
     state = model.state_dict()
+    if args.average_with:
+        other, other_record = load_model(args.average_with)
+        if other_record["arch"] != record["arch"] or other_record["kwargs"].get("hints") != record["kwargs"].get("hints"):
+            raise SystemExit(f"{args.average_with} is not the same architecture as {args.src}")
+        o = other.state_dict()
+        if set(o) != set(state) or any(o[k].shape != v.shape for k, v in state.items()):
+            raise SystemExit(f"{args.average_with}: weights do not match {args.src}")
+        state = {k: (v + o[k]) / 2 if v.is_floating_point() else v for k, v in state.items()}
+        provenance["averaged_with"] = other_record.get("provenance", {})
     if args.fusion_from:
         donor, donor_record = load_model(args.fusion_from)
         if getattr(donor, "fusion", None) is None:

@@ -45,3 +45,19 @@ def test_package_model_refuses_a_donor_without_fusion(tmp_path):
     r = _run(base, tmp_path / "x.safetensors", "--fusion-from", base)
     assert r.returncode != 0 and "has no fusion stage" in r.stderr
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_package_model_averages_two_weight_sets(tmp_path):
+    torch.manual_seed(0)
+    a = save_model(create_model("effunet", pretrained=False, width=8, hints=True), tmp_path / "a.safetensors")
+    torch.manual_seed(1)
+    b = save_model(create_model("effunet", pretrained=False, width=8, hints=True), tmp_path / "b.safetensors")
+    out = tmp_path / "mean.safetensors"
+    r = _run(a, out, "--average-with", b)
+    assert r.returncode == 0, r.stderr
+    ma, mb, mm = (load_model(p)[0] for p in (a, b, out))
+    assert torch.allclose(mm.ab_head.weight, (ma.ab_head.weight + mb.ab_head.weight) / 2)
+    assert "averaged_with" in read_record(out)["provenance"]
+    other = save_model(create_model("cnn4"), tmp_path / "c.safetensors")
+    r = _run(a, tmp_path / "x.safetensors", "--average-with", other)
+    assert r.returncode != 0 and "not the same architecture" in r.stderr
