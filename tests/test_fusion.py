@@ -168,3 +168,25 @@ def test_prior_weight_falls_as_hints_get_denser():
     d = float(mask.mean())
     assert effective_prior_weight(mask, 1e-4) == pytest.approx(1e-4 * ONE_HINT_DENSITY / d)
     assert effective_prior_weight(np.zeros((8, 8)), 1e-4) == 1e-4
+
+
+def test_large_working_sizes_are_fused_at_a_capped_size(monkeypatch):
+    from tinct.models import fusion as fz
+
+    calls = []
+    real = fz.propagate
+
+    def spy(l, *args, **kw):
+        calls.append(tuple(l.shape[-2:]))
+        return real(l, *args, **kw)
+
+    monkeypatch.setattr(fz, "propagate", spy)
+    monkeypatch.setattr(fz, "MAX_PIXELS", 32 * 32)
+    l, ab_hint, mask = _inputs(n=2)
+    mask[1] = 0  # image 1 has no hints: it keeps the network's colors at full size
+    net = torch.rand(2, 2, 64, 64) * 0.2
+    out = HintFusion()(l, net, ab_hint, mask)
+    assert calls == [(32, 32)]
+    assert out.shape == (2, 2, 64, 64)
+    assert torch.equal(out[1], net[1])
+    assert torch.allclose(out[0][:, 10:14, 20:24], ab_hint[0][:, 10:14, 20:24])

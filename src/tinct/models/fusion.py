@@ -28,6 +28,7 @@ from tinct.levin import propagate_with_prior
 IN_CHANNELS = 1 + 2 + 2 + 2 + 1 + 3  # L, net ab, propagated ab, hint ab, mask, 3 hint densities
 PRIOR_WEIGHT = 1e-4  # one hint's influence fades over about 100 px of flat area at the working size
 ONE_HINT_DENSITY = 36 / 256**2  # a 6x6 hint on a 256x256 image
+MAX_PIXELS = 512 * 512  # larger working sizes are fused at this many pixels (the sparse solve grows fast)
 CORRECTION_SCALE = 0.1
 
 
@@ -87,11 +88,27 @@ class HintFusion(nn.Module):
         return torch.where(mask > 0.5, ab_hint, ab)
 
     def forward(self, l, net_ab, ab_hint, mask) -> torch.Tensor:
-        """Fuse at the hints' size; images without a hint pixel keep ``net_ab`` (resized)."""
+        """Fuse at the hints' size; images without a hint pixel keep ``net_ab`` (resized). Above
+        :data:`MAX_PIXELS` the fusion runs at a reduced size (hint patches kept, by max-pooling the
+        mask) and is upsampled; the hint pixels are then set exactly again."""
         size = mask.shape[-2:]
         net_ab = color.resize_ab(net_ab, size)
         if l.shape[-2:] != size:
             l = F.interpolate(l, size=size, mode="bilinear", align_corners=False)
+        h, w = size
+        if h * w > MAX_PIXELS:
+            s = (MAX_PIXELS / (h * w)) ** 0.5
+            small = (max(8, int(h * s)), max(8, int(w * s)))
+            weight = F.adaptive_avg_pool2d(mask, small)
+            hint_small = F.adaptive_avg_pool2d(ab_hint * mask, small) / weight.clamp(min=1e-6)
+            fused = self._fuse_hinted(F.adaptive_avg_pool2d(l, small), F.adaptive_avg_pool2d(net_ab, small),
+                                      hint_small, F.adaptive_max_pool2d(mask, small))
+            has = (mask > 0.5).flatten(1).any(dim=1)[:, None, None, None]
+            fused = torch.where(has, color.resize_ab(fused, size), net_ab)
+            return torch.where(mask > 0.5, ab_hint, fused)
+        return self._fuse_hinted(l, net_ab, ab_hint, mask)
+
+    def _fuse_hinted(self, l, net_ab, ab_hint, mask) -> torch.Tensor:
         has = (mask > 0.5).flatten(1).any(dim=1)
         if not bool(has.any()):
             return net_ab
