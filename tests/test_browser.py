@@ -38,7 +38,8 @@ from tinct.serve import Settings, create_app
 def tiny_model(path: Path, hints: bool = True) -> Path:
     """A tiny untrained model whose output visibly depends on its hints."""
     torch.manual_seed(0)
-    model = create_model("effunet", pretrained=False, width=8, hints=hints, prefer_bins=False)
+    extra = {"global_prior": 3.0} if hints else {}  # a reference image reweights the bin head
+    model = create_model("effunet", pretrained=False, width=8, hints=hints, prefer_bins=False, **extra)
     if hints:
         g = torch.Generator().manual_seed(0)
         with torch.no_grad():
@@ -196,12 +197,23 @@ def test_upload_slide_hint_filter_download(page, server, tmp_path):
     assert second.shape == first.shape and not np.array_equal(second, first)
     assert page.locator("[data-testid='hint-marker']").count() == 1  # hints stay until removed
 
+    # a reference image: choosing one sends it with the hints, the colors change
+    ref = np.zeros((40, 60, 3), np.uint8)
+    ref[..., 1] = 200  # a green scene
+    page.set_input_files("#reference-input", files=[{"name": "ref.png", "mimeType": "image/png",
+                                                     "buffer": png_bytes(ref)}])
+    wait_result(page, 3)
+    body = server[1].bodies[-1]
+    assert b'name="reference"; filename="ref.png"' in body and b'name="hints"' in body
+    third = canvas_pixels(page)
+    assert not np.array_equal(third, second)
+
     # a filter changes the picture on the client, no new request
     page.locator("#f-sepia").fill("80")
     page.wait_for_selector("#viewer[data-filters='100,0,80']")
     filtered = canvas_pixels(page)
-    assert not np.array_equal(filtered, second)
-    assert viewer.get_attribute("data-result-version") == "2"
+    assert not np.array_equal(filtered, third)
+    assert viewer.get_attribute("data-result-version") == "3"
 
     # download: a PNG of the input's size, with the filter applied
     with page.expect_download() as dl:
@@ -222,7 +234,7 @@ def test_upload_slide_hint_filter_download(page, server, tmp_path):
     message = page.locator("#message")
     message.wait_for(state="visible")
     assert "not an image" in message.inner_text()
-    assert viewer.get_attribute("data-result-version") == "2"
+    assert viewer.get_attribute("data-result-version") == "3"
     assert page.errors == []
 
     if os.environ.get("TINCT_SCREENSHOT"):

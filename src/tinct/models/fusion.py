@@ -4,14 +4,15 @@ A hint network alone spreads a point only as far as it has learned to; Levin et 
 optimization (:mod:`tinct.levin`) spreads it exactly along lightness edges but knows nothing of
 the scene, and a lone hint paints the whole image. Here the propagation keeps the network's
 colors as a prior (:func:`tinct.levin.propagate_with_prior`, weight ``prior_weight``, lowered as
-hints get denser), so a lone hint recolors its own region and fades beyond it. :class:`HintFusion` sees the network's colors and
-that propagation (plus L, the hints and how dense they are nearby and overall) and predicts, per
-pixel, how much to trust each, and a small correction:
+hints get denser), so a lone hint recolors its own region and fades beyond it.
+:class:`HintFusion` sees the network's colors and that propagation (plus L, the hints and how
+dense they are nearby and overall) and predicts, per pixel, how much to trust each, and a small
+correction:
 
     ab = a * propagated + (1 - a) * net + 0.1 * c,    with hint pixels set to the hint exactly.
 
-It is a small dilated CNN (about 50k weights, run at half resolution), trained with the base network frozen
-(:mod:`tinct.train.fusion`). With no point hints it is not run at all, so the automatic output
+It is a small dilated CNN (about 50k weights, run at half resolution), trained with the base
+network frozen (:mod:`tinct.train.fusion`). With no point hints it is not run at all, so the automatic output
 is the base network's.
 """
 

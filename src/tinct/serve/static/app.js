@@ -11,6 +11,7 @@
     handle: $("slider-handle"), status: $("status"), model: $("model-select"), render: $("render-size"),
     hintGroup: $("hint-group"), hintNote: $("hint-note"), hintColor: $("hint-color"), hintList: $("hint-list"),
     recolorize: $("recolorize"), clearHints: $("clear-hints"), download: $("download"),
+    reference: $("reference-input"),
     saturation: $("f-saturation"), warmth: $("f-warmth"), sepia: $("f-sepia"), resetFilters: $("reset-filters"),
   };
   const HINT_NOTE = "Pick a color, then click the picture where it belongs.";
@@ -22,6 +23,7 @@
     file: null,            // the uploaded File
     result: null,          // {width, height, pixels: ImageData, model, millis}
     hints: [],             // [{x, y, color}] in the image's pixels
+    reference: null,       // a File whose colors guide the result (palette / reference hint)
     position: 50,          // slider, percent of the width showing the original
     request: null,         // AbortController of the request in flight
     version: 0,            // counts results shown (tests read data-result-version)
@@ -138,6 +140,9 @@
     if (el.render.value) form.append("render_size", el.render.value);
     if (state.hints.length && model && model.hints) {
       form.append("hints", JSON.stringify({ points: state.hints.map((h) => ({ x: h.x, y: h.y, color: h.color })) }));
+    }
+    if (state.reference && model && model.hints) {
+      form.append("reference", state.reference, state.reference.name || "reference");
     }
     setBusy(true);
     setStatus(attempt ? `The server is busy; trying again (${attempt} of ${MAX_RETRIES})…` : "Colorizing…");
@@ -327,7 +332,7 @@
   function updateButtons() {
     const busy = el.viewer.classList.contains("busy");
     el.recolorize.disabled = !state.file || busy;
-    el.clearHints.disabled = state.hints.length === 0;
+    el.clearHints.disabled = state.hints.length === 0 && !state.reference;
     el.download.disabled = !state.result;
   }
 
@@ -388,7 +393,19 @@
     [...el.markers.children].forEach((m, i) => { m.style.background = state.hints[i].color; });
   }
 
-  el.clearHints.addEventListener("click", () => { state.hints = []; renderHints(); });
+  el.clearHints.addEventListener("click", () => {
+    const hadReference = Boolean(state.reference);
+    state.hints = [];
+    state.reference = null;
+    el.reference.value = "";
+    renderHints();
+    if (hadReference) colorize();
+  });
+  el.reference.addEventListener("change", () => {
+    state.reference = el.reference.files[0] || null;
+    updateButtons();
+    colorize();
+  });
   el.recolorize.addEventListener("click", () => colorize());
   el.model.addEventListener("change", () => { updateHintControls(); clearMessage(); colorize(); });
   el.render.addEventListener("change", () => colorize());
