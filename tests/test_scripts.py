@@ -61,3 +61,77 @@ def test_package_model_averages_two_weight_sets(tmp_path):
     other = save_model(create_model("cnn4"), tmp_path / "c.safetensors")
     r = _run(a, tmp_path / "x.safetensors", "--average-with", other)
     assert r.returncode != 0 and "not the same architecture" in r.stderr
+
+
+def _script(name, *args):
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / name), *map(str, args)],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+
+def _tiny(path, **kw):
+    torch.manual_seed(0)
+    return save_model(create_model("effunet", pretrained=False, width=8, hints=True, **kw), path)
+
+
+def _gray_png(path, seed, h=60, w=80):
+    from PIL import Image
+
+    from conftest import random_rgb
+
+    Image.fromarray(random_rgb(h, w, seed=seed)).convert("L").save(path)
+    return path
+
+
+def test_bw_report_writes_a_sheet_and_the_mean_colorfulness(tmp_path):
+    import json
+
+    from PIL import Image
+
+    folder = tmp_path / "bw"
+    folder.mkdir()
+    for i in range(3):
+        _gray_png(folder / f"old{i}.png", i)
+    model = _tiny(tmp_path / "m.safetensors")
+    r = _script("bw_report.py", folder, "--model", model, "--out", tmp_path / "sheet.jpg", "--columns", "2")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["images"] == 3
+    assert report["mean_cf_input"] < 1e-6 < report["mean_cf_output"]  # gray in, color out
+    with Image.open(tmp_path / "sheet.jpg") as im:
+        assert im.format == "JPEG" and im.width > 2 * 180
+
+
+def test_hint_demo_reports_point_effect_and_reference_shift(tmp_path):
+    import json
+
+    model = _tiny(tmp_path / "fused.safetensors", fusion=True, global_prior=3.0)
+    img = _gray_png(tmp_path / "img.png", 1, 96, 128)
+    ref = _gray_png(tmp_path / "ref_gray.png", 2)
+    from PIL import Image
+
+    Image.new("RGB", (50, 40), (20, 60, 200)).save(tmp_path / "ref.png")  # a blue scene
+    r = _script("hint_demo.py", "--model", model, "--image", img, "--point", "40,30,#1f9e3a,4", "--radius", "12",
+                "--reference", tmp_path / "ref.png", "--ref-image", ref, "--out-point", tmp_path / "p.png",
+                "--out-reference", tmp_path / "r.png")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["point"]["inside"] > res["point"]["outside"]  # the propagation keeps a lone hint local
+    assert res["reference"]["after"]["ab_chi2"] < res["reference"]["before"]["ab_chi2"]
+    assert (tmp_path / "p.png").stat().st_size > 0 and (tmp_path / "r.png").stat().st_size > 0
+
+
+def test_before_after_strip(tmp_path):
+    from PIL import Image
+
+    model = _tiny(tmp_path / "m.safetensors")
+    r = _script("before_after.py", "--model", model, "--out", tmp_path / "ba.png")
+    assert r.returncode == 0, r.stderr
+    with Image.open(tmp_path / "ba.png") as im:
+        assert im.format == "PNG" and im.width > 6 * 200
+
+
+def test_bench_large_prints_the_table(tmp_path):
+    model = _tiny(tmp_path / "m.safetensors")
+    r = _script("bench_large.py", "--model", model, "--megapixels", "0.3", "--runs", "1", "--threads", "1")
+    assert r.returncode == 0, r.stderr
+    assert "| tinct colorize |" in r.stdout and "ratio tinct / baseline" in r.stdout
