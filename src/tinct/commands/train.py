@@ -25,18 +25,16 @@ def _field_docs(cls) -> dict[str, str]:
     return docs
 
 
-def add_parser(sub) -> argparse.ArgumentParser:
-    from tinct.train.config import TrainConfig
-
-    p = sub.add_parser("train", help="train a zoo model on a folder of color images",
-                       description="Train a colorization model of the zoo on a folder of color images. "
-                       "Gray inputs are made on the fly; a validation table, sample grids and resumable "
-                       "checkpoints are written to --out, and the final model file to OUT/model.safetensors.")
-    docs = _field_docs(TrainConfig)
-    for f in dataclasses.fields(TrainConfig):
+def add_config_arguments(p: argparse.ArgumentParser, cls, required: tuple[str, ...] = (),
+                         positional: tuple[str, ...] = ()) -> None:
+    """One option per field of the dataclass ``cls`` (its field docstrings are the help text)."""
+    docs = _field_docs(cls)
+    for f in dataclasses.fields(cls):
         flag = "--" + f.name.replace("_", "-")
         helptext = docs.get(f.name, "")
-        if f.name in ("model", "data"):
+        if f.name in positional:
+            p.add_argument(f.name, help=helptext)
+        elif f.name in required:
             p.add_argument(flag, required=True, help=helptext)
         elif f.name == "model_kwargs":
             p.add_argument("--model-kwargs", type=json.loads, default={}, help="constructor options as JSON, e.g. '{\"base\": 16}'")
@@ -46,14 +44,29 @@ def add_parser(sub) -> argparse.ArgumentParser:
             typ = {"int": int, "float": float, "int | None": int, "float | None": float}.get(str(f.type), str)
             default = f.default if f.default is not dataclasses.MISSING else None
             p.add_argument(flag, type=typ, default=default, help=f"{helptext} (default: {default})")
+
+
+def config_from_args(cls, args: argparse.Namespace):
+    """The dataclass ``cls`` built from the parsed options of :func:`add_config_arguments`."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in vars(args).items() if k in names})
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    from tinct.train.config import TrainConfig
+
+    p = sub.add_parser("train", help="train a zoo model on a folder of color images",
+                       description="Train a colorization model of the zoo on a folder of color images. "
+                       "Gray inputs are made on the fly; a validation table, sample grids and resumable "
+                       "checkpoints are written to --out, and the final model file to OUT/model.safetensors.")
+    add_config_arguments(p, TrainConfig, required=("model", "data"))
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     from tinct.train import TrainConfig, train
 
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+    cfg = config_from_args(TrainConfig, args)
     result = train(cfg)
     print(f"model written to {result.model_path}")
     return 0
