@@ -129,3 +129,19 @@ def test_init_errors_are_one_line(image_dir, tmp_path, capsys):
                      "--steps", "1", "--crop", "32", "--batch-size", "2", "--init", str(init), "--quiet", "--workers", "0"])
         err = capsys.readouterr().err
         assert code == 2 and msg in err and "Traceback" not in err, err
+
+
+def test_init_from_a_fused_model_keeps_the_network(image_dir, tmp_path):
+    from tinct.modelfile import save_model
+    from tinct.registry import create_model
+
+    torch.manual_seed(0)
+    fused = create_model("effunet", pretrained=False, width=8, hints=True, fusion=True)
+    src = save_model(fused, tmp_path / "fused.safetensors")
+    run = train(_cfg(image_dir, tmp_path / "r", model="effunet", hints=True, steps=1, lr=0.0, init=str(src),
+                     model_kwargs={"pretrained": False, "width": 8}, loss="l1"))
+    out, record = load_model(run.model_path)
+    assert out.fusion is None and "fusion" not in record["kwargs"]
+    for (k, v), (_, w) in zip(fused.named_parameters(), out.named_parameters()):
+        if not k.startswith("fusion."):
+            assert torch.equal(v, w), k

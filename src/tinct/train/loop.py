@@ -48,8 +48,12 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
 
 
 def init_weights(model: torch.nn.Module, path: str, arch: str) -> None:
-    """Load starting weights from a model file or a checkpoint; they must fit ``model`` exactly."""
-    p = Path(path)
+    """Load starting weights from a shipped model name, a model file or a checkpoint; they must fit
+    ``model`` exactly, except that a hint fusion stage is dropped when ``model`` has none (it was
+    fitted to the old network's colors: retrain it with ``tinct train-fusion``)."""
+    from tinct.pipeline import resolve_model, shipped_models
+
+    p = resolve_model(path) if str(path) in shipped_models() else Path(path)
     if not p.is_file():
         raise TinctError(f"--init: file not found: {p}")
     if p.suffix == ".safetensors":
@@ -62,6 +66,8 @@ def init_weights(model: torch.nn.Module, path: str, arch: str) -> None:
         state = ck.get("model") if isinstance(ck, dict) else None
         if state is None:
             raise TinctError(f"--init: {p} holds no model weights")
+    if getattr(model, "fusion", None) is None:
+        state = {k: v for k, v in state.items() if not k.startswith("fusion.")}
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
