@@ -19,13 +19,13 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
 from tinct import color
-from tinct.errors import TinctError
+from tinct.bench import load_eval_image
+from tinct.errors import ImageError, TinctError
 from tinct.hints import sample_points
 from tinct.modelfile import load_model, save_model
 from tinct.models.fusion import HintFusion, propagate
@@ -67,22 +67,6 @@ class FusionConfig:
     quiet: bool = False
 
 
-def _load_square(path: Path, size: int) -> np.ndarray | None:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            w, h = im.size
-            s = size / min(w, h)
-            im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.BICUBIC)
-            w, h = im.size
-            x, y = (w - size) // 2, (h - size) // 2
-            return np.asarray(im.crop((x, y, x + size, y + size)))
-    except (OSError, ValueError):
-        return None
-
-
 @torch.no_grad()
 def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
     """(S, 10, size, size) float16: L, net ab, propagated ab, hint ab, mask, true ab (all normalized)."""
@@ -94,10 +78,12 @@ def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
     bar = tqdm(total=cfg.samples, desc="fusion samples", unit="sample", disable=cfg.quiet)
     i = 0
     while len(out) < cfg.samples and i < 10 * cfg.samples:
-        rgb = _load_square(order[i % len(order)], cfg.size)
-        i += 1
-        if rgb is None:
-            continue
+        try:
+            rgb = load_eval_image(order[i % len(order)], cfg.size)  # the benchmark's resize and center crop
+        except ImageError:
+            continue  # an unreadable training file is skipped
+        finally:
+            i += 1
         lab = color.rgb_to_lab(color.to_tensor(rgb))
         l, ab = color.normalize_l(lab[:, :1]), color.normalize_ab(lab[:, 1:])
         k = max(1, round(math.exp(rng.uniform(0, math.log(cfg.max_hints)))))
