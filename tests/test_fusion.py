@@ -190,3 +190,43 @@ def test_large_working_sizes_are_fused_at_a_capped_size(monkeypatch):
     assert out.shape == (2, 2, 64, 64)
     assert torch.equal(out[1], net[1])
     assert torch.allclose(out[0][:, 10:14, 20:24], ab_hint[0][:, 10:14, 20:24])
+
+
+def test_global_source_starts_as_the_two_source_fusion_and_needs_plain_levin():
+    l, ab_hint, mask = _inputs()
+    net = torch.full((1, 2, 64, 64), 0.1)
+    lv = propagate(l, net, ab_hint, mask)
+    plain = propagate(l, net, ab_hint, mask, 0.0)
+    three = HintFusion(global_source=True)
+    free = mask[0, 0] < 0.5
+    # plain Levin reaches every pixel with the hint's color; the prior-weighted one fades
+    assert float((plain[0, 0][free] - 0.4).abs().max()) < 1e-6
+    assert float(lv[0, 0, 60, 60]) < 0.35
+    fused = three.fuse(l, net, lv, ab_hint, mask, plain)
+    # untrained: almost the even net/local mix, the global source nearly off (bias -6)
+    assert torch.allclose(fused[0][:, free], (0.5 * lv + 0.5 * net)[0][:, free], atol=2e-3)
+    with pytest.raises(ValueError, match="plain propagation"):
+        three.fuse(l, net, lv, ab_hint, mask)
+    # all of the weight on the global source gives plain Levin
+    with torch.no_grad():
+        three.out.bias[:3] = torch.tensor([-20.0, -20.0, 20.0])
+    assert torch.allclose(three.fuse(l, net, lv, ab_hint, mask, plain), plain, atol=1e-5)
+
+
+def test_train_fusion_with_a_global_source(fusion_setup, tmp_path):
+    base_path, _, _, data = fusion_setup
+    out = tmp_path / "global.safetensors"
+    scores = train_fusion(FusionConfig(base=str(base_path), data=str(data), out=str(out), samples=6, size=64,
+                                       crop=32, steps=40, batch_size=4, max_hints=50, lr=3e-3, global_source=True,
+                                       quiet=True))
+    assert "mse_plain_before" in scores
+    assert scores["mse_fused"] < max(scores["mse_net_before"], scores["mse_propagated_before"])
+    record = read_record(out)
+    assert record["kwargs"]["fusion_global"] is True and record["provenance"]["fusion"]["global_source"] is True
+    model, _ = load_model(out)
+    assert model.fusion.global_source and model.fusion.out.out_channels == 5
+    l, ab_hint, mask = _inputs()
+    with torch.no_grad():
+        ab = model.decode(model(l, ab_hint, mask))  # runs both propagations
+    assert ab.shape == (1, 2, 64, 64) and torch.isfinite(ab).all()
+    assert torch.equal(ab[:, :, mask[0, 0] > 0.5], ab_hint[:, :, mask[0, 0] > 0.5])

@@ -23,7 +23,8 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = config_from_args(FusionConfig, args)
     scores = train_fusion(cfg)
-    print(f"validation ab MSE: network {scores['mse_net_before']:.5f}, propagation {scores['mse_propagated_before']:.5f}, "
-          f"fused {scores['mse_fused']:.5f}")
+    plain = f", plain Levin {scores['mse_plain_before']:.5f}" if "mse_plain_before" in scores else ""
+    print(f"validation ab MSE: network {scores['mse_net_before']:.5f}, propagation {scores['mse_propagated_before']:.5f}"
+          f"{plain}, fused {scores['mse_fused']:.5f}")
     print(f"model written to {cfg.out}")
     return 0

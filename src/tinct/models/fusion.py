@@ -11,6 +11,12 @@ correction:
 
     ab = a * propagated + (1 - a) * net + 0.1 * c,    with hint pixels set to the hint exactly.
 
+With ``global_source`` it also gets plain Levin (no prior: the hints' colors reach everywhere,
+which carries the image's overall color cast that even one true-colored hint reveals) and mixes
+the three sources with per-pixel softmax weights:
+
+    ab = w_net * net + w_local * propagated + w_global * plain + 0.1 * c.
+
 It is a small dilated CNN (about 50k weights, run at half resolution), trained with the base
 network frozen (:mod:`tinct.train.fusion`). With no point hints it is not run at all, so the automatic output
 is the base network's.
@@ -27,6 +33,7 @@ from tinct import color
 from tinct.levin import propagate_with_prior
 
 IN_CHANNELS = 1 + 2 + 2 + 2 + 1 + 3  # L, net ab, propagated ab, hint ab, mask, 3 hint densities
+GLOBAL_CHANNELS = 2  # plain Levin ab, with global_source
 PRIOR_WEIGHT = 1e-4  # one hint's influence fades over about 100 px of flat area at the working size
 ONE_HINT_DENSITY = 36 / 256**2  # a 6x6 hint on a 256x256 image
 MAX_PIXELS = 512 * 512  # larger working sizes are fused at this many pixels (the sparse solve grows fast)
@@ -67,26 +74,47 @@ def propagate(l: torch.Tensor, prior_ab: torch.Tensor, ab_hint: torch.Tensor, ma
 
 
 class HintFusion(nn.Module):
-    def __init__(self, width: int = 32, prior_weight: float = PRIOR_WEIGHT):
+    def __init__(self, width: int = 32, prior_weight: float = PRIOR_WEIGHT, global_source: bool = False):
         super().__init__()
         self.prior_weight = prior_weight
-        layers: list[nn.Module] = [nn.Conv2d(IN_CHANNELS, width, 3, 1, 1), nn.ReLU(inplace=True)]
+        self.global_source = global_source
+        in_ch = IN_CHANNELS + (GLOBAL_CHANNELS if global_source else 0)
+        layers: list[nn.Module] = [nn.Conv2d(in_ch, width, 3, 1, 1), nn.ReLU(inplace=True)]
         for d in (2, 4, 8, 16, 1):
             layers += [nn.Conv2d(width, width, 3, 1, d, dilation=d), nn.ReLU(inplace=True)]
         self.body = nn.Sequential(*layers)
-        self.out = nn.Conv2d(width, 3, 3, 1, 1)
+        self.out = nn.Conv2d(width, 5 if global_source else 3, 3, 1, 1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        if global_source:  # start as the two-source fusion: even net/local, global off
+            with torch.no_grad():
+                self.out.bias[2] = -6.0
 
-    def fuse(self, l, net_ab, prop, ab_hint, mask) -> torch.Tensor:
-        """All normalized, (N, C, H, W) at one size: the fused normalized ab."""
-        x = torch.cat([l, net_ab, prop, ab_hint * mask, mask, hint_density(mask)], dim=1)
+    def fuse(self, l, net_ab, prop, ab_hint, mask, plain=None) -> torch.Tensor:
+        """All normalized, (N, C, H, W) at one size: the fused normalized ab. ``plain`` (plain
+        Levin) is required with ``global_source`` and ignored without."""
+        parts = [l, net_ab, prop, ab_hint * mask, mask, hint_density(mask)]
+        if self.global_source:
+            if plain is None:
+                raise ValueError("this fusion stage needs the plain propagation too")
+            parts.append(plain)
+        x = torch.cat(parts, dim=1)
         # the weights are smooth: predict them at half resolution, apply them at full
         o = self.out(self.body(F.avg_pool2d(x, 2, ceil_mode=True)))
         o = F.interpolate(o, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        a = torch.sigmoid(o[:, :1])
-        ab = a * prop + (1 - a) * net_ab + CORRECTION_SCALE * o[:, 1:]
+        if self.global_source:
+            w = torch.softmax(o[:, :3], dim=1)
+            ab = w[:, :1] * net_ab + w[:, 1:2] * prop + w[:, 2:3] * plain + CORRECTION_SCALE * o[:, 3:]
+        else:
+            a = torch.sigmoid(o[:, :1])
+            ab = a * prop + (1 - a) * net_ab + CORRECTION_SCALE * o[:, 1:]
         return torch.where(mask > 0.5, ab_hint, ab)
+
+    def propagations(self, l, net_ab, ab_hint, mask) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The local propagation (network colors as prior) and, with ``global_source``, plain Levin."""
+        prop = propagate(l, net_ab, ab_hint, mask, self.prior_weight)
+        plain = propagate(l, net_ab, ab_hint, mask, 0.0) if self.global_source else None
+        return prop, plain
 
     def forward(self, l, net_ab, ab_hint, mask) -> torch.Tensor:
         """Fuse at the hints' size; images without a hint pixel keep ``net_ab`` (resized). Above
@@ -115,6 +143,6 @@ class HintFusion(nn.Module):
             return net_ab
         out = net_ab.clone()
         idx = has.nonzero().flatten()
-        prop = propagate(l[idx], net_ab[idx], ab_hint[idx], mask[idx], self.prior_weight)
-        out[idx] = self.fuse(l[idx], net_ab[idx], prop, ab_hint[idx], mask[idx])
+        prop, plain = self.propagations(l[idx], net_ab[idx], ab_hint[idx], mask[idx])
+        out[idx] = self.fuse(l[idx], net_ab[idx], prop, ab_hint[idx], mask[idx], plain)
         return out

@@ -51,6 +51,8 @@ class FusionConfig:
     """hint counts are drawn log-uniformly in 1..max_hints"""
     prior_weight: float = 1e-4
     """weight of the network's colors in the propagation (0 = plain Levin: a lone hint paints everything)"""
+    global_source: bool = False
+    """also give the fusion plain Levin (no prior) as a third source to mix in"""
     steps: int = 2000
     """optimizer steps (cosine learning-rate decay)"""
     batch_size: int = 8
@@ -69,7 +71,8 @@ class FusionConfig:
 
 @torch.no_grad()
 def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
-    """(S, 10, size, size) float16: L, net ab, propagated ab, hint ab, mask, true ab (all normalized)."""
+    """(S, 10 or 12, size, size) float16: L, net ab, propagated ab, hint ab, mask, true ab and, with
+    ``global_source``, plain Levin ab (all normalized)."""
     rng = random.Random(cfg.seed)
     order = files[:]
     rng.shuffle(order)
@@ -90,8 +93,10 @@ def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
         hint, mask = sample_points(ab[0], k, cfg.patch, gen)
         hint, mask = hint[None], mask[None]
         net = color.resize_ab(base.decode(base(l, hint, mask)), (cfg.size, cfg.size))
-        prop = propagate(l, net, hint, mask, cfg.prior_weight)
-        out.append(torch.cat([l, net, prop, hint * mask, mask, ab], dim=1).half())
+        parts = [l, net, propagate(l, net, hint, mask, cfg.prior_weight), hint * mask, mask, ab]
+        if cfg.global_source:
+            parts.append(propagate(l, net, hint, mask, 0.0))
+        out.append(torch.cat(parts, dim=1).half())
         bar.update(1)
     bar.close()
     if not out:
@@ -100,19 +105,24 @@ def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
 
 
 def _split(x: torch.Tensor):
+    """L, net, local propagation, hint, mask, truth, plain propagation (None if not stored)."""
     x = x.float()
-    return x[:, :1], x[:, 1:3], x[:, 3:5], x[:, 5:7], x[:, 7:8], x[:, 8:10]
+    plain = x[:, 10:12] if x.shape[1] >= 12 else None
+    return x[:, :1], x[:, 1:3], x[:, 3:5], x[:, 5:7], x[:, 7:8], x[:, 8:10], plain
 
 
 def _val_scores(fusion: HintFusion, val: torch.Tensor) -> dict[str, float]:
     """Mean squared ab error (normalized units) of the net, the propagation and the fusion on full samples."""
     se = {"net": 0.0, "propagated": 0.0, "fused": 0.0}
+    if fusion.global_source:
+        se["plain"] = 0.0
     with torch.no_grad():
         for j in range(0, len(val), 8):
-            l, net, lv, hint, mask, ab = _split(val[j : j + 8])
-            fused = fusion.fuse(l, net, lv, hint, mask)
-            for name, pred in (("net", net), ("propagated", lv), ("fused", fused)):
-                se[name] += float(((pred - ab) ** 2).mean(dim=(1, 2, 3)).sum())
+            l, net, lv, hint, mask, ab, plain = _split(val[j : j + 8])
+            fused = fusion.fuse(l, net, lv, hint, mask, plain)
+            preds = {"net": net, "propagated": lv, "fused": fused, "plain": plain}
+            for name in se:
+                se[name] += float(((preds[name] - ab) ** 2).mean(dim=(1, 2, 3)).sum())
     return {k: v / len(val) for k, v in se.items()}
 
 
@@ -140,7 +150,7 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
     val, train = data[:n_val], data[n_val:]
     if len(train) == 0:
         train = val
-    fusion = HintFusion(prior_weight=cfg.prior_weight)
+    fusion = HintFusion(prior_weight=cfg.prior_weight, global_source=cfg.global_source)
     opt = torch.optim.Adam(fusion.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     before = _val_scores(fusion, val)
@@ -153,15 +163,16 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
         batch = train[idx, :, y : y + cfg.crop, x : x + cfg.crop]
         if torch.rand(1, generator=gen).item() < 0.5:
             batch = batch.flip(-1)
-        l, net, lv, hint, mask, ab = _split(batch)
-        loss = F.mse_loss(fusion.fuse(l, net, lv, hint, mask), ab)
+        l, net, lv, hint, mask, ab, plain = _split(batch)
+        loss = F.mse_loss(fusion.fuse(l, net, lv, hint, mask, plain), ab)
         opt.zero_grad()
         loss.backward()
         opt.step()
         bar.set_postfix(loss=f"{loss.item():.5f}")
     after = _val_scores(fusion, val)
 
-    kwargs = {**record["kwargs"], "fusion": True, "fusion_prior": cfg.prior_weight}
+    kwargs = {**record["kwargs"], "fusion": True, "fusion_prior": cfg.prior_weight,
+              "fusion_global": cfg.global_source}
     model = create_model("effunet", **{**kwargs, "pretrained": False})
     missing = model.load_state_dict(base.state_dict(), strict=False)
     if missing.unexpected_keys or any(not k.startswith("fusion.") for k in missing.missing_keys):
@@ -173,6 +184,6 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
               "mse_fused": round(after["fused"], 6)}
     provenance["fusion"] = {"samples": len(data), "steps": cfg.steps, "data": str(cfg.data), "seed": cfg.seed,
                             "max_hints": cfg.max_hints, "patch": cfg.patch, "size": cfg.size,
-                            "prior_weight": cfg.prior_weight, **scores}
+                            "prior_weight": cfg.prior_weight, "global_source": cfg.global_source, **scores}
     save_model(model, cfg.out, provenance=provenance, half=cfg.half)
     return scores
