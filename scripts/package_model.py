@@ -57,6 +57,7 @@ def main() -> int:
         kwargs["fusion"] = True
         kwargs["fusion_prior"] = donor_record["kwargs"].get("fusion_prior", 1e-4)
         kwargs["fusion_global"] = donor_record["kwargs"].get("fusion_global", False)
+        kwargs["fusion_match"] = donor_record["kwargs"].get("fusion_match", False)
         state = {k: v for k, v in state.items() if not k.startswith("fusion.")}
         state.update({f"fusion.{k}": v for k, v in donor.fusion.state_dict().items()})
         provenance["fusion"] = donor_record.get("provenance", {}).get("fusion", {})

@@ -9,7 +9,7 @@ from tinct import color
 from tinct.cli import main
 from tinct.hints import Hints, Point
 from tinct.modelfile import load_model, read_record, save_model
-from tinct.models.fusion import HintFusion, hint_density, propagate
+from tinct.models.fusion import HintFusion, hint_density, match_hints, propagate
 from tinct.pipeline import Colorizer
 from tinct.registry import create_model
 from tinct.train.fusion import FusionConfig, train_fusion
@@ -213,18 +213,36 @@ def test_global_source_starts_as_the_two_source_fusion_and_needs_plain_levin():
     assert torch.allclose(three.fuse(l, net, lv, ab_hint, mask, plain), plain, atol=1e-5)
 
 
-def test_train_fusion_with_a_global_source(fusion_setup, tmp_path):
+def test_match_hints_finds_the_same_surface_across_the_image():
+    # features: left and right halves are two "materials"; a hint on each half's top row
+    feats = torch.zeros(1, 4, 16, 16)
+    feats[:, 0, :, :8], feats[:, 1, :, 8:] = 1.0, 1.0
+    ab_hint, mask = torch.zeros(1, 2, 64, 64), torch.zeros(1, 1, 64, 64)
+    ab_hint[:, 0, 0:4, 0:4], ab_hint[:, 1, 0:4, 60:64] = 0.5, -0.5
+    mask[:, :, 0:4, 0:4], mask[:, :, 0:4, 60:64] = 1, 1
+    m = match_hints(feats, ab_hint, mask, (64, 64), temperature=0.05)
+    assert m.shape == (1, 3, 64, 64)
+    # the bottom of each half (far from either hint) takes its own half's hint color
+    assert abs(float(m[0, 0, 60, 4]) - 0.5) < 1e-3 and abs(float(m[0, 1, 60, 4])) < 1e-3
+    assert abs(float(m[0, 1, 60, 58]) + 0.5) < 1e-3 and abs(float(m[0, 0, 60, 58])) < 1e-3
+    assert abs(float(m[0, 2, 60, 4]) - 1.0) < 1e-5  # identical features: full confidence
+    # no hints: no color, no confidence
+    assert float(match_hints(feats, ab_hint, torch.zeros_like(mask), (64, 64)).abs().max()) == 0
+
+
+def test_train_fusion_with_global_and_matched_sources(fusion_setup, tmp_path):
     base_path, _, _, data = fusion_setup
     out = tmp_path / "global.safetensors"
     scores = train_fusion(FusionConfig(base=str(base_path), data=str(data), out=str(out), samples=6, size=64,
                                        crop=32, steps=40, batch_size=4, max_hints=50, lr=3e-3, global_source=True,
-                                       quiet=True))
-    assert "mse_plain_before" in scores
+                                       match_source=True, quiet=True))
+    assert "mse_plain_before" in scores and "mse_matched_before" in scores
     assert scores["mse_fused"] < max(scores["mse_net_before"], scores["mse_propagated_before"])
     record = read_record(out)
-    assert record["kwargs"]["fusion_global"] is True and record["provenance"]["fusion"]["global_source"] is True
+    assert record["kwargs"]["fusion_global"] is True and record["kwargs"]["fusion_match"] is True
+    assert record["provenance"]["fusion"]["match_source"] is True
     model, _ = load_model(out)
-    assert model.fusion.global_source and model.fusion.out.out_channels == 5
+    assert model.fusion.global_source and model.fusion.match_source and model.fusion.out.out_channels == 6
     l, ab_hint, mask = _inputs()
     with torch.no_grad():
         ab = model.decode(model(l, ab_hint, mask))  # runs both propagations

@@ -23,7 +23,8 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = config_from_args(FusionConfig, args)
     scores = train_fusion(cfg)
-    plain = f", plain Levin {scores['mse_plain_before']:.5f}" if "mse_plain_before" in scores else ""
+    plain = "".join(f", {name} {scores[f'mse_{key}_before']:.5f}" for key, name in
+                    (("plain", "plain Levin"), ("matched", "matched hints")) if f"mse_{key}_before" in scores)
     print(f"validation ab MSE: network {scores['mse_net_before']:.5f}, propagation {scores['mse_propagated_before']:.5f}"
           f"{plain}, fused {scores['mse_fused']:.5f}")
     print(f"model written to {cfg.out}")

@@ -37,13 +37,14 @@ class EffUNet(ColorNet):
 
     def __init__(self, width: int = 32, pretrained: bool = True, hints: bool = False, bins_head: bool = True,
                  prefer_bins: bool = True, temperature: float = 0.38, blend: float = 0.0, fusion: bool = False,
-                 global_prior: float = 0.0, fusion_prior: float = 1e-4, fusion_global: bool = False):
+                 global_prior: float = 0.0, fusion_prior: float = 1e-4, fusion_global: bool = False,
+                 fusion_match: bool = False):
         """``prefer_bins``: decode with the annealed mean of the bin head at ``temperature`` (vivid)
         rather than the regression head (muted); ``blend`` mixes that much of the regression head
         into the annealed mean (0 = bins only). ``fusion``: point hints also go through an edge-aware
         propagation with the network's colors as prior (weight ``fusion_prior``) and a learned
-        per-pixel fusion (:mod:`tinct.models.fusion`); ``fusion_global`` adds plain Levin as a
-        third source it can mix in. ``global_prior``:
+        per-pixel fusion (:mod:`tinct.models.fusion`); ``fusion_global`` adds plain Levin and
+        ``fusion_match`` the hints matched by the network's features as sources it can mix in. ``global_prior``:
         a palette or reference image also reweights the bin distribution by its colors, with this
         exponent (0 = off), and the regression head is then left out of the decoding."""
         super().__init__()
@@ -77,7 +78,8 @@ class EffUNet(ColorNet):
         if bins_head:
             self.register_buffer("bins", color.ab_bins(), persistent=True)
             self.logit_head = nn.Sequential(conv_bn_act(2 * w, 2 * w), nn.Conv2d(2 * w, self.bins.shape[0], 1))
-        self.fusion = HintFusion(prior_weight=fusion_prior, global_source=fusion_global) if fusion else None
+        self.fusion = (HintFusion(prior_weight=fusion_prior, global_source=fusion_global, match_source=fusion_match)
+                       if fusion else None)
 
     def _forward(self, l, ab_hint, mask, global_hint):
         hint = self.pack_input(l, ab_hint, mask)[:, 1:]  # (ab_hint * mask, mask); empty without hints
@@ -101,6 +103,8 @@ class EffUNet(ColorNet):
                 given = global_hint[:, -1:]  # rows without a histogram get a flat prior
                 prior = color.histogram_ab_prior(global_hint[:, :-1], self.bins)
                 out["log_prior"] = self.global_prior * given * prior.log()
+        if self.hints and mask is not None:
+            out["features"] = x4  # what the fusion stage matches hints by
         if self.fusion is not None and mask is not None:
             out.update(l=l, ab_hint=ab_hint, mask=mask)
         return out
@@ -113,5 +117,5 @@ class EffUNet(ColorNet):
             if self.blend > 0 and "log_prior" not in out:
                 ab = self.blend * out["ab"] + (1 - self.blend) * color.resize_ab(ab, out["ab"].shape[-2:])
         if "mask" in out:
-            ab = self.fusion(out["l"], ab, out["ab_hint"], out["mask"])
+            ab = self.fusion(out["l"], ab, out["ab_hint"], out["mask"], out.get("features"))
         return ab

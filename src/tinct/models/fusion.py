@@ -17,6 +17,11 @@ the three sources with per-pixel softmax weights:
 
     ab = w_net * net + w_local * propagated + w_global * plain + 0.1 * c.
 
+With ``match_source`` it also gets each pixel's hint colors matched by the network's own decoder
+features (:func:`match_hints`: cosine similarity to the hinted cells, a soft nearest hint), which
+reaches the same kind of surface elsewhere in the image, across edges the propagation stops at,
+with the best similarity as its confidence; it is a fourth source in the same softmax.
+
 It is a small dilated CNN (about 50k weights, run at half resolution), trained with the base
 network frozen (:mod:`tinct.train.fusion`). With no point hints it is not run at all, so the automatic output
 is the base network's.
@@ -34,6 +39,8 @@ from tinct.levin import propagate_with_prior
 
 IN_CHANNELS = 1 + 2 + 2 + 2 + 1 + 3  # L, net ab, propagated ab, hint ab, mask, 3 hint densities
 GLOBAL_CHANNELS = 2  # plain Levin ab, with global_source
+MATCH_CHANNELS = 3  # feature-matched hint ab and its confidence, with match_source
+MATCH_TEMPERATURE = 0.15  # softmax temperature over cosine similarities to the hinted cells
 PRIOR_WEIGHT = 1e-4  # one hint's influence fades over about 100 px of flat area at the working size
 ONE_HINT_DENSITY = 36 / 256**2  # a 6x6 hint on a 256x256 image
 MAX_PIXELS = 512 * 512  # larger working sizes are fused at this many pixels (the sparse solve grows fast)
@@ -73,38 +80,70 @@ def propagate(l: torch.Tensor, prior_ab: torch.Tensor, ab_hint: torch.Tensor, ma
     return torch.stack(out).to(device=l.device, dtype=l.dtype)
 
 
+def match_hints(features: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tensor, size: tuple[int, int],
+                temperature: float = MATCH_TEMPERATURE) -> torch.Tensor:
+    """(N, 3, *size): for every pixel, the hint colors weighted by how alike the network's
+    ``features`` (N, C, h, w) are there and at the hinted cells (softmax of cosine similarity /
+    ``temperature``), and the best similarity (0 to 1; 0 without hints). ``ab_hint``/``mask`` are at
+    any size; they are pooled to the feature grid (a cell is hinted where any hint pixel lies)."""
+    n, c, h, w = features.shape
+    f = F.normalize(features.float(), dim=1).flatten(2)  # (N, C, hw)
+    cover = F.adaptive_avg_pool2d(mask, (h, w))
+    cell_ab = (F.adaptive_avg_pool2d(ab_hint * mask, (h, w)) / cover.clamp(min=1e-6)).flatten(2)
+    out = features.new_zeros(n, 3, h * w, dtype=torch.float32)
+    for i in range(n):
+        hinted = (cover[i, 0].flatten() > 0).nonzero().flatten()
+        if len(hinted) == 0:
+            continue
+        sim = f[i].T @ f[i][:, hinted]  # (hw, k)
+        wts = torch.softmax(sim / temperature, dim=1)
+        out[i, :2] = (wts @ cell_ab[i][:, hinted].T).T
+        out[i, 2] = sim.max(dim=1).values.clamp(min=0)
+    out = out.view(n, 3, h, w)
+    return F.interpolate(out, size=size, mode="bilinear", align_corners=False).to(ab_hint.dtype)
+
+
 class HintFusion(nn.Module):
-    def __init__(self, width: int = 32, prior_weight: float = PRIOR_WEIGHT, global_source: bool = False):
+    def __init__(self, width: int = 32, prior_weight: float = PRIOR_WEIGHT, global_source: bool = False,
+                 match_source: bool = False):
         super().__init__()
         self.prior_weight = prior_weight
         self.global_source = global_source
-        in_ch = IN_CHANNELS + (GLOBAL_CHANNELS if global_source else 0)
+        self.match_source = match_source
+        self.sources = 2 + int(global_source) + int(match_source)
+        in_ch = IN_CHANNELS + (GLOBAL_CHANNELS if global_source else 0) + (MATCH_CHANNELS if match_source else 0)
         layers: list[nn.Module] = [nn.Conv2d(in_ch, width, 3, 1, 1), nn.ReLU(inplace=True)]
         for d in (2, 4, 8, 16, 1):
             layers += [nn.Conv2d(width, width, 3, 1, d, dilation=d), nn.ReLU(inplace=True)]
         self.body = nn.Sequential(*layers)
-        self.out = nn.Conv2d(width, 5 if global_source else 3, 3, 1, 1)
+        self.out = nn.Conv2d(width, 3 if self.sources == 2 else self.sources + 2, 3, 1, 1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
-        if global_source:  # start as the two-source fusion: even net/local, global off
+        if self.sources > 2:  # start as the two-source fusion: even net/local, the others off
             with torch.no_grad():
-                self.out.bias[2] = -6.0
+                self.out.bias[2 : self.sources] = -6.0
 
-    def fuse(self, l, net_ab, prop, ab_hint, mask, plain=None) -> torch.Tensor:
+    def fuse(self, l, net_ab, prop, ab_hint, mask, plain=None, matched=None) -> torch.Tensor:
         """All normalized, (N, C, H, W) at one size: the fused normalized ab. ``plain`` (plain
-        Levin) is required with ``global_source`` and ignored without."""
+        Levin) is required with ``global_source``, ``matched`` (:func:`match_hints`) with
+        ``match_source``; each is ignored without."""
         parts = [l, net_ab, prop, ab_hint * mask, mask, hint_density(mask)]
-        if self.global_source:
-            if plain is None:
-                raise ValueError("this fusion stage needs the plain propagation too")
-            parts.append(plain)
+        sources = [net_ab, prop]
+        for on, extra, name in ((self.global_source, plain, "plain propagation"),
+                                (self.match_source, matched, "feature-matched hints")):
+            if on:
+                if extra is None:
+                    raise ValueError(f"this fusion stage needs the {name} too")
+                parts.append(extra)
+                sources.append(extra[:, :2])
         x = torch.cat(parts, dim=1)
         # the weights are smooth: predict them at half resolution, apply them at full
         o = self.out(self.body(F.avg_pool2d(x, 2, ceil_mode=True)))
         o = F.interpolate(o, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        if self.global_source:
-            w = torch.softmax(o[:, :3], dim=1)
-            ab = w[:, :1] * net_ab + w[:, 1:2] * prop + w[:, 2:3] * plain + CORRECTION_SCALE * o[:, 3:]
+        k = self.sources
+        if k > 2:
+            w = torch.softmax(o[:, :k], dim=1)
+            ab = sum(w[:, j : j + 1] * src for j, src in enumerate(sources)) + CORRECTION_SCALE * o[:, k:]
         else:
             a = torch.sigmoid(o[:, :1])
             ab = a * prop + (1 - a) * net_ab + CORRECTION_SCALE * o[:, 1:]
@@ -116,10 +155,13 @@ class HintFusion(nn.Module):
         plain = propagate(l, net_ab, ab_hint, mask, 0.0) if self.global_source else None
         return prop, plain
 
-    def forward(self, l, net_ab, ab_hint, mask) -> torch.Tensor:
+    def forward(self, l, net_ab, ab_hint, mask, features=None) -> torch.Tensor:
         """Fuse at the hints' size; images without a hint pixel keep ``net_ab`` (resized). Above
         :data:`MAX_PIXELS` the fusion runs at a reduced size (hint patches kept, by max-pooling the
-        mask) and is upsampled; the hint pixels are then set exactly again."""
+        mask) and is upsampled; the hint pixels are then set exactly again. ``features``: the
+        network's decoder features, required with ``match_source``."""
+        if self.match_source and features is None:
+            raise ValueError("this fusion stage needs the network's features")
         size = mask.shape[-2:]
         net_ab = color.resize_ab(net_ab, size)
         if l.shape[-2:] != size:
@@ -131,18 +173,19 @@ class HintFusion(nn.Module):
             weight = F.adaptive_avg_pool2d(mask, small)
             hint_small = F.adaptive_avg_pool2d(ab_hint * mask, small) / weight.clamp(min=1e-6)
             fused = self._fuse_hinted(F.adaptive_avg_pool2d(l, small), F.adaptive_avg_pool2d(net_ab, small),
-                                      hint_small, F.adaptive_max_pool2d(mask, small))
+                                      hint_small, F.adaptive_max_pool2d(mask, small), features)
             has = (mask > 0.5).flatten(1).any(dim=1)[:, None, None, None]
             fused = torch.where(has, color.resize_ab(fused, size), net_ab)
             return torch.where(mask > 0.5, ab_hint, fused)
-        return self._fuse_hinted(l, net_ab, ab_hint, mask)
+        return self._fuse_hinted(l, net_ab, ab_hint, mask, features)
 
-    def _fuse_hinted(self, l, net_ab, ab_hint, mask) -> torch.Tensor:
+    def _fuse_hinted(self, l, net_ab, ab_hint, mask, features=None) -> torch.Tensor:
         has = (mask > 0.5).flatten(1).any(dim=1)
         if not bool(has.any()):
             return net_ab
         out = net_ab.clone()
         idx = has.nonzero().flatten()
         prop, plain = self.propagations(l[idx], net_ab[idx], ab_hint[idx], mask[idx])
-        out[idx] = self.fuse(l[idx], net_ab[idx], prop, ab_hint[idx], mask[idx], plain)
+        matched = match_hints(features[idx], ab_hint[idx], mask[idx], mask.shape[-2:]) if self.match_source else None
+        out[idx] = self.fuse(l[idx], net_ab[idx], prop, ab_hint[idx], mask[idx], plain, matched)
         return out

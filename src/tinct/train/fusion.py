@@ -28,7 +28,7 @@ from tinct.bench import load_eval_image
 from tinct.errors import ImageError, TinctError
 from tinct.hints import sample_points
 from tinct.modelfile import load_model, save_model
-from tinct.models.fusion import HintFusion, propagate
+from tinct.models.fusion import HintFusion, match_hints, propagate
 from tinct.registry import create_model
 from tinct.train.data import list_images
 
@@ -52,7 +52,9 @@ class FusionConfig:
     prior_weight: float = 1e-4
     """weight of the network's colors in the propagation (0 = plain Levin: a lone hint paints everything)"""
     global_source: bool = False
-    """also give the fusion plain Levin (no prior) as a third source to mix in"""
+    """also give the fusion plain Levin (no prior) as a source to mix in"""
+    match_source: bool = False
+    """also give the fusion the hints matched by the network's features as a source to mix in"""
     steps: int = 2000
     """optimizer steps (cosine learning-rate decay)"""
     batch_size: int = 8
@@ -71,8 +73,9 @@ class FusionConfig:
 
 @torch.no_grad()
 def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
-    """(S, 10 or 12, size, size) float16: L, net ab, propagated ab, hint ab, mask, true ab and, with
-    ``global_source``, plain Levin ab (all normalized)."""
+    """(S, C, size, size) float16: L, net ab, propagated ab, hint ab, mask, true ab, then plain
+    Levin ab with ``global_source`` and the feature-matched hints (ab, confidence) with
+    ``match_source`` (all normalized)."""
     rng = random.Random(cfg.seed)
     order = files[:]
     rng.shuffle(order)
@@ -92,10 +95,13 @@ def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
         k = max(1, round(math.exp(rng.uniform(0, math.log(cfg.max_hints)))))
         hint, mask = sample_points(ab[0], k, cfg.patch, gen)
         hint, mask = hint[None], mask[None]
-        net = color.resize_ab(base.decode(base(l, hint, mask)), (cfg.size, cfg.size))
+        pred = base(l, hint, mask)
+        net = color.resize_ab(base.decode(pred), (cfg.size, cfg.size))
         parts = [l, net, propagate(l, net, hint, mask, cfg.prior_weight), hint * mask, mask, ab]
         if cfg.global_source:
             parts.append(propagate(l, net, hint, mask, 0.0))
+        if cfg.match_source:
+            parts.append(match_hints(pred["features"], hint, mask, (cfg.size, cfg.size)))
         out.append(torch.cat(parts, dim=1).half())
         bar.update(1)
     bar.close()
@@ -104,11 +110,14 @@ def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
     return torch.cat(out)
 
 
-def _split(x: torch.Tensor):
-    """L, net, local propagation, hint, mask, truth, plain propagation (None if not stored)."""
+def _split(x: torch.Tensor, fusion: HintFusion):
+    """L, net, local propagation, hint, mask, truth, then the extra sources ``fusion`` takes
+    (plain propagation, matched hints; None where it does not)."""
     x = x.float()
-    plain = x[:, 10:12] if x.shape[1] >= 12 else None
-    return x[:, :1], x[:, 1:3], x[:, 3:5], x[:, 5:7], x[:, 7:8], x[:, 8:10], plain
+    plain = x[:, 10:12] if fusion.global_source else None
+    at = 12 if fusion.global_source else 10
+    matched = x[:, at : at + 3] if fusion.match_source else None
+    return x[:, :1], x[:, 1:3], x[:, 3:5], x[:, 5:7], x[:, 7:8], x[:, 8:10], plain, matched
 
 
 def _val_scores(fusion: HintFusion, val: torch.Tensor) -> dict[str, float]:
@@ -116,11 +125,14 @@ def _val_scores(fusion: HintFusion, val: torch.Tensor) -> dict[str, float]:
     se = {"net": 0.0, "propagated": 0.0, "fused": 0.0}
     if fusion.global_source:
         se["plain"] = 0.0
+    if fusion.match_source:
+        se["matched"] = 0.0
     with torch.no_grad():
         for j in range(0, len(val), 8):
-            l, net, lv, hint, mask, ab, plain = _split(val[j : j + 8])
-            fused = fusion.fuse(l, net, lv, hint, mask, plain)
-            preds = {"net": net, "propagated": lv, "fused": fused, "plain": plain}
+            l, net, lv, hint, mask, ab, plain, matched = _split(val[j : j + 8], fusion)
+            fused = fusion.fuse(l, net, lv, hint, mask, plain, matched)
+            preds = {"net": net, "propagated": lv, "fused": fused, "plain": plain,
+                     "matched": None if matched is None else matched[:, :2]}
             for name in se:
                 se[name] += float(((preds[name] - ab) ** 2).mean(dim=(1, 2, 3)).sum())
     return {k: v / len(val) for k, v in se.items()}
@@ -150,7 +162,8 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
     val, train = data[:n_val], data[n_val:]
     if len(train) == 0:
         train = val
-    fusion = HintFusion(prior_weight=cfg.prior_weight, global_source=cfg.global_source)
+    fusion = HintFusion(prior_weight=cfg.prior_weight, global_source=cfg.global_source,
+                        match_source=cfg.match_source)
     opt = torch.optim.Adam(fusion.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     before = _val_scores(fusion, val)
@@ -163,8 +176,8 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
         batch = train[idx, :, y : y + cfg.crop, x : x + cfg.crop]
         if torch.rand(1, generator=gen).item() < 0.5:
             batch = batch.flip(-1)
-        l, net, lv, hint, mask, ab, plain = _split(batch)
-        loss = F.mse_loss(fusion.fuse(l, net, lv, hint, mask, plain), ab)
+        l, net, lv, hint, mask, ab, plain, matched = _split(batch, fusion)
+        loss = F.mse_loss(fusion.fuse(l, net, lv, hint, mask, plain, matched), ab)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -172,7 +185,7 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
     after = _val_scores(fusion, val)
 
     kwargs = {**record["kwargs"], "fusion": True, "fusion_prior": cfg.prior_weight,
-              "fusion_global": cfg.global_source}
+              "fusion_global": cfg.global_source, "fusion_match": cfg.match_source}
     model = create_model("effunet", **{**kwargs, "pretrained": False})
     missing = model.load_state_dict(base.state_dict(), strict=False)
     if missing.unexpected_keys or any(not k.startswith("fusion.") for k in missing.missing_keys):
@@ -184,6 +197,7 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
               "mse_fused": round(after["fused"], 6)}
     provenance["fusion"] = {"samples": len(data), "steps": cfg.steps, "data": str(cfg.data), "seed": cfg.seed,
                             "max_hints": cfg.max_hints, "patch": cfg.patch, "size": cfg.size,
-                            "prior_weight": cfg.prior_weight, "global_source": cfg.global_source, **scores}
+                            "prior_weight": cfg.prior_weight, "global_source": cfg.global_source,
+                            "match_source": cfg.match_source, **scores}
     save_model(model, cfg.out, provenance=provenance, half=cfg.half)
     return scores
