@@ -78,6 +78,7 @@ class EffUNet(ColorNet):
         if bins_head:
             self.register_buffer("bins", color.ab_bins(), persistent=True)
             self.logit_head = nn.Sequential(conv_bn_act(2 * w, 2 * w), nn.Conv2d(2 * w, self.bins.shape[0], 1))
+        self.expose_features = False  # set to get the decoder features with hints (fusion training)
         self.fusion = (HintFusion(prior_weight=fusion_prior, global_source=fusion_global, match_source=fusion_match)
                        if fusion else None)
 
@@ -103,7 +104,7 @@ class EffUNet(ColorNet):
                 given = global_hint[:, -1:]  # rows without a histogram get a flat prior
                 prior = color.histogram_ab_prior(global_hint[:, :-1], self.bins)
                 out["log_prior"] = self.global_prior * given * prior.log()
-        if self.hints and mask is not None:
+        if mask is not None and (self.expose_features or getattr(self.fusion, "match_source", False)):
             out["features"] = x4  # what the fusion stage matches hints by
         if self.fusion is not None and mask is not None:
             out.update(l=l, ab_hint=ab_hint, mask=mask)

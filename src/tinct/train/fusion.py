@@ -153,6 +153,7 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
         raise TinctError(f"{cfg.base}: the fusion stage needs a hint model (hints=True)")
     if base.fusion is not None:
         base.fusion = None  # retrain from scratch on the base network's own colors
+    base.expose_features = cfg.match_source
     files = list_images(cfg.data)
     if not files:
         raise TinctError(f"no images in {cfg.data}")
