@@ -248,3 +248,31 @@ def test_train_fusion_with_global_and_matched_sources(fusion_setup, tmp_path):
         ab = model.decode(model(l, ab_hint, mask))  # runs both propagations
     assert ab.shape == (1, 2, 64, 64) and torch.isfinite(ab).all()
     assert torch.equal(ab[:, :, mask[0, 0] > 0.5], ab_hint[:, :, mask[0, 0] > 0.5])
+
+
+def test_reach_is_one_at_the_hints_and_fades_with_distance():
+    l, ab_hint, mask = _inputs()
+    l = torch.zeros_like(l)  # flat: the reach falls with distance only
+    net = torch.zeros(1, 2, 64, 64)
+    ab, reach = propagate(l, net, ab_hint, mask, return_reach=True)
+    assert torch.equal(ab, propagate(l, net, ab_hint, mask))
+    assert reach.shape == (1, 1, 64, 64) and float(reach.min()) >= 0 and float(reach.max()) <= 1
+    assert float(reach[0, 0, 12, 22]) == 1.0  # a hint pixel
+    near, far = float(reach[0, 0, 12, 30]), float(reach[0, 0, 60, 60])
+    assert 1.0 > near > far > 0
+    # plain Levin reaches everything; no hints reach nothing
+    assert torch.equal(propagate(l, net, ab_hint, mask, 0.0, return_reach=True)[1], torch.ones(1, 1, 64, 64))
+    assert float(propagate(l, net, ab_hint, torch.zeros_like(mask), return_reach=True)[1].max()) == 0
+
+
+def test_obey_makes_the_points_win_where_they_reach():
+    l, ab_hint, mask = _inputs()
+    net = torch.full((1, 2, 64, 64), -0.3)
+    prop, reach = propagate(l, net, ab_hint, mask, return_reach=True)
+    with torch.no_grad():
+        mixed = HintFusion()(l, net, ab_hint, mask)  # untrained: the even mix of net and propagation
+        obeyed = HintFusion(obey=True)(l, net, ab_hint, mask)
+    assert torch.allclose(obeyed, reach * prop + (1 - reach) * mixed, atol=1e-6)
+    y, x = 12, 25  # next to the hint: the propagation (the hint's color) wins
+    assert abs(float(obeyed[0, 0, y, x] - prop[0, 0, y, x])) < abs(float(mixed[0, 0, y, x] - prop[0, 0, y, x]))
+    assert float(obeyed[0, 0, y, x]) > float(mixed[0, 0, y, x])  # closer to the hint's a = 0.4

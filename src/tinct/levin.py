@@ -137,28 +137,38 @@ def _check(l, ab_hint, mask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def propagate_with_prior(l: np.ndarray, prior_ab: np.ndarray, ab_hint: np.ndarray, mask: np.ndarray,
-                         prior_weight: float) -> np.ndarray:
+                         prior_weight: float, return_reach: bool = False):
     """Levin's propagation with a prior color everywhere: each free pixel's ab minimizes
     ``(ab_r - sum_s w_rs ab_s)^2 + prior_weight (ab_r - prior_r)^2``, hint pixels keep their
     hint. A hint's influence then fades with the affinity distance (about ``1/sqrt(prior_weight)``
     pixels in flat areas, sooner across edges) and far regions keep ``prior_ab`` (2, H, W), e.g. a
-    network's colors. ``prior_weight`` 0 is plain :func:`levin_colorize`. Units as there."""
+    network's colors. ``prior_weight`` 0 is plain :func:`levin_colorize`. Units as there.
+
+    ``return_reach``: also return the hints' reach (H, W), the same solve with 1 at the hints and
+    a prior of 0: 1 at a hint, falling to 0 where the prior has taken over (1 everywhere for
+    ``prior_weight`` 0 with a hint, 0 everywhere without one)."""
     l, ab_hint, fixed = _check(l, ab_hint, mask)
     prior_ab = np.asarray(prior_ab, dtype=np.float64)
     if prior_ab.shape != ab_hint.shape:
         raise HintError(f"the prior must be {ab_hint.shape}, got {prior_ab.shape}")
     if prior_weight < 0:
         raise HintError(f"prior weight must be 0 or more, got {prior_weight}")
+    full = np.full(l.shape, float(fixed.any()))
     if prior_weight == 0:
-        return levin_colorize(l, ab_hint, mask)
-    if not fixed.any():
-        return prior_ab.copy()
-    if fixed.all():
-        return ab_hint.copy()
+        out = levin_colorize(l, ab_hint, mask)
+        return (out, full) if return_reach else out
+    if not fixed.any() or fixed.all():
+        out = prior_ab.copy() if not fixed.any() else ab_hint.copy()
+        return (out, full) if return_reach else out
     rhs = np.where(fixed, ab_hint, prior_weight * prior_ab).reshape(2, -1).T
-    out = _solve(l / 100.0, fixed, rhs, prior_weight).T.reshape(prior_ab.shape)
+    if return_reach:
+        rhs = np.concatenate([rhs, fixed.reshape(-1, 1).astype(np.float64)], axis=1)
+    sol = _solve(l / 100.0, fixed, rhs, prior_weight).T
+    out = sol[:2].reshape(prior_ab.shape)
     out[:, fixed] = ab_hint[:, fixed]
-    return out
+    if not return_reach:
+        return out
+    return out, np.clip(sol[2].reshape(l.shape), 0.0, 1.0)
 
 
 def levin_colorize(l: np.ndarray, ab_hint: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -22,6 +22,12 @@ features (:func:`match_hints`: cosine similarity to the hinted cells, a soft nea
 reaches the same kind of surface elsewhere in the image, across edges the propagation stops at,
 with the best similarity as its confidence; it is a fourth source in the same softmax.
 
+Trained on true-colored hints, the mix learns to hedge: a lone hint is worth little against the
+network's colors, so a click would barely change its region. With ``obey`` a user's point is a
+command where it reaches: the output there is the local propagation, weighted by the hints'
+reach (1 at a hint, fading to 0 where the propagation's prior takes over), and the learned mix
+elsewhere: ``ab = reach * propagated + (1 - reach) * fused``.
+
 It is a small dilated CNN (about 50k weights, run at half resolution), trained with the base
 network frozen (:mod:`tinct.train.fusion`). With no point hints it is not run at all, so the automatic output
 is the base network's.
@@ -67,17 +73,21 @@ def effective_prior_weight(mask: np.ndarray, prior_weight: float) -> float:
 
 
 def propagate(l: torch.Tensor, prior_ab: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tensor,
-              prior_weight: float = PRIOR_WEIGHT) -> torch.Tensor:
+              prior_weight: float = PRIOR_WEIGHT, return_reach: bool = False):
     """Propagate normalized hints over normalized L (N, 1, H, W) with ``prior_ab`` (normalized,
     same size) as the prior, weight :func:`effective_prior_weight`; ``prior_weight`` 0 is plain
-    Levin. Returns normalized ab."""
+    Levin. Returns normalized ab and, with ``return_reach``, the hints' reach (N, 1, H, W)."""
     l_raw = color.denormalize_l(l.detach().double().cpu()).numpy()
     hints, masks = ab_hint.detach().double().cpu().numpy(), mask.detach().double().cpu().numpy()
     prior = prior_ab.detach().double().cpu().numpy()
-    out = [torch.from_numpy(propagate_with_prior(l_raw[i, 0], prior[i], hints[i], masks[i, 0],
-                                                 effective_prior_weight(masks[i, 0], prior_weight)))
+    res = [propagate_with_prior(l_raw[i, 0], prior[i], hints[i], masks[i, 0],
+                                effective_prior_weight(masks[i, 0], prior_weight), return_reach=True)
            for i in range(l.shape[0])]
-    return torch.stack(out).to(device=l.device, dtype=l.dtype)
+    ab = torch.stack([torch.from_numpy(a) for a, _ in res]).to(device=l.device, dtype=l.dtype)
+    if not return_reach:
+        return ab
+    reach = torch.stack([torch.from_numpy(r)[None] for _, r in res]).to(device=l.device, dtype=l.dtype)
+    return ab, reach
 
 
 def match_hints(features: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tensor, size: tuple[int, int],
@@ -105,9 +115,10 @@ def match_hints(features: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tenso
 
 class HintFusion(nn.Module):
     def __init__(self, width: int = 32, prior_weight: float = PRIOR_WEIGHT, global_source: bool = False,
-                 match_source: bool = False):
+                 match_source: bool = False, obey: bool = False):
         super().__init__()
         self.prior_weight = prior_weight
+        self.obey = obey
         self.global_source = global_source
         self.match_source = match_source
         self.sources = 2 + int(global_source) + int(match_source)
@@ -149,11 +160,12 @@ class HintFusion(nn.Module):
             ab = a * prop + (1 - a) * net_ab + CORRECTION_SCALE * o[:, 1:]
         return torch.where(mask > 0.5, ab_hint, ab)
 
-    def propagations(self, l, net_ab, ab_hint, mask) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The local propagation (network colors as prior) and, with ``global_source``, plain Levin."""
-        prop = propagate(l, net_ab, ab_hint, mask, self.prior_weight)
+    def propagations(self, l, net_ab, ab_hint, mask):
+        """The local propagation (network colors as prior), the hints' reach in it, and, with
+        ``global_source``, plain Levin (else None)."""
+        prop, reach = propagate(l, net_ab, ab_hint, mask, self.prior_weight, return_reach=True)
         plain = propagate(l, net_ab, ab_hint, mask, 0.0) if self.global_source else None
-        return prop, plain
+        return prop, reach, plain
 
     def forward(self, l, net_ab, ab_hint, mask, features=None) -> torch.Tensor:
         """Fuse at the hints' size; images without a hint pixel keep ``net_ab`` (resized). Above
@@ -185,7 +197,10 @@ class HintFusion(nn.Module):
             return net_ab
         out = net_ab.clone()
         idx = has.nonzero().flatten()
-        prop, plain = self.propagations(l[idx], net_ab[idx], ab_hint[idx], mask[idx])
+        prop, reach, plain = self.propagations(l[idx], net_ab[idx], ab_hint[idx], mask[idx])
         matched = match_hints(features[idx], ab_hint[idx], mask[idx], mask.shape[-2:]) if self.match_source else None
-        out[idx] = self.fuse(l[idx], net_ab[idx], prop, ab_hint[idx], mask[idx], plain, matched)
+        fused = self.fuse(l[idx], net_ab[idx], prop, ab_hint[idx], mask[idx], plain, matched)
+        if self.obey:  # where the user's points reach, their propagation wins over the learned mix
+            fused = reach * prop + (1 - reach) * fused
+        out[idx] = fused
         return out
