@@ -26,6 +26,8 @@ def main() -> int:
     ap.add_argument("--fusion-from", help="a fused model file (tinct train-fusion) whose fusion stage is copied in")
     ap.add_argument("--average-with", help="a model file of the same architecture: ship the mean of the two weight sets "
                     "(checkpoint averaging, as stochastic weight averaging)")
+    ap.add_argument("--obey", choices=["yes", "no"], help="where point hints reach, their propagation wins over the "
+                    "learned fusion (fusion models)")
     ap.add_argument("--half", action="store_true", help="store float16 weights")
     ap.add_argument("--note", action="append", default=[], help="a line added to the provenance notes")
     ap.add_argument("--metrics", help="JSON object of measured metrics to record")
@@ -58,9 +60,14 @@ def main() -> int:
         kwargs["fusion_prior"] = donor_record["kwargs"].get("fusion_prior", 1e-4)
         kwargs["fusion_global"] = donor_record["kwargs"].get("fusion_global", False)
         kwargs["fusion_match"] = donor_record["kwargs"].get("fusion_match", False)
+        kwargs["fusion_obey"] = donor_record["kwargs"].get("fusion_obey", False)
         state = {k: v for k, v in state.items() if not k.startswith("fusion.")}
         state.update({f"fusion.{k}": v for k, v in donor.fusion.state_dict().items()})
         provenance["fusion"] = donor_record.get("provenance", {}).get("fusion", {})
+    if args.obey:
+        if not kwargs.get("fusion"):
+            raise SystemExit("--obey needs a model with a fusion stage (or --fusion-from)")
+        kwargs["fusion_obey"] = args.obey == "yes"
     shipped = create_model(record["arch"], **{**kwargs, "pretrained": False})
     shipped.load_state_dict(state, strict=True)
     shipped.kwargs = kwargs

@@ -38,6 +38,14 @@ def test_package_model_sets_decoding_and_copies_a_fusion_stage(tmp_path):
     assert torch.allclose(shipped.fusion.out.weight, donor_model.fusion.out.weight.half().float())
     assert torch.allclose(shipped.ab_head.weight, base_model.ab_head.weight.half().float())
     assert shipped.global_prior == 3.0 and shipped.default_temperature == 0.45
+    assert not shipped.fusion.obey
+    # a fused file repackaged to obey the user's points
+    r = _run(out, tmp_path / "obey.safetensors", "--obey", "yes")
+    assert r.returncode == 0, r.stderr
+    assert read_record(tmp_path / "obey.safetensors")["kwargs"]["fusion_obey"] is True
+    assert load_model(tmp_path / "obey.safetensors")[0].fusion.obey
+    r = _run(base, tmp_path / "no.safetensors", "--obey", "yes")
+    assert r.returncode != 0 and "needs a model with a fusion stage" in r.stderr
 
 
 def test_package_model_refuses_a_donor_without_fusion(tmp_path):
