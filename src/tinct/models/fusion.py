@@ -81,11 +81,11 @@ def propagate(l: torch.Tensor, prior_ab: torch.Tensor, ab_hint: torch.Tensor, ma
     hints, masks = ab_hint.detach().double().cpu().numpy(), mask.detach().double().cpu().numpy()
     prior = prior_ab.detach().double().cpu().numpy()
     res = [propagate_with_prior(l_raw[i, 0], prior[i], hints[i], masks[i, 0],
-                                effective_prior_weight(masks[i, 0], prior_weight), return_reach=True)
+                                effective_prior_weight(masks[i, 0], prior_weight), return_reach=return_reach)
            for i in range(l.shape[0])]
-    ab = torch.stack([torch.from_numpy(a) for a, _ in res]).to(device=l.device, dtype=l.dtype)
     if not return_reach:
-        return ab
+        return torch.stack([torch.from_numpy(a) for a in res]).to(device=l.device, dtype=l.dtype)
+    ab = torch.stack([torch.from_numpy(a) for a, _ in res]).to(device=l.device, dtype=l.dtype)
     reach = torch.stack([torch.from_numpy(r)[None] for _, r in res]).to(device=l.device, dtype=l.dtype)
     return ab, reach
 
@@ -161,9 +161,10 @@ class HintFusion(nn.Module):
         return torch.where(mask > 0.5, ab_hint, ab)
 
     def propagations(self, l, net_ab, ab_hint, mask):
-        """The local propagation (network colors as prior), the hints' reach in it, and, with
-        ``global_source``, plain Levin (else None)."""
-        prop, reach = propagate(l, net_ab, ab_hint, mask, self.prior_weight, return_reach=True)
+        """The local propagation (network colors as prior), the hints' reach in it (with ``obey``,
+        else None) and plain Levin (with ``global_source``, else None)."""
+        prop, reach = propagate(l, net_ab, ab_hint, mask, self.prior_weight, return_reach=True) if self.obey else (
+            propagate(l, net_ab, ab_hint, mask, self.prior_weight), None)
         plain = propagate(l, net_ab, ab_hint, mask, 0.0) if self.global_source else None
         return prop, reach, plain
 
