@@ -186,7 +186,8 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
     after = _val_scores(fusion, val)
 
     kwargs = {**record["kwargs"], "fusion": True, "fusion_prior": cfg.prior_weight,
-              "fusion_global": cfg.global_source, "fusion_match": cfg.match_source}
+              "fusion_global": cfg.global_source, "fusion_match": cfg.match_source,
+              "fusion_obey": False}  # the mix as trained and scored; scripts/package_model.py --obey sets it
     model = create_model("effunet", **{**kwargs, "pretrained": False})
     missing = model.load_state_dict(base.state_dict(), strict=False)
     if missing.unexpected_keys or any(not k.startswith("fusion.") for k in missing.missing_keys):
