@@ -28,6 +28,8 @@ def main() -> int:
                     "(checkpoint averaging, as stochastic weight averaging)")
     ap.add_argument("--obey", choices=["yes", "no"], help="where point hints reach, their propagation wins over the "
                     "learned fusion (fusion models)")
+    ap.add_argument("--guide", help="AB,FEAT: the fusion's propagations also stop at edges of the network's colors "
+                    "and features with these weights (0,0 = lightness edges only)")
     ap.add_argument("--half", action="store_true", help="store float16 weights")
     ap.add_argument("--note", action="append", default=[], help="a line added to the provenance notes")
     ap.add_argument("--metrics", help="JSON object of measured metrics to record")
@@ -61,6 +63,7 @@ def main() -> int:
         kwargs["fusion_global"] = donor_record["kwargs"].get("fusion_global", False)
         kwargs["fusion_match"] = donor_record["kwargs"].get("fusion_match", False)
         kwargs["fusion_obey"] = donor_record["kwargs"].get("fusion_obey", False)
+        kwargs["fusion_guide"] = donor_record["kwargs"].get("fusion_guide")
         state = {k: v for k, v in state.items() if not k.startswith("fusion.")}
         state.update({f"fusion.{k}": v for k, v in donor.fusion.state_dict().items()})
         provenance["fusion"] = donor_record.get("provenance", {}).get("fusion", {})
@@ -68,6 +71,16 @@ def main() -> int:
         if not kwargs.get("fusion"):
             raise SystemExit("--obey needs a model with a fusion stage (or --fusion-from)")
         kwargs["fusion_obey"] = args.obey == "yes"
+    if args.guide is not None:
+        if not kwargs.get("fusion"):
+            raise SystemExit("--guide needs a model with a fusion stage (or --fusion-from)")
+        try:
+            guide = [float(v) for v in args.guide.split(",")]
+        except ValueError:
+            guide = []
+        if len(guide) != 2 or min(guide) < 0:
+            raise SystemExit(f"--guide takes two weights 0 or more, as 10000,30; got {args.guide!r}")
+        kwargs["fusion_guide"] = guide if any(guide) else None
     shipped = create_model(record["arch"], **{**kwargs, "pretrained": False})
     shipped.load_state_dict(state, strict=True)
     shipped.kwargs = kwargs

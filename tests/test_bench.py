@@ -165,14 +165,14 @@ def test_cli_hints_is_wired(images, tmp_path, monkeypatch, capsys):
     assert "tinct.bench_hints" in capsys.readouterr().err
     calls = []
 
-    def run_hint_bench(data_dir, models, out_dir, size, limit, seed):
-        calls.append((Path(data_dir), models, Path(out_dir), size, limit, seed))
+    def run_hint_bench(data_dir, models, out_dir, size, limit, seed, progress=True, jobs=1):
+        calls.append((Path(data_dir), models, Path(out_dir), size, limit, seed, jobs))
         return {"markdown": "| hints | PSNR |"}
 
     monkeypatch.setitem(sys.modules, "tinct.bench_hints", types.SimpleNamespace(run_hint_bench=run_hint_bench))
     assert main(["bench", "--hints", "--data", str(images), "--models", "a.safetensors", "--size", "64",
-                 "--limit", "2", "--seed", "3", "--out", str(tmp_path / "h")]) == 0
-    assert calls == [(images, ["a.safetensors"], tmp_path / "h", 64, 2, 3)]
+                 "--limit", "2", "--seed", "3", "--out", str(tmp_path / "h"), "--jobs", "2"]) == 0
+    assert calls == [(images, ["a.safetensors"], tmp_path / "h", 64, 2, 3, 2)]
     assert "| hints | PSNR |" in capsys.readouterr().out
 
 

@@ -9,7 +9,7 @@ from tinct import color
 from tinct.cli import main
 from tinct.hints import Hints, Point
 from tinct.modelfile import load_model, read_record, save_model
-from tinct.models.fusion import HintFusion, hint_density, match_hints, propagate
+from tinct.models.fusion import HintFusion, guide_for, hint_density, match_hints, propagate
 from tinct.pipeline import Colorizer
 from tinct.registry import create_model
 from tinct.train.fusion import FusionConfig, train_fusion
@@ -276,3 +276,100 @@ def test_obey_makes_the_points_win_where_they_reach():
     y, x = 12, 25  # next to the hint: the propagation (the hint's color) wins
     assert abs(float(obeyed[0, 0, y, x] - prop[0, 0, y, x])) < abs(float(mixed[0, 0, y, x] - prop[0, 0, y, x]))
     assert float(obeyed[0, 0, y, x]) > float(mixed[0, 0, y, x])  # closer to the hint's a = 0.4
+
+
+def test_guide_stops_the_propagation_at_the_networks_color_edges():
+    """Flat L; the network sees two surfaces (left / right halves of different colors). Unguided,
+    a hint on the left leaks right; guided by the network's colors it stays on its side."""
+    l, ab_hint, mask = _inputs()
+    l = torch.zeros_like(l)
+    net = torch.zeros(1, 2, 64, 64)
+    net[:, 1, :, 32:] = 0.3  # another surface on the right
+    plain = propagate(l, net, ab_hint, mask, 0.0)
+    guided = propagate(l, net, ab_hint, mask, 0.0, guide=guide_for(net, None, (10000, 0)))
+    a_hint = float(ab_hint[0, 0][mask[0, 0] > 0.5].mean())
+    assert float(plain[0, 0, :, 40:].mean()) > 0.5 * a_hint  # plain Levin paints the other surface
+    assert float(guided[0, 0, :, 40:].abs().mean()) < 0.05 * abs(a_hint)  # the guide keeps it off
+    assert guide_for(net, None, None) is None and guide_for(net, None, (0, 0)) is None
+    with pytest.raises(ValueError, match="features"):
+        guide_for(net, None, (0, 1))
+    feats = torch.randn(1, 8, 16, 16)
+    g = guide_for(net, feats, (100, 4))
+    assert g.shape == (1, 10, 64, 64) and torch.allclose(g[:, :2], net * 10)
+    assert torch.allclose(g[:, 2:].norm(dim=1).max(), torch.tensor(2.0), atol=1e-4)  # unit features, times 2
+
+
+def test_train_fusion_with_guide_and_obey_in_the_loop(fusion_setup, tmp_path):
+    base_path, _, _, data = fusion_setup
+    out = tmp_path / "guided.safetensors"
+    scores = train_fusion(FusionConfig(base=str(base_path), data=str(data), out=str(out), samples=6, size=64,
+                                       crop=32, steps=40, batch_size=4, max_hints=50, lr=3e-3, global_source=True,
+                                       match_source=True, guide=(1000.0, 10.0), obey=True, quiet=True))
+    assert np.isfinite(scores["mse_fused"])
+    record = read_record(out)
+    assert record["kwargs"]["fusion_obey"] is True and record["kwargs"]["fusion_guide"] == [1000.0, 10.0]
+    assert record["provenance"]["fusion"]["guide"] == [1000.0, 10.0] and record["provenance"]["fusion"]["obey"]
+    model, _ = load_model(out)
+    assert model.fusion.guide == (1000.0, 10.0) and model.fusion.obey and model.fusion.needs_features
+    l, ab_hint, mask = _inputs()
+    with torch.no_grad():
+        out_ = model(l, ab_hint, mask)
+        ab = model.decode(out_)
+    assert "features" in out_ and torch.isfinite(ab).all()
+    with torch.no_grad():  # the guide is the scene as the network sees it without the points
+        free = model(l)
+        assert torch.allclose(out_["guide_ab"], model.decode(free)) and "mask" not in free
+    assert torch.equal(ab[:, :, mask[0, 0] > 0.5], ab_hint[:, :, mask[0, 0] > 0.5])
+    # the guide changes the output (the propagations see the network's edges)
+    model.fusion.guide = (0.0, 0.0)
+    with torch.no_grad():
+        assert not torch.allclose(model.decode(model(l, ab_hint, mask)), ab)
+
+
+def test_obey_in_the_loop_scores_what_the_model_outputs():
+    """The loss under obey is taken on reach * propagated + (1 - reach) * mix, as the model runs."""
+    from tinct.train.fusion import _output
+
+    l, ab_hint, mask = _inputs()
+    net = torch.full((1, 2, 64, 64), -0.3)
+    prop, reach = propagate(l, net, ab_hint, mask, return_reach=True)
+    fusion = HintFusion(obey=True)
+    with torch.no_grad():
+        assert torch.allclose(_output(fusion, l, net, prop, ab_hint, mask, None, None, reach),
+                              fusion(l, net, ab_hint, mask), atol=1e-6)
+        mix = _output(fusion, l, net, prop, ab_hint, mask, None, None, None)
+        assert torch.equal(_output(fusion, l, net, prop, ab_hint, mask, None, None, torch.ones_like(reach)), prop)
+        assert torch.equal(mix, fusion.fuse(l, net, prop, ab_hint, mask))
+
+
+def test_cli_guide_is_checked(tmp_path, capsys, fusion_setup):
+    base_path, _, _, data = fusion_setup
+    with pytest.raises(SystemExit) as e:
+        main(["train-fusion", str(base_path), "--data", str(data), "--out", str(tmp_path / "x.safetensors"),
+              "--guide", "1,-2"])
+    assert e.value.code == 2 and "--guide" in capsys.readouterr().err
+
+
+def test_a_guided_fusion_at_a_capped_size_pools_its_guide(monkeypatch):
+    from tinct.models import fusion as fz
+
+    seen = []
+    real = fz.propagate
+
+    def spy(l, *args, guide=None, **kw):
+        seen.append((tuple(l.shape[-2:]), None if guide is None else tuple(guide.shape)))
+        return real(l, *args, guide=guide, **kw)
+
+    monkeypatch.setattr(fz, "propagate", spy)
+    monkeypatch.setattr(fz, "MAX_PIXELS", 32 * 32)
+    l, ab_hint, mask = _inputs()
+    net = torch.rand(1, 2, 64, 64) * 0.2
+    feats = torch.randn(1, 8, 16, 16)
+    out = HintFusion(guide=(100, 4), obey=True)(l, net, ab_hint, mask, feats, guide_ab=torch.zeros(1, 2, 32, 32),
+                                                guide_features=feats)
+    assert seen == [((32, 32), (1, 10, 32, 32))]
+    assert out.shape == (1, 2, 64, 64) and torch.isfinite(out).all()
+    with pytest.raises(ValueError, match="features"):
+        HintFusion(guide=(0, 1))(l, net, ab_hint, mask)
+    with pytest.raises(ValueError, match="guide"):
+        HintFusion(guide=(1, -1))

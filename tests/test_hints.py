@@ -226,6 +226,16 @@ def test_hint_bench_is_reproducible(bench, tmp_path):
     assert again["methods"]["levin"]["per_image"] == res["methods"]["levin"]["per_image"]
 
 
+def test_hint_bench_in_worker_processes_scores_the_same(bench, tmp_path):
+    root, res = bench
+    par = bench_hints.run_hint_bench(root / "imgs", ["levin", root / "tiny.safetensors"], tmp_path, size=64,
+                                     counts=(0, 1, 5), progress=False, jobs=2)
+    for name in ("levin", "tiny", bench_hints.GRAY):
+        assert par["methods"][name]["per_image"] == res["methods"][name]["per_image"]
+    with pytest.raises(TinctError, match="jobs"):
+        bench_hints.run_hint_bench(root / "imgs", ["levin"], tmp_path, size=64, counts=(0,), progress=False, jobs=0)
+
+
 def test_hint_bench_errors(tmp_path):
     with pytest.raises(ImageError):
         bench_hints.run_hint_bench(tmp_path / "missing", ["levin"], tmp_path / "o", progress=False)

@@ -189,3 +189,27 @@ def test_propagation_with_a_prior_stays_in_the_hinted_region():
         levin.propagate_with_prior(l, prior[:, :5], ab, mask, 1e-3)
     with pytest.raises(HintError):
         levin.propagate_with_prior(l, prior, ab, mask, -1.0)
+
+
+def test_a_guide_adds_an_edge_that_lightness_does_not_have():
+    """On a flat L, two hints blend across the middle; a guide with an edge there (as a network's
+    colors would have) keeps each side its own hint's color."""
+    flat = np.full((H, W), 50.0)
+    guide = np.where(np.arange(W)[None, None, :] < EDGE, 0.0, 1.0) * np.ones((1, H, W))
+    out = levin_colorize(flat, *two_hints(), guide=guide * 10)
+    np.testing.assert_allclose(out[:, :, :EDGE].mean(axis=(1, 2)), LEFT_AB, atol=2.0)
+    np.testing.assert_allclose(out[:, :, EDGE:].mean(axis=(1, 2)), RIGHT_AB, atol=2.0)
+    # a guide without edges changes nothing; a zero-weight guide is no guide
+    np.testing.assert_allclose(levin_colorize(flat, *two_hints(), guide=np.full((2, H, W), 3.0)),
+                               levin_colorize(flat, *two_hints()), atol=1e-9)
+    w0, _ = affinity_weights(flat / 100)
+    w1, _ = affinity_weights(flat / 100, guide * 10)
+    assert np.allclose(w0.sum(axis=0), 1) and np.allclose(w1.sum(axis=0), 1)
+    assert float(w1[3, 5, EDGE]) < 1e-6 < float(w0[3, 5, EDGE])  # offset (0, -1) across the guide's edge
+
+
+def test_a_guide_of_the_wrong_shape_is_refused():
+    with pytest.raises(HintError, match="guide"):
+        levin_colorize(two_regions(), *two_hints(), guide=np.zeros((1, H, W + 1)))
+    with pytest.raises(HintError, match="guide"):
+        levin.propagate_with_prior(two_regions(), np.zeros((2, H, W)), *two_hints(), 1e-3, guide=np.zeros((H, W)))

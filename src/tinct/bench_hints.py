@@ -90,11 +90,54 @@ def _method_names(models: Sequence[str | os.PathLike]) -> list[str]:
 
 
 # ---------------------------------------------------------------- the benchmark
+def _open_methods(models: Sequence[str | os.PathLike]) -> dict[str, Colorizer]:
+    """Named colorizers for ``models``; a fused model is also scored without its fusion stage."""
+    methods = dict(zip(_method_names(models), (open_method(m) for m in models)))
+    for name, colorizer in list(methods.items()):
+        if getattr(colorizer.model, "fusion", None) is not None:
+            methods[f"{name} (network only)"] = network_only(colorizer)
+    return methods
+
+
+def _score_image(methods: dict[str, Colorizer], i: int, path: Path, size: int, seed: int, counts: Sequence[int],
+                 patch: int) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float]]:
+    """PSNR of gray and of every method at every hint count on image ``i``, and the seconds spent."""
+    truth = bench.load_eval_image(path, size)
+    lab = color.rgb_to_lab(color.to_tensor(truth))
+    l, ab = lab[:, :1], color.normalize_ab(lab[0, 1:])
+    gray = np.full(len(counts), metrics.psnr(render(l, torch.zeros_like(lab[:, 1:])), truth))
+    rows = {name: np.zeros(len(counts)) for name in methods}
+    seconds = dict.fromkeys(methods, 0.0)
+    for j, count in enumerate(counts):
+        gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, i, count]).generate_state(1)[0]))
+        ab_hint, mask = sample_points(ab, count, patch, gen)
+        for name, colorizer in methods.items():
+            t0 = time.perf_counter()
+            pred = colorizer.predict_ab_tensors(l, ab_hint[None], mask[None])
+            seconds[name] += time.perf_counter() - t0
+            rows[name][j] = metrics.psnr(render(l, pred), truth)
+    return gray, rows, seconds
+
+
+_WORKER_METHODS: dict[str, Colorizer] = {}
+
+
+def _init_worker(models: Sequence[str]) -> None:
+    torch.set_num_threads(1)
+    _WORKER_METHODS.update(_open_methods(models))
+
+
+def _score_in_worker(args):
+    return _score_image(_WORKER_METHODS, *args)
+
+
 def run_hint_bench(data_dir: str | os.PathLike, models: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
                    size: int = 256, limit: int | None = None, seed: int = 0, counts: Sequence[int] = COUNTS,
-                   patch: int = PATCH, progress: bool = True) -> dict[str, Any]:
+                   patch: int = PATCH, progress: bool = True, jobs: int = 1) -> dict[str, Any]:
     """Run the SIGGRAPH17 hint sweep; write ``hints_bench.md``, ``hints_bench.json`` and
-    ``hints_curve.png`` to ``out_dir`` and return the JSON record (mean PSNR per method and count)."""
+    ``hints_curve.png`` to ``out_dir`` and return the JSON record (mean PSNR per method and count).
+    ``jobs`` > 1 scores that many images at once in worker processes of one torch thread each
+    (the same hints and scores as one job: every draw is seeded by the image's index)."""
     from tqdm import tqdm
 
     if size % STRIDE:
@@ -102,28 +145,36 @@ def run_hint_bench(data_dir: str | os.PathLike, models: Sequence[str | os.PathLi
     counts = [int(c) for c in counts]
     if not counts or min(counts) < 0:
         raise TinctError("hint counts must be zero or more")
+    if jobs < 1:
+        raise TinctError(f"jobs must be 1 or more, got {jobs}")
     files = list_images(data_dir, limit)
-    names = _method_names(models)
-    methods = dict(zip(names, (open_method(m) for m in models)))
-    for name, colorizer in list(methods.items()):  # a fused model is also scored without its fusion stage
-        if getattr(colorizer.model, "fusion", None) is not None:
-            methods[f"{name} (network only)"] = network_only(colorizer)
+    methods = _open_methods(models)  # opened here too, so a bad model name fails before any work
     names = list(methods)
     scores = {n: np.zeros((len(files), len(counts))) for n in [*names, GRAY]}
     seconds = dict.fromkeys(names, 0.0)
-    for i, path in enumerate(tqdm(files, desc="hint bench", unit="img", disable=not progress)):
-        truth = bench.load_eval_image(path, size)
-        lab = color.rgb_to_lab(color.to_tensor(truth))
-        l, ab = lab[:, :1], color.normalize_ab(lab[0, 1:])
-        scores[GRAY][i] = metrics.psnr(render(l, torch.zeros_like(lab[:, 1:])), truth)
-        for j, count in enumerate(counts):
-            gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, i, count]).generate_state(1)[0]))
-            ab_hint, mask = sample_points(ab, count, patch, gen)
-            for name, colorizer in methods.items():
-                t0 = time.perf_counter()
-                pred = colorizer.predict_ab_tensors(l, ab_hint[None], mask[None])
-                seconds[name] += time.perf_counter() - t0
-                scores[name][i, j] = metrics.psnr(render(l, pred), truth)
+    work = [(i, path, size, seed, counts, patch) for i, path in enumerate(files)]
+    bar = tqdm(total=len(files), desc="hint bench", unit="img", disable=not progress)
+    if jobs == 1:
+        results = (_score_image(methods, *w) for w in work)
+        pool = None
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker, initargs=([str(m) for m in models],))
+        results = pool.map(_score_in_worker, work)
+    try:
+        for i, (gray, rows, secs) in enumerate(results):
+            scores[GRAY][i] = gray
+            for name in names:
+                scores[name][i] = rows[name]
+                seconds[name] += secs[name]
+            bar.update(1)
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     n = len(files)
     result: dict[str, Any] = {
         "benchmark": "SIGGRAPH17 user hints",
@@ -352,6 +403,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--counts", default=",".join(map(str, COUNTS)), help="comma-separated hint counts")
     ap.add_argument("--patch", type=int, default=PATCH, help="hint patch side in pixels")
+    ap.add_argument("--jobs", type=int, default=1, help="images scored at once, in worker processes (one torch "
+                    "thread each); the same scores as one job")
     ap.add_argument("--merge", help="hints_bench.json of an earlier run with the same protocol and images: "
                     "its methods missing here are added to the table and plot")
     args = ap.parse_args(argv)
@@ -363,7 +416,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 earlier = json.loads(Path(args.merge).read_text())
             except (OSError, ValueError) as exc:
                 raise TinctError(f"--merge {args.merge}: not a readable hint-bench JSON ({type(exc).__name__})") from None
-        result = run_hint_bench(args.data_dir, args.models, args.out, args.size, args.limit, args.seed, counts, args.patch)
+        result = run_hint_bench(args.data_dir, args.models, args.out, args.size, args.limit, args.seed, counts, args.patch,
+                                jobs=args.jobs)
         if earlier is not None:
             result = merge_results(result, earlier)
             write_results(result, args.out)

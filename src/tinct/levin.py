@@ -11,7 +11,11 @@ system ``A x = b`` shared by a and b, factorized once (SuperLU) and solved for b
 As in the authors' reference code (``getColorExact.m``; here ``Y = L / 100`` in [0, 1] in place
 of its YIQ luma), ``2 sigma_r^2`` is 0.6 times the variance of ``Y`` over the pixel's 3x3 window
 (clipped at the border), floored so that the most similar neighbor keeps a weight of at least
-0.01, and at ``2e-6``. The build is vectorized over the 8 neighbor offsets; no per-pixel Python loops.
+0.01, and at ``2e-6``.
+
+An optional **guide** (C, H, W) adds ``|g_r - g_s|^2`` to the exponent: the weights then also fall
+across edges of the guide, e.g. a network's predicted colors or its features, where two surfaces
+share a lightness. No guide is the method of the paper. The build is vectorized over the 8 neighbor offsets; no per-pixel Python loops.
 
 The unknowns are put in nested-dissection order (split the grid by one-pixel separator lines,
 recursively; separators last), which SuperLU then factorizes without reordering or pivoting:
@@ -47,9 +51,10 @@ def _neighbors(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return vals, valid
 
 
-def affinity_weights(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def affinity_weights(y: np.ndarray, guide: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Normalized neighbor weights (8, H, W) for lightness ``y`` (H, W) in [0, 1], with the
-    validity mask of each neighbor. Weights of a pixel sum to 1 over its valid neighbors."""
+    validity mask of each neighbor. Weights of a pixel sum to 1 over its valid neighbors.
+    ``guide`` (C, H, W), already scaled: its squared neighbor differences are added to the exponent."""
     vals, valid = _neighbors(y)
     count = valid.sum(axis=0) + 1  # window size including the center
     mean = (np.where(valid, vals, 0.0).sum(axis=0) + y) / count
@@ -58,7 +63,12 @@ def affinity_weights(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     denom = VARIANCE_FACTOR * var
     denom = np.maximum(denom, d2.min(axis=0) / -np.log(MIN_NEIGHBOR_WEIGHT))
     denom = np.maximum(denom, MIN_DENOMINATOR)
-    wts = np.where(valid, np.exp(-np.where(valid, d2, 0.0) / denom), 0.0)
+    e = np.where(valid, d2, 0.0) / denom
+    if guide is not None:
+        for g in np.asarray(guide, dtype=np.float64):
+            e = e + (_neighbors(g)[0] - g) ** 2
+        e = e - np.where(valid, e, np.inf).min(axis=0)  # same weights after normalizing, no underflow
+    wts = np.where(valid, np.exp(-e), 0.0)
     return wts / wts.sum(axis=0), valid
 
 
@@ -89,13 +99,14 @@ def dissection_order(h: int, w: int) -> np.ndarray:
 
 
 def affinity_matrix(y: np.ndarray, fixed: np.ndarray, order: np.ndarray | None = None,
-                    prior_weight: float = 0.0) -> sp.csc_matrix:
+                    prior_weight: float = 0.0, guide: np.ndarray | None = None) -> sp.csc_matrix:
     """The (HW, HW) system matrix: ``(1 + prior_weight) I - W`` on free pixels, identity rows on
     ``fixed`` pixels. Unknowns are in row-major order, or in ``order`` (``order[k]`` = pixel of
-    unknown k). ``prior_weight`` > 0 ties free pixels to a prior (see :func:`propagate_with_prior`)."""
+    unknown k). ``prior_weight`` > 0 ties free pixels to a prior (see :func:`propagate_with_prior`);
+    ``guide``: see :func:`affinity_weights`."""
     h, w = y.shape
     n = h * w
-    wts, valid = affinity_weights(y)
+    wts, valid = affinity_weights(y, guide)
     pos = np.arange(n) if order is None else np.argsort(order)  # pixel -> unknown
     idx = np.arange(n).reshape(h, w)
     free = ~fixed
@@ -110,21 +121,22 @@ def affinity_matrix(y: np.ndarray, fixed: np.ndarray, order: np.ndarray | None =
     return a
 
 
-def _solve(y: np.ndarray, fixed: np.ndarray, rhs: np.ndarray, prior_weight: float = 0.0) -> np.ndarray:
+def _solve(y: np.ndarray, fixed: np.ndarray, rhs: np.ndarray, prior_weight: float = 0.0,
+           guide: np.ndarray | None = None) -> np.ndarray:
     """Solve the system for ``rhs`` (HW, k) in row-major pixel order."""
     order = dissection_order(*y.shape)
     try:
-        lu = splu(affinity_matrix(y, fixed, order, prior_weight), permc_spec="NATURAL", diag_pivot_thresh=0.0)
+        lu = splu(affinity_matrix(y, fixed, order, prior_weight, guide), permc_spec="NATURAL", diag_pivot_thresh=0.0)
         out = np.empty_like(rhs)
         out[order] = lu.solve(np.ascontiguousarray(rhs[order]))
         if np.isfinite(out).all():
             return out
     except RuntimeError:  # an exactly zero pivot
         pass
-    return splu(affinity_matrix(y, fixed, prior_weight=prior_weight)).solve(np.ascontiguousarray(rhs))
+    return splu(affinity_matrix(y, fixed, prior_weight=prior_weight, guide=guide)).solve(np.ascontiguousarray(rhs))
 
 
-def _check(l, ab_hint, mask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _check(l, ab_hint, mask, guide=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     l = np.asarray(l, dtype=np.float64)
     ab_hint = np.asarray(ab_hint, dtype=np.float64)
     mask = np.asarray(mask)
@@ -133,11 +145,13 @@ def _check(l, ab_hint, mask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     h, w = l.shape
     if ab_hint.shape != (2, h, w) or mask.shape != (h, w):
         raise HintError(f"hints must be (2, {h}, {w}) with a ({h}, {w}) mask, got {ab_hint.shape} and {mask.shape}")
+    if guide is not None and (np.ndim(guide) != 3 or np.shape(guide)[1:] != (h, w)):
+        raise HintError(f"the guide must be (C, {h}, {w}), got {np.shape(guide)}")
     return l, ab_hint, mask > 0.5
 
 
 def propagate_with_prior(l: np.ndarray, prior_ab: np.ndarray, ab_hint: np.ndarray, mask: np.ndarray,
-                         prior_weight: float, return_reach: bool = False):
+                         prior_weight: float, return_reach: bool = False, guide: np.ndarray | None = None):
     """Levin's propagation with a prior color everywhere: each free pixel's ab minimizes
     ``(ab_r - sum_s w_rs ab_s)^2 + prior_weight (ab_r - prior_r)^2``, hint pixels keep their
     hint. A hint's influence then fades with the affinity distance (about ``1/sqrt(prior_weight)``
@@ -146,8 +160,8 @@ def propagate_with_prior(l: np.ndarray, prior_ab: np.ndarray, ab_hint: np.ndarra
 
     ``return_reach``: also return the hints' reach (H, W), the same solve with 1 at the hints and
     a prior of 0: 1 at a hint, falling to 0 where the prior has taken over (1 everywhere for
-    ``prior_weight`` 0 with a hint, 0 everywhere without one)."""
-    l, ab_hint, fixed = _check(l, ab_hint, mask)
+    ``prior_weight`` 0 with a hint, 0 everywhere without one). ``guide``: see :func:`affinity_weights`."""
+    l, ab_hint, fixed = _check(l, ab_hint, mask, guide)
     prior_ab = np.asarray(prior_ab, dtype=np.float64)
     if prior_ab.shape != ab_hint.shape:
         raise HintError(f"the prior must be {ab_hint.shape}, got {prior_ab.shape}")
@@ -155,7 +169,7 @@ def propagate_with_prior(l: np.ndarray, prior_ab: np.ndarray, ab_hint: np.ndarra
         raise HintError(f"prior weight must be 0 or more, got {prior_weight}")
     full = np.full(l.shape, float(fixed.any()))
     if prior_weight == 0:
-        out = levin_colorize(l, ab_hint, mask)
+        out = levin_colorize(l, ab_hint, mask, guide)
         return (out, full) if return_reach else out
     if not fixed.any() or fixed.all():
         out = prior_ab.copy() if not fixed.any() else ab_hint.copy()
@@ -163,7 +177,7 @@ def propagate_with_prior(l: np.ndarray, prior_ab: np.ndarray, ab_hint: np.ndarra
     rhs = np.where(fixed, ab_hint, prior_weight * prior_ab).reshape(2, -1).T
     if return_reach:
         rhs = np.concatenate([rhs, fixed.reshape(-1, 1).astype(np.float64)], axis=1)
-    sol = _solve(l / 100.0, fixed, rhs, prior_weight).T
+    sol = _solve(l / 100.0, fixed, rhs, prior_weight, guide).T
     out = sol[:2].reshape(prior_ab.shape)
     out[:, fixed] = ab_hint[:, fixed]
     if not return_reach:
@@ -171,22 +185,23 @@ def propagate_with_prior(l: np.ndarray, prior_ab: np.ndarray, ab_hint: np.ndarra
     return out, np.clip(sol[2].reshape(l.shape), 0.0, 1.0)
 
 
-def levin_colorize(l: np.ndarray, ab_hint: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def levin_colorize(l: np.ndarray, ab_hint: np.ndarray, mask: np.ndarray, guide: np.ndarray | None = None) -> np.ndarray:
     """Propagate hint colors over the image by Levin et al.'s optimization.
 
     ``l`` (H, W): lightness in Lab units (0-100). ``ab_hint`` (2, H, W): the hint colors in raw
     Lab ab units, read where ``mask`` (H, W) is above 0.5. Returns ab (2, H, W) float64 in the
     same units as ``ab_hint`` (the solve is linear, so normalized ab in gives normalized ab out;
     the ``levin`` zoo model relies on that). Hint pixels keep their hint exactly; with no hint
-    pixel at all the result is ab = 0 (gray).
+    pixel at all the result is ab = 0 (gray). ``guide`` (C, H, W): extra edges, see
+    :func:`affinity_weights` (None: the paper's method).
     """
-    l, ab_hint, fixed = _check(l, ab_hint, mask)
+    l, ab_hint, fixed = _check(l, ab_hint, mask, guide)
     h, w = l.shape
     if not fixed.any():
         return np.zeros((2, h, w))
     if fixed.all():
         return ab_hint.copy()
     rhs = np.where(fixed, ab_hint, 0.0).reshape(2, -1).T
-    out = _solve(l / 100.0, fixed, rhs).T.reshape(2, h, w)
+    out = _solve(l / 100.0, fixed, rhs, guide=guide).T.reshape(2, h, w)
     out[:, fixed] = ab_hint[:, fixed]  # exact at the hints (the solve is exact up to rounding)
     return out

@@ -39,6 +39,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     g.add_argument("--crop", type=int, default=128, help="training crop (default 128)")
     g.add_argument("--seed", type=int, default=0, help="training / hint sampling seed (default 0)")
     p.add_argument("--hints", action="store_true", help="run the user-guided hint benchmark (tinct.bench_hints)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="with --hints: images scored at once in worker processes of one torch thread (default 1)")
     return p
 
 
@@ -54,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
             if exc.name != "tinct.bench_hints":
                 raise
             raise TinctError("the hint benchmark is not available in this tinct (no tinct.bench_hints module)") from None
-        result = run_hint_bench(data, args.models or ["photo"], Path(args.out), args.size, args.limit, args.seed)
+        result = run_hint_bench(data, args.models or ["photo"], Path(args.out), args.size, args.limit, args.seed,
+                                progress=not args.no_progress, jobs=args.jobs)
         text = result.get("markdown") if isinstance(result, dict) else None
         print(text if text else f"hint benchmark written to {args.out}")
         return 0

@@ -40,10 +40,24 @@ def add_config_arguments(p: argparse.ArgumentParser, cls, required: tuple[str, .
             p.add_argument("--model-kwargs", type=json.loads, default={}, help="constructor options as JSON, e.g. '{\"base\": 16}'")
         elif f.type in (bool, "bool"):
             p.add_argument(flag, action="store_true", help=helptext)
+        elif str(f.type) == "tuple[float, float]":
+            p.add_argument(flag, type=_float_pair, default=f.default, metavar="A,B",
+                           help=f"{helptext} (default: {','.join(f'{v:g}' for v in f.default)})")
         else:
             typ = {"int": int, "float": float, "int | None": int, "float | None": float}.get(str(f.type), str)
             default = f.default if f.default is not dataclasses.MISSING else None
             p.add_argument(flag, type=typ, default=default, help=f"{helptext} (default: {default})")
+
+
+def _float_pair(text: str) -> tuple[float, float]:
+    """``"A,B"`` -> (A, B), both finite and 0 or more."""
+    try:
+        a, b = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two numbers as A,B, got {text!r}") from None
+    if not (0 <= a < float("inf") and 0 <= b < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected two numbers 0 or more, got {text!r}")
+    return a, b
 
 
 def config_from_args(cls, args: argparse.Namespace):

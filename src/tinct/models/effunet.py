@@ -38,14 +38,17 @@ class EffUNet(ColorNet):
     def __init__(self, width: int = 32, pretrained: bool = True, hints: bool = False, bins_head: bool = True,
                  prefer_bins: bool = True, temperature: float = 0.38, blend: float = 0.0, fusion: bool = False,
                  global_prior: float = 0.0, fusion_prior: float = 1e-4, fusion_global: bool = False,
-                 fusion_match: bool = False, fusion_obey: bool = False):
+                 fusion_match: bool = False, fusion_obey: bool = False, fusion_guide=None):
         """``prefer_bins``: decode with the annealed mean of the bin head at ``temperature`` (vivid)
         rather than the regression head (muted); ``blend`` mixes that much of the regression head
         into the annealed mean (0 = bins only). ``fusion``: point hints also go through an edge-aware
         propagation with the network's colors as prior (weight ``fusion_prior``) and a learned
         per-pixel fusion (:mod:`tinct.models.fusion`); ``fusion_global`` adds plain Levin and
         ``fusion_match`` the hints matched by the network's features as sources it can mix in;
-        ``fusion_obey`` makes the propagation win where the points reach. ``global_prior``:
+        ``fusion_obey`` makes the propagation win where the points reach; ``fusion_guide`` =
+        (ab weight, feature weight) makes the propagations also stop at edges of the network's
+        colors and features, as it sees them without the points (a second, hint-free pass).
+        ``global_prior``:
         a palette or reference image also reweights the bin distribution by its colors, with this
         exponent (0 = off), and the regression head is then left out of the decoding."""
         super().__init__()
@@ -81,10 +84,22 @@ class EffUNet(ColorNet):
             self.logit_head = nn.Sequential(conv_bn_act(2 * w, 2 * w), nn.Conv2d(2 * w, self.bins.shape[0], 1))
         self.expose_features = False  # set to get the decoder features with hints (fusion training)
         self.fusion = (HintFusion(prior_weight=fusion_prior, global_source=fusion_global, match_source=fusion_match,
-                                  obey=fusion_obey)
+                                  obey=fusion_obey, guide=fusion_guide)
                        if fusion else None)
 
     def _forward(self, l, ab_hint, mask, global_hint):
+        out, x4 = self._net(l, ab_hint, mask, global_hint)
+        if mask is not None and (self.expose_features or getattr(self.fusion, "needs_features", False)):
+            out["features"] = x4  # what the fusion stage matches hints by
+        if self.fusion is not None and mask is not None:
+            out.update(l=l, ab_hint=ab_hint, mask=mask)
+            if self.fusion.guided:  # edges of the scene as the network sees it without the points
+                free, free_x4 = self._net(l, None, None, None)
+                out.update(guide_ab=self._decode_net(free), guide_features=free_x4)
+        return out
+
+    def _net(self, l, ab_hint, mask, global_hint) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """The network's heads and its decoder features at 1/4 resolution."""
         hint = self.pack_input(l, ab_hint, mask)[:, 1:]  # (ab_hint * mask, mask); empty without hints
         g = self.check_global(l, global_hint)
         rgb = color.lab_to_rgb(torch.cat([color.denormalize_l(l), l.new_zeros(l.shape[0], 2, *l.shape[2:])], 1))
@@ -106,19 +121,21 @@ class EffUNet(ColorNet):
                 given = global_hint[:, -1:]  # rows without a histogram get a flat prior
                 prior = color.histogram_ab_prior(global_hint[:, :-1], self.bins)
                 out["log_prior"] = self.global_prior * given * prior.log()
-        if mask is not None and (self.expose_features or getattr(self.fusion, "match_source", False)):
-            out["features"] = x4  # what the fusion stage matches hints by
-        if self.fusion is not None and mask is not None:
-            out.update(l=l, ab_hint=ab_hint, mask=mask)
-        return out
+        return out, x4
 
     def decode(self, out: dict[str, torch.Tensor], temperature: float | None = None) -> torch.Tensor:
+        ab = self._decode_net(out, temperature)
+        if "mask" in out:
+            ab = self.fusion(out["l"], ab, out["ab_hint"], out["mask"], out.get("features"),
+                             out.get("guide_ab"), out.get("guide_features"))
+        return ab
+
+    def _decode_net(self, out: dict[str, torch.Tensor], temperature: float | None = None) -> torch.Tensor:
+        """The network's own colors (normalized ab), before any fusion with point hints."""
         ab = out["ab"]
         if "logits" in out and (self.prefer_bins or temperature is not None or "log_prior" in out):
             t = self.default_temperature if temperature is None else temperature
             ab = color.normalize_ab(color.annealed_mean(out["logits"], self.bins, t, out.get("log_prior")))
             if self.blend > 0 and "log_prior" not in out:
                 ab = self.blend * out["ab"] + (1 - self.blend) * color.resize_ab(ab, out["ab"].shape[-2:])
-        if "mask" in out:
-            ab = self.fusion(out["l"], ab, out["ab_hint"], out["mask"], out.get("features"))
         return ab

@@ -28,6 +28,11 @@ command where it reaches: the output there is the local propagation, weighted by
 reach (1 at a hint, fading to 0 where the propagation's prior takes over), and the learned mix
 elsewhere: ``ab = reach * propagated + (1 - reach) * fused``.
 
+With ``guide`` = (ab weight, feature weight) both propagations also stop at edges of the
+network's own colors and decoder features (:func:`guide_for`; the ``guide`` of
+:func:`tinct.levin.affinity_weights`), not only at lightness edges: two surfaces of one lightness
+but of different colors or kinds no longer bleed into each other.
+
 It is a small dilated CNN (about 50k weights, run at half resolution), trained with the base
 network frozen (:mod:`tinct.train.fusion`). With no point hints it is not run at all, so the automatic output
 is the base network's.
@@ -72,16 +77,37 @@ def effective_prior_weight(mask: np.ndarray, prior_weight: float) -> float:
     return prior_weight * min(1.0, ONE_HINT_DENSITY / max(density, 1e-12))
 
 
+def guide_for(net_ab: torch.Tensor, features: torch.Tensor | None, weights) -> torch.Tensor | None:
+    """The propagation guide (N, C, H, W) at ``net_ab``'s size: the network's normalized ab times
+    sqrt(ab weight) and its unit-length decoder features (upsampled) times sqrt(feature weight),
+    so a neighbor's weight falls by ``exp(-w_ab |d ab|^2 - w_feat |d f|^2)`` beyond the lightness
+    term. None without weights."""
+    w_ab, w_feat = (float(v) for v in (weights or (0.0, 0.0)))
+    parts = []
+    if w_ab > 0:
+        parts.append(net_ab.float() * w_ab**0.5)
+    if w_feat > 0:
+        if features is None:
+            raise ValueError("a feature guide needs the network's features")
+        f = F.interpolate(F.normalize(features.float(), dim=1), size=net_ab.shape[-2:], mode="bilinear",
+                          align_corners=False)
+        parts.append(f * w_feat**0.5)
+    return torch.cat(parts, dim=1) if parts else None
+
+
 def propagate(l: torch.Tensor, prior_ab: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tensor,
-              prior_weight: float = PRIOR_WEIGHT, return_reach: bool = False):
+              prior_weight: float = PRIOR_WEIGHT, return_reach: bool = False, guide: torch.Tensor | None = None):
     """Propagate normalized hints over normalized L (N, 1, H, W) with ``prior_ab`` (normalized,
     same size) as the prior, weight :func:`effective_prior_weight`; ``prior_weight`` 0 is plain
-    Levin. Returns normalized ab and, with ``return_reach``, the hints' reach (N, 1, H, W)."""
+    Levin. ``guide`` (N, C, H, W): extra edges (:func:`guide_for`). Returns normalized ab and,
+    with ``return_reach``, the hints' reach (N, 1, H, W)."""
     l_raw = color.denormalize_l(l.detach().double().cpu()).numpy()
     hints, masks = ab_hint.detach().double().cpu().numpy(), mask.detach().double().cpu().numpy()
     prior = prior_ab.detach().double().cpu().numpy()
+    g = None if guide is None else guide.detach().double().cpu().numpy()
     res = [propagate_with_prior(l_raw[i, 0], prior[i], hints[i], masks[i, 0],
-                                effective_prior_weight(masks[i, 0], prior_weight), return_reach=return_reach)
+                                effective_prior_weight(masks[i, 0], prior_weight), return_reach=return_reach,
+                                guide=None if g is None else g[i])
            for i in range(l.shape[0])]
     if not return_reach:
         return torch.stack([torch.from_numpy(a) for a in res]).to(device=l.device, dtype=l.dtype)
@@ -115,9 +141,12 @@ def match_hints(features: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tenso
 
 class HintFusion(nn.Module):
     def __init__(self, width: int = 32, prior_weight: float = PRIOR_WEIGHT, global_source: bool = False,
-                 match_source: bool = False, obey: bool = False):
+                 match_source: bool = False, obey: bool = False, guide=None):
         super().__init__()
         self.prior_weight = prior_weight
+        self.guide = tuple(float(v) for v in guide) if guide else (0.0, 0.0)
+        if len(self.guide) != 2 or min(self.guide) < 0:
+            raise ValueError(f"guide must be (ab weight, feature weight), both 0 or more, got {guide}")
         self.obey = obey
         self.global_source = global_source
         self.match_source = match_source
@@ -160,23 +189,39 @@ class HintFusion(nn.Module):
             ab = a * prop + (1 - a) * net_ab + CORRECTION_SCALE * o[:, 1:]
         return torch.where(mask > 0.5, ab_hint, ab)
 
-    def propagations(self, l, net_ab, ab_hint, mask):
+    @property
+    def needs_features(self) -> bool:
+        """Whether it needs the network's decoder features (to match hints or to guide)."""
+        return self.match_source or self.guide[1] > 0
+
+    @property
+    def guided(self) -> bool:
+        return any(w > 0 for w in self.guide)
+
+    def propagations(self, l, net_ab, ab_hint, mask, features=None, guide_ab=None, guide_features=None):
         """The local propagation (network colors as prior), the hints' reach in it (with ``obey``,
-        else None) and plain Levin (with ``global_source``, else None)."""
-        prop, reach = propagate(l, net_ab, ab_hint, mask, self.prior_weight, return_reach=True) if self.obey else (
-            propagate(l, net_ab, ab_hint, mask, self.prior_weight), None)
-        plain = propagate(l, net_ab, ab_hint, mask, 0.0) if self.global_source else None
+        else None) and plain Levin (with ``global_source``, else None), both guided where
+        ``guide`` says so by ``guide_ab`` and ``guide_features`` (the network's colors and
+        features without the points; default ``net_ab`` and ``features``)."""
+        guide = guide_for(net_ab if guide_ab is None else guide_ab,
+                          features if guide_features is None else guide_features, self.guide)
+        prop, reach = propagate(l, net_ab, ab_hint, mask, self.prior_weight, return_reach=True, guide=guide) \
+            if self.obey else (propagate(l, net_ab, ab_hint, mask, self.prior_weight, guide=guide), None)
+        plain = propagate(l, net_ab, ab_hint, mask, 0.0, guide=guide) if self.global_source else None
         return prop, reach, plain
 
-    def forward(self, l, net_ab, ab_hint, mask, features=None) -> torch.Tensor:
+    def forward(self, l, net_ab, ab_hint, mask, features=None, guide_ab=None, guide_features=None) -> torch.Tensor:
         """Fuse at the hints' size; images without a hint pixel keep ``net_ab`` (resized). Above
         :data:`MAX_PIXELS` the fusion runs at a reduced size (hint patches kept, by max-pooling the
         mask) and is upsampled; the hint pixels are then set exactly again. ``features``: the
-        network's decoder features, required with ``match_source``."""
-        if self.match_source and features is None:
+        network's decoder features, required with ``match_source``; ``guide_ab`` and
+        ``guide_features``: what the guide is made of (:meth:`propagations`)."""
+        if self.needs_features and features is None:
             raise ValueError("this fusion stage needs the network's features")
         size = mask.shape[-2:]
         net_ab = color.resize_ab(net_ab, size)
+        if guide_ab is not None:
+            guide_ab = color.resize_ab(guide_ab, size)
         if l.shape[-2:] != size:
             l = F.interpolate(l, size=size, mode="bilinear", align_corners=False)
         h, w = size
@@ -186,19 +231,22 @@ class HintFusion(nn.Module):
             weight = F.adaptive_avg_pool2d(mask, small)
             hint_small = F.adaptive_avg_pool2d(ab_hint * mask, small) / weight.clamp(min=1e-6)
             fused = self._fuse_hinted(F.adaptive_avg_pool2d(l, small), F.adaptive_avg_pool2d(net_ab, small),
-                                      hint_small, F.adaptive_max_pool2d(mask, small), features)
+                                      hint_small, F.adaptive_max_pool2d(mask, small), features,
+                                      None if guide_ab is None else F.adaptive_avg_pool2d(guide_ab, small), guide_features)
             has = (mask > 0.5).flatten(1).any(dim=1)[:, None, None, None]
             fused = torch.where(has, color.resize_ab(fused, size), net_ab)
             return torch.where(mask > 0.5, ab_hint, fused)
-        return self._fuse_hinted(l, net_ab, ab_hint, mask, features)
+        return self._fuse_hinted(l, net_ab, ab_hint, mask, features, guide_ab, guide_features)
 
-    def _fuse_hinted(self, l, net_ab, ab_hint, mask, features=None) -> torch.Tensor:
+    def _fuse_hinted(self, l, net_ab, ab_hint, mask, features=None, guide_ab=None, guide_features=None) -> torch.Tensor:
         has = (mask > 0.5).flatten(1).any(dim=1)
         if not bool(has.any()):
             return net_ab
         out = net_ab.clone()
         idx = has.nonzero().flatten()
-        prop, reach, plain = self.propagations(l[idx], net_ab[idx], ab_hint[idx], mask[idx])
+        pick = lambda t: None if t is None else t[idx]  # noqa: E731
+        prop, reach, plain = self.propagations(l[idx], net_ab[idx], ab_hint[idx], mask[idx], pick(features),
+                                               pick(guide_ab), pick(guide_features))
         matched = match_hints(features[idx], ab_hint[idx], mask[idx], mask.shape[-2:]) if self.match_source else None
         fused = self.fuse(l[idx], net_ab[idx], prop, ab_hint[idx], mask[idx], plain, matched)
         if self.obey:  # where the user's points reach, their propagation wins over the learned mix

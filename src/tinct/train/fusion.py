@@ -9,6 +9,11 @@ fusion CNN then learns,
 on random crops of those samples, to combine them (mean squared ab error). The result is the base
 model file plus the fusion weights, one self-describing file (``fusion: true``).
 
+With ``guide`` the propagations also stop at edges of the network's colors and features
+(:func:`tinct.models.fusion.guide_for`). With ``obey`` the loss is taken on the obeyed output
+(``reach * propagated + (1 - reach) * fused``, as the model runs with ``fusion_obey``), so the
+mix learns for the pixels the points do not reach.
+
 ``tinct train-fusion BASE.safetensors --data DIR --out FILE [--samples N --steps S]``
 """
 
@@ -28,7 +33,7 @@ from tinct.bench import load_eval_image
 from tinct.errors import ImageError, TinctError
 from tinct.hints import sample_points
 from tinct.modelfile import load_model, save_model
-from tinct.models.fusion import HintFusion, match_hints, propagate
+from tinct.models.fusion import HintFusion, guide_for, match_hints, propagate
 from tinct.registry import create_model
 from tinct.train.data import list_images
 
@@ -55,6 +60,10 @@ class FusionConfig:
     """also give the fusion plain Levin (no prior) as a source to mix in"""
     match_source: bool = False
     """also give the fusion the hints matched by the network's features as a source to mix in"""
+    guide: tuple[float, float] = (0.0, 0.0)
+    """(ab weight, feature weight): the propagations also stop at edges of the network's colors and features"""
+    obey: bool = False
+    """train the mix under obey (the points' propagation wins where they reach) and ship it so"""
     steps: int = 2000
     """optimizer steps (cosine learning-rate decay)"""
     batch_size: int = 8
@@ -74,8 +83,8 @@ class FusionConfig:
 @torch.no_grad()
 def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
     """(S, C, size, size) float16: L, net ab, propagated ab, hint ab, mask, true ab, then plain
-    Levin ab with ``global_source`` and the feature-matched hints (ab, confidence) with
-    ``match_source`` (all normalized)."""
+    Levin ab with ``global_source``, the feature-matched hints (ab, confidence) with
+    ``match_source`` (all normalized) and the hints' reach with ``obey``."""
     rng = random.Random(cfg.seed)
     order = files[:]
     rng.shuffle(order)
@@ -97,11 +106,18 @@ def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
         hint, mask = hint[None], mask[None]
         pred = base(l, hint, mask)
         net = color.resize_ab(base.decode(pred), (cfg.size, cfg.size))
-        parts = [l, net, propagate(l, net, hint, mask, cfg.prior_weight), hint * mask, mask, ab]
+        guide = None
+        if any(cfg.guide):  # as the model does: the network's colors and features without the points
+            free = base(l, torch.zeros_like(hint), torch.zeros_like(mask))
+            guide = guide_for(color.resize_ab(base.decode(free), (cfg.size, cfg.size)), free.get("features"), cfg.guide)
+        prop, reach = propagate(l, net, hint, mask, cfg.prior_weight, return_reach=True, guide=guide)
+        parts = [l, net, prop, hint * mask, mask, ab]
         if cfg.global_source:
-            parts.append(propagate(l, net, hint, mask, 0.0))
+            parts.append(propagate(l, net, hint, mask, 0.0, guide=guide))
         if cfg.match_source:
             parts.append(match_hints(pred["features"], hint, mask, (cfg.size, cfg.size)))
+        if cfg.obey:
+            parts.append(reach)
         out.append(torch.cat(parts, dim=1).half())
         bar.update(1)
     bar.close()
@@ -112,12 +128,20 @@ def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
 
 def _split(x: torch.Tensor, fusion: HintFusion):
     """L, net, local propagation, hint, mask, truth, then the extra sources ``fusion`` takes
-    (plain propagation, matched hints; None where it does not)."""
+    (plain propagation, matched hints; None where it does not) and the reach (with obey, else None)."""
     x = x.float()
     plain = x[:, 10:12] if fusion.global_source else None
     at = 12 if fusion.global_source else 10
     matched = x[:, at : at + 3] if fusion.match_source else None
-    return x[:, :1], x[:, 1:3], x[:, 3:5], x[:, 5:7], x[:, 7:8], x[:, 8:10], plain, matched
+    at += 3 if fusion.match_source else 0
+    reach = x[:, at : at + 1] if fusion.obey else None
+    return x[:, :1], x[:, 1:3], x[:, 3:5], x[:, 5:7], x[:, 7:8], x[:, 8:10], plain, matched, reach
+
+
+def _output(fusion: HintFusion, l, net, lv, hint, mask, plain, matched, reach) -> torch.Tensor:
+    """The stage's output as the model computes it (the mix, obeyed where the points reach)."""
+    fused = fusion.fuse(l, net, lv, hint, mask, plain, matched)
+    return fused if reach is None else reach * lv + (1 - reach) * fused
 
 
 def _val_scores(fusion: HintFusion, val: torch.Tensor) -> dict[str, float]:
@@ -129,8 +153,8 @@ def _val_scores(fusion: HintFusion, val: torch.Tensor) -> dict[str, float]:
         se["matched"] = 0.0
     with torch.no_grad():
         for j in range(0, len(val), 8):
-            l, net, lv, hint, mask, ab, plain, matched = _split(val[j : j + 8], fusion)
-            fused = fusion.fuse(l, net, lv, hint, mask, plain, matched)
+            l, net, lv, hint, mask, ab, plain, matched, reach = _split(val[j : j + 8], fusion)
+            fused = _output(fusion, l, net, lv, hint, mask, plain, matched, reach)
             preds = {"net": net, "propagated": lv, "fused": fused, "plain": plain,
                      "matched": None if matched is None else matched[:, :2]}
             for name in se:
@@ -153,7 +177,9 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
         raise TinctError(f"{cfg.base}: the fusion stage needs a hint model (hints=True)")
     if base.fusion is not None:
         base.fusion = None  # retrain from scratch on the base network's own colors
-    base.expose_features = cfg.match_source
+    if len(cfg.guide) != 2 or min(cfg.guide) < 0:
+        raise TinctError(f"--guide takes two weights 0 or more (ab, features), got {cfg.guide}")
+    base.expose_features = cfg.match_source or cfg.guide[1] > 0
     files = list_images(cfg.data)
     if not files:
         raise TinctError(f"no images in {cfg.data}")
@@ -164,7 +190,7 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
     if len(train) == 0:
         train = val
     fusion = HintFusion(prior_weight=cfg.prior_weight, global_source=cfg.global_source,
-                        match_source=cfg.match_source)
+                        match_source=cfg.match_source, obey=cfg.obey, guide=cfg.guide)
     opt = torch.optim.Adam(fusion.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     before = _val_scores(fusion, val)
@@ -177,8 +203,8 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
         batch = train[idx, :, y : y + cfg.crop, x : x + cfg.crop]
         if torch.rand(1, generator=gen).item() < 0.5:
             batch = batch.flip(-1)
-        l, net, lv, hint, mask, ab, plain, matched = _split(batch, fusion)
-        loss = F.mse_loss(fusion.fuse(l, net, lv, hint, mask, plain, matched), ab)
+        l, net, lv, hint, mask, ab, plain, matched, reach = _split(batch, fusion)
+        loss = F.mse_loss(_output(fusion, l, net, lv, hint, mask, plain, matched, reach), ab)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -187,7 +213,8 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
 
     kwargs = {**record["kwargs"], "fusion": True, "fusion_prior": cfg.prior_weight,
               "fusion_global": cfg.global_source, "fusion_match": cfg.match_source,
-              "fusion_obey": False}  # the mix as trained and scored; scripts/package_model.py --obey sets it
+              "fusion_obey": cfg.obey,  # the stage as trained and scored; scripts/package_model.py --obey changes it
+              "fusion_guide": list(cfg.guide) if any(cfg.guide) else None}
     model = create_model("effunet", **{**kwargs, "pretrained": False})
     missing = model.load_state_dict(base.state_dict(), strict=False)
     if missing.unexpected_keys or any(not k.startswith("fusion.") for k in missing.missing_keys):
@@ -200,6 +227,7 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
     provenance["fusion"] = {"samples": len(data), "steps": cfg.steps, "data": str(cfg.data), "seed": cfg.seed,
                             "max_hints": cfg.max_hints, "patch": cfg.patch, "size": cfg.size,
                             "prior_weight": cfg.prior_weight, "global_source": cfg.global_source,
-                            "match_source": cfg.match_source, **scores}
+                            "match_source": cfg.match_source, "guide": list(cfg.guide), "obey": cfg.obey,
+                            **scores}
     save_model(model, cfg.out, provenance=provenance, half=cfg.half)
     return scores
