@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -317,3 +318,27 @@ def test_hint_bench_merge_adds_an_earlier_runs_rows(bench, tmp_path, capsys):
     code = bench_hints.main([str(root / "imgs"), "--models", "levin", "--out", str(tmp_path / "cli2"), "--size",
                              "64", "--counts", "0,1", "--merge", str(tmp_path / "nothing.json")])
     assert code == 2 and "not a readable hint-bench JSON" in capsys.readouterr().err
+
+
+def test_a_worker_whose_parent_dies_exits(tmp_path):
+    """A benchmark worker orphaned by a killed parent does not idle on."""
+    import subprocess
+    import sys
+    import time
+
+    grandchild = ("import sys, time; from tinct.bench_hints import _exit_with_parent; "
+                  "_exit_with_parent(int(sys.argv[1]), 0.05); time.sleep(60)")
+    middle = ("import os, subprocess, sys; p = subprocess.Popen([sys.executable, '-c', %r, str(os.getpid())], "
+              "stdout=subprocess.DEVNULL); print(p.pid, flush=True)" % grandchild)
+    out = subprocess.run([sys.executable, "-c", middle], capture_output=True, text=True, timeout=60)
+    pid = int(out.stdout.split()[0])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, 9)
+        raise AssertionError("the orphaned worker kept running")

@@ -122,9 +122,23 @@ def _score_image(methods: dict[str, Colorizer], i: int, path: Path, size: int, s
 _WORKER_METHODS: dict[str, Colorizer] = {}
 
 
-def _init_worker(models: Sequence[str]) -> None:
+def _init_worker(models: Sequence[str], parent: int) -> None:
     torch.set_num_threads(1)
+    _exit_with_parent(parent)
     _WORKER_METHODS.update(_open_methods(models))
+
+
+def _exit_with_parent(parent: int, poll_s: float = 1.0) -> None:
+    """A worker left behind by a killed benchmark (its parent process ``parent`` gone) exits
+    instead of idling on."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _score_in_worker(args):
@@ -162,7 +176,7 @@ def run_hint_bench(data_dir: str | os.PathLike, models: Sequence[str | os.PathLi
         from concurrent.futures import ProcessPoolExecutor
 
         pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=([str(m) for m in models],))
+                                   initializer=_init_worker, initargs=([str(m) for m in models], os.getpid()))
         results = pool.map(_score_in_worker, work)
     try:
         for i, (gray, rows, secs) in enumerate(results):

@@ -65,8 +65,11 @@ def affinity_weights(y: np.ndarray, guide: np.ndarray | None = None) -> tuple[np
     denom = np.maximum(denom, MIN_DENOMINATOR)
     e = np.where(valid, d2, 0.0) / denom
     if guide is not None:
-        for g in np.asarray(guide, dtype=np.float64):
-            e = e + (_neighbors(g)[0] - g) ** 2
+        g = np.asarray(guide, dtype=np.float64)  # all channels at once, per neighbor offset
+        gp = np.pad(g, ((0, 0), (1, 1), (1, 1)))
+        h, w = y.shape
+        e = e + np.stack([((gp[:, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] - g) ** 2).sum(axis=0)
+                          for dy, dx in _OFFSETS])
         e = e - np.where(valid, e, np.inf).min(axis=0)  # same weights after normalizing, no underflow
     wts = np.where(valid, np.exp(-e), 0.0)
     return wts / wts.sum(axis=0), valid
