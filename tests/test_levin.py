@@ -213,3 +213,18 @@ def test_a_guide_of_the_wrong_shape_is_refused():
         levin_colorize(two_regions(), *two_hints(), guide=np.zeros((1, H, W + 1)))
     with pytest.raises(HintError, match="guide"):
         levin.propagate_with_prior(two_regions(), np.zeros((2, H, W)), *two_hints(), 1e-3, guide=np.zeros((H, W)))
+
+
+def test_a_region_walled_in_by_the_guide_still_gets_a_color():
+    """Guide edges weaken links but never cut them: an island with no hint inside takes the
+    colors around it instead of an undetermined (singular) value."""
+    flat = np.full((H, W), 50.0)
+    guide = np.zeros((1, H, W))
+    guide[0, 20:28, 40:48] = 100.0  # an island whose every link out is a huge guide edge
+    ab, mask = two_hints()
+    out = levin_colorize(flat, ab, mask, guide=guide)
+    assert np.isfinite(out).all()
+    island = out[:, 22:26, 42:46]
+    low, high = np.minimum(LEFT_AB, RIGHT_AB), np.maximum(LEFT_AB, RIGHT_AB)
+    assert ((island >= low[:, None, None] - 1e-6) & (island <= high[:, None, None] + 1e-6)).all()  # a blend of the hints
+    assert np.linalg.norm(island.mean(axis=(1, 2))) > 5  # not left gray

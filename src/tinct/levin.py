@@ -13,9 +13,10 @@ of its YIQ luma), ``2 sigma_r^2`` is 0.6 times the variance of ``Y`` over the pi
 (clipped at the border), floored so that the most similar neighbor keeps a weight of at least
 0.01, and at ``2e-6``.
 
-An optional **guide** (C, H, W) adds ``|g_r - g_s|^2`` to the exponent: the weights then also fall
-across edges of the guide, e.g. a network's predicted colors or its features, where two surfaces
-share a lightness. No guide is the method of the paper. The build is vectorized over the 8 neighbor offsets; no per-pixel Python loops.
+An optional **guide** (C, H, W) adds ``min(|g_r - g_s|^2, 30)`` to the exponent: the weights then
+also fall across edges of the guide, e.g. a network's predicted colors or its features, where two
+surfaces share a lightness (the cap keeps a region walled in by guide edges connected, so the
+system stays regular). No guide is the method of the paper. The build is vectorized over the 8 neighbor offsets; no per-pixel Python loops.
 
 The unknowns are put in nested-dissection order (split the grid by one-pixel separator lines,
 recursively; separators last), which SuperLU then factorizes without reordering or pivoting:
@@ -37,6 +38,7 @@ from tinct.errors import HintError
 VARIANCE_FACTOR = 0.6  # 2 sigma_r^2 = 0.6 * window variance (reference code)
 MIN_NEIGHBOR_WEIGHT = 0.01  # the most similar neighbor's weight is at least this
 MIN_DENOMINATOR = 2e-6  # floor of 2 sigma_r^2 for flat windows (Y in [0, 1])
+MAX_GUIDE_TERM = 30.0  # a guide edge divides a weight by at most e^30: regions stay connected, the system regular
 
 _OFFSETS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
 
@@ -68,8 +70,8 @@ def affinity_weights(y: np.ndarray, guide: np.ndarray | None = None) -> tuple[np
         g = np.asarray(guide, dtype=np.float64)  # all channels at once, per neighbor offset
         gp = np.pad(g, ((0, 0), (1, 1), (1, 1)))
         h, w = y.shape
-        e = e + np.stack([((gp[:, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] - g) ** 2).sum(axis=0)
-                          for dy, dx in _OFFSETS])
+        gd = np.stack([((gp[:, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] - g) ** 2).sum(axis=0) for dy, dx in _OFFSETS])
+        e = e + np.minimum(gd, MAX_GUIDE_TERM)
         e = e - np.where(valid, e, np.inf).min(axis=0)  # same weights after normalizing, no underflow
     wts = np.where(valid, np.exp(-e), 0.0)
     return wts / wts.sum(axis=0), valid
