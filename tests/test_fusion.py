@@ -285,10 +285,10 @@ def test_guide_stops_the_propagation_at_the_networks_color_edges():
     l = torch.zeros_like(l)
     net = torch.zeros(1, 2, 64, 64)
     net[:, 1, :, 32:] = 0.3  # another surface on the right
-    plain = propagate(l, net, ab_hint, mask, 0.0)
-    guided = propagate(l, net, ab_hint, mask, 0.0, guide=guide_for(net, None, (10000, 0)))
+    unguided = propagate(l, net, ab_hint, mask)
+    guided = propagate(l, net, ab_hint, mask, guide=guide_for(net, None, (10000, 0)))
     a_hint = float(ab_hint[0, 0][mask[0, 0] > 0.5].mean())
-    assert float(plain[0, 0, :, 40:].mean()) > 0.5 * a_hint  # plain Levin paints the other surface
+    assert float(unguided[0, 0, :, 40:].mean()) > 0.5 * a_hint  # the hint paints the other surface
     assert float(guided[0, 0, :, 40:].abs().mean()) < 0.05 * abs(a_hint)  # the guide keeps it off
     assert guide_for(net, None, None) is None and guide_for(net, None, (0, 0)) is None
     with pytest.raises(ValueError, match="features"):
