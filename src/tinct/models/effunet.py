@@ -94,9 +94,14 @@ class EffUNet(ColorNet):
         if self.fusion is not None and mask is not None:
             out.update(l=l, ab_hint=ab_hint, mask=mask)
             if self.fusion.guided:  # edges of the scene as the network sees it without the points
-                free, free_x4 = self._net(l, None, None, None)
-                out.update(guide_ab=self._decode_net(free), guide_features=free_x4)
+                out["guide_ab"], out["guide_features"] = self.hint_free(l)
         return out
+
+    def hint_free(self, l: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The network's own colors (normalized ab) and decoder features for ``l`` without any
+        hint: what the fusion stage's guide is made of."""
+        free, x4 = self._net(l, None, None, None)
+        return self._decode_net(free), x4
 
     def _net(self, l, ab_hint, mask, global_hint) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """The network's heads and its decoder features at 1/4 resolution."""

@@ -108,9 +108,10 @@ def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
         net = color.resize_ab(base.decode(pred), (cfg.size, cfg.size))
         guide = None
         if any(cfg.guide):  # as the model does: the network's colors and features without the points
-            free = base(l, torch.zeros_like(hint), torch.zeros_like(mask))
-            guide = guide_for(color.resize_ab(base.decode(free), (cfg.size, cfg.size)), free.get("features"), cfg.guide)
-        prop, reach = propagate(l, net, hint, mask, cfg.prior_weight, return_reach=True, guide=guide)
+            free_ab, free_features = base.hint_free(l)
+            guide = guide_for(color.resize_ab(free_ab, (cfg.size, cfg.size)), free_features, cfg.guide)
+        prop, reach = propagate(l, net, hint, mask, cfg.prior_weight, return_reach=True, guide=guide) if cfg.obey \
+            else (propagate(l, net, hint, mask, cfg.prior_weight, guide=guide), None)
         parts = [l, net, prop, hint * mask, mask, ab]
         if cfg.global_source:
             parts.append(propagate(l, net, hint, mask, 0.0, guide=guide))
