@@ -26,10 +26,12 @@ def main() -> int:
     ap.add_argument("--fusion-from", help="a fused model file (tinct train-fusion) whose fusion stage is copied in")
     ap.add_argument("--average-with", help="a model file of the same architecture: ship the mean of the two weight sets "
                     "(checkpoint averaging, as stochastic weight averaging)")
-    ap.add_argument("--obey", choices=["yes", "no"], help="where point hints reach, their propagation wins over the "
-                    "learned fusion (fusion models)")
+    ap.add_argument("--obey", choices=["yes", "no", "fade"], help="where point hints reach, their propagation wins "
+                    "over the learned fusion (fusion models); fade: over a zone that shrinks as the points get denser")
     ap.add_argument("--guide", help="AB,FEAT: the fusion's propagations also stop at edges of the network's colors "
                     "and features with these weights (0,0 = lightness edges only)")
+    ap.add_argument("--fit", help="GAIN,OFFSET: from the second point hint on, map the network's colors by a global "
+                    "color transform fitted to the points, with these prior strengths in hints (none = off)")
     ap.add_argument("--half", action="store_true", help="store float16 weights")
     ap.add_argument("--note", action="append", default=[], help="a line added to the provenance notes")
     ap.add_argument("--metrics", help="JSON object of measured metrics to record")
@@ -63,24 +65,23 @@ def main() -> int:
         kwargs["fusion_global"] = donor_record["kwargs"].get("fusion_global", False)
         kwargs["fusion_match"] = donor_record["kwargs"].get("fusion_match", False)
         kwargs["fusion_obey"] = donor_record["kwargs"].get("fusion_obey", False)
+        kwargs["fusion_obey_fade"] = donor_record["kwargs"].get("fusion_obey_fade", False)
         kwargs["fusion_guide"] = donor_record["kwargs"].get("fusion_guide")
+        kwargs["fusion_fit"] = donor_record["kwargs"].get("fusion_fit")
         state = {k: v for k, v in state.items() if not k.startswith("fusion.")}
         state.update({f"fusion.{k}": v for k, v in donor.fusion.state_dict().items()})
         provenance["fusion"] = donor_record.get("provenance", {}).get("fusion", {})
     if args.obey:
         if not kwargs.get("fusion"):
             raise SystemExit("--obey needs a model with a fusion stage (or --fusion-from)")
-        kwargs["fusion_obey"] = args.obey == "yes"
+        kwargs["fusion_obey"] = args.obey != "no"
+        kwargs["fusion_obey_fade"] = args.obey == "fade"
     if args.guide is not None:
-        if not kwargs.get("fusion"):
-            raise SystemExit("--guide needs a model with a fusion stage (or --fusion-from)")
-        try:
-            guide = [float(v) for v in args.guide.split(",")]
-        except ValueError:
-            guide = []
-        if len(guide) != 2 or min(guide) < 0:
-            raise SystemExit(f"--guide takes two weights 0 or more, as 10000,30; got {args.guide!r}")
+        guide = _fusion_pair(kwargs, "--guide", args.guide, "two weights 0 or more, as 10000,30", lambda g: min(g) >= 0)
         kwargs["fusion_guide"] = guide if any(guide) else None
+    if args.fit is not None:
+        kwargs["fusion_fit"] = None if args.fit == "none" else _fusion_pair(
+            kwargs, "--fit", args.fit, "two strengths above 0, as 0.3,0.3 (or none)", lambda g: min(g) > 0)
     shipped = create_model(record["arch"], **{**kwargs, "pretrained": False})
     shipped.load_state_dict(state, strict=True)
     shipped.kwargs = kwargs
@@ -90,6 +91,19 @@ def main() -> int:
     save_model(shipped, args.dst, provenance=provenance, half=args.half)
     print(f"wrote {args.dst}: {record['arch']} {json.dumps(kwargs)}")
     return 0
+
+
+def _fusion_pair(kwargs: dict, flag: str, text: str, what: str, valid) -> list[float]:
+    """Two comma-separated numbers for a fusion option, or a one-line exit."""
+    if not kwargs.get("fusion"):
+        raise SystemExit(f"{flag} needs a model with a fusion stage (or --fusion-from)")
+    try:
+        pair = [float(v) for v in text.split(",")]
+    except ValueError:
+        pair = []
+    if len(pair) != 2 or not valid(pair):
+        raise SystemExit(f"{flag} takes {what}; got {text!r}")
+    return pair
 
 
 if __name__ == "__main__":

@@ -48,6 +48,32 @@ def test_package_model_sets_decoding_and_copies_a_fusion_stage(tmp_path):
     assert r.returncode != 0 and "needs a model with a fusion stage" in r.stderr
 
 
+
+def test_package_model_sets_and_clears_the_hint_fit(tmp_path):
+    fused = save_model(create_model("effunet", pretrained=False, width=8, hints=True, fusion=True),
+                       tmp_path / "fused.safetensors")
+    r = _run(fused, tmp_path / "fit.safetensors", "--fit", "0.1,0.2")
+    assert r.returncode == 0, r.stderr
+    assert read_record(tmp_path / "fit.safetensors")["kwargs"]["fusion_fit"] == [0.1, 0.2]
+    assert load_model(tmp_path / "fit.safetensors")[0].fusion.fit == (0.1, 0.2)
+    r = _run(tmp_path / "fit.safetensors", tmp_path / "fade.safetensors", "--obey", "fade")
+    assert r.returncode == 0, r.stderr
+    kw = read_record(tmp_path / "fade.safetensors")["kwargs"]
+    assert kw["fusion_obey"] is True and kw["fusion_obey_fade"] is True and kw["fusion_fit"] == [0.1, 0.2]
+    faded = load_model(tmp_path / "fade.safetensors")[0].fusion
+    assert faded.obey and faded.obey_fade
+    r = _run(tmp_path / "fade.safetensors", tmp_path / "yes.safetensors", "--obey", "yes")
+    assert not load_model(tmp_path / "yes.safetensors")[0].fusion.obey_fade
+    r = _run(tmp_path / "fit.safetensors", tmp_path / "off.safetensors", "--fit", "none")
+    assert r.returncode == 0 and load_model(tmp_path / "off.safetensors")[0].fusion.fit is None
+    for bad in ("0,0.2", "1", "a,b"):
+        r = _run(fused, tmp_path / "bad.safetensors", "--fit", bad)
+        assert r.returncode != 0 and "--fit takes" in r.stderr and "Traceback" not in r.stderr
+    base = save_model(create_model("effunet", pretrained=False, width=8, hints=True), tmp_path / "base.safetensors")
+    r = _run(base, tmp_path / "bad.safetensors", "--fit", "0.1,0.1")
+    assert r.returncode != 0 and "needs a model with a fusion stage" in r.stderr
+    assert not (tmp_path / "bad.safetensors").exists()
+
 def test_package_model_refuses_a_donor_without_fusion(tmp_path):
     base = save_model(create_model("effunet", pretrained=False, width=8, hints=True), tmp_path / "base.safetensors")
     r = _run(base, tmp_path / "x.safetensors", "--fusion-from", base)
@@ -118,11 +144,20 @@ def test_hint_demo_reports_point_effect_and_reference_shift(tmp_path):
     from PIL import Image
 
     Image.new("RGB", (50, 40), (20, 60, 200)).save(tmp_path / "ref.png")  # a blue scene
+    from conftest import random_rgb
+
+    Image.fromarray(random_rgb(90, 120, seed=3)).save(tmp_path / "color.png")
     r = _script("hint_demo.py", "--model", model, "--image", img, "--point", "40,30,#1f9e3a,4", "--radius", "12",
                 "--reference", tmp_path / "ref.png", "--ref-image", ref, "--out-point", tmp_path / "p.png",
-                "--out-reference", tmp_path / "r.png")
+                "--out-reference", tmp_path / "r.png", "--fit-image", tmp_path / "color.png", "--fit-points", "5",
+                "--out-fit", tmp_path / "f.png")
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
+    assert res["points"]["hint_patches"] >= 1 and set(res["points"]) >= {"automatic", "points", "points, no fit"}
+    from PIL import Image as _Image
+
+    with _Image.open(tmp_path / "f.png") as im:
+        assert im.width > 5 * 256
     assert res["point"]["inside"] > res["point"]["outside"]  # the propagation keeps a lone hint local
     assert res["reference"]["after"]["ab_chi2"] < res["reference"]["before"]["ab_chi2"]
     assert (tmp_path / "p.png").stat().st_size > 0 and (tmp_path / "r.png").stat().st_size > 0

@@ -38,16 +38,20 @@ class EffUNet(ColorNet):
     def __init__(self, width: int = 32, pretrained: bool = True, hints: bool = False, bins_head: bool = True,
                  prefer_bins: bool = True, temperature: float = 0.38, blend: float = 0.0, fusion: bool = False,
                  global_prior: float = 0.0, fusion_prior: float = 1e-4, fusion_global: bool = False,
-                 fusion_match: bool = False, fusion_obey: bool = False, fusion_guide=None):
+                 fusion_match: bool = False, fusion_obey: bool = False, fusion_guide=None, fusion_fit=None,
+                 fusion_obey_fade: bool = False):
         """``prefer_bins``: decode with the annealed mean of the bin head at ``temperature`` (vivid)
         rather than the regression head (muted); ``blend`` mixes that much of the regression head
         into the annealed mean (0 = bins only). ``fusion``: point hints also go through an edge-aware
         propagation with the network's colors as prior (weight ``fusion_prior``) and a learned
         per-pixel fusion (:mod:`tinct.models.fusion`); ``fusion_global`` adds plain Levin and
         ``fusion_match`` the hints matched by the network's features as sources it can mix in;
-        ``fusion_obey`` makes the propagation win where the points reach; ``fusion_guide`` =
+        ``fusion_obey`` makes the propagation win where the points reach (with ``fusion_obey_fade``
+        over a zone that shrinks as the points get denser); ``fusion_guide`` =
         (ab weight, feature weight) makes the propagations also stop at edges of the network's
-        colors and features, as it sees them without the points (a second, hint-free pass).
+        colors and features, as it sees them without the points (a second, hint-free pass);
+        ``fusion_fit`` = (gain strength, offset strength) first maps the network's colors by a global
+        color transform fitted to the points (:mod:`tinct.models.hintfit`).
         ``global_prior``:
         a palette or reference image also reweights the bin distribution by its colors, with this
         exponent (0 = off), and the regression head is then left out of the decoding."""
@@ -84,7 +88,8 @@ class EffUNet(ColorNet):
             self.logit_head = nn.Sequential(conv_bn_act(2 * w, 2 * w), nn.Conv2d(2 * w, self.bins.shape[0], 1))
         self.expose_features = False  # set to get the decoder features with hints (fusion training)
         self.fusion = (HintFusion(prior_weight=fusion_prior, global_source=fusion_global, match_source=fusion_match,
-                                  obey=fusion_obey, guide=fusion_guide)
+                                  obey=fusion_obey, guide=fusion_guide, fit=fusion_fit,
+                                  obey_fade=fusion_obey_fade)
                        if fusion else None)
 
     def _forward(self, l, ab_hint, mask, global_hint):

@@ -26,7 +26,15 @@ Trained on true-colored hints, the mix learns to hedge: a lone hint is worth lit
 network's colors, so a click would barely change its region. With ``obey`` a user's point is a
 command where it reaches: the output there is the local propagation, weighted by the hints'
 reach (1 at a hint, fading to 0 where the propagation's prior takes over), and the learned mix
-elsewhere: ``ab = reach * propagated + (1 - reach) * fused``.
+elsewhere: ``ab = reach * propagated + (1 - reach) * fused``. With ``obey_fade`` the weight is
+``reach ** n`` for ``n`` points: a lone click is obeyed over its whole region, and as the points
+get denser the obeyed zone shrinks to their surroundings and the learned mix decides the rest
+(with many points their reach covers the picture, and obeying it all would leave the mix no say).
+
+With ``fit`` = (gain strength, offset strength) the network's colors are first mapped by a
+global color transform fitted to the points (:mod:`tinct.models.hintfit`; from the second point
+on), before they go into the propagation as its prior and into the mix as a source: a few true
+colors correct a cast, muted colors or a turned hue over the whole picture.
 
 With ``guide`` = (ab weight, feature weight) both propagations also stop at edges of the
 network's own colors and decoder features (:func:`guide_for`; the ``guide`` of
@@ -47,6 +55,7 @@ from torch import nn
 
 from tinct import color
 from tinct.levin import propagate_with_prior
+from tinct.models.hintfit import count_points, fit_color_transform
 
 IN_CHANNELS = 1 + 2 + 2 + 2 + 1 + 3  # L, net ab, propagated ab, hint ab, mask, 3 hint densities
 GLOBAL_CHANNELS = 2  # plain Levin ab, with global_source
@@ -141,8 +150,12 @@ def match_hints(features: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tenso
 
 class HintFusion(nn.Module):
     def __init__(self, width: int = 32, prior_weight: float = PRIOR_WEIGHT, global_source: bool = False,
-                 match_source: bool = False, obey: bool = False, guide=None):
+                 match_source: bool = False, obey: bool = False, guide=None, fit=None, obey_fade: bool = False):
         super().__init__()
+        self.obey_fade = obey_fade
+        self.fit = tuple(float(v) for v in fit) if fit else None
+        if self.fit is not None and (len(self.fit) != 2 or min(self.fit) <= 0):
+            raise ValueError(f"fit must be (gain strength, offset strength), both above 0, got {fit}")
         self.prior_weight = prior_weight
         self.guide = tuple(float(v) for v in guide) if guide else (0.0, 0.0)
         if len(self.guide) != 2 or min(self.guide) < 0:
@@ -245,11 +258,16 @@ class HintFusion(nn.Module):
         out = net_ab.clone()
         idx = has.nonzero().flatten()
         pick = lambda t: None if t is None else t[idx]  # noqa: E731
+        if self.fit is not None:  # what the points say about the whole picture (tinct.models.hintfit)
+            net_ab = net_ab.clone()
+            net_ab[idx] = fit_color_transform(net_ab[idx], ab_hint[idx], mask[idx], self.fit)
         prop, reach, plain = self.propagations(l[idx], net_ab[idx], ab_hint[idx], mask[idx], pick(features),
                                                pick(guide_ab), pick(guide_features))
         matched = match_hints(features[idx], ab_hint[idx], mask[idx], mask.shape[-2:]) if self.match_source else None
         fused = self.fuse(l[idx], net_ab[idx], prop, ab_hint[idx], mask[idx], plain, matched)
         if self.obey:  # where the user's points reach, their propagation wins over the learned mix
+            if self.obey_fade:  # n points: reach ** n, the obeyed zone shrinks as the points get denser
+                reach = reach ** count_points(mask[idx]).to(reach)
             fused = reach * prop + (1 - reach) * fused
         out[idx] = fused
         return out

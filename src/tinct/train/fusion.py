@@ -34,6 +34,7 @@ from tinct.errors import ImageError, TinctError
 from tinct.hints import sample_points
 from tinct.modelfile import load_model, save_model
 from tinct.models.fusion import HintFusion, guide_for, match_hints, propagate
+from tinct.models.hintfit import fit_color_transform
 from tinct.registry import create_model
 from tinct.train.data import list_images
 
@@ -62,6 +63,8 @@ class FusionConfig:
     """also give the fusion the hints matched by the network's features as a source to mix in"""
     guide: tuple[float, float] = (0.0, 0.0)
     """(ab weight, feature weight): the propagations also stop at edges of the network's colors and features"""
+    fit: tuple[float, float] = (0.0, 0.0)
+    """(gain, offset) prior strengths in hints: from the second point on, map the network's colors by a global color transform fitted to the points (0,0 = off)"""
     obey: bool = False
     """train the mix under obey (the points' propagation wins where they reach) and ship it so"""
     steps: int = 2000
@@ -106,6 +109,8 @@ def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
         hint, mask = hint[None], mask[None]
         pred = base(l, hint, mask)
         net = color.resize_ab(base.decode(pred), (cfg.size, cfg.size))
+        if any(cfg.fit):  # as the model does: the points' global color transform first
+            net = fit_color_transform(net, hint, mask, cfg.fit)
         guide = None
         if any(cfg.guide):  # as the model does: the network's colors and features without the points
             free_ab, free_features = base.hint_free(l)
@@ -180,6 +185,8 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
         base.fusion = None  # retrain from scratch on the base network's own colors
     if len(cfg.guide) != 2 or min(cfg.guide) < 0:
         raise TinctError(f"--guide takes two weights 0 or more (ab, features), got {cfg.guide}")
+    if len(cfg.fit) != 2 or (any(cfg.fit) and min(cfg.fit) <= 0):
+        raise TinctError(f"--fit takes two strengths above 0 (gain, offset), or 0,0 for none; got {cfg.fit}")
     base.expose_features = cfg.match_source or cfg.guide[1] > 0
     files = list_images(cfg.data)
     if not files:
@@ -191,7 +198,8 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
     if len(train) == 0:
         train = val
     fusion = HintFusion(prior_weight=cfg.prior_weight, global_source=cfg.global_source,
-                        match_source=cfg.match_source, obey=cfg.obey, guide=cfg.guide)
+                        match_source=cfg.match_source, obey=cfg.obey, guide=cfg.guide,
+                        fit=cfg.fit if any(cfg.fit) else None)
     opt = torch.optim.Adam(fusion.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     before = _val_scores(fusion, val)
@@ -215,7 +223,9 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
     kwargs = {**record["kwargs"], "fusion": True, "fusion_prior": cfg.prior_weight,
               "fusion_global": cfg.global_source, "fusion_match": cfg.match_source,
               "fusion_obey": cfg.obey,  # the stage as trained and scored; scripts/package_model.py --obey changes it
-              "fusion_guide": list(cfg.guide) if any(cfg.guide) else None}
+              "fusion_obey_fade": False,
+              "fusion_guide": list(cfg.guide) if any(cfg.guide) else None,
+              "fusion_fit": list(cfg.fit) if any(cfg.fit) else None}
     model = create_model("effunet", **{**kwargs, "pretrained": False})
     missing = model.load_state_dict(base.state_dict(), strict=False)
     if missing.unexpected_keys or any(not k.startswith("fusion.") for k in missing.missing_keys):
@@ -228,7 +238,7 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
     provenance["fusion"] = {"samples": len(data), "steps": cfg.steps, "data": str(cfg.data), "seed": cfg.seed,
                             "max_hints": cfg.max_hints, "patch": cfg.patch, "size": cfg.size,
                             "prior_weight": cfg.prior_weight, "global_source": cfg.global_source,
-                            "match_source": cfg.match_source, "guide": list(cfg.guide), "obey": cfg.obey,
+                            "match_source": cfg.match_source, "guide": list(cfg.guide), "fit": list(cfg.fit), "obey": cfg.obey,
                             **scores}
     save_model(model, cfg.out, provenance=provenance, half=cfg.half)
     return scores

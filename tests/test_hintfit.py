@@ -1,0 +1,149 @@
+"""The global color transform fitted to point hints (tinct.models.hintfit) and its place in the fusion."""
+
+import numpy as np
+import pytest
+import torch
+
+from tinct.modelfile import load_model, save_model
+from tinct.models.fusion import HintFusion
+from tinct.models.hintfit import fit_color_transform, fit_one, hint_patches
+from tinct.registry import create_model
+
+TINY = {"pretrained": False, "width": 8, "hints": True}
+A_TRUE = torch.tensor([[1.3, -0.2], [0.1, 0.8]], dtype=torch.float64)
+B_TRUE = torch.tensor([0.05, -0.08], dtype=torch.float64)
+
+
+def _net_colors(size=64, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(1, 2, 8, 8, generator=gen) * 0.6 - 0.3
+    return torch.nn.functional.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)
+
+
+def _hints_from(truth, centers, side=4):
+    ab_hint, mask = torch.zeros_like(truth), torch.zeros_like(truth[:, :1])
+    for y, x in centers:
+        ab_hint[:, :, y : y + side, x : x + side] = truth[:, :, y : y + side, x : x + side]
+        mask[:, :, y : y + side, x : x + side] = 1
+    return ab_hint, mask
+
+
+def _transformed(net):
+    flat = net[0].double().reshape(2, -1)
+    return (A_TRUE @ flat + B_TRUE[:, None]).reshape(net.shape).float()
+
+
+def test_hint_patches_counts_connected_groups():
+    m = np.zeros((20, 20), dtype=bool)
+    m[1:4, 1:4] = True
+    m[10:12, 10:12] = True
+    m[12:14, 12:14] = True  # touches the previous one at a corner: one patch
+    labels, n = hint_patches(m)
+    assert n == 2 and labels[0, 0] == 0 and labels[2, 2] != labels[11, 11]
+
+
+def test_many_hints_recover_the_true_transform():
+    net = _net_colors()
+    truth = _transformed(net)
+    centers = [(y, x) for y in range(2, 60, 9) for x in range(2, 60, 9)]
+    ab_hint, mask = _hints_from(truth, centers)
+    theta = fit_one(net[0], ab_hint[0], mask[0], strength=(0.01, 0.01))
+    assert torch.allclose(theta[:, :2], A_TRUE, atol=0.03)
+    assert torch.allclose(theta[:, 2], B_TRUE, atol=0.01)
+    out = fit_color_transform(net, ab_hint, mask, strength=(0.01, 0.01))
+    assert float((out - truth).abs().max()) < 0.01
+
+
+def test_few_hints_stay_near_the_identity():
+    net = _net_colors()
+    truth = _transformed(net)
+    ab_hint, mask = _hints_from(truth, [(10, 10), (40, 40)])
+    weak = fit_one(net[0], ab_hint[0], mask[0], strength=(0.3, 0.3))
+    strong = fit_one(net[0], ab_hint[0], mask[0], strength=(100.0, 100.0))
+    identity = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]], dtype=torch.float64)
+    truth_theta = torch.cat([A_TRUE, B_TRUE[:, None]], 1)
+    assert (strong - identity).abs().max() < 0.05
+    assert (weak - identity).abs().max() > (strong - identity).abs().max()
+    # the weaker prior moves toward the truth
+    assert (weak - truth_theta).abs().sum() < (identity - truth_theta).abs().sum()
+
+
+def test_every_patch_counts_once_whatever_its_size():
+    net = torch.full((1, 2, 64, 64), 0.1)
+    truth = net + torch.tensor([0.2, -0.1]).view(1, 2, 1, 1)
+    small = _hints_from(truth, [(5, 5), (40, 40)], side=2)
+    big = _hints_from(truth, [(5, 5), (40, 40)], side=10)
+    t_small = fit_one(net[0], small[0][0], small[1][0], strength=(0.3, 0.3))
+    t_big = fit_one(net[0], big[0][0], big[1][0], strength=(0.3, 0.3))
+    assert torch.allclose(t_small, t_big, atol=1e-6)
+
+
+def test_a_single_point_carries_no_global_evidence():
+    net = _net_colors()
+    ab_hint, mask = _hints_from(_transformed(net), [(20, 20)])
+    assert fit_one(net[0], ab_hint[0], mask[0]) is None
+    assert torch.equal(fit_color_transform(net, ab_hint, mask), net)
+    assert fit_one(net[0], ab_hint[0], mask[0], first_local=False) is not None
+    assert fit_one(net[0], torch.zeros_like(ab_hint[0]), torch.zeros_like(mask[0])) is None
+
+
+def test_fusion_with_a_fit_maps_the_network_colors_before_mixing():
+    l = torch.rand(1, 1, 64, 64) * 2 - 1
+    net = _net_colors()
+    ab_hint, mask = _hints_from(_transformed(net), [(8, 8), (8, 50), (50, 8), (50, 50), (30, 30)])
+    plain, fitted = HintFusion().eval(), HintFusion(fit=(0.3, 0.3)).eval()
+    fitted.load_state_dict(plain.state_dict())
+    with torch.no_grad():
+        a, b = plain(l, net, ab_hint, mask), fitted(l, net, ab_hint, mask)
+        one_hint = _hints_from(_transformed(net), [(30, 30)])
+        a1, b1 = plain(l, net, *one_hint), fitted(l, net, *one_hint)
+    far = (mask[0, 0] < 0.5)
+    assert float((a - b)[0][:, far].abs().mean()) > 0.01  # the fit changed the colors away from the points
+    assert torch.equal(a1, b1)  # one point: the same local edit as without a fit
+    # the fitted stage's output is closer to the transformed truth away from the points
+    truth = _transformed(net)
+    assert float((b - truth)[0][:, far].abs().mean()) < float((a - truth)[0][:, far].abs().mean())
+
+
+def test_fit_is_checked_and_travels_in_the_model_file(tmp_path):
+    with pytest.raises(ValueError, match="fit"):
+        HintFusion(fit=(0.3,))
+    with pytest.raises(ValueError, match="fit"):
+        HintFusion(fit=(0.0, 0.3))
+    model = create_model("effunet", **TINY, fusion=True, fusion_fit=[0.3, 0.5])
+    path = tmp_path / "m.safetensors"
+    save_model(model, path)
+    loaded, record = load_model(path)
+    assert record["kwargs"]["fusion_fit"] == [0.3, 0.5]
+    assert loaded.fusion.fit == (0.3, 0.5)
+
+
+def test_count_points_counts_patches_per_image():
+    from tinct.models.hintfit import count_points
+
+    mask = torch.zeros(3, 1, 32, 32)
+    mask[1, :, 2:5, 2:5] = 1
+    mask[2, :, 2:5, 2:5] = 1
+    mask[2, :, 20:23, 20:23] = 1
+    assert count_points(mask).flatten().tolist() == [1.0, 1.0, 2.0]  # no hint counts as one
+
+
+def test_obey_fade_keeps_a_lone_point_and_shrinks_the_zone_of_many():
+    l = torch.rand(1, 1, 64, 64) * 2 - 1
+    net = torch.full((1, 2, 64, 64), -0.2)
+    truth = torch.full((1, 2, 64, 64), 0.3)
+    plain, fade = HintFusion(obey=True).eval(), HintFusion(obey=True, obey_fade=True).eval()
+    torch.nn.init.normal_(plain.out.weight, std=0.1)  # a mix that is not the propagation
+    fade.load_state_dict(plain.state_dict())
+    one = _hints_from(truth, [(30, 30)])
+    many = _hints_from(truth, [(8, 8), (8, 50), (50, 8), (50, 50), (30, 30)])
+    with torch.no_grad():
+        assert torch.equal(plain(l, net, *one), fade(l, net, *one))  # one point: obeyed as before
+        a, b = plain(l, net, *many), fade(l, net, *many)
+        prop, reach, _ = plain.propagations(l, net, *many)
+        mix = plain.fuse(l, net, prop, *many)
+    assert torch.allclose(a, reach * prop + (1 - reach) * mix, atol=1e-5)
+    assert torch.allclose(b, reach**5 * prop + (1 - reach**5) * mix, atol=1e-5)
+    assert not torch.allclose(a, b)
+    hinted = many[1][0, 0] > 0.5
+    assert torch.equal(b[0][:, hinted], many[0][0][:, hinted])  # the points themselves are kept exactly
