@@ -55,12 +55,12 @@ def several_points(c: Colorizer, rgb: np.ndarray, count: int, out: str) -> dict:
     plain = Colorizer(copy.deepcopy(c.model), c.render_size, c.temperature)
     plain.model.fusion.fit, plain.model.fusion.obey_fade = None, False
     outs = {"automatic": render(l, c.predict_ab_tensors(l)),
-            "points, no fit": render(l, plain.predict_ab_tensors(l, ab_hint[None], mask[None])),
+            "points, no fit or fade": render(l, plain.predict_ab_tensors(l, ab_hint[None], mask[None])),
             "points": render(l, c.predict_ab_tensors(l, ab_hint[None], mask[None]))}
     labels, n = ndimage.label(mask[0].numpy() > 0.5)
     centers = [(float(x), float(y)) for y, x in ndimage.center_of_mass(mask[0].numpy(), labels, range(1, n + 1))]
-    save_side_by_side(out, [gray(truth), outs["automatic"], outs["points, no fit"], outs["points"], truth],
-                      ["gray input", "automatic", f"{count} points, no fit", f"{count} points", "original"],
+    save_side_by_side(out, [gray(truth), outs["automatic"], outs["points, no fit or fade"], outs["points"], truth],
+                      ["gray input", "automatic", f"{count} points, no fit or fade", f"{count} points", "original"],
                       marks=centers)
     return {name: round(metrics.psnr(img, truth), 2) for name, img in outs.items()} | {"hint_patches": n}
 

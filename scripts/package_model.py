@@ -30,8 +30,11 @@ def main() -> int:
                     "over the learned fusion (fusion models); fade: over a zone that shrinks as the points get denser")
     ap.add_argument("--guide", help="AB,FEAT: the fusion's propagations also stop at edges of the network's colors "
                     "and features with these weights (0,0 = lightness edges only)")
-    ap.add_argument("--fit", help="GAIN,OFFSET: from the second point hint on, map the network's colors by a global "
-                    "color transform fitted to the points, with these prior strengths in hints (none = off)")
+    ap.add_argument("--fit", help="GAIN,OFFSET[,LIGHTNESS]: from the second point hint on, map the network's colors "
+                    "by a global color transform fitted to the points, with these prior strengths in hints; the "
+                    "third adds a lightness-dependent cast (none = off)")
+    ap.add_argument("--fit-gate", choices=["yes", "no"], help="pull the fitted transform toward the identity by how "
+                    "little of the points' disagreement with the network it explains out of sample")
     ap.add_argument("--half", action="store_true", help="store float16 weights")
     ap.add_argument("--note", action="append", default=[], help="a line added to the provenance notes")
     ap.add_argument("--metrics", help="JSON object of measured metrics to record")
@@ -68,6 +71,7 @@ def main() -> int:
         kwargs["fusion_obey_fade"] = donor_record["kwargs"].get("fusion_obey_fade", False)
         kwargs["fusion_guide"] = donor_record["kwargs"].get("fusion_guide")
         kwargs["fusion_fit"] = donor_record["kwargs"].get("fusion_fit")
+        kwargs["fusion_fit_gate"] = donor_record["kwargs"].get("fusion_fit_gate", False)
         state = {k: v for k, v in state.items() if not k.startswith("fusion.")}
         state.update({f"fusion.{k}": v for k, v in donor.fusion.state_dict().items()})
         provenance["fusion"] = donor_record.get("provenance", {}).get("fusion", {})
@@ -77,11 +81,17 @@ def main() -> int:
         kwargs["fusion_obey"] = args.obey != "no"
         kwargs["fusion_obey_fade"] = args.obey == "fade"
     if args.guide is not None:
-        guide = _fusion_pair(kwargs, "--guide", args.guide, "two weights 0 or more, as 10000,30", lambda g: min(g) >= 0)
+        guide = _fusion_numbers(kwargs, "--guide", args.guide, "two weights 0 or more, as 10000,30",
+                             lambda g: len(g) == 2 and min(g) >= 0)
         kwargs["fusion_guide"] = guide if any(guide) else None
     if args.fit is not None:
-        kwargs["fusion_fit"] = None if args.fit == "none" else _fusion_pair(
-            kwargs, "--fit", args.fit, "two strengths above 0, as 0.3,0.3 (or none)", lambda g: min(g) > 0)
+        kwargs["fusion_fit"] = None if args.fit == "none" else _fusion_numbers(
+            kwargs, "--fit", args.fit, "two or three strengths above 0, as 0.1,0.1,0.3 (or none)",
+            lambda g: len(g) in (2, 3) and min(g) > 0)
+    if args.fit_gate:
+        if not kwargs.get("fusion_fit"):
+            raise SystemExit("--fit-gate needs a fusion stage with a fit (--fit)")
+        kwargs["fusion_fit_gate"] = args.fit_gate == "yes"
     shipped = create_model(record["arch"], **{**kwargs, "pretrained": False})
     shipped.load_state_dict(state, strict=True)
     shipped.kwargs = kwargs
@@ -93,17 +103,17 @@ def main() -> int:
     return 0
 
 
-def _fusion_pair(kwargs: dict, flag: str, text: str, what: str, valid) -> list[float]:
-    """Two comma-separated numbers for a fusion option, or a one-line exit."""
+def _fusion_numbers(kwargs: dict, flag: str, text: str, what: str, valid) -> list[float]:
+    """Comma-separated numbers for a fusion option, or a one-line exit."""
     if not kwargs.get("fusion"):
         raise SystemExit(f"{flag} needs a model with a fusion stage (or --fusion-from)")
     try:
-        pair = [float(v) for v in text.split(",")]
+        values = [float(v) for v in text.split(",")]
     except ValueError:
-        pair = []
-    if len(pair) != 2 or not valid(pair):
+        values = []
+    if not values or not valid(values):
         raise SystemExit(f"{flag} takes {what}; got {text!r}")
-    return pair
+    return values
 
 
 if __name__ == "__main__":

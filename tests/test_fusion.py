@@ -381,24 +381,28 @@ def test_train_fusion_with_a_fit_records_it_and_trains_on_fitted_colors(fusion_s
     calls = []
     real = tf.fit_color_transform
 
-    def spy(net, hint, mask, strength):
-        calls.append(strength)
-        return real(net, hint, mask, strength)
+    def spy(net, hint, mask, strength, l=None, gate=False):
+        calls.append((strength, l is not None, gate))
+        return real(net, hint, mask, strength, l=l, gate=gate)
 
     monkeypatch.setattr(tf, "fit_color_transform", spy)
     base_path, _, _, data = fusion_setup
     out = tmp_path / "fitted.safetensors"
     scores = train_fusion(FusionConfig(base=str(base_path), data=str(data), out=str(out), samples=4, size=64,
-                                       crop=32, steps=5, batch_size=2, max_hints=50, fit=(0.3, 0.5), quiet=True))
-    assert np.isfinite(scores["mse_fused"]) and calls == [(0.3, 0.5)] * 4  # every sample's net colors were fitted
+                                       crop=32, steps=5, batch_size=2, max_hints=50, fit=(0.3, 0.5),
+                                       fit_lightness=0.2, fit_gate=True, quiet=True))
+    # every sample's net colors were fitted, with L for the lightness term
+    assert np.isfinite(scores["mse_fused"]) and calls == [((0.3, 0.5, 0.2), True, True)] * 4
     record = read_record(out)
-    assert record["kwargs"]["fusion_fit"] == [0.3, 0.5] and record["provenance"]["fusion"]["fit"] == [0.3, 0.5]
-    assert load_model(out)[0].fusion.fit == (0.3, 0.5)
+    assert record["kwargs"]["fusion_fit"] == [0.3, 0.5, 0.2] and record["provenance"]["fusion"]["fit"] == [0.3, 0.5, 0.2]
+    assert load_model(out)[0].fusion.fit == (0.3, 0.5, 0.2) and load_model(out)[0].fusion.fit_gate
+    assert record["kwargs"]["fusion_fit_gate"] is True
 
 
 def test_cli_fit_is_checked(tmp_path, capsys, fusion_setup):
     base_path, _, _, data = fusion_setup
-    code = main(["train-fusion", str(base_path), "--data", str(data), "--out", str(tmp_path / "x.safetensors"),
-                 "--fit", "0,0.3"])
-    err = capsys.readouterr().err
-    assert code != 0 and "--fit" in err and "Traceback" not in err
+    for extra in (["--fit", "0,0.3"], ["--fit-lightness", "0.3"], ["--fit-gate"]):
+        code = main(["train-fusion", str(base_path), "--data", str(data), "--out", str(tmp_path / "x.safetensors"),
+                     *extra])
+        err = capsys.readouterr().err
+        assert code != 0 and "--fit" in err and "Traceback" not in err

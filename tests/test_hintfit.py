@@ -110,6 +110,7 @@ def test_fit_is_checked_and_travels_in_the_model_file(tmp_path):
         HintFusion(fit=(0.3,))
     with pytest.raises(ValueError, match="fit"):
         HintFusion(fit=(0.0, 0.3))
+    assert HintFusion(fit=(0.1, 0.1, 0.3)).fit == (0.1, 0.1, 0.3)
     model = create_model("effunet", **TINY, fusion=True, fusion_fit=[0.3, 0.5])
     path = tmp_path / "m.safetensors"
     save_model(model, path)
@@ -147,3 +148,49 @@ def test_obey_fade_keeps_a_lone_point_and_shrinks_the_zone_of_many():
     assert not torch.allclose(a, b)
     hinted = many[1][0, 0] > 0.5
     assert torch.equal(b[0][:, hinted], many[0][0][:, hinted])  # the points themselves are kept exactly
+
+
+def test_the_lightness_term_recovers_a_cast_that_differs_between_shadows_and_highlights():
+    net = _net_colors()
+    l = torch.linspace(-1, 1, 64).view(1, 1, 64, 1).expand(1, 1, 64, 64).contiguous()
+    cast = torch.tensor([0.1, -0.15]).view(1, 2, 1, 1)
+    truth = net + cast * (l - l.mean())  # warm highlights, cool shadows, say
+    centers = [(y, x) for y in range(2, 60, 9) for x in range(2, 60, 9)]
+    ab_hint, mask = _hints_from(truth, centers)
+    theta = fit_one(net[0], ab_hint[0], mask[0], strength=(0.01, 0.01, 0.01), l=l[0])
+    assert theta.shape == (2, 4)
+    assert torch.allclose(theta[:, 3].float(), cast.flatten(), atol=0.01)
+    with_l = fit_color_transform(net, ab_hint, mask, (0.01, 0.01, 0.01), l=l)
+    without = fit_color_transform(net, ab_hint, mask, (0.01, 0.01))
+    assert float((with_l - truth).abs().mean()) < 0.2 * float((without - truth).abs().mean())
+    with pytest.raises(ValueError, match="needs L"):
+        fit_one(net[0], ab_hint[0], mask[0], strength=(0.1, 0.1, 0.1))
+
+
+def test_the_gate_keeps_a_consistent_cast_and_drops_unrelated_corrections():
+    net = _net_colors()
+    centers = [(y, x) for y in range(2, 60, 12) for x in range(2, 60, 12)]
+    identity = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]], dtype=torch.float64)
+    # true colors of one scene under one transform: the transform explains them out of sample
+    ab_hint, mask = _hints_from(_transformed(net), centers)
+    free = fit_one(net[0], ab_hint[0], mask[0], strength=(0.1, 0.1))
+    gated = fit_one(net[0], ab_hint[0], mask[0], strength=(0.1, 0.1), gate=True)
+    assert torch.allclose(gated, free, atol=0.05 * float((free - identity).abs().max()))
+    # colors with nothing to do with the network's (a user's unrelated corrections): little is global
+    gen = torch.Generator().manual_seed(1)
+    random_colors = torch.rand(1, 2, 64, 64, generator=gen) * 0.8 - 0.4
+    ab_hint, mask = _hints_from(random_colors, centers)
+    free = fit_one(net[0], ab_hint[0], mask[0], strength=(0.1, 0.1))
+    gated = fit_one(net[0], ab_hint[0], mask[0], strength=(0.1, 0.1), gate=True)
+    assert float((gated - identity).abs().max()) < 0.3 * float((free - identity).abs().max())
+    # hints that agree with the network already: nothing to correct
+    ab_hint, mask = _hints_from(net, centers)
+    assert torch.allclose(fit_one(net[0], ab_hint[0], mask[0], strength=(0.1, 0.1), gate=True), identity, atol=1e-6)
+
+
+def test_the_gate_travels_in_the_model_file(tmp_path):
+    model = create_model("effunet", **TINY, fusion=True, fusion_fit=[0.1, 0.1, 0.3], fusion_fit_gate=True)
+    path = tmp_path / "g.safetensors"
+    save_model(model, path)
+    loaded, record = load_model(path)
+    assert record["kwargs"]["fusion_fit_gate"] is True and loaded.fusion.fit_gate

@@ -52,10 +52,18 @@ def test_package_model_sets_decoding_and_copies_a_fusion_stage(tmp_path):
 def test_package_model_sets_and_clears_the_hint_fit(tmp_path):
     fused = save_model(create_model("effunet", pretrained=False, width=8, hints=True, fusion=True),
                        tmp_path / "fused.safetensors")
+    r = _run(fused, tmp_path / "fit3.safetensors", "--fit", "0.1,0.2,0.3")
+    assert r.returncode == 0, r.stderr
+    assert load_model(tmp_path / "fit3.safetensors")[0].fusion.fit == (0.1, 0.2, 0.3)
     r = _run(fused, tmp_path / "fit.safetensors", "--fit", "0.1,0.2")
     assert r.returncode == 0, r.stderr
     assert read_record(tmp_path / "fit.safetensors")["kwargs"]["fusion_fit"] == [0.1, 0.2]
     assert load_model(tmp_path / "fit.safetensors")[0].fusion.fit == (0.1, 0.2)
+    r = _run(tmp_path / "fit.safetensors", tmp_path / "gate.safetensors", "--fit-gate", "yes")
+    assert r.returncode == 0, r.stderr
+    assert load_model(tmp_path / "gate.safetensors")[0].fusion.fit_gate
+    r = _run(fused, tmp_path / "bad.safetensors", "--fit-gate", "yes")
+    assert r.returncode != 0 and "--fit-gate needs" in r.stderr
     r = _run(tmp_path / "fit.safetensors", tmp_path / "fade.safetensors", "--obey", "fade")
     assert r.returncode == 0, r.stderr
     kw = read_record(tmp_path / "fade.safetensors")["kwargs"]
@@ -66,7 +74,7 @@ def test_package_model_sets_and_clears_the_hint_fit(tmp_path):
     assert not load_model(tmp_path / "yes.safetensors")[0].fusion.obey_fade
     r = _run(tmp_path / "fit.safetensors", tmp_path / "off.safetensors", "--fit", "none")
     assert r.returncode == 0 and load_model(tmp_path / "off.safetensors")[0].fusion.fit is None
-    for bad in ("0,0.2", "1", "a,b"):
+    for bad in ("0,0.2", "1", "a,b", "1,1,1,1"):
         r = _run(fused, tmp_path / "bad.safetensors", "--fit", bad)
         assert r.returncode != 0 and "--fit takes" in r.stderr and "Traceback" not in r.stderr
     base = save_model(create_model("effunet", pretrained=False, width=8, hints=True), tmp_path / "base.safetensors")
@@ -153,7 +161,7 @@ def test_hint_demo_reports_point_effect_and_reference_shift(tmp_path):
                 "--out-fit", tmp_path / "f.png")
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
-    assert res["points"]["hint_patches"] >= 1 and set(res["points"]) >= {"automatic", "points", "points, no fit"}
+    assert res["points"]["hint_patches"] >= 1 and set(res["points"]) >= {"automatic", "points", "points, no fit or fade"}
     from PIL import Image as _Image
 
     with _Image.open(tmp_path / "f.png") as im:

@@ -39,7 +39,7 @@ class EffUNet(ColorNet):
                  prefer_bins: bool = True, temperature: float = 0.38, blend: float = 0.0, fusion: bool = False,
                  global_prior: float = 0.0, fusion_prior: float = 1e-4, fusion_global: bool = False,
                  fusion_match: bool = False, fusion_obey: bool = False, fusion_guide=None, fusion_fit=None,
-                 fusion_obey_fade: bool = False):
+                 fusion_obey_fade: bool = False, fusion_fit_gate: bool = False):
         """``prefer_bins``: decode with the annealed mean of the bin head at ``temperature`` (vivid)
         rather than the regression head (muted); ``blend`` mixes that much of the regression head
         into the annealed mean (0 = bins only). ``fusion``: point hints also go through an edge-aware
@@ -50,7 +50,7 @@ class EffUNet(ColorNet):
         over a zone that shrinks as the points get denser); ``fusion_guide`` =
         (ab weight, feature weight) makes the propagations also stop at edges of the network's
         colors and features, as it sees them without the points (a second, hint-free pass);
-        ``fusion_fit`` = (gain strength, offset strength) first maps the network's colors by a global
+        ``fusion_fit`` = (gain, offset[, lightness]) strengths first maps the network's colors by a global
         color transform fitted to the points (:mod:`tinct.models.hintfit`).
         ``global_prior``:
         a palette or reference image also reweights the bin distribution by its colors, with this
@@ -89,7 +89,7 @@ class EffUNet(ColorNet):
         self.expose_features = False  # set to get the decoder features with hints (fusion training)
         self.fusion = (HintFusion(prior_weight=fusion_prior, global_source=fusion_global, match_source=fusion_match,
                                   obey=fusion_obey, guide=fusion_guide, fit=fusion_fit,
-                                  obey_fade=fusion_obey_fade)
+                                  obey_fade=fusion_obey_fade, fit_gate=fusion_fit_gate)
                        if fusion else None)
 
     def _forward(self, l, ab_hint, mask, global_hint):

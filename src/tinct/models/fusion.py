@@ -31,7 +31,7 @@ elsewhere: ``ab = reach * propagated + (1 - reach) * fused``. With ``obey_fade``
 get denser the obeyed zone shrinks to their surroundings and the learned mix decides the rest
 (with many points their reach covers the picture, and obeying it all would leave the mix no say).
 
-With ``fit`` = (gain strength, offset strength) the network's colors are first mapped by a
+With ``fit`` = (gain, offset[, lightness]) strengths the network's colors are first mapped by a
 global color transform fitted to the points (:mod:`tinct.models.hintfit`; from the second point
 on), before they go into the propagation as its prior and into the mix as a source: a few true
 colors correct a cast, muted colors or a turned hue over the whole picture.
@@ -150,12 +150,14 @@ def match_hints(features: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tenso
 
 class HintFusion(nn.Module):
     def __init__(self, width: int = 32, prior_weight: float = PRIOR_WEIGHT, global_source: bool = False,
-                 match_source: bool = False, obey: bool = False, guide=None, fit=None, obey_fade: bool = False):
+                 match_source: bool = False, obey: bool = False, guide=None, fit=None, obey_fade: bool = False,
+                 fit_gate: bool = False):
         super().__init__()
         self.obey_fade = obey_fade
+        self.fit_gate = fit_gate
         self.fit = tuple(float(v) for v in fit) if fit else None
-        if self.fit is not None and (len(self.fit) != 2 or min(self.fit) <= 0):
-            raise ValueError(f"fit must be (gain strength, offset strength), both above 0, got {fit}")
+        if self.fit is not None and (len(self.fit) not in (2, 3) or min(self.fit) <= 0):
+            raise ValueError(f"fit must be (gain, offset[, lightness]) strengths, all above 0, got {fit}")
         self.prior_weight = prior_weight
         self.guide = tuple(float(v) for v in guide) if guide else (0.0, 0.0)
         if len(self.guide) != 2 or min(self.guide) < 0:
@@ -260,7 +262,8 @@ class HintFusion(nn.Module):
         pick = lambda t: None if t is None else t[idx]  # noqa: E731
         if self.fit is not None:  # what the points say about the whole picture (tinct.models.hintfit)
             net_ab = net_ab.clone()
-            net_ab[idx] = fit_color_transform(net_ab[idx], ab_hint[idx], mask[idx], self.fit)
+            net_ab[idx] = fit_color_transform(net_ab[idx], ab_hint[idx], mask[idx], self.fit, l=l[idx],
+                                              gate=self.fit_gate)
         prop, reach, plain = self.propagations(l[idx], net_ab[idx], ab_hint[idx], mask[idx], pick(features),
                                                pick(guide_ab), pick(guide_features))
         matched = match_hints(features[idx], ab_hint[idx], mask[idx], mask.shape[-2:]) if self.match_source else None

@@ -65,6 +65,10 @@ class FusionConfig:
     """(ab weight, feature weight): the propagations also stop at edges of the network's colors and features"""
     fit: tuple[float, float] = (0.0, 0.0)
     """(gain, offset) prior strengths in hints: from the second point on, map the network's colors by a global color transform fitted to the points (0,0 = off)"""
+    fit_lightness: float = 0.0
+    """prior strength of a lightness-dependent cast in that transform (0 = none)"""
+    fit_gate: bool = False
+    """pull that transform toward the identity by how little of the points' disagreement with the network it explains out of sample"""
     obey: bool = False
     """train the mix under obey (the points' propagation wins where they reach) and ship it so"""
     steps: int = 2000
@@ -81,6 +85,13 @@ class FusionConfig:
     half: bool = False
     """store float16 weights"""
     quiet: bool = False
+
+
+def _fit_strengths(cfg: FusionConfig) -> tuple[float, ...] | None:
+    """The fusion stage's ``fit``: (gain, offset[, lightness]) or None."""
+    if not any(cfg.fit):
+        return None
+    return (*cfg.fit, cfg.fit_lightness) if cfg.fit_lightness > 0 else tuple(cfg.fit)
 
 
 @torch.no_grad()
@@ -110,7 +121,7 @@ def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
         pred = base(l, hint, mask)
         net = color.resize_ab(base.decode(pred), (cfg.size, cfg.size))
         if any(cfg.fit):  # as the model does: the points' global color transform first
-            net = fit_color_transform(net, hint, mask, cfg.fit)
+            net = fit_color_transform(net, hint, mask, _fit_strengths(cfg), l=l, gate=cfg.fit_gate)
         guide = None
         if any(cfg.guide):  # as the model does: the network's colors and features without the points
             free_ab, free_features = base.hint_free(l)
@@ -187,6 +198,10 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
         raise TinctError(f"--guide takes two weights 0 or more (ab, features), got {cfg.guide}")
     if len(cfg.fit) != 2 or (any(cfg.fit) and min(cfg.fit) <= 0):
         raise TinctError(f"--fit takes two strengths above 0 (gain, offset), or 0,0 for none; got {cfg.fit}")
+    if cfg.fit_lightness < 0 or (cfg.fit_lightness and not any(cfg.fit)):
+        raise TinctError(f"--fit-lightness must be 0 or more, and needs --fit; got {cfg.fit_lightness}")
+    if cfg.fit_gate and not any(cfg.fit):
+        raise TinctError("--fit-gate needs --fit")
     base.expose_features = cfg.match_source or cfg.guide[1] > 0
     files = list_images(cfg.data)
     if not files:
@@ -199,7 +214,7 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
         train = val
     fusion = HintFusion(prior_weight=cfg.prior_weight, global_source=cfg.global_source,
                         match_source=cfg.match_source, obey=cfg.obey, guide=cfg.guide,
-                        fit=cfg.fit if any(cfg.fit) else None)
+                        fit=_fit_strengths(cfg), fit_gate=cfg.fit_gate)
     opt = torch.optim.Adam(fusion.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     before = _val_scores(fusion, val)
@@ -225,7 +240,7 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
               "fusion_obey": cfg.obey,  # the stage as trained and scored; scripts/package_model.py --obey changes it
               "fusion_obey_fade": False,
               "fusion_guide": list(cfg.guide) if any(cfg.guide) else None,
-              "fusion_fit": list(cfg.fit) if any(cfg.fit) else None}
+              "fusion_fit": list(_fit_strengths(cfg) or []) or None, "fusion_fit_gate": cfg.fit_gate}
     model = create_model("effunet", **{**kwargs, "pretrained": False})
     missing = model.load_state_dict(base.state_dict(), strict=False)
     if missing.unexpected_keys or any(not k.startswith("fusion.") for k in missing.missing_keys):
@@ -238,7 +253,7 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
     provenance["fusion"] = {"samples": len(data), "steps": cfg.steps, "data": str(cfg.data), "seed": cfg.seed,
                             "max_hints": cfg.max_hints, "patch": cfg.patch, "size": cfg.size,
                             "prior_weight": cfg.prior_weight, "global_source": cfg.global_source,
-                            "match_source": cfg.match_source, "guide": list(cfg.guide), "fit": list(cfg.fit), "obey": cfg.obey,
+                            "match_source": cfg.match_source, "guide": list(cfg.guide), "fit": list(_fit_strengths(cfg) or []), "fit_gate": cfg.fit_gate, "obey": cfg.obey,
                             **scores}
     save_model(model, cfg.out, provenance=provenance, half=cfg.half)
     return scores
