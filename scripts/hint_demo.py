@@ -28,6 +28,7 @@ from tinct import bench, color, metrics
 from tinct.bench_hints import point_effect, reference_shift, render, save_side_by_side
 from tinct.hintio import parse_point
 from tinct.hints import sample_points
+from tinct.models.hintfit import hint_patches
 from tinct.imageio import load_image
 from tinct.pipeline import Colorizer
 
@@ -57,7 +58,7 @@ def several_points(c: Colorizer, rgb: np.ndarray, count: int, out: str) -> dict:
     outs = {"automatic": render(l, c.predict_ab_tensors(l)),
             "points, no fit or fade": render(l, plain.predict_ab_tensors(l, ab_hint[None], mask[None])),
             "points": render(l, c.predict_ab_tensors(l, ab_hint[None], mask[None]))}
-    labels, n = ndimage.label(mask[0].numpy() > 0.5)
+    labels, n = hint_patches(mask[0].numpy() > 0.5)
     centers = [(float(x), float(y)) for y, x in ndimage.center_of_mass(mask[0].numpy(), labels, range(1, n + 1))]
     save_side_by_side(out, [gray(truth), outs["automatic"], outs["points, no fit or fade"], outs["points"], truth],
                       ["gray input", "automatic", f"{count} points, no fit or fade", f"{count} points", "original"],

@@ -64,6 +64,15 @@ def fit_one(net_ab: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tensor, str
     global evidence (none, or a single one with ``first_local``). With ``gate`` the map is
     pulled toward the identity by how little of the points' disagreement with the network it
     explains out of sample (:func:`_explained`)."""
+    strength = [float(v) for v in strength]
+    if len(strength) == 3 and l is None:
+        raise ValueError("a fit with a lightness term needs L")
+    return _fit(_design(net_ab, l if len(strength) == 3 else None), ab_hint, mask, strength, first_local, gate)
+
+
+def _fit(full: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tensor, strength: list[float], first_local: bool,
+         gate: bool) -> torch.Tensor | None:
+    """:func:`fit_one` on the image's design matrix ``full`` (:func:`_design`)."""
     m = (mask[0] > 0.5).cpu().numpy()
     labels, n = hint_patches(m)
     data_weight = (n - 1) / n if first_local and n else 1.0
@@ -72,16 +81,11 @@ def fit_one(net_ab: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tensor, str
     patch = torch.from_numpy(labels[m] - 1)  # each hinted pixel's patch, 0..n-1
     sizes = torch.bincount(patch, minlength=n).double()
     w = 1.0 / sizes[patch]  # every patch counts as one hint
-    strength = [float(v) for v in strength]
-    with_l = len(strength) == 3
-    if with_l and l is None:
-        raise ValueError("a fit with a lightness term needs L")
-    full = _design(net_ab, l if with_l else None)
     d = full[:, torch.from_numpy(m).flatten()]  # (k, P)
     t = ab_hint.detach().double()[:, torch.from_numpy(m)]  # (2, P)
-    power = max(float(net_ab.detach().double().pow(2).mean()), MIN_AB_POWER)
+    power = max(float(full[:2].pow(2).mean()), MIN_AB_POWER)
     prior = [strength[0] * power, strength[0] * power, strength[1]]
-    if with_l:
+    if len(strength) == 3:
         prior.append(strength[2] * max(float(full[3].pow(2).mean()), MIN_AB_POWER))
     lam = torch.diag(torch.tensor(prior, dtype=torch.float64))
     identity = torch.eye(2, len(prior), dtype=torch.float64)
@@ -116,12 +120,13 @@ def fit_color_transform(net_ab: torch.Tensor, ab_hint: torch.Tensor, mask: torch
     """``net_ab`` (N, 2, H, W) mapped by each image's transform fitted to its hints (``ab_hint``,
     ``mask`` and normalized ``l``, needed with a lightness strength, at the same size); images
     whose hints carry no global evidence are returned as they are."""
+    strength = [float(v) for v in strength]
+    if len(strength) == 3 and l is None:
+        raise ValueError("a fit with a lightness term needs L")
     out = net_ab.clone()
-    with_l = len(strength) == 3
     for i in range(net_ab.shape[0]):
-        li = l[i] if with_l and l is not None else None
-        theta = fit_one(net_ab[i], ab_hint[i], mask[i], strength, first_local, li, gate)
-        if theta is None:
-            continue
-        out[i] = (theta @ _design(net_ab[i], li)).reshape(net_ab[i].shape).to(net_ab.dtype)
+        full = _design(net_ab[i], l[i] if len(strength) == 3 else None)
+        theta = _fit(full, ab_hint[i], mask[i], strength, first_local, gate)
+        if theta is not None:
+            out[i] = (theta @ full).reshape(net_ab[i].shape).to(net_ab.dtype)
     return out

@@ -100,6 +100,7 @@ def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
     Levin ab with ``global_source``, the feature-matched hints (ab, confidence) with
     ``match_source`` (all normalized) and the hints' reach with ``obey``."""
     rng = random.Random(cfg.seed)
+    fit = _fit_strengths(cfg)
     order = files[:]
     rng.shuffle(order)
     out = []
@@ -120,8 +121,8 @@ def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
         hint, mask = hint[None], mask[None]
         pred = base(l, hint, mask)
         net = color.resize_ab(base.decode(pred), (cfg.size, cfg.size))
-        if any(cfg.fit):  # as the model does: the points' global color transform first
-            net = fit_color_transform(net, hint, mask, _fit_strengths(cfg), l=l, gate=cfg.fit_gate)
+        if fit:  # as the model does: the points' global color transform first
+            net = fit_color_transform(net, hint, mask, fit, l=l, gate=cfg.fit_gate)
         guide = None
         if any(cfg.guide):  # as the model does: the network's colors and features without the points
             free_ab, free_features = base.hint_free(l)
@@ -212,9 +213,10 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
     val, train = data[:n_val], data[n_val:]
     if len(train) == 0:
         train = val
+    fit = _fit_strengths(cfg)
     fusion = HintFusion(prior_weight=cfg.prior_weight, global_source=cfg.global_source,
                         match_source=cfg.match_source, obey=cfg.obey, guide=cfg.guide,
-                        fit=_fit_strengths(cfg), fit_gate=cfg.fit_gate)
+                        fit=fit, fit_gate=cfg.fit_gate)
     opt = torch.optim.Adam(fusion.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     before = _val_scores(fusion, val)
@@ -240,7 +242,7 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
               "fusion_obey": cfg.obey,  # the stage as trained and scored; scripts/package_model.py --obey changes it
               "fusion_obey_fade": False,
               "fusion_guide": list(cfg.guide) if any(cfg.guide) else None,
-              "fusion_fit": list(_fit_strengths(cfg) or []) or None, "fusion_fit_gate": cfg.fit_gate}
+              "fusion_fit": list(fit) if fit else None, "fusion_fit_gate": cfg.fit_gate}
     model = create_model("effunet", **{**kwargs, "pretrained": False})
     missing = model.load_state_dict(base.state_dict(), strict=False)
     if missing.unexpected_keys or any(not k.startswith("fusion.") for k in missing.missing_keys):
@@ -253,7 +255,8 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
     provenance["fusion"] = {"samples": len(data), "steps": cfg.steps, "data": str(cfg.data), "seed": cfg.seed,
                             "max_hints": cfg.max_hints, "patch": cfg.patch, "size": cfg.size,
                             "prior_weight": cfg.prior_weight, "global_source": cfg.global_source,
-                            "match_source": cfg.match_source, "guide": list(cfg.guide), "fit": list(_fit_strengths(cfg) or []), "fit_gate": cfg.fit_gate, "obey": cfg.obey,
+                            "match_source": cfg.match_source, "guide": list(cfg.guide), "fit": list(fit or []),
+                            "fit_gate": cfg.fit_gate, "obey": cfg.obey,
                             **scores}
     save_model(model, cfg.out, provenance=provenance, half=cfg.half)
     return scores
