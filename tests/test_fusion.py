@@ -406,3 +406,72 @@ def test_cli_fit_is_checked(tmp_path, capsys, fusion_setup):
                      *extra])
         err = capsys.readouterr().err
         assert code != 0 and "--fit" in err and "Traceback" not in err
+
+
+def test_obey_fade_in_the_loop_stores_the_faded_reach_and_ships_it(fusion_setup, tmp_path):
+    """With --obey-fade the samples carry reach ** n (n points), as the model obeys with fusion_obey_fade."""
+    from tinct.models.hintfit import count_points
+    from tinct.train.fusion import _split, make_samples
+
+    base_path, _, _, data = fusion_setup
+    base, _ = load_model(base_path)
+    kw = dict(base=str(base_path), data=str(data), out="", samples=3, size=64, max_hints=50, obey=True, quiet=True)
+    files = sorted(p for p in data.iterdir() if p.suffix == ".png")
+    plain = make_samples(base, files, FusionConfig(**kw))
+    faded = make_samples(base, files, FusionConfig(**kw, obey_fade=True))
+    fusion = HintFusion(obey=True)
+    *_, mask, _, _, _, reach = _split(plain, fusion)
+    *_, mask_f, _, _, _, reach_f = _split(faded, fusion)
+    assert torch.equal(mask, mask_f)  # the same hints
+    n = count_points(mask)
+    assert n.max() > 1  # some sample has several points, so fading changes its reach
+    assert torch.allclose(reach_f, reach ** n, atol=1e-2)  # both stored as float16
+    assert (reach - reach_f).max() > 0.02  # and it is smaller where several points share the picture
+    out = tmp_path / "faded.safetensors"
+    train_fusion(FusionConfig(**{**kw, "out": str(out)}, obey_fade=True, crop=32, steps=3, batch_size=2))
+    assert load_model(out)[0].fusion.obey_fade and read_record(out)["provenance"]["fusion"]["obey_fade"]
+
+
+def test_logmse_counts_each_item_by_its_own_error():
+    from tinct.train.fusion import _loss
+
+    truth = torch.zeros(2, 2, 4, 4)
+    pred = truth.clone()
+    pred[0] += 0.1  # error 0.01
+    pred[1] += 0.01  # error 0.0001
+    assert torch.isclose(_loss(pred, truth, "mse"), torch.tensor((0.01 + 0.0001) / 2))
+    assert torch.isclose(_loss(pred, truth, "logmse"),
+                         torch.tensor((np.log(0.01 + 1e-6) + np.log(0.0001 + 1e-6)) / 2, dtype=torch.float32))
+    # halving the small item's error is worth as much as halving the large one's (as mean PSNR counts)
+    a, b = pred.clone(), pred.clone()
+    a[0] = 0.1 / 2**0.5
+    b[1] = 0.01 / 2**0.5
+    assert torch.isclose(_loss(a, truth, "logmse"), _loss(b, truth, "logmse"), atol=1e-2)
+    assert _loss(a, truth, "mse") < _loss(b, truth, "mse") - 0.002  # while the plain mean cares for the large one
+
+
+def test_samples_cache_and_shards(fusion_setup, tmp_path, capsys):
+    """--steps 0 precomputes a share into --cache; training loads all shares; other settings are refused."""
+    base_path, _, _, data = fusion_setup
+    args = ["train-fusion", str(base_path), "--data", str(data), "--samples", "2", "--size", "64",
+            "--max-hints", "20", "--crop", "32", "--batch-size", "2", "--quiet"]
+    caches = [tmp_path / "s0.pt", tmp_path / "s1.pt"]
+    for i, c in enumerate(caches):
+        code = main([*args, "--out", str(tmp_path / "unused.safetensors"), "--steps", "0", "--shard", f"{i}/2",
+                     "--cache", str(c)])
+        assert code == 0 and c.exists() and "2 samples written" in capsys.readouterr().out
+    assert not (tmp_path / "unused.safetensors").exists()
+    s0, s1 = (torch.load(c, weights_only=True)["samples"] for c in caches)
+    assert s0.shape[0] == s1.shape[0] == 2 and not torch.equal(s0, s1)  # different images and hints
+    out = tmp_path / "fused.safetensors"
+    code = main([*args, "--out", str(out), "--steps", "2", "--cache", ",".join(map(str, caches))])
+    assert code == 0 and read_record(out)["provenance"]["fusion"]["samples"] == 4
+    capsys.readouterr()
+    code = main([*args, "--out", str(out), "--steps", "2", "--prior-weight", "0.01",
+                 "--cache", str(caches[0])])
+    err = capsys.readouterr().err
+    assert code == 2 and "prior_weight" in err and "Traceback" not in err
+    for bad in (["--shard", "2/2"], ["--steps", "0"], ["--loss", "l2"], ["--obey-fade"]):
+        code = main([*args, "--out", str(out), *bad])
+        err = capsys.readouterr().err
+        assert code == 2 and err.strip() and "Traceback" not in err

@@ -69,8 +69,34 @@ def test_tampered_format_version_refused(model_file, tmp_path):
     rec["format_version"] = FORMAT_VERSION + 98
     bad = tmp_path / "future.safetensors"
     _rewrite(path, bad, record=rec)
-    with pytest.raises(ModelFileError, match=f"format {FORMAT_VERSION + 98}.*reads format {FORMAT_VERSION}"):
+    with pytest.raises(ModelFileError, match=f"format {FORMAT_VERSION + 98}.*reads formats 1, {FORMAT_VERSION}"):
         load_model(bad)
+
+
+def test_every_constructor_argument_is_recorded_and_format_1_keeps_its_defaults(tmp_path):
+    """A file says exactly how its model was built; a format-1 file (passed arguments only) is read
+    with the defaults it was written under, not today's."""
+    torch.manual_seed(0)
+    model = create_model("effunet", pretrained=False, width=8, hints=True).eval()
+    path = save_model(model, tmp_path / "eff.safetensors")
+    rec = read_record(path)
+    assert rec["format_version"] == FORMAT_VERSION == 2
+    assert rec["kwargs"]["width"] == 8 and rec["kwargs"]["temperature"] == 0.4 and rec["kwargs"]["blend"] == 0.5
+    assert "pretrained" not in rec["kwargs"] and "fusion_fit" in rec["kwargs"]
+    old = dict(rec, format_version=1, kwargs={"width": 8, "hints": True})
+    _rewrite(path, tmp_path / "old.safetensors", record=old)
+    loaded, _ = load_model(tmp_path / "old.safetensors")
+    assert (loaded.default_temperature, loaded.blend) == (0.38, 0.0)  # effunet's defaults of format 1
+    assert load_model(path)[0].blend == 0.5
+    # saved again, the old file's decoding is written out in full
+    again = read_record(save_model(loaded, tmp_path / "again.safetensors"))
+    assert again["format_version"] == 2 and (again["kwargs"]["temperature"], again["kwargs"]["blend"]) == (0.38, 0.0)
+    x = torch.rand(1, 1, 32, 32) * 2 - 1
+    again_model, _ = load_model(tmp_path / "again.safetensors")
+    with torch.no_grad():
+        assert torch.equal(again_model.decode(again_model(x)), loaded.decode(loaded(x)))
+        now, then = (color.resize_ab(m.decode(m(x)), (32, 32)) for m in (model, loaded))
+        assert not torch.allclose(now, then)  # the defaults do differ
 
 
 def test_other_normalization_refused(model_file, tmp_path):

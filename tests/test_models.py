@@ -288,7 +288,7 @@ def test_vgg16gan_loads_vgg16_weights(vgg16_file):
         assert torch.equal(conv.bias, state[f"features.{idx}.bias"])
     # the weights file is an init-only option: not recorded, not needed to rebuild
     record = model_record(model)
-    assert "vgg16_weights" not in record["kwargs"] and record["kwargs"] == {"hints": True}
+    assert "vgg16_weights" not in record["kwargs"] and record["kwargs"] == {"width": 1, "hints": True}
 
 
 def test_vgg16d_loads_vgg16_weights(vgg16_file):

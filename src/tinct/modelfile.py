@@ -3,6 +3,10 @@ the architecture, constructor kwargs, color normalization, tinct version and tra
 
 Loading is strict: a file of another architecture, another format version, or with missing or
 unexpected tensors is refused with a one-line :class:`~tinct.errors.ModelFileError`.
+
+Format 2 records every constructor argument (the defaults filled in). Format 1 recorded only the
+arguments passed; such files are still read, with the defaults they were written under
+(``legacy_defaults`` of the architecture's registration) where those have changed since.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from tinct import __version__, color
 from tinct.errors import ModelFileError, TinctError
 
 FORMAT = "tinct-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 META_KEY = "tinct"
 
 
@@ -89,10 +94,10 @@ def read_record(path: str | os.PathLike) -> dict[str, Any]:
         raise ModelFileError(f"{path}: damaged tinct metadata") from None
     if record.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a tinct model file")
-    if record.get("format_version") != FORMAT_VERSION:
+    if record.get("format_version") not in READABLE_VERSIONS:
         raise ModelFileError(
             f"{path}: model file format {record.get('format_version')} (tinct {record.get('tinct_version')}); "
-            f"this tinct {__version__} reads format {FORMAT_VERSION}"
+            f"this tinct {__version__} reads formats {', '.join(map(str, READABLE_VERSIONS))}"
         )
     if record.get("normalization") != color.normalization():
         raise ModelFileError(f"{path}: model was trained with other color scaling {record.get('normalization')}")
@@ -116,10 +121,13 @@ def load_model(path: str | os.PathLike, arch: str | None = None, role: str | Non
     except TinctError:
         raise ModelFileError(f"{path}: architecture {record['arch']!r} is not known to tinct {__version__}") from None
     kwargs = dict(record["kwargs"])
+    if record["format_version"] == 1:  # only the passed arguments were recorded, under the defaults of then
+        kwargs = {**spec.legacy_defaults, **kwargs}
+    recorded = dict(kwargs)
     if "pretrained" in spec.cls.init_only_kwargs:
         kwargs["pretrained"] = False
     model = create_model(record["arch"], **kwargs)
-    model.kwargs = dict(record["kwargs"])
+    model.kwargs = {**model.kwargs, **recorded}
     state = load_file(str(path))
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     try:

@@ -23,6 +23,9 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = config_from_args(FusionConfig, args)
     scores = train_fusion(cfg)
+    if "precomputed" in scores:
+        print(f"{scores['precomputed']} samples written to {cfg.cache.split(',')[0]}")
+        return 0
     plain = "".join(f", {name} {scores[f'mse_{key}_before']:.5f}" for key, name in
                     (("plain", "plain Levin"), ("matched", "matched hints")) if f"mse_{key}_before" in scores)
     print(f"validation ab MSE: network {scores['mse_net_before']:.5f}, propagation {scores['mse_propagated_before']:.5f}"

@@ -31,12 +31,13 @@ from tinct.registry import register_model
     source="Tan & Le 2019 encoder; Ronneberger et al. 2015 U-Net; Zhang et al. 2016/2017 heads and hints",
     tiny={"pretrained": False, "width": 8, "hints": True},
     default_loss="l1+cls",
+    legacy_defaults={"temperature": 0.38, "blend": 0.0},
 )
 class EffUNet(ColorNet):
     init_only_kwargs = ("pretrained",)
 
     def __init__(self, width: int = 32, pretrained: bool = True, hints: bool = False, bins_head: bool = True,
-                 prefer_bins: bool = True, temperature: float = 0.38, blend: float = 0.0, fusion: bool = False,
+                 prefer_bins: bool = True, temperature: float = 0.4, blend: float = 0.5, fusion: bool = False,
                  global_prior: float = 0.0, fusion_prior: float = 1e-4, fusion_global: bool = False,
                  fusion_match: bool = False, fusion_obey: bool = False, fusion_guide=None, fusion_fit=None,
                  fusion_obey_fade: bool = False, fusion_fit_gate: bool = False):

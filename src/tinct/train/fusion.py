@@ -34,7 +34,7 @@ from tinct.errors import ImageError, TinctError
 from tinct.hints import sample_points
 from tinct.modelfile import load_model, save_model
 from tinct.models.fusion import HintFusion, guide_for, match_hints, propagate
-from tinct.models.hintfit import fit_color_transform
+from tinct.models.hintfit import count_points, fit_color_transform
 from tinct.registry import create_model
 from tinct.train.data import list_images
 
@@ -71,8 +71,16 @@ class FusionConfig:
     """pull that transform toward the identity by how little of the points' disagreement with the network it explains out of sample"""
     obey: bool = False
     """train the mix under obey (the points' propagation wins where they reach) and ship it so"""
+    obey_fade: bool = False
+    """with obey, the obeyed weight is reach ** n for n points (the obeyed zone shrinks as points get denser), in training and in the shipped model"""
+    loss: str = "mse"
+    """mse (squared ab error over all pixels) or logmse (mean over crops of the log of each crop's squared error: each image counts as its PSNR does)"""
+    cache: str = ""
+    """file(s) of precomputed samples, comma-separated: loaded if they exist (and match these settings), else computed and saved to the first"""
+    shard: str = ""
+    """i/n: precompute only the i-th of n interleaved shares of the shuffled images (run n at once, then train with --cache on all n files)"""
     steps: int = 2000
-    """optimizer steps (cosine learning-rate decay)"""
+    """optimizer steps (cosine learning-rate decay); 0 = only precompute the samples into --cache"""
     batch_size: int = 8
     crop: int = 128
     """random crop of a sample used per training item"""
@@ -103,8 +111,12 @@ def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
     fit = _fit_strengths(cfg)
     order = files[:]
     rng.shuffle(order)
+    shard, shards = _shard(cfg.shard)
+    order = order[shard::shards]
+    if shards > 1:  # each share draws its own hints
+        rng = random.Random(f"{cfg.seed}/{shard}")
     out = []
-    gen = torch.Generator().manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed + 1000 * shard)
     bar = tqdm(total=cfg.samples, desc="fusion samples", unit="sample", disable=cfg.quiet)
     i = 0
     while len(out) < cfg.samples and i < 10 * cfg.samples:
@@ -135,13 +147,62 @@ def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
         if cfg.match_source:
             parts.append(match_hints(pred["features"], hint, mask, (cfg.size, cfg.size)))
         if cfg.obey:
-            parts.append(reach)
+            parts.append(reach ** count_points(mask).to(reach) if cfg.obey_fade else reach)
         out.append(torch.cat(parts, dim=1).half())
         bar.update(1)
     bar.close()
     if not out:
         raise TinctError(f"no readable training image in {cfg.data}")
     return torch.cat(out)
+
+
+def _shard(text: str) -> tuple[int, int]:
+    """``"i/n"`` -> (i, n) with 0 <= i < n; ``""`` -> (0, 1)."""
+    if not text:
+        return 0, 1
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise TinctError(f"--shard takes i/n, e.g. 0/2; got {text!r}") from None
+    if not 0 <= i < n:
+        raise TinctError(f"--shard i/n needs 0 <= i < n; got {text!r}")
+    return i, n
+
+
+SAMPLE_FIELDS = ("base", "data", "size", "patch", "max_hints", "prior_weight", "global_source", "match_source",
+                 "guide", "fit", "fit_lightness", "fit_gate", "obey", "obey_fade", "seed")
+
+
+def _sample_key(cfg: FusionConfig) -> dict:
+    """The settings the precomputed samples depend on."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in
+            ((k, getattr(cfg, k)) for k in SAMPLE_FIELDS)}
+
+
+def load_or_make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
+    """:func:`make_samples`, or the samples of ``cfg.cache`` (every file of it, concatenated) when
+    they exist; freshly made samples are saved to its first file."""
+    paths = [Path(p) for p in cfg.cache.split(",") if p] if cfg.cache else []
+    if paths and all(p.exists() for p in paths):
+        parts = []
+        for p in paths:
+            saved = torch.load(p, weights_only=True)
+            if saved["key"] != _sample_key(cfg):
+                diff = sorted(k for k in saved["key"] if saved["key"][k] != _sample_key(cfg).get(k))
+                raise TinctError(f"{p}: samples were made with other settings ({', '.join(diff)}); "
+                                 "use the same settings or another --cache file")
+            parts.append(saved["samples"])
+        return torch.cat(parts)
+    if len(paths) > 1:
+        missing = ", ".join(str(p) for p in paths if not p.exists())
+        raise TinctError(f"--cache: {missing} not found (make each share with --shard i/n --cache FILE)")
+    data = make_samples(base, files, cfg)
+    if paths:
+        paths[0].parent.mkdir(parents=True, exist_ok=True)
+        tmp = paths[0].with_name(paths[0].name + ".part")
+        torch.save({"key": _sample_key(cfg), "samples": data}, tmp)
+        tmp.replace(paths[0])
+    return data
 
 
 def _split(x: torch.Tensor, fusion: HintFusion):
@@ -160,6 +221,14 @@ def _output(fusion: HintFusion, l, net, lv, hint, mask, plain, matched, reach) -
     """The stage's output as the model computes it (the mix, obeyed where the points reach)."""
     fused = fusion.fuse(l, net, lv, hint, mask, plain, matched)
     return fused if reach is None else reach * lv + (1 - reach) * fused
+
+
+def _loss(pred: torch.Tensor, truth: torch.Tensor, kind: str) -> torch.Tensor:
+    """``mse``: the mean squared error; ``logmse``: the mean of each item's log squared error (as
+    the benchmark averages PSNR, an image's error counts relative to its own size)."""
+    if kind == "logmse":
+        return torch.log(((pred - truth) ** 2).mean(dim=(1, 2, 3)) + 1e-6).mean()
+    return F.mse_loss(pred, truth)
 
 
 def _val_scores(fusion: HintFusion, val: torch.Tensor) -> dict[str, float]:
@@ -185,6 +254,8 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
         torch.set_num_threads(cfg.threads)
     if cfg.crop > cfg.size or cfg.samples < 2:
         raise TinctError("need --crop <= --size and at least 2 samples")
+    if cfg.steps < 0 or (cfg.steps == 0 and not cfg.cache):
+        raise TinctError("--steps 0 only precomputes samples, into --cache; give --cache FILE or steps above 0")
     from tinct.pipeline import resolve_model
 
     base_path = resolve_model(cfg.base)
@@ -203,12 +274,19 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
         raise TinctError(f"--fit-lightness must be 0 or more, and needs --fit; got {cfg.fit_lightness}")
     if cfg.fit_gate and not any(cfg.fit):
         raise TinctError("--fit-gate needs --fit")
+    if cfg.obey_fade and not cfg.obey:
+        raise TinctError("--obey-fade needs --obey")
+    if cfg.loss not in ("mse", "logmse"):
+        raise TinctError(f"--loss must be mse or logmse, got {cfg.loss!r}")
+    _shard(cfg.shard)
     base.expose_features = cfg.match_source or cfg.guide[1] > 0
     files = list_images(cfg.data)
     if not files:
         raise TinctError(f"no images in {cfg.data}")
     torch.manual_seed(cfg.seed)
-    data = make_samples(base, files, cfg)
+    data = load_or_make_samples(base, files, cfg)
+    if cfg.steps == 0:  # precompute only (a share of the samples, to train on later with --cache)
+        return {"precomputed": len(data)}
     n_val = max(1, int(len(data) * cfg.val_fraction))
     val, train = data[:n_val], data[n_val:]
     if len(train) == 0:
@@ -216,7 +294,7 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
     fit = _fit_strengths(cfg)
     fusion = HintFusion(prior_weight=cfg.prior_weight, global_source=cfg.global_source,
                         match_source=cfg.match_source, obey=cfg.obey, guide=cfg.guide,
-                        fit=fit, fit_gate=cfg.fit_gate)
+                        fit=fit, fit_gate=cfg.fit_gate, obey_fade=cfg.obey_fade)
     opt = torch.optim.Adam(fusion.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     before = _val_scores(fusion, val)
@@ -230,7 +308,7 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
         if torch.rand(1, generator=gen).item() < 0.5:
             batch = batch.flip(-1)
         l, net, lv, hint, mask, ab, plain, matched, reach = _split(batch, fusion)
-        loss = F.mse_loss(_output(fusion, l, net, lv, hint, mask, plain, matched, reach), ab)
+        loss = _loss(_output(fusion, l, net, lv, hint, mask, plain, matched, reach), ab, cfg.loss)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -240,7 +318,7 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
     kwargs = {**record["kwargs"], "fusion": True, "fusion_prior": cfg.prior_weight,
               "fusion_global": cfg.global_source, "fusion_match": cfg.match_source,
               "fusion_obey": cfg.obey,  # the stage as trained and scored; scripts/package_model.py --obey changes it
-              "fusion_obey_fade": False,
+              "fusion_obey_fade": cfg.obey_fade,
               "fusion_guide": list(cfg.guide) if any(cfg.guide) else None,
               "fusion_fit": list(fit) if fit else None, "fusion_fit_gate": cfg.fit_gate}
     model = create_model("effunet", **{**kwargs, "pretrained": False})
@@ -256,7 +334,8 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
                             "max_hints": cfg.max_hints, "patch": cfg.patch, "size": cfg.size,
                             "prior_weight": cfg.prior_weight, "global_source": cfg.global_source,
                             "match_source": cfg.match_source, "guide": list(cfg.guide), "fit": list(fit or []),
-                            "fit_gate": cfg.fit_gate, "obey": cfg.obey,
+                            "fit_gate": cfg.fit_gate, "obey": cfg.obey, "obey_fade": cfg.obey_fade,
+                            "loss": cfg.loss,
                             **scores}
     save_model(model, cfg.out, provenance=provenance, half=cfg.half)
     return scores
