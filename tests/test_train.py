@@ -141,7 +141,7 @@ def test_init_from_a_fused_model_keeps_the_network(image_dir, tmp_path):
     run = train(_cfg(image_dir, tmp_path / "r", model="effunet", hints=True, steps=1, lr=0.0, init=str(src),
                      model_kwargs={"pretrained": False, "width": 8}, loss="l1"))
     out, record = load_model(run.model_path)
-    assert out.fusion is None and "fusion" not in record["kwargs"]
+    assert out.fusion is None and record["kwargs"]["fusion"] is False
     for (k, v), (_, w) in zip(fused.named_parameters(), out.named_parameters()):
         if not k.startswith("fusion."):
             assert torch.equal(v, w), k

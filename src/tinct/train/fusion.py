@@ -186,7 +186,7 @@ def load_or_make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Te
     if paths and all(p.exists() for p in paths):
         parts = []
         for p in paths:
-            saved = torch.load(p, weights_only=True)
+            saved = torch.load(p, weights_only=True, mmap=True)  # the shares are concatenated: no second copy
             if saved["key"] != _sample_key(cfg):
                 diff = sorted(k for k in saved["key"] if saved["key"][k] != _sample_key(cfg).get(k))
                 raise TinctError(f"{p}: samples were made with other settings ({', '.join(diff)}); "
