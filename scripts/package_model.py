@@ -40,7 +40,7 @@ def main() -> int:
     ap.add_argument("--metrics", help="JSON object of measured metrics to record")
     args = ap.parse_args()
     model, record = load_model(args.src)
-    kwargs = dict(record["kwargs"])
+    kwargs = {k: v for k, v in model.kwargs.items() if k != "pretrained"}  # every argument, as loaded
     for key, value in (("temperature", args.temperature), ("blend", args.blend), ("global_prior", args.global_prior)):
         if value is not None:
             kwargs[key] = value
@@ -94,7 +94,6 @@ def main() -> int:
         kwargs["fusion_fit_gate"] = args.fit_gate == "yes"
     shipped = create_model(record["arch"], **{**kwargs, "pretrained": False})
     shipped.load_state_dict(state, strict=True)
-    shipped.kwargs = kwargs
     provenance["notes"] = provenance.get("notes", []) + args.note
     if args.metrics:
         provenance["benchmark"] = json.loads(args.metrics)

@@ -95,6 +95,7 @@ def test_train_fusion_writes_a_fused_model(fusion_setup):
     base_path, out, scores, _ = fusion_setup
     record = read_record(out)
     assert record["kwargs"]["fusion"] is True and record["kwargs"]["fusion_prior"] == 1e-4
+    assert record["kwargs"]["width"] == 8 and record["kwargs"]["temperature"] == 0.4  # every argument recorded
     assert record["provenance"]["fusion"]["samples"] == 6
     # the even mix at the start is no worse than the worse of its two inputs; training keeps it below
     assert scores["mse_fused"] < max(scores["mse_net_before"], scores["mse_propagated_before"])

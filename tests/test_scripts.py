@@ -33,6 +33,9 @@ def test_package_model_sets_decoding_and_copies_a_fusion_stage(tmp_path):
     assert {k: record["kwargs"][k] for k in ("temperature", "blend", "global_prior", "fusion")} == {
         "temperature": 0.45, "blend": 0.4, "global_prior": 3.0, "fusion": True}
     assert "packaged in a test" in record["provenance"]["notes"]
+    # every constructor argument is written out, those never passed too
+    assert record["kwargs"]["width"] == 8 and record["kwargs"]["bins_head"] is True and "fusion_fit" in record["kwargs"]
+    assert "pretrained" not in record["kwargs"]
     shipped, _ = load_model(out)
     base_model, _ = load_model(base)
     assert torch.allclose(shipped.fusion.out.weight, donor_model.fusion.out.weight.half().float())

@@ -315,7 +315,8 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
         bar.set_postfix(loss=f"{loss.item():.5f}")
     after = _val_scores(fusion, val)
 
-    kwargs = {**record["kwargs"], "fusion": True, "fusion_prior": cfg.prior_weight,
+    base_kwargs = {k: v for k, v in base.kwargs.items() if k != "pretrained"}  # every argument, as loaded
+    kwargs = {**base_kwargs, "fusion": True, "fusion_prior": cfg.prior_weight,
               "fusion_global": cfg.global_source, "fusion_match": cfg.match_source,
               "fusion_obey": cfg.obey,  # the stage as trained and scored; scripts/package_model.py --obey changes it
               "fusion_obey_fade": cfg.obey_fade,
@@ -326,7 +327,6 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
     if missing.unexpected_keys or any(not k.startswith("fusion.") for k in missing.missing_keys):
         raise TinctError("base weights do not fit the fused model")
     model.fusion.load_state_dict(fusion.state_dict())
-    model.kwargs = kwargs
     provenance = dict(record.get("provenance", {}))
     scores = {"val_samples": len(val), **{f"mse_{k}_before": round(v, 6) for k, v in before.items() if k != "fused"},
               "mse_fused": round(after["fused"], 6)}
