@@ -14,6 +14,14 @@ With ``guide`` the propagations also stop at edges of the network's colors and f
 (``reach * propagated + (1 - reach) * fused``, as the model runs with ``fusion_obey``), so the
 mix learns for the pixels the points do not reach.
 
+With ``obey_fade`` the samples carry ``reach ** n`` (n points), as the model obeys with
+``fusion_obey_fade``. ``loss="logmse"`` averages each crop's log squared error, so that every
+image weighs as its PSNR does in the benchmark's mean.
+
+The samples (the sparse solves) cost most of the time; ``cache`` saves them and loads them again,
+and ``shard`` = ``i/n`` makes the i-th of n interleaved shares of the images, so that n processes
+precompute at once (``--steps 0``) and one training run then reads all the shares.
+
 ``tinct train-fusion BASE.safetensors --data DIR --out FILE [--samples N --steps S]``
 """
 
