@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 
-from tinct.modelfile import load_model, save_model
+from tinct.modelfile import load_model, recorded_kwargs, save_model
 
 
 def main() -> int:
@@ -40,7 +40,7 @@ def main() -> int:
     ap.add_argument("--metrics", help="JSON object of measured metrics to record")
     args = ap.parse_args()
     model, record = load_model(args.src)
-    kwargs = {k: v for k, v in model.kwargs.items() if k != "pretrained"}  # every argument, as loaded
+    kwargs = recorded_kwargs(model)  # every argument, as loaded
     for key, value in (("temperature", args.temperature), ("blend", args.blend), ("global_prior", args.global_prior)):
         if value is not None:
             kwargs[key] = value

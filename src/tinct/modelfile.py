@@ -30,12 +30,17 @@ READABLE_VERSIONS = (1, 2)
 META_KEY = "tinct"
 
 
+def recorded_kwargs(model: torch.nn.Module) -> dict[str, Any]:
+    """The constructor arguments a model file records for ``model`` (all but the init-only ones)."""
+    return {k: v for k, v in model.kwargs.items() if k not in getattr(model, "init_only_kwargs", ())}
+
+
 def model_record(model: torch.nn.Module, provenance: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
     """The JSON record saved beside the weights."""
     arch = getattr(model, "arch", "")
     if not arch:
         raise ModelFileError("only models built by tinct.registry.create_model can be saved")
-    kwargs = {k: v for k, v in model.kwargs.items() if k not in getattr(model, "init_only_kwargs", ())}
+    kwargs = recorded_kwargs(model)
     from tinct.registry import get_spec
 
     return {
@@ -123,11 +128,9 @@ def load_model(path: str | os.PathLike, arch: str | None = None, role: str | Non
     kwargs = dict(record["kwargs"])
     if record["format_version"] == 1:  # only the passed arguments were recorded, under the defaults of then
         kwargs = {**spec.legacy_defaults, **kwargs}
-    recorded = dict(kwargs)
     if "pretrained" in spec.cls.init_only_kwargs:
         kwargs["pretrained"] = False
     model = create_model(record["arch"], **kwargs)
-    model.kwargs = {**model.kwargs, **recorded}
     state = load_file(str(path))
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     try:

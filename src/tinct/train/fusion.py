@@ -40,7 +40,7 @@ from tinct import color
 from tinct.bench import load_eval_image
 from tinct.errors import ImageError, TinctError
 from tinct.hints import sample_points
-from tinct.modelfile import load_model, save_model
+from tinct.modelfile import load_model, recorded_kwargs, save_model
 from tinct.models.fusion import HintFusion, guide_for, match_hints, propagate
 from tinct.models.hintfit import count_points, fit_color_transform
 from tinct.registry import create_model
@@ -191,12 +191,13 @@ def load_or_make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Te
     """:func:`make_samples`, or the samples of ``cfg.cache`` (every file of it, concatenated) when
     they exist; freshly made samples are saved to its first file."""
     paths = [Path(p) for p in cfg.cache.split(",") if p] if cfg.cache else []
+    key = _sample_key(cfg)
     if paths and all(p.exists() for p in paths):
         parts = []
         for p in paths:
             saved = torch.load(p, weights_only=True, mmap=True)  # the shares are concatenated: no second copy
-            if saved["key"] != _sample_key(cfg):
-                diff = sorted(k for k in saved["key"] if saved["key"][k] != _sample_key(cfg).get(k))
+            if saved["key"] != key:
+                diff = sorted(k for k in saved["key"] if saved["key"][k] != key.get(k))
                 raise TinctError(f"{p}: samples were made with other settings ({', '.join(diff)}); "
                                  "use the same settings or another --cache file")
             parts.append(saved["samples"])
@@ -208,7 +209,7 @@ def load_or_make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Te
     if paths:
         paths[0].parent.mkdir(parents=True, exist_ok=True)
         tmp = paths[0].with_name(paths[0].name + ".part")
-        torch.save({"key": _sample_key(cfg), "samples": data}, tmp)
+        torch.save({"key": key, "samples": data}, tmp)
         tmp.replace(paths[0])
     return data
 
@@ -323,8 +324,7 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
         bar.set_postfix(loss=f"{loss.item():.5f}")
     after = _val_scores(fusion, val)
 
-    base_kwargs = {k: v for k, v in base.kwargs.items() if k != "pretrained"}  # every argument, as loaded
-    kwargs = {**base_kwargs, "fusion": True, "fusion_prior": cfg.prior_weight,
+    kwargs = {**recorded_kwargs(base), "fusion": True, "fusion_prior": cfg.prior_weight,
               "fusion_global": cfg.global_source, "fusion_match": cfg.match_source,
               "fusion_obey": cfg.obey,  # the stage as trained and scored; scripts/package_model.py --obey changes it
               "fusion_obey_fade": cfg.obey_fade,
