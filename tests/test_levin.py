@@ -228,3 +228,27 @@ def test_a_region_walled_in_by_the_guide_still_gets_a_color():
     low, high = np.minimum(LEFT_AB, RIGHT_AB), np.maximum(LEFT_AB, RIGHT_AB)
     assert ((island >= low[:, None, None] - 1e-6) & (island <= high[:, None, None] + 1e-6)).all()  # a blend of the hints
     assert np.linalg.norm(island.mean(axis=(1, 2))) > 5  # not left gray
+
+
+def test_shared_weights_give_the_same_solves():
+    """One affinity build serves the prior-weighted and the plain solve (the fusion stage's pair)."""
+    rng = np.random.default_rng(3)
+    l = two_regions()
+    guide = rng.normal(size=(3, H, W))
+    ab, mask = two_hints()
+    prior = rng.normal(size=(2, H, W)) * 10
+    weights = affinity_weights(l / 100.0, guide)
+    for pw in (0.0, 1e-3):
+        np.testing.assert_array_equal(levin.propagate_with_prior(l, prior, ab, mask, pw, guide=guide),
+                                      levin.propagate_with_prior(l, prior, ab, mask, pw, weights=weights))
+    with pytest.raises(HintError, match="affinity weights"):
+        levin_colorize(l, ab, mask, weights=(weights[0][:, :5], weights[1]))
+
+
+def test_guide_differences_match_the_direct_sum():
+    rng = np.random.default_rng(4)
+    g = rng.normal(size=(5, 7, 9))
+    gp = np.pad(g, ((0, 0), (1, 1), (1, 1)))
+    direct = np.stack([((gp[:, 1 + dy : 8 + dy, 1 + dx : 10 + dx] - g) ** 2).sum(axis=0) for dy, dx in levin._OFFSETS])
+    _, valid = levin._neighbors(np.zeros((7, 9)))
+    np.testing.assert_allclose(np.where(valid, levin.guide_differences(g), 0), np.where(valid, direct, 0), atol=1e-12)

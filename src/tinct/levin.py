@@ -67,14 +67,28 @@ def affinity_weights(y: np.ndarray, guide: np.ndarray | None = None) -> tuple[np
     denom = np.maximum(denom, MIN_DENOMINATOR)
     e = np.where(valid, d2, 0.0) / denom
     if guide is not None:
-        g = np.asarray(guide, dtype=np.float64)  # all channels at once, per neighbor offset
-        gp = np.pad(g, ((0, 0), (1, 1), (1, 1)))
-        h, w = y.shape
-        gd = np.stack([((gp[:, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] - g) ** 2).sum(axis=0) for dy, dx in _OFFSETS])
-        e = e + np.minimum(gd, MAX_GUIDE_TERM)
+        e = e + np.minimum(guide_differences(guide), MAX_GUIDE_TERM)
         e = e - np.where(valid, e, np.inf).min(axis=0)  # same weights after normalizing, no underflow
     wts = np.where(valid, np.exp(-e), 0.0)
     return wts / wts.sum(axis=0), valid
+
+
+def guide_differences(guide: np.ndarray) -> np.ndarray:
+    """(8, H, W): ``|g_r - g_s|^2`` summed over the guide's channels for each pixel ``r`` and its
+    neighbor ``s`` at each of the 8 offsets (meaningless where the neighbor is outside). Computed
+    for 4 offsets; the opposite offset is the same difference seen from the neighbor."""
+    g = np.asarray(guide, dtype=np.float64)
+    _, h, w = g.shape
+    gp = np.pad(g, ((0, 0), (1, 1), (1, 1)))
+    out = np.empty((len(_OFFSETS), h, w))
+    d = np.empty_like(g)
+    for k in range(len(_OFFSETS) // 2, len(_OFFSETS)):
+        dy, dx = _OFFSETS[k]
+        np.subtract(gp[:, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w], g, out=d)
+        out[k] = np.einsum("chw,chw->hw", d, d)
+        back = np.pad(out[k], 1)  # offset -o at pixel p is offset o at pixel p - o
+        out[len(_OFFSETS) - 1 - k] = back[1 - dy : 1 - dy + h, 1 - dx : 1 - dx + w]
+    return out
 
 
 @functools.lru_cache(maxsize=8)
@@ -104,14 +118,16 @@ def dissection_order(h: int, w: int) -> np.ndarray:
 
 
 def affinity_matrix(y: np.ndarray, fixed: np.ndarray, order: np.ndarray | None = None,
-                    prior_weight: float = 0.0, guide: np.ndarray | None = None) -> sp.csc_matrix:
+                    prior_weight: float = 0.0, guide: np.ndarray | None = None,
+                    weights: tuple[np.ndarray, np.ndarray] | None = None) -> sp.csc_matrix:
     """The (HW, HW) system matrix: ``(1 + prior_weight) I - W`` on free pixels, identity rows on
     ``fixed`` pixels. Unknowns are in row-major order, or in ``order`` (``order[k]`` = pixel of
     unknown k). ``prior_weight`` > 0 ties free pixels to a prior (see :func:`propagate_with_prior`);
-    ``guide``: see :func:`affinity_weights`."""
+    ``guide``: see :func:`affinity_weights`; ``weights``: its result for ``y`` and ``guide``,
+    computed beforehand (then ``guide`` is not read)."""
     h, w = y.shape
     n = h * w
-    wts, valid = affinity_weights(y, guide)
+    wts, valid = affinity_weights(y, guide) if weights is None else weights
     pos = np.arange(n) if order is None else np.argsort(order)  # pixel -> unknown
     idx = np.arange(n).reshape(h, w)
     free = ~fixed
@@ -127,21 +143,24 @@ def affinity_matrix(y: np.ndarray, fixed: np.ndarray, order: np.ndarray | None =
 
 
 def _solve(y: np.ndarray, fixed: np.ndarray, rhs: np.ndarray, prior_weight: float = 0.0,
-           guide: np.ndarray | None = None) -> np.ndarray:
+           guide: np.ndarray | None = None, weights=None) -> np.ndarray:
     """Solve the system for ``rhs`` (HW, k) in row-major pixel order."""
     order = dissection_order(*y.shape)
+    if weights is None:
+        weights = affinity_weights(y, guide)
     try:
-        lu = splu(affinity_matrix(y, fixed, order, prior_weight, guide), permc_spec="NATURAL", diag_pivot_thresh=0.0)
+        lu = splu(affinity_matrix(y, fixed, order, prior_weight, weights=weights), permc_spec="NATURAL",
+                  diag_pivot_thresh=0.0)
         out = np.empty_like(rhs)
         out[order] = lu.solve(np.ascontiguousarray(rhs[order]))
         if np.isfinite(out).all():
             return out
     except RuntimeError:  # an exactly zero pivot
         pass
-    return splu(affinity_matrix(y, fixed, prior_weight=prior_weight, guide=guide)).solve(np.ascontiguousarray(rhs))
+    return splu(affinity_matrix(y, fixed, prior_weight=prior_weight, weights=weights)).solve(np.ascontiguousarray(rhs))
 
 
-def _check(l, ab_hint, mask, guide=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _check(l, ab_hint, mask, guide=None, weights=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     l = np.asarray(l, dtype=np.float64)
     ab_hint = np.asarray(ab_hint, dtype=np.float64)
     mask = np.asarray(mask)
@@ -152,11 +171,14 @@ def _check(l, ab_hint, mask, guide=None) -> tuple[np.ndarray, np.ndarray, np.nda
         raise HintError(f"hints must be (2, {h}, {w}) with a ({h}, {w}) mask, got {ab_hint.shape} and {mask.shape}")
     if guide is not None and (np.ndim(guide) != 3 or np.shape(guide)[1:] != (h, w)):
         raise HintError(f"the guide must be (C, {h}, {w}), got {np.shape(guide)}")
+    if weights is not None and (len(weights) != 2 or any(np.shape(a) != (len(_OFFSETS), h, w) for a in weights)):
+        raise HintError(f"the affinity weights must be affinity_weights()'s pair of (8, {h}, {w}) arrays")
     return l, ab_hint, mask > 0.5
 
 
 def propagate_with_prior(l: np.ndarray, prior_ab: np.ndarray, ab_hint: np.ndarray, mask: np.ndarray,
-                         prior_weight: float, return_reach: bool = False, guide: np.ndarray | None = None):
+                         prior_weight: float, return_reach: bool = False, guide: np.ndarray | None = None,
+                         weights: tuple[np.ndarray, np.ndarray] | None = None):
     """Levin's propagation with a prior color everywhere: each free pixel's ab minimizes
     ``(ab_r - sum_s w_rs ab_s)^2 + prior_weight (ab_r - prior_r)^2``, hint pixels keep their
     hint. A hint's influence then fades with the affinity distance (about ``1/sqrt(prior_weight)``
@@ -165,8 +187,10 @@ def propagate_with_prior(l: np.ndarray, prior_ab: np.ndarray, ab_hint: np.ndarra
 
     ``return_reach``: also return the hints' reach (H, W), the same solve with 1 at the hints and
     a prior of 0: 1 at a hint, falling to 0 where the prior has taken over (1 everywhere for
-    ``prior_weight`` 0 with a hint, 0 everywhere without one). ``guide``: see :func:`affinity_weights`."""
-    l, ab_hint, fixed = _check(l, ab_hint, mask, guide)
+    ``prior_weight`` 0 with a hint, 0 everywhere without one). ``guide``: see :func:`affinity_weights`;
+    ``weights``: ``affinity_weights(l / 100, guide)`` computed beforehand, so that several solves on
+    one image share one build (``guide`` is then not read)."""
+    l, ab_hint, fixed = _check(l, ab_hint, mask, guide, weights)
     prior_ab = np.asarray(prior_ab, dtype=np.float64)
     if prior_ab.shape != ab_hint.shape:
         raise HintError(f"the prior must be {ab_hint.shape}, got {prior_ab.shape}")
@@ -174,7 +198,7 @@ def propagate_with_prior(l: np.ndarray, prior_ab: np.ndarray, ab_hint: np.ndarra
         raise HintError(f"prior weight must be 0 or more, got {prior_weight}")
     full = np.full(l.shape, float(fixed.any()))
     if prior_weight == 0:
-        out = levin_colorize(l, ab_hint, mask, guide)
+        out = levin_colorize(l, ab_hint, mask, guide, weights)
         return (out, full) if return_reach else out
     if not fixed.any() or fixed.all():
         out = prior_ab.copy() if not fixed.any() else ab_hint.copy()
@@ -182,7 +206,7 @@ def propagate_with_prior(l: np.ndarray, prior_ab: np.ndarray, ab_hint: np.ndarra
     rhs = np.where(fixed, ab_hint, prior_weight * prior_ab).reshape(2, -1).T
     if return_reach:
         rhs = np.concatenate([rhs, fixed.reshape(-1, 1).astype(np.float64)], axis=1)
-    sol = _solve(l / 100.0, fixed, rhs, prior_weight, guide).T
+    sol = _solve(l / 100.0, fixed, rhs, prior_weight, guide, weights).T
     out = sol[:2].reshape(prior_ab.shape)
     out[:, fixed] = ab_hint[:, fixed]
     if not return_reach:
@@ -190,7 +214,8 @@ def propagate_with_prior(l: np.ndarray, prior_ab: np.ndarray, ab_hint: np.ndarra
     return out, np.clip(sol[2].reshape(l.shape), 0.0, 1.0)
 
 
-def levin_colorize(l: np.ndarray, ab_hint: np.ndarray, mask: np.ndarray, guide: np.ndarray | None = None) -> np.ndarray:
+def levin_colorize(l: np.ndarray, ab_hint: np.ndarray, mask: np.ndarray, guide: np.ndarray | None = None,
+                   weights: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Propagate hint colors over the image by Levin et al.'s optimization.
 
     ``l`` (H, W): lightness in Lab units (0-100). ``ab_hint`` (2, H, W): the hint colors in raw
@@ -198,15 +223,16 @@ def levin_colorize(l: np.ndarray, ab_hint: np.ndarray, mask: np.ndarray, guide: 
     same units as ``ab_hint`` (the solve is linear, so normalized ab in gives normalized ab out;
     the ``levin`` zoo model relies on that). Hint pixels keep their hint exactly; with no hint
     pixel at all the result is ab = 0 (gray). ``guide`` (C, H, W): extra edges, see
-    :func:`affinity_weights` (None: the paper's method).
+    :func:`affinity_weights` (None: the paper's method); ``weights``: as in
+    :func:`propagate_with_prior`.
     """
-    l, ab_hint, fixed = _check(l, ab_hint, mask, guide)
+    l, ab_hint, fixed = _check(l, ab_hint, mask, guide, weights)
     h, w = l.shape
     if not fixed.any():
         return np.zeros((2, h, w))
     if fixed.all():
         return ab_hint.copy()
     rhs = np.where(fixed, ab_hint, 0.0).reshape(2, -1).T
-    out = _solve(l / 100.0, fixed, rhs, guide=guide).T.reshape(2, h, w)
+    out = _solve(l / 100.0, fixed, rhs, guide=guide, weights=weights).T.reshape(2, h, w)
     out[:, fixed] = ab_hint[:, fixed]  # exact at the hints (the solve is exact up to rounding)
     return out

@@ -54,7 +54,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tinct import color
-from tinct.levin import propagate_with_prior
+from tinct.levin import affinity_weights, propagate_with_prior
 from tinct.models.hintfit import count_points, fit_color_transform
 
 IN_CHANNELS = 1 + 2 + 2 + 2 + 1 + 3  # L, net ab, propagated ab, hint ab, mask, 3 hint densities
@@ -104,25 +104,53 @@ def guide_for(net_ab: torch.Tensor, features: torch.Tensor | None, weights) -> t
     return torch.cat(parts, dim=1) if parts else None
 
 
+def affinities(l: torch.Tensor, guide: torch.Tensor | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Levin's neighbor weights (:func:`tinct.levin.affinity_weights`) of every image of normalized
+    L (N, 1, H, W) with ``guide`` (N, C, H, W or None): build them once for several solves."""
+    l_raw = color.denormalize_l(l.detach().double().cpu()).numpy()
+    g = None if guide is None else guide.detach().double().cpu().numpy()
+    return [affinity_weights(l_raw[i, 0] / 100.0, None if g is None else g[i]) for i in range(l.shape[0])]
+
+
 def propagate(l: torch.Tensor, prior_ab: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tensor,
-              prior_weight: float = PRIOR_WEIGHT, return_reach: bool = False, guide: torch.Tensor | None = None):
+              prior_weight: float = PRIOR_WEIGHT, return_reach: bool = False, guide: torch.Tensor | None = None,
+              weights: list | None = None):
     """Propagate normalized hints over normalized L (N, 1, H, W) with ``prior_ab`` (normalized,
     same size) as the prior, weight :func:`effective_prior_weight`; ``prior_weight`` 0 is plain
-    Levin. ``guide`` (N, C, H, W): extra edges (:func:`guide_for`). Returns normalized ab and,
-    with ``return_reach``, the hints' reach (N, 1, H, W)."""
+    Levin. ``guide`` (N, C, H, W): extra edges (:func:`guide_for`); ``weights``: :func:`affinities`
+    of ``l`` and ``guide``, built beforehand (``guide`` is then not read). Returns normalized ab
+    and, with ``return_reach``, the hints' reach (N, 1, H, W)."""
     l_raw = color.denormalize_l(l.detach().double().cpu()).numpy()
     hints, masks = ab_hint.detach().double().cpu().numpy(), mask.detach().double().cpu().numpy()
     prior = prior_ab.detach().double().cpu().numpy()
-    g = None if guide is None else guide.detach().double().cpu().numpy()
+    g = None if guide is None or weights is not None else guide.detach().double().cpu().numpy()
     res = [propagate_with_prior(l_raw[i, 0], prior[i], hints[i], masks[i, 0],
                                 effective_prior_weight(masks[i, 0], prior_weight), return_reach=return_reach,
-                                guide=None if g is None else g[i])
+                                guide=None if g is None else g[i], weights=None if weights is None else weights[i])
            for i in range(l.shape[0])]
     if not return_reach:
         return torch.stack([torch.from_numpy(a) for a in res]).to(device=l.device, dtype=l.dtype)
     ab = torch.stack([torch.from_numpy(a) for a, _ in res]).to(device=l.device, dtype=l.dtype)
     reach = torch.stack([torch.from_numpy(r)[None] for _, r in res]).to(device=l.device, dtype=l.dtype)
     return ab, reach
+
+
+def propagations(l, net_ab, ab_hint, mask, prior_weight: float = PRIOR_WEIGHT, obey: bool = False,
+                 global_source: bool = False, guide_weights=None, features=None, guide_ab=None, guide_features=None):
+    """The local propagation (network colors as prior, ``prior_weight``), the hints' reach in it
+    (with ``obey``, else None) and plain Levin (with ``global_source``, else None), both guided
+    where ``guide_weights`` (:func:`guide_for`) say so by ``guide_ab`` and ``guide_features`` (the
+    network's colors and features without the points; default ``net_ab`` and ``features``). One
+    affinity build per image serves both solves."""
+    guide = guide_for(net_ab if guide_ab is None else guide_ab,
+                      features if guide_features is None else guide_features, guide_weights)
+    weights = affinities(l, guide)
+    if obey:
+        prop, reach = propagate(l, net_ab, ab_hint, mask, prior_weight, return_reach=True, weights=weights)
+    else:
+        prop, reach = propagate(l, net_ab, ab_hint, mask, prior_weight, weights=weights), None
+    plain = propagate(l, net_ab, ab_hint, mask, 0.0, weights=weights) if global_source else None
+    return prop, reach, plain
 
 
 def match_hints(features: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tensor, size: tuple[int, int],
@@ -214,16 +242,9 @@ class HintFusion(nn.Module):
         return any(w > 0 for w in self.guide)
 
     def propagations(self, l, net_ab, ab_hint, mask, features=None, guide_ab=None, guide_features=None):
-        """The local propagation (network colors as prior), the hints' reach in it (with ``obey``,
-        else None) and plain Levin (with ``global_source``, else None), both guided where
-        ``guide`` says so by ``guide_ab`` and ``guide_features`` (the network's colors and
-        features without the points; default ``net_ab`` and ``features``)."""
-        guide = guide_for(net_ab if guide_ab is None else guide_ab,
-                          features if guide_features is None else guide_features, self.guide)
-        prop, reach = propagate(l, net_ab, ab_hint, mask, self.prior_weight, return_reach=True, guide=guide) \
-            if self.obey else (propagate(l, net_ab, ab_hint, mask, self.prior_weight, guide=guide), None)
-        plain = propagate(l, net_ab, ab_hint, mask, 0.0, guide=guide) if self.global_source else None
-        return prop, reach, plain
+        """:func:`propagations` with this stage's settings."""
+        return propagations(l, net_ab, ab_hint, mask, self.prior_weight, self.obey, self.global_source, self.guide,
+                            features, guide_ab, guide_features)
 
     def forward(self, l, net_ab, ab_hint, mask, features=None, guide_ab=None, guide_features=None) -> torch.Tensor:
         """Fuse at the hints' size; images without a hint pixel keep ``net_ab`` (resized). Above

@@ -41,7 +41,7 @@ from tinct.bench import load_eval_image
 from tinct.errors import ImageError, TinctError
 from tinct.hints import sample_points
 from tinct.modelfile import load_model, recorded_kwargs, save_model
-from tinct.models.fusion import HintFusion, guide_for, match_hints, propagate
+from tinct.models.fusion import HintFusion, match_hints, propagations
 from tinct.models.hintfit import count_points, fit_color_transform
 from tinct.registry import create_model
 from tinct.train.data import list_images
@@ -143,15 +143,15 @@ def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
         net = color.resize_ab(base.decode(pred), (cfg.size, cfg.size))
         if fit:  # as the model does: the points' global color transform first
             net = fit_color_transform(net, hint, mask, fit, l=l, gate=cfg.fit_gate)
-        guide = None
+        free_ab = free_features = None
         if any(cfg.guide):  # as the model does: the network's colors and features without the points
             free_ab, free_features = base.hint_free(l)
-            guide = guide_for(color.resize_ab(free_ab, (cfg.size, cfg.size)), free_features, cfg.guide)
-        prop, reach = propagate(l, net, hint, mask, cfg.prior_weight, return_reach=True, guide=guide) if cfg.obey \
-            else (propagate(l, net, hint, mask, cfg.prior_weight, guide=guide), None)
+            free_ab = color.resize_ab(free_ab, (cfg.size, cfg.size))
+        prop, reach, plain = propagations(l, net, hint, mask, cfg.prior_weight, cfg.obey, cfg.global_source,
+                                          cfg.guide, guide_ab=free_ab, guide_features=free_features)
         parts = [l, net, prop, hint * mask, mask, ab]
         if cfg.global_source:
-            parts.append(propagate(l, net, hint, mask, 0.0, guide=guide))
+            parts.append(plain)
         if cfg.match_source:
             parts.append(match_hints(pred["features"], hint, mask, (cfg.size, cfg.size)))
         if cfg.obey:
