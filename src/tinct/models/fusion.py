@@ -123,10 +123,11 @@ def propagate(l: torch.Tensor, prior_ab: torch.Tensor, ab_hint: torch.Tensor, ma
     l_raw = color.denormalize_l(l.detach().double().cpu()).numpy()
     hints, masks = ab_hint.detach().double().cpu().numpy(), mask.detach().double().cpu().numpy()
     prior = prior_ab.detach().double().cpu().numpy()
-    g = None if guide is None or weights is not None else guide.detach().double().cpu().numpy()
+    if weights is None:
+        weights = affinities(l, guide)
     res = [propagate_with_prior(l_raw[i, 0], prior[i], hints[i], masks[i, 0],
                                 effective_prior_weight(masks[i, 0], prior_weight), return_reach=return_reach,
-                                guide=None if g is None else g[i], weights=None if weights is None else weights[i])
+                                weights=weights[i])
            for i in range(l.shape[0])]
     if not return_reach:
         return torch.stack([torch.from_numpy(a) for a in res]).to(device=l.device, dtype=l.dtype)
