@@ -145,3 +145,36 @@ def test_init_from_a_fused_model_keeps_the_network(image_dir, tmp_path):
     for (k, v), (_, w) in zip(fused.named_parameters(), out.named_parameters()):
         if not k.startswith("fusion."):
             assert torch.equal(v, w), k
+
+
+def test_hint_only_changes_what_hints_do_and_nothing_else(image_dir, tmp_path, capsys):
+    """--hint-only trains the hint stem, the global-hint layer and the last decoder stage's weights
+    on the hint channels: the output without hints is bit for bit the same, with hints it changes."""
+    from tinct.modelfile import save_model
+    from tinct.registry import create_model
+
+    torch.manual_seed(0)
+    base = create_model("effunet", pretrained=False, width=8, hints=True)
+    src = save_model(base, tmp_path / "base.safetensors")
+    run = train(_cfg(image_dir, tmp_path / "r", model="effunet", hints=True, steps=6, lr=1e-2, init=str(src),
+                     model_kwargs={"pretrained": False, "width": 8}, loss="l1+cls", hint_only=True))
+    out, _ = load_model(run.model_path)
+    base, _ = load_model(src)
+    changed = {k for (k, v), (_, w) in zip(base.named_parameters(), out.named_parameters()) if not torch.equal(v, w)}
+    assert changed == {"hint_stem.weight", "global_fc.weight", "up2.conv.0.0.weight"}
+    conv_b, conv_o = base.up2.conv[0][0].weight, out.up2.conv[0][0].weight
+    assert torch.equal(conv_b[:, :-3], conv_o[:, :-3]) and not torch.equal(conv_b[:, -3:], conv_o[:, -3:])
+    for k, v in base.state_dict().items():  # batch-norm statistics too
+        if k not in changed:
+            assert torch.equal(v, out.state_dict()[k]), k
+    l = torch.rand(2, 1, 64, 64) * 2 - 1
+    ab_hint, mask = torch.zeros(2, 2, 64, 64), torch.zeros(2, 1, 64, 64)
+    ab_hint[:, 0, 20:26, 20:26], mask[:, :, 20:26, 20:26] = 0.5, 1
+    base.eval(), out.eval()
+    with torch.no_grad():
+        assert torch.equal(base.decode(base(l)), out.decode(out(l)))
+        assert not torch.allclose(base.decode(base(l, ab_hint, mask)), out.decode(out(l, ab_hint, mask)))
+    code = main(["train", "--model", "effunet", "--data", str(image_dir), "--out", str(tmp_path / "x"),
+                 "--steps", "1", "--crop", "32", "--batch-size", "2", "--hint-only", "--quiet", "--workers", "0"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--hint-only needs" in err and "Traceback" not in err

@@ -142,6 +142,26 @@ class EffUNet(ColorNet):
                              out.get("guide_ab"), out.get("guide_features"), self.stats_for(out))
         return ab
 
+    def hint_parameters(self) -> list[nn.Parameter]:
+        """Freeze the network but for the weights only the hints feed, and return those: the hint
+        stem's and the global-hint layer's weights (not their biases: without hints their input is
+        zero and the bias is all they give) and the last decoder stage's first convolution's
+        weights on the pooled-hint channels (the gradient of its other weights is masked to 0).
+        Trained alone, in eval mode (batch norms frozen), they change what hints do and leave the
+        output without hints bit for bit as it was."""
+        if not self.hints:
+            raise ValueError("hint_parameters needs a hint model (hints=True)")
+        for p in self.parameters():
+            p.requires_grad_(False)
+        conv = self.up2.conv[0][0]
+        keep = torch.zeros_like(conv.weight)
+        keep[:, conv.in_channels - 3 :] = 1  # the skip's last 3 channels: ab_hint * mask, mask
+        params = [self.hint_stem.weight, self.global_fc.weight, conv.weight]
+        for p in params:
+            p.requires_grad_(True)
+        conv.weight.register_hook(lambda g: g * keep)
+        return params
+
     def stats_for(self, out: dict[str, torch.Tensor]) -> torch.Tensor | None:
         """The :func:`network_stats` of a hinted pass ``out`` at the hints' size, for a fusion stage
         with ``net_stats`` (else None)."""

@@ -59,6 +59,8 @@ class TrainConfig:
     """continue from the run folder's checkpoint"""
     init: str | None = None
     """start from these weights (a model file or a run's checkpoint.pt) with a fresh optimizer and schedule: fine-tuning"""
+    hint_only: bool = False
+    """with --hints and --init: train only the weights the hints feed (effunet: hint stem, global-hint layer, the last decoder stage on the hint channels); the output without hints stays bit for bit as it was"""
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     half: bool = False
     """export fp16 weights"""

@@ -99,10 +99,11 @@ def _full_ab(model, out: dict[str, torch.Tensor], size) -> torch.Tensor:
 @torch.no_grad()
 def evaluate(model, val_rgb: torch.Tensor, hints: bool) -> dict[str, float]:
     """MAE of normalized ab, PSNR of the colorized crops and of the gray baseline (no hints)."""
+    was_training = model.training
     model.eval()
     l, ab = _split_lab(val_rgb)
     pred = torch.cat([_full_ab(model, model(l[i : i + 8]), l.shape[-2:]) for i in range(0, len(l), 8)])
-    model.train()
+    model.train(was_training)
     rgb_pred = color.lab_to_rgb(torch.cat([color.denormalize_l(l), color.denormalize_ab(pred)], 1))
     gray = color.lab_to_rgb(torch.cat([color.denormalize_l(l), torch.zeros_like(ab)], 1))
 
@@ -147,13 +148,18 @@ def train(cfg: TrainConfig) -> TrainResult:
     model = create_model(cfg.model, **kwargs)
     if cfg.init and not cfg.resume:
         init_weights(model, cfg.init, cfg.model)
+    trainable = list(model.parameters())
+    if cfg.hint_only:
+        if not (cfg.hints and (cfg.init or cfg.resume) and hasattr(model, "hint_parameters")):
+            raise TinctError("--hint-only needs --hints, --init (or --resume) and a model with hint inputs (effunet)")
+        trainable = model.hint_parameters()  # the rest frozen: the automatic output cannot change
     disc = None
     if gan_kind:
         disc_name = cfg.disc or spec.discriminator or "patchgan"
         disc = create_model(disc_name)
         if get_spec(disc_name).role != "discriminator":
             raise TinctError(f"{disc_name!r} is not a discriminator")
-    opt_g = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
+    opt_g = torch.optim.Adam(trainable, lr=cfg.lr, betas=(cfg.beta1, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999)) if disc else None
     weights = None
     if "cls" in rec_kind:
@@ -189,7 +195,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     acc = {"D_loss": 0.0, "G_loss": 0.0, "rec": 0.0, "n": 0}
     t0 = time.time()
     bar = tqdm(total=cfg.steps, initial=start, disable=cfg.quiet or not main, desc=f"train {cfg.model}", unit="step")
-    model.train()
+    model.train(not cfg.hint_only)  # frozen batch norms keep their statistics with --hint-only
     for step, rgb in enumerate(loader, start):
         for opt in (opt_g, opt_d):
             for group in getattr(opt, "param_groups", []):
@@ -198,7 +204,8 @@ def train(cfg: TrainConfig) -> TrainResult:
         hk = {}
         if cfg.hints:
             gen = torch.Generator().manual_seed(cfg.seed * 7919 + step * world + rank)
-            ab_hint, mask, glob = sample_training_hints(ab, rgb, gen)
+            # with --hint-only an image without points trains nothing but the global-hint layer
+            ab_hint, mask, glob = sample_training_hints(ab, rgb, gen, p_none=0.1 if cfg.hint_only else 0.5)
             hk = {"ab_hint": ab_hint, "mask": mask}
             if getattr(model, "global_hint_dim", 0):
                 hk["global_hint"] = glob
