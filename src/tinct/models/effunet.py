@@ -162,14 +162,16 @@ class EffUNet(ColorNet):
         conv.weight.register_hook(lambda g: g * keep)
         return params
 
-    def stats_for(self, out: dict[str, torch.Tensor]) -> torch.Tensor | None:
-        """The :func:`network_stats` of a hinted pass ``out`` at the hints' size, for a fusion stage
-        with ``net_stats`` (else None)."""
-        if self.fusion is None or not self.fusion.net_stats:
-            return None
+    def stats_for(self, out: dict[str, torch.Tensor], size: tuple[int, int] | None = None) -> torch.Tensor | None:
+        """The :func:`network_stats` of a hinted pass ``out`` at ``size`` (default the hints'), for
+        a fusion stage with ``net_stats`` or with ``size`` given (fusion training); else None."""
+        if size is None:
+            if self.fusion is None or not self.fusion.net_stats:
+                return None
+            size = out["mask"].shape[-2:]
         if "logits" not in out:
             raise ValueError("fusion_stats needs the bin head (bins_head=True)")
-        return network_stats(out["logits"], out["ab"], self.bins, self.default_temperature, out["mask"].shape[-2:])
+        return network_stats(out["logits"], out["ab"], self.bins, self.default_temperature, tuple(size))
 
     def _decode_net(self, out: dict[str, torch.Tensor], temperature: float | None = None) -> torch.Tensor:
         """The network's own colors (normalized ab), before any fusion with point hints."""

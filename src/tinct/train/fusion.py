@@ -45,7 +45,8 @@ from tinct.bench import load_eval_image
 from tinct.errors import ImageError, TinctError
 from tinct.hints import sample_points
 from tinct.modelfile import load_model, recorded_kwargs, save_model
-from tinct.models.fusion import STATS_CHANNELS, HintFusion, match_hints, network_stats, propagations
+from tinct.models.fusion import (GLOBAL_CHANNELS, MATCH_CHANNELS, STATS_CHANNELS, HintFusion, match_hints,
+                                 propagations)
 from tinct.models.hintfit import count_points, fit_color_transform
 from tinct.registry import create_model
 from tinct.train.data import list_images
@@ -164,8 +165,7 @@ def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
         if cfg.obey:
             parts.append(reach ** count_points(mask).to(reach) if cfg.obey_fade else reach)
         if cfg.net_stats:
-            parts.append(network_stats(pred["logits"], pred["ab"], base.bins, base.default_temperature,
-                                       (cfg.size, cfg.size)))
+            parts.append(base.stats_for(pred, (cfg.size, cfg.size)))
         out.append(torch.cat(parts, dim=1).half())
         bar.update(1)
     bar.close()
@@ -231,7 +231,7 @@ def load_or_make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Te
 
 def _channels(cfg: FusionConfig, stats: bool) -> int:
     """How many channels a sample has with ``cfg``'s settings, with or without the network's statistics."""
-    return (10 + 2 * cfg.global_source + 3 * cfg.match_source + int(cfg.obey)
+    return (10 + GLOBAL_CHANNELS * cfg.global_source + MATCH_CHANNELS * cfg.match_source + int(cfg.obey)
             + (STATS_CHANNELS if stats else 0))
 
 
@@ -262,8 +262,7 @@ def add_network_stats(base, parts: list[torch.Tensor], cfg: FusionConfig) -> tor
             l, hint, mask = x[:, :1].float(), x[:, 5:7].float(), x[:, 7:8].float()
             pred = base(l, hint, mask)
             out[at : at + len(x), :c] = x
-            out[at : at + len(x), c:] = network_stats(pred["logits"], pred["ab"], base.bins, base.default_temperature,
-                                                      tuple(x.shape[-2:])).to(out.dtype)
+            out[at : at + len(x), c:] = base.stats_for(pred, x.shape[-2:]).to(out.dtype)
             at += len(x)
             bar.update(len(x))
     bar.close()
