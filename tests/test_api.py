@@ -59,6 +59,7 @@ def make_app(model_paths, **kw):
     kw.setdefault("models", (str(model_paths["tiny"]), str(model_paths["plain"])))
     kw.setdefault("torch_threads", 1)
     kw.setdefault("default_model", "tiny")  # the tests' own model, not the shipped 'photo'
+    kw.setdefault("allowed_hosts", ("testserver",))  # the TestClient's host name
     return create_app(Settings(**kw))
 
 
@@ -455,3 +456,30 @@ def test_reference_image_field(client):
     parts["reference"] = ("ref.png", encoded(ref), "image/png")
     parts["model"] = (None, "plain")
     assert_error(client.post(URL, files=parts), 400, "takes no hints")
+
+
+def test_other_sites_and_other_host_names_are_refused(model_paths):
+    from fastapi.testclient import TestClient
+
+    with TestClient(make_app(model_paths), raise_server_exceptions=False) as c:
+        files = {"image": ("a.png", encoded(gray()), "image/png")}
+        r = c.post("/api/v1/colorize", files=files, headers={"Origin": "http://evil.example"})
+        assert r.status_code == 403 and "another site" in r.json()["error"]
+        r = c.post("/api/v1/colorize", files=files, headers={"Origin": "null"})
+        assert r.status_code == 403
+        r = c.post("/api/v1/colorize", files=files, headers={"Sec-Fetch-Site": "cross-site"})
+        assert r.status_code == 403
+        r = c.get("/health", headers={"Host": "rebound.example:8000"})
+        assert r.status_code == 403 and "rebound.example" in r.json()["error"]
+        assert c.post("/api/v1/colorize", files=files, headers={"Origin": "http://testserver"}).status_code == 200
+        assert c.get("/health").status_code == 200
+
+
+def test_origin_guard_host_names():
+    from tinct.serve.origin import OriginGuard, host_name
+
+    assert host_name("[::1]:8000") == "[::1]" and host_name("Localhost:80") == "localhost"
+    local = OriginGuard(None, "127.0.0.1")
+    assert local.host_ok("127.0.0.1:8000") and local.host_ok("localhost") and not local.host_ok("10.0.0.5:8000")
+    lan = OriginGuard(None, "0.0.0.0", ("photos.lan",))
+    assert lan.host_ok("10.0.0.5:8000") and lan.host_ok("photos.lan:8000") and not lan.host_ok("evil.example")

@@ -57,11 +57,27 @@ def find_data_dir(explicit: str | os.PathLike | None, default: Path, flag: str) 
 
 
 def list_images(data_dir: Path, limit: int | None = None) -> list[Path]:
-    """The image files directly inside ``data_dir``, sorted by name, at most ``limit``."""
-    files = sorted(p for p in Path(data_dir).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+    """The image files directly inside ``data_dir``, sorted by name, at most ``limit``. A folder
+    with no images of its own but subfolders with images is a set of sources: their images are
+    listed (each source's sorted, at most ``limit`` per source), see :func:`source_of`."""
+    def direct(d: Path) -> list[Path]:
+        return sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+
+    files = direct(Path(data_dir))
     if not files:
-        raise TinctError(f"no images ({', '.join(sorted(IMAGE_EXTS))}) in {data_dir}")
+        for sub in sorted(p for p in Path(data_dir).iterdir() if p.is_dir()):
+            files += direct(sub)[:limit] if limit else direct(sub)
+        if files:
+            return files
+    if not files:
+        raise TinctError(f"no images ({', '.join(sorted(IMAGE_EXTS))}) in {data_dir} or its subfolders")
     return files[:limit] if limit else files
+
+
+def source_of(path: Path, data_dir: Path) -> str | None:
+    """The source (subfolder) of a benchmark image, or None for an image directly in ``data_dir``."""
+    rel = path.relative_to(data_dir)
+    return rel.parts[0] if len(rel.parts) > 1 else None
 
 
 def center_crop_resize(img: Image.Image, size: int) -> np.ndarray:
@@ -210,10 +226,24 @@ def _unique_labels(models: list[BenchModel]) -> None:
 
 def _mean_row(label: str, kind: str, per_image: list[dict[str, float]], gt_cf_mean: float) -> dict[str, Any]:
     row: dict[str, Any] = {"label": label, "kind": kind}
-    for key in ("psnr", "ssim", "cf", "ciede2000", "auc"):
+    for key in ("psnr", "ssim", "cf", "ciede2000", "auc", "bias_a", "bias_b"):
         row[key] = float(np.mean([r[key] for r in per_image]))
     row["delta_cf"] = metrics.delta_cf([r["cf"] for r in per_image], [gt_cf_mean])
     return row
+
+
+def _source_rows(sources: list[str | None], gt_cf: list[float],
+                 per_model: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
+    """Mean rows per source: ``{source: {"n_images", "rows": [ground truth, gray, models...]}}``."""
+    out: dict[str, Any] = {}
+    for src in sorted({s for s in sources if s}):
+        idx = [i for i, s in enumerate(sources) if s == src]
+        gt = float(np.mean([gt_cf[i] for i in idx]))
+        rows = [{"label": TRUTH_LABEL, "kind": "truth", "cf": gt, "delta_cf": 0.0}]
+        for label, per in per_model.items():
+            rows.append(_mean_row(label, "gray" if label == GRAY_LABEL else "model", [per[i] for i in idx], gt))
+        out[src] = {"n_images": len(idx), "rows": rows}
+    return out
 
 
 def run_bench(cfg: BenchConfig, extra: dict[str, dict[str, Any]] | None = None,
@@ -279,6 +309,9 @@ def run_bench(cfg: BenchConfig, extra: dict[str, dict[str, Any]] | None = None,
         "rows": rows,
         "per_image": {"images": names, "gt_cf": gt_cf, "models": {GRAY_LABEL: gray_rows, **per_model}},
     }
+    sources = [source_of(p, Path(cfg.data)) for p in files]
+    if any(sources):
+        report["sources"] = _source_rows(sources, gt_cf, {GRAY_LABEL: gray_rows, **per_model})
     if train is not None:
         report["train"] = train
     sheet_labels = ["gray", *[m.label for m in scored], "original"]

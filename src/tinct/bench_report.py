@@ -18,7 +18,8 @@ SHEET_TILE_MAX = 256  # contact-sheet tiles are the benchmark size, at most this
 SHEET_HEADER = 18  # pixels above the first row for the column labels
 
 _QUALITY = (("PSNR", "psnr", "{:.2f}"), ("SSIM", "ssim", "{:.4f}"), ("CF", "cf", "{:.2f}"),
-            ("dCF", "delta_cf", "{:.2f}"), ("CIEDE2000", "ciede2000", "{:.2f}"), ("AuC %", "auc", "{:.2f}"))
+            ("dCF", "delta_cf", "{:.2f}"), ("CIEDE2000", "ciede2000", "{:.2f}"), ("AuC %", "auc", "{:.2f}"),
+            ("a bias", "bias_a", "{:+.2f}"), ("b bias", "bias_b", "{:+.2f}"))
 
 
 def _fmt(value: Any, spec: str) -> str:
@@ -59,6 +60,18 @@ def markdown_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def source_table(report: dict[str, Any]) -> str:
+    """Per-source rows (``report["sources"]``): for every source, the gray input and each model."""
+    head = ["source", "images", "model", *[q[0] for q in _QUALITY]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for src, entry in report.get("sources", {}).items():
+        for r in entry["rows"]:
+            cells = [src, str(entry["n_images"]), r["label"].replace("|", "\\|")]
+            cells += [_fmt(r.get(key), spec) for _, key, spec in _QUALITY]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def markdown(report: dict[str, Any]) -> str:
     """``bench.md``: settings, the table and how to read it."""
     st, mach = report["settings"], report["machine"]
@@ -69,11 +82,14 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         markdown_table(report),
         "",
+        *([f"Per source (subfolders of `{st['data']}`):", "", source_table(report), ""]
+          if report.get("sources") else []),
         f"- Protocol: {st['protocol']}.",
         (f"- Colorfulness (CF): {cf}; dCF = |mean CF of the outputs - mean CF of the originals|; "
          "`ground truth` shows the originals' CF."),
         ("- CIEDE2000: mean over pixels; AuC: share of pixels with ab within t of the truth, "
-         "t = 0..150, averaged (Zhang et al. 2016), in %."),
+         "t = 0..150, averaged (Zhang et al. 2016), in %; a bias / b bias: mean a / b of the outputs minus "
+         "the originals' (CIE Lab; b > 0 is a yellow cast, a > 0 a red one)."),
     ]
     if any(r.get("kind") == "arch" for r in report["rows"]):
         notes.append("- `arch:NAME` rows are architectures with random weights, timed only (quality shown as -).")

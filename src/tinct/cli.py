@@ -12,7 +12,7 @@ import sys
 
 from tinct import __version__
 
-COMMANDS = ["colorize", "train", "train-fusion", "models", "bench", "serve", "samples"]
+COMMANDS = ["colorize", "train", "train-fusion", "models", "bench", "serve", "samples", "data"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -161,10 +161,14 @@ def auc(pred: np.ndarray, target: np.ndarray, max_threshold: int = AUC_MAX_THRES
 
 def image_metrics(pred: np.ndarray, target: np.ndarray, cf_abs: bool = False) -> dict[str, float]:
     """Every per-image metric of a prediction against its original: PSNR, SSIM, CF (of the
-    prediction), CIEDE2000, AuC."""
+    prediction), CIEDE2000, AuC, and the color cast: the mean a and b of the prediction minus the
+    original's (``bias_a`` > 0 reddish, ``bias_b`` > 0 yellowish)."""
     pred, target = _check_pair(pred, target)
     lab_p, lab_t = rgb_to_lab(pred), rgb_to_lab(target)
+    bias = (lab_p[..., 1:] - lab_t[..., 1:]).reshape(-1, 2).mean(0)
     return {
+        "bias_a": float(bias[0]),
+        "bias_b": float(bias[1]),
         "psnr": psnr(pred, target),
         "ssim": ssim(pred, target),
         "cf": colorfulness(pred, abs_values=cf_abs),

@@ -34,6 +34,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--max-megapixels", type=float, default=40.0, metavar="MP", help="pixel limit (default 40)")
     p.add_argument("--timeout", type=float, default=120.0, metavar="S",
                    help="per-request limit, waiting included (default 120)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="a host name the server also answers to (e.g. behind a reverse proxy); "
+                        "requests naming any other host, or coming from another site's pages, get 403")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     return p
 
@@ -64,6 +67,12 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
+def max_connections(settings) -> int:
+    """Connections served at once: the inference queue, plus room for page and status requests;
+    with the upload limit this bounds the memory that uploads in flight can take."""
+    return settings.queue_size * 2 + 8
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         import uvicorn
@@ -76,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         host=args.host, port=args.port, models=tuple(args.model), default_model=args.default_model,
         max_upload_bytes=int(args.max_upload_mb * 1e6), max_pixels=int(args.max_megapixels * 1e6),
         queue_size=args.queue, workers=args.workers, timeout_s=args.timeout, torch_threads=args.threads,
-        render_size=args.render_size, max_render_size=args.max_render_size,
+        render_size=args.render_size, max_render_size=args.max_render_size, allowed_hosts=tuple(args.allow_host),
     )
     app = create_app(settings)
     store = app.state.store
@@ -89,7 +98,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"tinct serve: warning: listening on {settings.host}, reachable from other machines; "
               "there is no authentication", file=sys.stderr)
     print(f"tinct serve: {url} (API docs at {url}docs); press Ctrl+C to stop", flush=True)
-    config = uvicorn.Config(app, log_level=args.log_level, timeout_graceful_shutdown=5)
+    # connections at once are bounded (uploads in flight, slow clients): past it uvicorn answers 503
+    config = uvicorn.Config(app, log_level=args.log_level, timeout_graceful_shutdown=5,
+                            limit_concurrency=max_connections(settings), timeout_keep_alive=5)
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])

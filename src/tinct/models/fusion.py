@@ -71,6 +71,7 @@ PRIOR_WEIGHT = 1e-4  # one hint's influence fades over about 100 px of flat area
 ONE_HINT_DENSITY = 36 / 256**2  # a 6x6 hint on a 256x256 image
 MAX_PIXELS = 512 * 512  # larger working sizes are fused at this many pixels (the sparse solve grows fast)
 CORRECTION_SCALE = 0.1
+MATCH_BLOCK = 1 << 22  # similarities held at once by match_hints (16 MB of float32)
 
 
 def hint_density(mask: torch.Tensor) -> torch.Tensor:
@@ -193,10 +194,14 @@ def match_hints(features: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tenso
         hinted = (cover[i, 0].flatten() > 0).nonzero().flatten()
         if len(hinted) == 0:
             continue
-        sim = f[i].T @ f[i][:, hinted]  # (hw, k)
-        wts = torch.softmax(sim / temperature, dim=1)
-        out[i, :2] = (wts @ cell_ab[i][:, hinted].T).T
-        out[i, 2] = sim.max(dim=1).values.clamp(min=0)
+        # rows in blocks of at most MATCH_BLOCK similarities: memory stays bounded whatever the
+        # number of hinted cells (softmax is per row, so the blocks give the same numbers)
+        rows = max(1, MATCH_BLOCK // len(hinted))
+        fk, ab_k = f[i][:, hinted], cell_ab[i][:, hinted].T
+        for r0 in range(0, h * w, rows):
+            sim = f[i][:, r0:r0 + rows].T @ fk  # (rows, k)
+            out[i, 2, r0:r0 + rows] = sim.max(dim=1).values.clamp(min=0)
+            out[i, :2, r0:r0 + rows] = (torch.softmax(sim.div_(temperature), dim=1) @ ab_k).T
     out = out.view(n, 3, h, w)
     return F.interpolate(out, size=size, mode="bilinear", align_corners=False).to(ab_hint.dtype)
 

@@ -18,6 +18,7 @@ from tinct import __version__
 from tinct.serve import routes_api, routes_health, routes_page
 from tinct.serve.errors import install_handlers
 from tinct.serve.models import ModelStore
+from tinct.serve.origin import OriginGuard
 from tinct.serve.settings import Settings
 from tinct.serve.worker import InferenceQueue
 
@@ -67,4 +68,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_health.router)
     app.include_router(routes_page.router)
     app.mount("/static", StaticFiles(directory=routes_page.STATIC_DIR), name="static")
+    app.add_middleware(OriginGuard, bind_host=settings.host, extra_hosts=settings.allowed_hosts)
     return app

@@ -26,9 +26,11 @@ class Settings:
     render_size: int = 256  # default working size (longer side) of the network
     max_render_size: int = 1024  # the largest working size a request may ask for
     preload: bool = True  # load the default model at startup rather than on the first request
+    allowed_hosts: tuple[str, ...] = ()  # extra host names the server answers to (besides localhost and its address)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models", tuple(str(m) for m in self.models))
+        object.__setattr__(self, "allowed_hosts", tuple(str(h) for h in self.allowed_hosts))
         checks = [
             (0 <= self.port <= 65535, f"port must be 0-65535, got {self.port}"),
             (self.max_upload_bytes >= 1024, "the upload limit must be at least 1 KB"),
