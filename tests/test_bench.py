@@ -240,3 +240,28 @@ def test_cli_train_budget(images, tmp_path, monkeypatch, capsys):
     assert main(["bench", "--train-budget", "3", "--archs", "patchgan", "--train-data", str(images),
                  "--data", str(images), "--out", str(out)]) == 2
     assert "not a colorizer" in capsys.readouterr().err
+
+
+def test_sources_get_their_own_rows_and_casts_are_measured(images, tiny_model, tmp_path):
+    """A folder of subfolders is a set of sources: one row per source; the a/b cast of an output
+    is its mean a/b minus the original's (a yellow-tinted copy reads b > 0)."""
+    data = tmp_path / "sets"
+    for src, files in (("one", ["img0.png", "img1.png"]), ("two", ["img2.png", "img3.png", "img4.png"])):
+        (data / src).mkdir(parents=True)
+        for f in files:
+            (data / src / f).write_bytes((images / f).read_bytes())
+    cfg = bench.BenchConfig(models=[str(tiny_model)], data=data, out=tmp_path / "o", size=SIZE, latency=False,
+                            sheet_count=2, progress=False, threads=1, limit=2)
+    report = bench.run_bench(cfg)
+    assert report["settings"]["n_images"] == 4  # at most --limit per source
+    assert {k: v["n_images"] for k, v in report["sources"].items()} == {"one": 2, "two": 2}
+    rows = report["sources"]["two"]["rows"]
+    assert [r["label"] for r in rows] == [bench.TRUTH_LABEL, bench.GRAY_LABEL, "tiny"]
+    per = report["per_image"]["models"]["tiny"]
+    assert rows[2]["bias_b"] == pytest.approx(np.mean([p["bias_b"] for p in per[2:]]))
+    md = (tmp_path / "o" / "bench.md").read_text()
+    assert "Per source" in md and "| two | 2 | tiny |" in md and "b bias" in md
+    rgb = np.asarray(Image.open(images / "img0.png").convert("RGB"))
+    yellow = np.clip(rgb.astype(int) + np.array([12, 12, -25]), 0, 255).astype(np.uint8)
+    m = metrics.image_metrics(yellow, rgb)
+    assert m["bias_b"] > 5 and abs(m["bias_a"]) < m["bias_b"] / 2

@@ -259,3 +259,47 @@ def test_help_mentions_every_option(capsys):
     for option in ("--output", "--model", "--render-size", "--temperature", "--overwrite", "--resume", "--format",
                    "--suffix", "--hint", "--hints", "--grid", "--palette", "--reference", "--threads", "--quiet"):
         assert option in text, option
+
+
+def test_output_with_a_non_image_extension_is_refused(tmp_path, models, capsys):
+    src = write(tmp_path / "a.png")
+    code, _, err = colorize(capsys, src, "-o", tmp_path / "out.exe", "--model", models["hint"])
+    assert code == 2 and "not an image format" in err and not (tmp_path / "out.exe").exists()
+
+
+def test_resume_removes_temporaries_of_a_killed_run(tmp_path, models, capsys):
+    src = write(tmp_path / "in" / "a.png")
+    stale = tmp_path / "out" / ".a.png.0123abcd.tmp"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"half a png")
+    other = tmp_path / "out" / ".notes.txt.0123abcd.tmp"  # not one of this run's outputs
+    other.write_bytes(b"x")
+    code, _, _ = colorize(capsys, tmp_path / "in", "-o", tmp_path / "out", "--resume", "--model", models["hint"])
+    assert code == 0 and not stale.exists() and other.exists() and (tmp_path / "out" / "a.png").is_file()
+
+
+def test_ctrl_c_prints_what_was_done(tmp_path, models, capsys, monkeypatch):
+    from tinct.commands import colorize as cmd
+
+    for i in range(3):
+        write(tmp_path / "in" / f"{i}.png", seed=i)
+    real = cmd._colorize_one
+    calls = []
+
+    def interrupted_on_the_second(*a, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **kw)
+
+    monkeypatch.setattr(cmd, "_colorize_one", interrupted_on_the_second)
+    code, _, err = colorize(capsys, tmp_path / "in", "-o", tmp_path / "out", "--model", models["hint"])
+    assert code == 130 and "interrupted: colorized 1, skipped 0, failed 0, not done 2" in err
+
+
+def test_huge_palette_weight_is_fine_and_nan_is_one_line(tmp_path, models, capsys):
+    src = write(tmp_path / "a.png")
+    code, _, _ = colorize(capsys, src, "-o", tmp_path / "o1.png", "--model", models["hint"], "--palette", "#ff0000:1e308")
+    assert code == 0
+    code, _, err = colorize(capsys, src, "-o", tmp_path / "o2.png", "--model", models["hint"], "--palette", "#ff0000:nan")
+    assert code == 2 and len(err.strip().splitlines()) == 1

@@ -188,7 +188,9 @@ def test_image_metrics_agrees_with_the_single_metrics():
     m = metrics.image_metrics(a, b, cf_abs=True)
     assert m == pytest.approx({"psnr": metrics.psnr(a, b), "ssim": metrics.ssim(a, b),
                                "cf": metrics.colorfulness(a, abs_values=True),
-                               "ciede2000": metrics.ciede2000_mean(a, b), "auc": metrics.auc(a, b)})
+                               "ciede2000": metrics.ciede2000_mean(a, b), "auc": metrics.auc(a, b),
+                               "bias_a": float((metrics.rgb_to_lab(a) - metrics.rgb_to_lab(b))[..., 1].mean()),
+                               "bias_b": float((metrics.rgb_to_lab(a) - metrics.rgb_to_lab(b))[..., 2].mean())})
 
 
 def test_metrics_module_does_not_import_scikit_image():

@@ -114,3 +114,36 @@ def test_shipped_default_model_colorizes_and_point_hint_is_local():
     if c.supports_hints:
         hinted = c(gray, hints=Hints(points=[Point(200, 200, (0, 220, 0), size=6)]))
         assert not np.array_equal(hinted, out)  # the hint reaches the shipped network
+
+
+def test_python_api_checks_every_number_and_type(tiny_model_path, photo):
+    """Per-call render sizes, hints of the wrong type, bad point numbers and huge or NaN palette
+    weights are TinctErrors, never raw torch or Python errors."""
+    c = Colorizer(tiny_model_path, render_size=64)
+    for bad in (0, 10**6, "256", 64.0, True):
+        with pytest.raises(TinctError, match="render size"):
+            c(photo, render_size=bad)
+    with pytest.raises(TinctError, match="tinct.Hints"):
+        c(photo, hints={"points": [(1, 1, "#ff0000")]})
+    for point in (Point(x=float("nan"), y=1, rgb=(1, 2, 3)), Point(x=1, y=1, rgb=(300, 0, 0)),
+                  Point(x=1, y=1, rgb=(1, 2, 3), size=10**6), Point(x="1", y=1, rgb=(1, 2, 3))):
+        with pytest.raises(TinctError):
+            c(photo, hints=Hints(points=[point]))
+    for weight in (float("nan"), float("inf"), -1.0, "2"):
+        with pytest.raises(TinctError, match="weight"):
+            c(photo, hints=Hints(palette=[((255, 0, 0), weight)]))
+    huge = c(photo, hints=Hints(palette=[((255, 0, 0), 1e308), ((0, 0, 255), 1e308)]))
+    same = c(photo, hints=Hints(palette=[((255, 0, 0), 1.0), ((0, 0, 255), 1.0)]))
+    assert np.abs(huge.astype(int) - same.astype(int)).max() <= 1
+
+
+def test_pil_images_are_turned_upright_as_files_are(tiny_model_path, photo):
+    c = Colorizer(tiny_model_path, render_size=64)
+    im = Image.fromarray(photo)
+    exif = im.getexif()
+    exif[0x0112] = 6  # rotated 90 degrees clockwise for display
+    im.info["exif"] = exif.tobytes()
+    im.getexif()[0x0112] = 6
+    out = c(im)
+    assert out.size == (photo.shape[0], photo.shape[1])  # width and height swapped: upright
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(c(Image.fromarray(photo).transpose(Image.Transpose.ROTATE_270))))

@@ -197,12 +197,26 @@ def nearest_bin(ab: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
     return torch.cdist(flat, bins.to(flat)).argmin(dim=1).view(n, h, w)
 
 
+ANNEAL_BLOCK = 1 << 23  # logits decoded at once by annealed_mean (32 MB of float32)
+
+
 def annealed_mean(logits: torch.Tensor, bins: torch.Tensor, temperature: float = 0.38,
                   log_prior: torch.Tensor | None = None) -> torch.Tensor:
     """Decode (N, Q, H, W) bin logits to raw ab (N, 2, H, W) by the annealed mean of Zhang et al.
     ``temperature`` 1 is the mean (muted), towards 0 the mode (vivid); 0.38 is the paper's.
     ``log_prior`` (N, Q), when given, is added to the annealed log-probabilities: a color prior
     (from a palette or reference image) that reweights every pixel's distribution."""
+    n, q, h, w = logits.shape
+    if logits.requires_grad or logits.numel() <= ANNEAL_BLOCK:
+        return _annealed_mean(logits, bins, temperature, log_prior)
+    out = logits.new_empty(n, 2, h, w)  # large inputs row block by row block: bounded memory, same numbers
+    rows = max(1, ANNEAL_BLOCK // (n * q * w))
+    for y in range(0, h, rows):
+        out[:, :, y:y + rows] = _annealed_mean(logits[:, :, y:y + rows], bins, temperature, log_prior)
+    return out
+
+
+def _annealed_mean(logits, bins, temperature, log_prior):
     z = logits / max(temperature, 1e-3)
     if log_prior is not None:
         z = z + log_prior[:, :, None, None].to(z)

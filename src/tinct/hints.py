@@ -22,6 +22,7 @@ from tinct.errors import HintError
 
 GRID_CELLS = 14
 HIST_BINS = 8  # per channel: 512 bins
+MAX_PATCH = 64  # largest point-hint patch side, in working-size pixels
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,40 @@ def parse_color(text: str) -> tuple[int, int, int]:
     raise HintError(f"bad color {text!r}: use #RRGGBB or r,g,b with values 0-255")
 
 
+def _number(value, what: str) -> float:
+    """A finite real number given by a user, or a HintError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise HintError(f"{what} must be a number, got {value!r}")
+    if not math.isfinite(float(value)):
+        raise HintError(f"{what} must be finite, got {value!r}")
+    return float(value)
+
+
+def check_rgb(rgb) -> tuple[int, int, int]:
+    """An (r, g, b) triple of integers 0-255, or a HintError."""
+    try:
+        vals = tuple(rgb)
+    except TypeError:
+        vals = ()
+    if len(vals) != 3 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 0 <= v <= 255
+                                 for v in vals):
+        raise HintError(f"a color must be three integers 0-255, got {rgb!r}")
+    return tuple(int(v) for v in vals)  # type: ignore[return-value]
+
+
+def check_point(p: Point, full_hw: tuple[int, int]) -> None:
+    """A point hint's numbers: inside the image, a valid color, a patch side 0-64."""
+    if not isinstance(p, Point):
+        raise HintError(f"point hints must be tinct.hints.Point, got {type(p).__name__}")
+    x, y = _number(p.x, "hint x"), _number(p.y, "hint y")
+    fh, fw = full_hw
+    if not (0 <= x < fw and 0 <= y < fh):
+        raise HintError(f"hint point ({x:g}, {y:g}) lies outside the {fw}x{fh} image")
+    check_rgb(p.rgb)
+    if isinstance(p.size, bool) or not isinstance(p.size, (int, np.integer)) or not 0 <= p.size <= MAX_PATCH:
+        raise HintError(f"hint patch size must be an integer 0-{MAX_PATCH}, got {p.size!r}")
+
+
 def rgb_to_ab(rgb: tuple[int, int, int] | np.ndarray) -> torch.Tensor:
     """Normalized ab of 8-bit RGB color(s): (..., 3) -> (..., 2)."""
     arr = torch.as_tensor(np.asarray(rgb, dtype=np.float32) / 255.0)
@@ -103,12 +138,15 @@ def palette_histogram(palette: list[tuple[tuple[int, int, int], float]]) -> torc
     """(1, 512) histogram of weighted palette colors."""
     if not palette:
         raise HintError("empty palette")
+    weights = [_number(w, "palette weight") for _, w in palette]
+    if any(w < 0 for w in weights):
+        raise HintError("palette weights must not be negative")
+    top = max(weights)
+    scale = 1.0 / top if top > 1e6 else 1.0  # only relative weights matter; huge ones would overflow
     hist = torch.zeros(1, HIST_BINS**3)
-    for rgb, weight in palette:
-        if weight < 0:
-            raise HintError("palette weights must not be negative")
-        c = torch.tensor(rgb, dtype=torch.float32).view(1, 3, 1, 1) / 255.0
-        hist += color.rgb_histogram(c, HIST_BINS) * float(weight)
+    for (rgb, _), weight in zip(palette, weights):
+        c = torch.tensor(check_rgb(rgb), dtype=torch.float32).view(1, 3, 1, 1) / 255.0
+        hist += color.rgb_histogram(c, HIST_BINS) * (weight * scale)
     if hist.sum() <= 0:
         raise HintError("palette weights sum to zero")
     return hist / hist.sum()
@@ -132,11 +170,12 @@ def to_tensors(hints: Hints | None, full_hw: tuple[int, int], work_hw: tuple[int
     glob = None
     if hints is None:
         return ab_hint, mask, glob
+    if not isinstance(hints, Hints):
+        raise HintError(f"hints must be a tinct.Hints, got {type(hints).__name__}")
     fh, fw = full_hw
     sy, sx = h / fh, w / fw
     for p in hints.points:
-        if not (0 <= p.x < fw and 0 <= p.y < fh):
-            raise HintError(f"hint point ({p.x:g}, {p.y:g}) lies outside the {fw}x{fh} image")
+        check_point(p, full_hw)
         # the center of full-resolution pixel (x, y) is (x + 0.5, y + 0.5)
         _paint(ab_hint, mask, (p.y + 0.5) * sy, (p.x + 0.5) * sx, p.size or auto_patch(work_hw), rgb_to_ab(p.rgb))
     if hints.grid is not None:

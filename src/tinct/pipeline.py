@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageOps
 
 from tinct import color
 from tinct.errors import HintError, ModelFileError, TinctError
@@ -24,6 +24,7 @@ from tinct.modelfile import load_model
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_MODEL = "photo"
+ORIENTATION = 0x0112  # the EXIF orientation tag
 STRIDE = 32  # working sizes are multiples of the deepest encoder stride
 STRIP_PIXELS = 500_000  # full-resolution recombination runs in cache-sized strips of about this many pixels
 
@@ -53,6 +54,18 @@ def working_size(hw: tuple[int, int], render_size: int) -> tuple[int, int]:
     return max(STRIDE, round(h * s / STRIDE) * STRIDE), max(STRIDE, round(w * s / STRIDE) * STRIDE)
 
 
+MAX_RENDER_SIZE = 4096
+
+
+def check_render_size(value) -> int:
+    """A working size given by a user: an integer from 32 to 4096, or a TinctError."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TinctError(f"render size must be an integer between {STRIDE} and {MAX_RENDER_SIZE}, got {value!r}")
+    if not STRIDE <= value <= MAX_RENDER_SIZE:
+        raise TinctError(f"render size must be between {STRIDE} and {MAX_RENDER_SIZE}, got {value}")
+    return int(value)
+
+
 class Colorizer:
     """Colorize images with one model: ``Colorizer("photo")(image, hints=None) -> image``.
 
@@ -70,9 +83,7 @@ class Colorizer:
             path = resolve_model(model)
             self.model, self.record = load_model(path, role="colorizer", device=device)
             self.name = path.stem
-        if render_size < STRIDE or render_size > 4096:
-            raise TinctError(f"render size must be between {STRIDE} and 4096, got {render_size}")
-        self.render_size = render_size
+        self.render_size = check_render_size(render_size)
         self.temperature = temperature
         self.device = torch.device(device)
 
@@ -87,6 +98,8 @@ class Colorizer:
         return bool(getattr(self.model, "global_hint_dim", 0))
 
     def __call__(self, image, hints: Hints | None = None, render_size: int | None = None):
+        if isinstance(image, Image.Image) and image.getexif().get(ORIENTATION, 1) != 1:
+            image = ImageOps.exif_transpose(image)  # upright, as the CLI and the server read files
         rgb, alpha = as_rgb(image)
         out = self.colorize_array(rgb, hints, render_size)
         if isinstance(image, Image.Image):
@@ -98,6 +111,8 @@ class Colorizer:
 
     def predict_ab(self, l_work: torch.Tensor, hints: Hints | None, full_hw: tuple[int, int]) -> torch.Tensor:
         """Raw ab (1, 2, h', w') for a raw working-size L (1, 1, h, w) and user hints."""
+        if hints is not None and not isinstance(hints, Hints):
+            raise HintError(f"hints must be a tinct.Hints, got {type(hints).__name__}")
         if hints is None or hints.is_empty():
             return self.predict_ab_tensors(l_work)
         if not self.supports_hints:
@@ -122,7 +137,7 @@ class Colorizer:
         """HxWx3 uint8 -> HxWx3 uint8, the core of every interface."""
         h, w = rgb.shape[:2]
         l_full = _l_channel(rgb)
-        work = working_size((h, w), render_size or self.render_size)
+        work = working_size((h, w), self.render_size if render_size is None else check_render_size(render_size))
         l_work = F.interpolate(l_full, size=work, mode="bilinear", align_corners=False, antialias=True)
         ab = self.predict_ab(l_work, hints, (h, w))
         return _recombine_strips(l_full, ab)

@@ -131,6 +131,9 @@ def plan(inputs: list[str], output: str, fmt: str = "same", suffix: str = "") ->
     else:
         if out.exists() and not out.is_dir():
             raise TinctError(f"-o {output}: exists and is not a folder")
+        if out.suffix and not out.exists() and len(sources) == 1 and sources[0][1] is None:
+            raise TinctError(f"-o {output}: {out.suffix} is not an image format ({', '.join(sorted(set(FORMATS)))}); "
+                             "name an output file with one of these, or a folder without an extension")
         jobs = [Job(f, (out / f.relative_to(root).parent if root else out) / _out_name(f, fmt, suffix))
                 for f, root in sources]
     _check_collisions(jobs)
@@ -247,16 +250,37 @@ def run(args: argparse.Namespace) -> int:
             what = f"outputs {existing[0]} and {len(existing) - 1} more already exist" if len(existing) > 1 \
                 else f"output {existing[0]} already exists"
             raise TinctError(f"{what}; use --overwrite to replace or --resume to skip")
+    if args.resume or args.overwrite:
+        _remove_stale_temporaries(todo)
     skipped = len(jobs) - len(todo)
-    done = failed = 0
-    if todo:
-        done, failed = _run_jobs(args, todo, hints)
+    counts = {"done": 0, "failed": 0}
+    try:
+        if todo:
+            _run_jobs(args, todo, hints, counts)
+    except KeyboardInterrupt:
+        left = len(todo) - counts["done"] - counts["failed"]
+        print(f"interrupted: colorized {counts['done']}, skipped {skipped}, failed {counts['failed']}, "
+              f"not done {left} (run again with --resume to finish)", file=sys.stderr)
+        return 130
     if not args.quiet:
-        print(f"colorized {done}, skipped {skipped}, failed {failed}")
-    return 1 if failed else 0
+        print(f"colorized {counts['done']}, skipped {skipped}, failed {counts['failed']}")
+    return 1 if counts["failed"] else 0
 
 
-def _run_jobs(args: argparse.Namespace, todo: list[Job], hints) -> tuple[int, int]:
+def _remove_stale_temporaries(jobs: list[Job]) -> None:
+    """Temporary files an earlier, killed run left beside the outputs (``.NAME.XXXXXXXX.tmp``)."""
+    import re
+
+    for job in jobs:
+        for out in {job.out, _alt_png(job) or job.out}:
+            if out.parent.is_dir():
+                pattern = re.compile(rf"\.{re.escape(out.name)}\.[0-9a-f]{{8}}\.tmp")
+                for tmp in out.parent.glob(f".{out.name}.*.tmp"):
+                    if pattern.fullmatch(tmp.name) and tmp.is_file():
+                        tmp.unlink()
+
+
+def _run_jobs(args: argparse.Namespace, todo: list[Job], hints, counts: dict[str, int]) -> None:
     import torch
     from tqdm import tqdm
 
@@ -266,16 +290,14 @@ def _run_jobs(args: argparse.Namespace, todo: list[Job], hints) -> tuple[int, in
         torch.set_num_threads(args.threads)
     colorizer = Colorizer(args.model, render_size=args.render_size, temperature=args.temperature)
     _check_model_hints(colorizer, hints)
-    done = failed = 0
     bar = tqdm(todo, unit="image", desc="colorize", file=sys.stderr, disable=args.quiet or not sys.stderr.isatty())
     for job in bar:
         try:
             _colorize_one(colorizer, job, hints, overwrite=args.overwrite or args.resume)
-            done += 1
+            counts["done"] += 1
         except HintError:
             raise  # hints come from the command line: a usage error, not a bad file
         except Exception as exc:  # one bad file must not stop the run
-            failed += 1
+            counts["failed"] += 1
             tqdm.write(f"skip {job.src}: {_reason(exc, job.src)}", file=sys.stderr)
     bar.close()
-    return done, failed
