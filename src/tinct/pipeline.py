@@ -135,11 +135,20 @@ class Colorizer:
 
     def colorize_array(self, rgb: np.ndarray, hints: Hints | None = None, render_size: int | None = None) -> np.ndarray:
         """HxWx3 uint8 -> HxWx3 uint8, the core of every interface."""
+        return self.finish(*self.predict(rgb, hints, render_size))
+
+    def predict(self, rgb: np.ndarray, hints: Hints | None = None, render_size: int | None = None):
+        """The first half of :meth:`colorize_array`: (full-resolution raw L (1, 1, H, W), predicted
+        raw ab (1, 2, h', w') at the working size). Video steadies the ab between the halves."""
         h, w = rgb.shape[:2]
         l_full = _l_channel(rgb)
         work = working_size((h, w), self.render_size if render_size is None else check_render_size(render_size))
         l_work = F.interpolate(l_full, size=work, mode="bilinear", align_corners=False, antialias=True)
-        ab = self.predict_ab(l_work, hints, (h, w))
+        return l_full, self.predict_ab(l_work, hints, (h, w))
+
+    @staticmethod
+    def finish(l_full: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
+        """The second half: ab upsampled onto the full-resolution L, as uint8 RGB."""
         return _recombine_strips(l_full, ab)
 
 
