@@ -66,6 +66,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     with _open(p) as c:
         if not c.streams.video:
             raise VideoError(f"{p}: no video stream")
+        if c.format.name == "image2" or c.format.name.endswith("_pipe"):
+            raise VideoError(f"{p}: a still image, not a video (tinct colorize takes images)")
         v = c.streams.video[0]
         if v.codec_context is None or not v.codec_context.name:
             raise VideoError(f"{p}: unsupported video codec")
