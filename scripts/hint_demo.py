@@ -26,9 +26,9 @@ from scipy import ndimage
 
 from tinct import bench, color, metrics
 from tinct.bench_hints import point_effect, reference_shift, render, save_side_by_side
-from tinct.hintio import parse_point
+from tinct.hints.io import parse_point
 from tinct.hints import sample_points
-from tinct.models.hintfit import hint_patches
+from tinct.hints.fit import hint_patches
 from tinct.imageio import load_image
 from tinct.pipeline import Colorizer
 

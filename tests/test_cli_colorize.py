@@ -268,7 +268,7 @@ def test_output_with_a_non_image_extension_is_refused(tmp_path, models, capsys):
 
 
 def test_resume_removes_temporaries_of_a_killed_run(tmp_path, models, capsys):
-    src = write(tmp_path / "in" / "a.png")
+    write(tmp_path / "in" / "a.png")
     stale = tmp_path / "out" / ".a.png.0123abcd.tmp"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"half a png")

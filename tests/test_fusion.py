@@ -9,7 +9,7 @@ from tinct import color
 from tinct.cli import main
 from tinct.hints import Hints, Point
 from tinct.modelfile import load_model, read_record, save_model
-from tinct.models.fusion import HintFusion, guide_for, hint_density, match_hints, propagate
+from tinct.hints.fusion import HintFusion, guide_for, hint_density, match_hints, propagate
 from tinct.pipeline import Colorizer
 from tinct.registry import create_model
 from tinct.train.fusion import FusionConfig, train_fusion
@@ -160,7 +160,7 @@ def test_hint_bench_scores_the_network_alone_too(fusion_setup, tmp_path):
 
 
 def test_prior_weight_falls_as_hints_get_denser():
-    from tinct.models.fusion import ONE_HINT_DENSITY, effective_prior_weight
+    from tinct.hints.fusion import ONE_HINT_DENSITY, effective_prior_weight
 
     mask = np.zeros((256, 256))
     mask[100:106, 100:106] = 1  # one 6x6 hint
@@ -172,7 +172,7 @@ def test_prior_weight_falls_as_hints_get_denser():
 
 
 def test_large_working_sizes_are_fused_at_a_capped_size(monkeypatch):
-    from tinct.models import fusion as fz
+    from tinct.hints import fusion as fz
 
     calls = []
     real = fz.propagate
@@ -352,7 +352,7 @@ def test_cli_guide_is_checked(tmp_path, capsys, fusion_setup):
 
 
 def test_a_guided_fusion_at_a_capped_size_pools_its_guide(monkeypatch):
-    from tinct.models import fusion as fz
+    from tinct.hints import fusion as fz
 
     seen = []
     real = fz.affinities
@@ -411,7 +411,7 @@ def test_cli_fit_is_checked(tmp_path, capsys, fusion_setup):
 
 def test_obey_fade_in_the_loop_stores_the_faded_reach_and_ships_it(fusion_setup, tmp_path):
     """With --obey-fade the samples carry reach ** n (n points), as the model obeys with fusion_obey_fade."""
-    from tinct.models.hintfit import count_points
+    from tinct.hints.fit import count_points
     from tinct.train.fusion import _split, make_samples
 
     base_path, _, _, data = fusion_setup
@@ -479,7 +479,7 @@ def test_samples_cache_and_shards(fusion_setup, tmp_path, capsys):
 
 
 def test_network_stats_measure_how_sure_the_network_is():
-    from tinct.models.fusion import STATS_CHANNELS, network_stats
+    from tinct.hints.fusion import STATS_CHANNELS, network_stats
 
     bins = color.ab_bins()
     q = bins.shape[0]
@@ -514,7 +514,7 @@ def test_a_fusion_with_net_stats_needs_them_and_uses_them():
 def test_train_fusion_with_net_stats_adds_them_to_cached_samples(fusion_setup, tmp_path):
     """--net-stats: fresh samples carry the statistics; samples cached without them get the same
     statistics from a network pass; the model is shipped with fusion_stats and runs in the pipeline."""
-    from tinct.models.fusion import network_stats
+    from tinct.hints.fusion import network_stats
     from tinct.train.fusion import _split, add_network_stats, make_samples
 
     base_path, _, _, data = fusion_setup

@@ -1,12 +1,12 @@
-"""The global color transform fitted to point hints (tinct.models.hintfit) and its place in the fusion."""
+"""The global color transform fitted to point hints (tinct.hints.fit) and its place in the fusion."""
 
 import numpy as np
 import pytest
 import torch
 
 from tinct.modelfile import load_model, save_model
-from tinct.models.fusion import HintFusion
-from tinct.models.hintfit import fit_color_transform, fit_one, hint_patches
+from tinct.hints.fusion import HintFusion
+from tinct.hints.fit import fit_color_transform, fit_one, hint_patches
 from tinct.registry import create_model
 
 TINY = {"pretrained": False, "width": 8, "hints": True}
@@ -120,7 +120,7 @@ def test_fit_is_checked_and_travels_in_the_model_file(tmp_path):
 
 
 def test_count_points_counts_patches_per_image():
-    from tinct.models.hintfit import count_points
+    from tinct.hints.fit import count_points
 
     mask = torch.zeros(3, 1, 32, 32)
     mask[1, :, 2:5, 2:5] = 1

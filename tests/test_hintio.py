@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from tinct.errors import HintError
-from tinct.hintio import (hints_from_dict, load_grid, load_hints_json, merge_hints, parse_palette,
+from tinct.hints.io import (hints_from_dict, load_grid, load_hints_json, merge_hints, parse_palette,
                           parse_point)
 from tinct.hints import GRID_CELLS, Hints, Point, to_tensors
 

@@ -7,10 +7,11 @@ import pytest
 import torch
 
 import tinct.models.levin_model  # noqa: F401  (registers "levin")
-from tinct import color, levin
+from tinct import color
+from tinct.hints import levin
 from tinct.errors import HintError
 from tinct.hints import Hints, Point, rgb_to_ab
-from tinct.levin import affinity_matrix, affinity_weights, dissection_order, levin_colorize
+from tinct.hints.levin import affinity_matrix, affinity_weights, dissection_order, levin_colorize
 from tinct.modelfile import load_model, read_record, save_model
 from tinct.pipeline import Colorizer
 from tinct.registry import create_model

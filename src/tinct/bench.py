@@ -27,10 +27,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 
-from tinct import __version__, color, metrics
-from tinct.errors import ImageError, TinctError
+from tinct import __version__, color, imageio, metrics
+from tinct.errors import TinctError
 
 DEFAULT_DATA = Path("../shared/data/photos/val")
 DEFAULT_TRAIN_DATA = Path("../shared/data/photos/train")
@@ -80,23 +79,12 @@ def source_of(path: Path, data_dir: Path) -> str | None:
     return rel.parts[0] if len(rel.parts) > 1 else None
 
 
-def center_crop_resize(img: Image.Image, size: int) -> np.ndarray:
-    """Resize so the shorter side is ``size`` (bicubic), then center-crop ``size x size``."""
-    w, h = img.size
-    s = size / min(w, h)
-    nw, nh = max(size, round(w * s)), max(size, round(h * s))
-    img = img.resize((nw, nh), Image.BICUBIC)
-    left, top = (nw - size) // 2, (nh - size) // 2
-    return np.array(img.crop((left, top, left + size, top + size)))
+center_crop_resize = imageio.center_crop_resize
 
 
 def load_eval_image(path: Path, size: int) -> np.ndarray:
     """One benchmark image: ``size x size x 3`` uint8 RGB, as the field's protocol."""
-    try:
-        with Image.open(path) as im:
-            return center_crop_resize(im.convert("RGB"), size)
-    except (OSError, ValueError) as exc:
-        raise ImageError(f"cannot read image {path}: {exc}") from None
+    return imageio.load_square(path, size)
 
 
 def gray_input(rgb: np.ndarray) -> np.ndarray:

@@ -389,3 +389,23 @@ def _publish(tmp: Path, p: Path, overwrite: bool) -> None:
         if p.exists():
             raise ImageError(f"{p}: already exists (not overwritten)") from None
         os.replace(tmp, p)
+
+
+def center_crop_resize(img: Image.Image, size: int) -> np.ndarray:
+    """Resize so the shorter side is ``size`` (bicubic), then center-crop ``size x size``: the
+    field's benchmark protocol, also how hint-stage training images are cut."""
+    w, h = img.size
+    s = size / min(w, h)
+    nw, nh = max(size, round(w * s)), max(size, round(h * s))
+    img = img.resize((nw, nh), Image.BICUBIC)
+    left, top = (nw - size) // 2, (nh - size) // 2
+    return np.array(img.crop((left, top, left + size, top + size)))
+
+
+def load_square(path: str | os.PathLike, size: int) -> np.ndarray:
+    """A color image file as ``size x size x 3`` uint8 RGB (:func:`center_crop_resize`)."""
+    try:
+        with Image.open(path) as im:
+            return center_crop_resize(im.convert("RGB"), size)
+    except (OSError, ValueError) as exc:
+        raise ImageError(f"cannot read image {path}: {exc}") from None

@@ -182,7 +182,7 @@ def _done(job: Job) -> bool:
 # -------------------------------------------------------------------------------------- hints
 def build_hints(args: argparse.Namespace):
     """The hints given on the command line (None when there are none)."""
-    from tinct.hintio import load_grid, load_hints_json, load_reference, merge_hints, parse_palette, parse_point
+    from tinct.hints.io import load_grid, load_hints_json, load_reference, merge_hints, parse_palette, parse_point
     from tinct.hints import Hints
 
     base = load_hints_json(args.hints) if args.hints else Hints()

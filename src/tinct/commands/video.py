@@ -85,7 +85,7 @@ def _plays(path: Path) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tinct.hintio import load_reference, parse_palette
+    from tinct.hints.io import load_reference, parse_palette
     from tinct.hints import Hints
 
     if args.threads is not None and args.threads < 1:

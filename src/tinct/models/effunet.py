@@ -16,7 +16,7 @@ from torch import nn
 
 from tinct import color
 from tinct.models.base import GLOBAL_HINT_DIM, ColorNet, UpBlock, conv_bn_act
-from tinct.models.fusion import HintFusion, network_stats
+from tinct.hints.fusion import HintFusion, network_stats
 from tinct.models.efficientnet_lite import (
     FEATURE_CHANNELS,
     EfficientNetLite0,
@@ -45,14 +45,14 @@ class EffUNet(ColorNet):
         rather than the regression head (muted); ``blend`` mixes that much of the regression head
         into the annealed mean (0 = bins only). ``fusion``: point hints also go through an edge-aware
         propagation with the network's colors as prior (weight ``fusion_prior``) and a learned
-        per-pixel fusion (:mod:`tinct.models.fusion`); ``fusion_global`` adds plain Levin and
+        per-pixel fusion (:mod:`tinct.hints.fusion`); ``fusion_global`` adds plain Levin and
         ``fusion_match`` the hints matched by the network's features as sources it can mix in;
         ``fusion_obey`` makes the propagation win where the points reach (with ``fusion_obey_fade``
         over a zone that shrinks as the points get denser); ``fusion_guide`` =
         (ab weight, feature weight) makes the propagations also stop at edges of the network's
         colors and features, as it sees them without the points (a second, hint-free pass);
         ``fusion_fit`` = (gain, offset[, lightness]) strengths first maps the network's colors by a global
-        color transform fitted to the points (:mod:`tinct.models.hintfit`); ``fusion_stats`` gives
+        color transform fitted to the points (:mod:`tinct.hints.fit`); ``fusion_stats`` gives
         the mix how sure the network is and its two heads' colors (:func:`network_stats`).
         ``global_prior``:
         a palette or reference image also reweights the bin distribution by its colors, with this

@@ -2,7 +2,7 @@
 
 It takes the same hint tensors as the hint networks and needs no training, so it goes through
 :class:`tinct.pipeline.Colorizer` and the hint benchmark like any model. The solver runs per
-image on the CPU in float64 (:func:`tinct.levin.levin_colorize`); the result comes back on the
+image on the CPU in float64 (:func:`tinct.hints.levin.levin_colorize`); the result comes back on the
 input's device and dtype. Without point hints the output is gray (ab = 0). It has no use for a
 palette or reference image and refuses one, as other models without a global hint path do.
 """
@@ -13,7 +13,7 @@ import torch
 
 from tinct import color
 from tinct.errors import HintError
-from tinct.levin import levin_colorize
+from tinct.hints.levin import levin_colorize
 from tinct.models.base import ColorNet
 from tinct.registry import register_model
 

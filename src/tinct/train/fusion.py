@@ -1,20 +1,20 @@
-"""Train the hint fusion stage (:mod:`tinct.models.fusion`) of a hint network.
+"""Train the hint fusion stage (:mod:`tinct.hints.fusion`) of a hint network.
 
 The base network is frozen. For each training image (shorter side resized, center crop, as the
 hint benchmark) a hint count is drawn log-uniformly in 1..max_hints, the hints are sampled as the
 benchmark samples them (6x6 patches around the center, colored with the truth's patch mean), and
 the base network's colors and their edge-aware propagation with the hints (Levin's affinity with
-the network's colors as prior, :func:`tinct.levin.propagate_with_prior`) are computed once. The
+the network's colors as prior, :func:`tinct.hints.levin.propagate_with_prior`) are computed once. The
 fusion CNN then learns,
 on random crops of those samples, to combine them (mean squared ab error). The result is the base
 model file plus the fusion weights, one self-describing file (``fusion: true``).
 
 With ``guide`` the propagations also stop at edges of the network's colors and features
-(:func:`tinct.models.fusion.guide_for`). With ``obey`` the loss is taken on the obeyed output
+(:func:`tinct.hints.fusion.guide_for`). With ``obey`` the loss is taken on the obeyed output
 (``reach * propagated + (1 - reach) * fused``, as the model runs with ``fusion_obey``), so the
 mix learns for the pixels the points do not reach.
 
-With ``net_stats`` the samples also carry the network's :func:`tinct.models.fusion.network_stats`
+With ``net_stats`` the samples also carry the network's :func:`tinct.hints.fusion.network_stats`
 (how sure it is, its two heads' colors), which the mix then sees; samples cached without them
 get them by one network pass over the cached inputs (no sparse solve is redone).
 
@@ -41,13 +41,13 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from tinct import color
-from tinct.bench import load_eval_image
+from tinct.imageio import load_square
 from tinct.errors import ImageError, TinctError
 from tinct.hints import sample_points
 from tinct.modelfile import load_model, recorded_kwargs, save_model
-from tinct.models.fusion import (GLOBAL_CHANNELS, MATCH_CHANNELS, STATS_CHANNELS, HintFusion, match_hints,
+from tinct.hints.fusion import (GLOBAL_CHANNELS, MATCH_CHANNELS, STATS_CHANNELS, HintFusion, match_hints,
                                  propagations)
-from tinct.models.hintfit import count_points, fit_color_transform
+from tinct.hints.fit import count_points, fit_color_transform
 from tinct.registry import create_model
 from tinct.train.data import list_images
 
@@ -137,7 +137,7 @@ def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
     i = 0
     while len(out) < cfg.samples and i < 10 * cfg.samples:
         try:
-            rgb = load_eval_image(order[i % len(order)], cfg.size)  # the benchmark's resize and center crop
+            rgb = load_square(order[i % len(order)], cfg.size)  # the benchmark's resize and center crop
         except ImageError:
             continue  # an unreadable training file is skipped
         finally:

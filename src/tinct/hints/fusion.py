@@ -1,9 +1,9 @@
 """Learned fusion of a network's colors with an edge-aware propagation of the user's points.
 
 A hint network alone spreads a point only as far as it has learned to; Levin et al.'s
-optimization (:mod:`tinct.levin`) spreads it exactly along lightness edges but knows nothing of
+optimization (:mod:`tinct.hints.levin`) spreads it exactly along lightness edges but knows nothing of
 the scene, and a lone hint paints the whole image. Here the propagation keeps the network's
-colors as a prior (:func:`tinct.levin.propagate_with_prior`, weight ``prior_weight``, lowered as
+colors as a prior (:func:`tinct.hints.levin.propagate_with_prior`, weight ``prior_weight``, lowered as
 hints get denser), so a lone hint recolors its own region and fades beyond it.
 :class:`HintFusion` sees the network's colors and that propagation (plus L, the hints and how
 dense they are nearby and overall) and predicts, per pixel, how much to trust each, and a small
@@ -32,7 +32,7 @@ get denser the obeyed zone shrinks to their surroundings and the learned mix dec
 (with many points their reach covers the picture, and obeying it all would leave the mix no say).
 
 With ``fit`` = (gain, offset[, lightness]) strengths the network's colors are first mapped by a
-global color transform fitted to the points (:mod:`tinct.models.hintfit`; from the second point
+global color transform fitted to the points (:mod:`tinct.hints.fit`; from the second point
 on), before they go into the propagation as its prior and into the mix as a source: a few true
 colors correct a cast, muted colors or a turned hue over the whole picture.
 
@@ -43,7 +43,7 @@ between colors, the points' propagation is worth more.
 
 With ``guide`` = (ab weight, feature weight) both propagations also stop at edges of the
 network's own colors and decoder features (:func:`guide_for`; the ``guide`` of
-:func:`tinct.levin.affinity_weights`), not only at lightness edges: two surfaces of one lightness
+:func:`tinct.hints.levin.affinity_weights`), not only at lightness edges: two surfaces of one lightness
 but of different colors or kinds no longer bleed into each other.
 
 It is a small dilated CNN (about 50k weights, run at half resolution), trained with the base
@@ -59,8 +59,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from tinct import color
-from tinct.levin import affinity_weights, propagate_with_prior
-from tinct.models.hintfit import count_points, fit_color_transform
+from tinct.hints.levin import affinity_weights, propagate_with_prior
+from tinct.hints.fit import count_points, fit_color_transform
 
 IN_CHANNELS = 1 + 2 + 2 + 2 + 1 + 3  # L, net ab, propagated ab, hint ab, mask, 3 hint densities
 GLOBAL_CHANNELS = 2  # plain Levin ab, with global_source
@@ -130,7 +130,7 @@ def guide_for(net_ab: torch.Tensor, features: torch.Tensor | None, weights) -> t
 
 
 def affinities(l: torch.Tensor, guide: torch.Tensor | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Levin's neighbor weights (:func:`tinct.levin.affinity_weights`) of every image of normalized
+    """Levin's neighbor weights (:func:`tinct.hints.levin.affinity_weights`) of every image of normalized
     L (N, 1, H, W) with ``guide`` (N, C, H, W or None): build them once for several solves."""
     l_raw = color.denormalize_l(l.detach().double().cpu()).numpy()
     g = None if guide is None else guide.detach().double().cpu().numpy()
@@ -325,7 +325,7 @@ class HintFusion(nn.Module):
         out = net_ab.clone()
         idx = has.nonzero().flatten()
         pick = lambda t: None if t is None else t[idx]  # noqa: E731
-        if self.fit is not None:  # what the points say about the whole picture (tinct.models.hintfit)
+        if self.fit is not None:  # what the points say about the whole picture (tinct.hints.fit)
             net_ab = net_ab.clone()
             net_ab[idx] = fit_color_transform(net_ab[idx], ab_hint[idx], mask[idx], self.fit, l=l[idx],
                                               gate=self.fit_gate)

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from tinct.errors import HintError, ImageError
-from tinct.hints import GRID_CELLS, Hints, Point, parse_color
+from tinct.hints.user import GRID_CELLS, Hints, Point, parse_color
 
 POINT_FORMAT = "X,Y,#RRGGBB[,SIZE]"
 HINT_KEYS = ("points", "grid", "palette", "reference")
