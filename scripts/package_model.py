@@ -72,7 +72,6 @@ def main() -> int:
         kwargs["fusion_guide"] = donor_record["kwargs"].get("fusion_guide")
         kwargs["fusion_fit"] = donor_record["kwargs"].get("fusion_fit")
         kwargs["fusion_fit_gate"] = donor_record["kwargs"].get("fusion_fit_gate", False)
-        kwargs["fusion_stats"] = donor_record["kwargs"].get("fusion_stats", False)
         state = {k: v for k, v in state.items() if not k.startswith("fusion.")}
         state.update({f"fusion.{k}": v for k, v in donor.fusion.state_dict().items()})
         provenance["fusion"] = donor_record.get("provenance", {}).get("fusion", {})

@@ -421,8 +421,8 @@ def test_obey_fade_in_the_loop_stores_the_faded_reach_and_ships_it(fusion_setup,
     plain = make_samples(base, files, FusionConfig(**kw))
     faded = make_samples(base, files, FusionConfig(**kw, obey_fade=True))
     fusion = HintFusion(obey=True)
-    *_, mask, _, _, _, reach, _ = _split(plain, fusion)
-    *_, mask_f, _, _, _, reach_f, _ = _split(faded, fusion)
+    *_, mask, _, _, _, reach = _split(plain, fusion)
+    *_, mask_f, _, _, _, reach_f = _split(faded, fusion)
     assert torch.equal(mask, mask_f)  # the same hints
     n = count_points(mask)
     assert n.max() > 1  # some sample has several points, so fading changes its reach
@@ -478,74 +478,30 @@ def test_samples_cache_and_shards(fusion_setup, tmp_path, capsys):
         assert code == 2 and err.strip() and "Traceback" not in err
 
 
-def test_network_stats_measure_how_sure_the_network_is():
-    from tinct.hints.fusion import STATS_CHANNELS, network_stats
+def test_files_recording_the_retired_network_statistics_option(tmp_path):
+    """Model files that recorded ``fusion_stats`` (off) still load; one that used it is refused
+    with one line."""
+    import json
 
-    bins = color.ab_bins()
-    q = bins.shape[0]
-    logits = torch.zeros(1, q, 4, 4)
-    logits[0, 100, :2] = 60.0  # top half: sure of bin 100; bottom half: uniform
-    reg = torch.full((1, 2, 8, 8), 0.3)
-    s = network_stats(logits, reg, bins, 0.4, (16, 16))
-    assert s.shape == (1, STATS_CHANNELS, 16, 16)
-    std, ent, ab, ann = s[0, 0], s[0, 1], s[0, 2:4], s[0, 4:6]
-    assert float(std[:3].max()) < 1e-3 and float(ent[:3].max()) < 1e-3  # one bin: no spread, no entropy
-    assert torch.allclose(ent[-3:], torch.ones(3, 16), atol=1e-5)  # uniform: entropy 1
-    spread = float(((bins - bins.mean(0)) ** 2).sum(1).mean().sqrt()) / color.AB_SCALE
-    assert torch.allclose(std[-3:], torch.full((3, 16), spread), atol=1e-4)  # the std of the bins themselves
-    assert torch.allclose(ann[:, :3], (bins[100] / color.AB_SCALE)[:, None, None].expand(2, 3, 16), atol=1e-4)
-    assert torch.allclose(ab, torch.full((2, 16, 16), 0.3))
+    from safetensors.torch import load_file, save_file
 
+    from tinct.errors import ModelFileError
+    from tinct.modelfile import load_model, save_model
 
-def test_a_fusion_with_net_stats_needs_them_and_uses_them():
-    l, ab_hint, mask = _inputs()
-    net = torch.full((1, 2, 64, 64), 0.1)
-    fusion = HintFusion(net_stats=True)
-    with pytest.raises(ValueError, match="statistics"):
-        fusion(l, net, ab_hint, mask)
-    torch.manual_seed(0)
-    torch.nn.init.normal_(fusion.out.weight, std=0.1)  # a trained-looking stage
-    a = fusion(l, net, ab_hint, mask, stats=torch.zeros(1, 6, 16, 16))  # any size: resized
-    b = fusion(l, net, ab_hint, mask, stats=torch.ones(1, 6, 16, 16))
-    assert a.shape == (1, 2, 64, 64) and not torch.allclose(a, b)
-    assert torch.equal(a[:, :, mask[0, 0] > 0.5], ab_hint[:, :, mask[0, 0] > 0.5])
+    path = save_model(create_model("effunet", pretrained=False, width=8, hints=True, fusion=True),
+                      tmp_path / "m.safetensors")
+    state = load_file(str(path))
+    from safetensors import safe_open
 
-
-def test_train_fusion_with_net_stats_adds_them_to_cached_samples(fusion_setup, tmp_path):
-    """--net-stats: fresh samples carry the statistics; samples cached without them get the same
-    statistics from a network pass; the model is shipped with fusion_stats and runs in the pipeline."""
-    from tinct.hints.fusion import network_stats
-    from tinct.train.fusion import _split, add_network_stats, make_samples
-
-    base_path, _, _, data = fusion_setup
-    base, _ = load_model(base_path)
-    kw = dict(base=str(base_path), data=str(data), samples=3, size=64, crop=32, max_hints=50, quiet=True)
-    files = sorted(p for p in data.iterdir() if p.suffix == ".png")
-    plain = make_samples(base, files, FusionConfig(**kw, out=""))
-    fresh = make_samples(base, files, FusionConfig(**kw, out="", net_stats=True))
-    assert fresh.shape[1] == plain.shape[1] + 6 and torch.equal(fresh[:, : plain.shape[1]], plain)
-    added = add_network_stats(base, [plain], FusionConfig(**kw, out="", net_stats=True))
-    assert torch.allclose(added.float(), fresh.float(), atol=2e-3)  # from the float16-stored inputs
-    l, _, _, hint, mask, *_, stats = _split(fresh, HintFusion(net_stats=True))
-    with torch.no_grad():
-        pred = base(l, hint, mask)
-    assert torch.allclose(stats, network_stats(pred["logits"], pred["ab"], base.bins, 0.4, (64, 64)), atol=2e-3)
-
-    cache = tmp_path / "s.pt"
-    train_fusion(FusionConfig(**kw, out="unused", steps=0, cache=str(cache)))
-    out = tmp_path / "stats.safetensors"
-    scores = train_fusion(FusionConfig(**kw, out=str(out), steps=3, batch_size=2, cache=str(cache),
-                                       net_stats=True))
-    assert np.isfinite(scores["mse_fused"])
-    assert torch.load(cache, weights_only=True)["samples"].shape[1] == plain.shape[1]  # the cache is left as it was
-    record = read_record(out)
-    assert record["kwargs"]["fusion_stats"] is True and record["provenance"]["fusion"]["net_stats"] is True
-    model, _ = load_model(out)
-    assert model.fusion.net_stats
-    img = np.asarray(Image.open(files[0]).convert("RGB"))
-    hinted = Colorizer(out)(img, Hints(points=[Point(20, 20, (30, 200, 30), size=6)]))
-    assert hinted.shape == img.shape
-    with pytest.raises(Exception, match="other settings"):  # statistics can be added to a cache, not taken out
-        cached_stats = tmp_path / "with.pt"
-        train_fusion(FusionConfig(**kw, out="unused", steps=0, cache=str(cached_stats), net_stats=True))
-        train_fusion(FusionConfig(**kw, out=str(out), steps=1, cache=str(cached_stats)))
+    with safe_open(str(path), "pt") as f:
+        meta = dict(f.metadata())
+    record = json.loads(meta["tinct"])
+    for value, ok in ((False, True), (True, False)):
+        record["kwargs"]["fusion_stats"] = value
+        meta["tinct"] = json.dumps(record)
+        save_file(state, str(tmp_path / "old.safetensors"), metadata=meta)
+        if ok:
+            assert load_model(tmp_path / "old.safetensors")[0].fusion is not None
+        else:
+            with pytest.raises(ModelFileError, match="fusion_stats"):
+                load_model(tmp_path / "old.safetensors")

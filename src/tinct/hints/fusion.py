@@ -36,11 +36,6 @@ global color transform fitted to the points (:mod:`tinct.hints.fit`; from the se
 on), before they go into the propagation as its prior and into the mix as a source: a few true
 colors correct a cast, muted colors or a turned hue over the whole picture.
 
-With ``net_stats`` the mix also sees how sure the network is and what its two heads say
-(:func:`network_stats`: the spread and entropy of its 313-bin color distribution, its regression
-head's colors and the annealed mean of its bins, each apart): where the network hesitates
-between colors, the points' propagation is worth more.
-
 With ``guide`` = (ab weight, feature weight) both propagations also stop at edges of the
 network's own colors and decoder features (:func:`guide_for`; the ``guide`` of
 :func:`tinct.hints.levin.affinity_weights`), not only at lightness edges: two surfaces of one lightness
@@ -65,7 +60,6 @@ from tinct.hints.fit import count_points, fit_color_transform
 IN_CHANNELS = 1 + 2 + 2 + 2 + 1 + 3  # L, net ab, propagated ab, hint ab, mask, 3 hint densities
 GLOBAL_CHANNELS = 2  # plain Levin ab, with global_source
 MATCH_CHANNELS = 3  # feature-matched hint ab and its confidence, with match_source
-STATS_CHANNELS = 6  # spread and entropy of the network's bin distribution, its regression ab, its annealed mean
 MATCH_TEMPERATURE = 0.15  # softmax temperature over cosine similarities to the hinted cells
 PRIOR_WEIGHT = 1e-4  # one hint's influence fades over about 100 px of flat area at the working size
 ONE_HINT_DENSITY = 36 / 256**2  # a 6x6 hint on a 256x256 image
@@ -91,24 +85,6 @@ def effective_prior_weight(mask: np.ndarray, prior_weight: float) -> float:
     (they cover the image anyway) while a lone click stays in its region."""
     density = float((mask > 0.5).mean())
     return prior_weight * min(1.0, ONE_HINT_DENSITY / max(density, 1e-12))
-
-
-def network_stats(logits: torch.Tensor, reg_ab: torch.Tensor, bins: torch.Tensor, temperature: float,
-                  size: tuple[int, int]) -> torch.Tensor:
-    """(N, 6, *size) from the network's bin logits (N, Q, h, w) over ``bins`` (Q, 2 raw ab) and its
-    regression head's normalized ab (N, 2, h', w'): the standard deviation of ab under the bin
-    distribution (normalized units), its entropy over log Q (0 = sure, 1 = uniform), the
-    regression ab and the annealed mean at ``temperature`` (normalized), each resized to ``size``."""
-    logits = logits.float()
-    b = bins.to(logits)
-    p = torch.softmax(logits, dim=1)
-    mean = torch.einsum("nqhw,qc->nchw", p, b)
-    second = torch.einsum("nqhw,q->nhw", p, (b**2).sum(1))
-    std = (second - (mean**2).sum(1)).clamp(min=0).sqrt()[:, None] / color.AB_SCALE
-    entropy = -(p * p.clamp(min=1e-12).log()).sum(1, keepdim=True) / np.log(p.shape[1])
-    annealed = color.normalize_ab(color.annealed_mean(logits, b, temperature))
-    up = lambda t: F.interpolate(t, size=size, mode="bilinear", align_corners=False)  # noqa: E731
-    return torch.cat([up(std), up(entropy), up(reg_ab.float()), up(annealed)], dim=1)
 
 
 def guide_for(net_ab: torch.Tensor, features: torch.Tensor | None, weights) -> torch.Tensor | None:
@@ -209,9 +185,8 @@ def match_hints(features: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tenso
 class HintFusion(nn.Module):
     def __init__(self, width: int = 32, prior_weight: float = PRIOR_WEIGHT, global_source: bool = False,
                  match_source: bool = False, obey: bool = False, guide=None, fit=None, obey_fade: bool = False,
-                 fit_gate: bool = False, net_stats: bool = False):
+                 fit_gate: bool = False):
         super().__init__()
-        self.net_stats = net_stats
         self.obey_fade = obey_fade
         self.fit_gate = fit_gate
         self.fit = tuple(float(v) for v in fit) if fit else None
@@ -225,8 +200,7 @@ class HintFusion(nn.Module):
         self.global_source = global_source
         self.match_source = match_source
         self.sources = 2 + int(global_source) + int(match_source)
-        in_ch = (IN_CHANNELS + (GLOBAL_CHANNELS if global_source else 0) + (MATCH_CHANNELS if match_source else 0)
-                 + (STATS_CHANNELS if net_stats else 0))
+        in_ch = IN_CHANNELS + (GLOBAL_CHANNELS if global_source else 0) + (MATCH_CHANNELS if match_source else 0)
         layers: list[nn.Module] = [nn.Conv2d(in_ch, width, 3, 1, 1), nn.ReLU(inplace=True)]
         for d in (2, 4, 8, 16, 1):
             layers += [nn.Conv2d(width, width, 3, 1, d, dilation=d), nn.ReLU(inplace=True)]
@@ -238,10 +212,10 @@ class HintFusion(nn.Module):
             with torch.no_grad():
                 self.out.bias[2 : self.sources] = -6.0
 
-    def fuse(self, l, net_ab, prop, ab_hint, mask, plain=None, matched=None, stats=None) -> torch.Tensor:
+    def fuse(self, l, net_ab, prop, ab_hint, mask, plain=None, matched=None) -> torch.Tensor:
         """All normalized, (N, C, H, W) at one size: the fused normalized ab. ``plain`` (plain
         Levin) is required with ``global_source``, ``matched`` (:func:`match_hints`) with
-        ``match_source``, ``stats`` (:func:`network_stats`) with ``net_stats``; each is ignored without."""
+        ``match_source``; each is ignored without."""
         parts = [l, net_ab, prop, ab_hint * mask, mask, hint_density(mask)]
         sources = [net_ab, prop]
         for on, extra, name in ((self.global_source, plain, "plain propagation"),
@@ -251,10 +225,6 @@ class HintFusion(nn.Module):
                     raise ValueError(f"this fusion stage needs the {name} too")
                 parts.append(extra)
                 sources.append(extra[:, :2])
-        if self.net_stats:
-            if stats is None:
-                raise ValueError("this fusion stage needs the network's statistics (network_stats)")
-            parts.append(stats)
         x = torch.cat(parts, dim=1)
         # the weights are smooth: predict them at half resolution, apply them at full
         o = self.out(self.body(F.avg_pool2d(x, 2, ceil_mode=True)))
@@ -282,26 +252,20 @@ class HintFusion(nn.Module):
         return propagations(l, net_ab, ab_hint, mask, self.prior_weight, self.obey, self.global_source, self.guide,
                             features, guide_ab, guide_features)
 
-    def forward(self, l, net_ab, ab_hint, mask, features=None, guide_ab=None, guide_features=None,
-                stats=None) -> torch.Tensor:
+    def forward(self, l, net_ab, ab_hint, mask, features=None, guide_ab=None, guide_features=None) -> torch.Tensor:
         """Fuse at the hints' size; images without a hint pixel keep ``net_ab`` (resized). Above
         :data:`MAX_PIXELS` the fusion runs at a reduced size (hint patches kept, by max-pooling the
         mask) and is upsampled; the hint pixels are then set exactly again. ``features``: the
         network's decoder features, required with ``match_source``; ``guide_ab`` and
-        ``guide_features``: what the guide is made of (:meth:`propagations`); ``stats``: the
-        network's :func:`network_stats` (any size), required with ``net_stats``."""
+        ``guide_features``: what the guide is made of (:meth:`propagations`)."""
         if self.needs_features and features is None:
             raise ValueError("this fusion stage needs the network's features")
-        if self.net_stats and stats is None:
-            raise ValueError("this fusion stage needs the network's statistics (network_stats)")
         size = mask.shape[-2:]
         net_ab = color.resize_ab(net_ab, size)
         if guide_ab is not None:
             guide_ab = color.resize_ab(guide_ab, size)
         if l.shape[-2:] != size:
             l = F.interpolate(l, size=size, mode="bilinear", align_corners=False)
-        if stats is not None and stats.shape[-2:] != size:
-            stats = F.interpolate(stats, size=size, mode="bilinear", align_corners=False)
         h, w = size
         if h * w > MAX_PIXELS:
             s = (MAX_PIXELS / (h * w)) ** 0.5
@@ -310,15 +274,13 @@ class HintFusion(nn.Module):
             hint_small = F.adaptive_avg_pool2d(ab_hint * mask, small) / weight.clamp(min=1e-6)
             fused = self._fuse_hinted(F.adaptive_avg_pool2d(l, small), F.adaptive_avg_pool2d(net_ab, small),
                                       hint_small, F.adaptive_max_pool2d(mask, small), features,
-                                      None if guide_ab is None else F.adaptive_avg_pool2d(guide_ab, small), guide_features,
-                                      None if stats is None else F.adaptive_avg_pool2d(stats, small))
+                                      None if guide_ab is None else F.adaptive_avg_pool2d(guide_ab, small), guide_features)
             has = (mask > 0.5).flatten(1).any(dim=1)[:, None, None, None]
             fused = torch.where(has, color.resize_ab(fused, size), net_ab)
             return torch.where(mask > 0.5, ab_hint, fused)
-        return self._fuse_hinted(l, net_ab, ab_hint, mask, features, guide_ab, guide_features, stats)
+        return self._fuse_hinted(l, net_ab, ab_hint, mask, features, guide_ab, guide_features)
 
-    def _fuse_hinted(self, l, net_ab, ab_hint, mask, features=None, guide_ab=None, guide_features=None,
-                     stats=None) -> torch.Tensor:
+    def _fuse_hinted(self, l, net_ab, ab_hint, mask, features=None, guide_ab=None, guide_features=None) -> torch.Tensor:
         has = (mask > 0.5).flatten(1).any(dim=1)
         if not bool(has.any()):
             return net_ab
@@ -332,7 +294,7 @@ class HintFusion(nn.Module):
         prop, reach, plain = self.propagations(l[idx], net_ab[idx], ab_hint[idx], mask[idx], pick(features),
                                                pick(guide_ab), pick(guide_features))
         matched = match_hints(features[idx], ab_hint[idx], mask[idx], mask.shape[-2:]) if self.match_source else None
-        fused = self.fuse(l[idx], net_ab[idx], prop, ab_hint[idx], mask[idx], plain, matched, pick(stats))
+        fused = self.fuse(l[idx], net_ab[idx], prop, ab_hint[idx], mask[idx], plain, matched)
         if self.obey:  # where the user's points reach, their propagation wins over the learned mix
             if self.obey_fade:  # n points: reach ** n, the obeyed zone shrinks as the points get denser
                 reach = reach ** count_points(mask[idx]).to(reach)

@@ -31,6 +31,7 @@ class ColorNet(nn.Module):
     hints: bool = False
     global_hint_dim: int = 0
     init_only_kwargs: tuple[str, ...] = ()  # constructor options not needed to rebuild from a file
+    retired_kwargs: dict = {}  # options no longer built, and the value older files may record for them
     arch: str = ""
     kwargs: dict = {}
 

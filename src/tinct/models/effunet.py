@@ -16,7 +16,7 @@ from torch import nn
 
 from tinct import color
 from tinct.models.base import GLOBAL_HINT_DIM, ColorNet, UpBlock, conv_bn_act
-from tinct.hints.fusion import HintFusion, network_stats
+from tinct.hints.fusion import HintFusion
 from tinct.models.efficientnet_lite import (
     FEATURE_CHANNELS,
     EfficientNetLite0,
@@ -35,12 +35,13 @@ from tinct.registry import register_model
 )
 class EffUNet(ColorNet):
     init_only_kwargs = ("pretrained",)
+    retired_kwargs = {"fusion_stats": False}  # the fusion stage's network statistics (measured no gain)
 
     def __init__(self, width: int = 32, pretrained: bool = True, hints: bool = False, bins_head: bool = True,
                  prefer_bins: bool = True, temperature: float = 0.4, blend: float = 0.5, fusion: bool = False,
                  global_prior: float = 0.0, fusion_prior: float = 1e-4, fusion_global: bool = False,
                  fusion_match: bool = False, fusion_obey: bool = False, fusion_guide=None, fusion_fit=None,
-                 fusion_obey_fade: bool = False, fusion_fit_gate: bool = False, fusion_stats: bool = False):
+                 fusion_obey_fade: bool = False, fusion_fit_gate: bool = False):
         """``prefer_bins``: decode with the annealed mean of the bin head at ``temperature`` (vivid)
         rather than the regression head (muted); ``blend`` mixes that much of the regression head
         into the annealed mean (0 = bins only). ``fusion``: point hints also go through an edge-aware
@@ -52,8 +53,7 @@ class EffUNet(ColorNet):
         (ab weight, feature weight) makes the propagations also stop at edges of the network's
         colors and features, as it sees them without the points (a second, hint-free pass);
         ``fusion_fit`` = (gain, offset[, lightness]) strengths first maps the network's colors by a global
-        color transform fitted to the points (:mod:`tinct.hints.fit`); ``fusion_stats`` gives
-        the mix how sure the network is and its two heads' colors (:func:`network_stats`).
+        color transform fitted to the points (:mod:`tinct.hints.fit`).
         ``global_prior``:
         a palette or reference image also reweights the bin distribution by its colors, with this
         exponent (0 = off), and the regression head is then left out of the decoding."""
@@ -91,7 +91,7 @@ class EffUNet(ColorNet):
         self.expose_features = False  # set to get the decoder features with hints (fusion training)
         self.fusion = (HintFusion(prior_weight=fusion_prior, global_source=fusion_global, match_source=fusion_match,
                                   obey=fusion_obey, guide=fusion_guide, fit=fusion_fit,
-                                  obey_fade=fusion_obey_fade, fit_gate=fusion_fit_gate, net_stats=fusion_stats)
+                                  obey_fade=fusion_obey_fade, fit_gate=fusion_fit_gate)
                        if fusion else None)
 
     def _forward(self, l, ab_hint, mask, global_hint):
@@ -139,7 +139,7 @@ class EffUNet(ColorNet):
         ab = self._decode_net(out, temperature)
         if "mask" in out:
             ab = self.fusion(out["l"], ab, out["ab_hint"], out["mask"], out.get("features"),
-                             out.get("guide_ab"), out.get("guide_features"), self.stats_for(out))
+                             out.get("guide_ab"), out.get("guide_features"))
         return ab
 
     def hint_parameters(self) -> list[nn.Parameter]:
@@ -161,17 +161,6 @@ class EffUNet(ColorNet):
             p.requires_grad_(True)
         conv.weight.register_hook(lambda g: g * keep)
         return params
-
-    def stats_for(self, out: dict[str, torch.Tensor], size: tuple[int, int] | None = None) -> torch.Tensor | None:
-        """The :func:`network_stats` of a hinted pass ``out`` at ``size`` (default the hints'), for
-        a fusion stage with ``net_stats`` or with ``size`` given (fusion training); else None."""
-        if size is None:
-            if self.fusion is None or not self.fusion.net_stats:
-                return None
-            size = out["mask"].shape[-2:]
-        if "logits" not in out:
-            raise ValueError("fusion_stats needs the bin head (bins_head=True)")
-        return network_stats(out["logits"], out["ab"], self.bins, self.default_temperature, tuple(size))
 
     def _decode_net(self, out: dict[str, torch.Tensor], temperature: float | None = None) -> torch.Tensor:
         """The network's own colors (normalized ab), before any fusion with point hints."""

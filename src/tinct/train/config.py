@@ -41,6 +41,8 @@ class TrainConfig:
     """weight of the reconstruction loss (pix2pix: lambda = 100)"""
     cls_weight: float = 1.0
     """weight of the rebalanced classification loss in l1+cls"""
+    rebalance: float = 0.5
+    """class rebalancing of the classification loss, Zhang et al.'s lambda: 0.5 theirs (rare colors weigh more), 1 = none (a calibrated distribution)"""
     hints: bool = False
     """train with SIGGRAPH17-style sampled hints (the model gets hint inputs)"""
     val_dir: str | None = None

@@ -14,10 +14,6 @@ With ``guide`` the propagations also stop at edges of the network's colors and f
 (``reach * propagated + (1 - reach) * fused``, as the model runs with ``fusion_obey``), so the
 mix learns for the pixels the points do not reach.
 
-With ``net_stats`` the samples also carry the network's :func:`tinct.hints.fusion.network_stats`
-(how sure it is, its two heads' colors), which the mix then sees; samples cached without them
-get them by one network pass over the cached inputs (no sparse solve is redone).
-
 With ``obey_fade`` the samples carry ``reach ** n`` (n points), as the model obeys with
 ``fusion_obey_fade``. ``loss="logmse"`` averages each crop's log squared error, so that every
 image weighs as its PSNR does in the benchmark's mean.
@@ -45,7 +41,7 @@ from tinct.imageio import load_square
 from tinct.errors import ImageError, TinctError
 from tinct.hints import sample_points
 from tinct.modelfile import load_model, recorded_kwargs, save_model
-from tinct.hints.fusion import (GLOBAL_CHANNELS, MATCH_CHANNELS, STATS_CHANNELS, HintFusion, match_hints,
+from tinct.hints.fusion import (HintFusion, match_hints,
                                  propagations)
 from tinct.hints.fit import count_points, fit_color_transform
 from tinct.registry import create_model
@@ -86,8 +82,6 @@ class FusionConfig:
     """train the mix under obey (the points' propagation wins where they reach) and ship it so"""
     obey_fade: bool = False
     """with obey, the obeyed weight is reach ** n for n points (the obeyed zone shrinks as points get denser), in training and in the shipped model"""
-    net_stats: bool = False
-    """also give the mix the network's certainty (spread and entropy of its bin distribution) and its two heads' colors"""
     loss: str = "mse"
     """mse (squared ab error over all pixels) or logmse (mean over crops of the log of each crop's squared error: each image counts as its PSNR does)"""
     cache: str = ""
@@ -121,8 +115,7 @@ def _fit_strengths(cfg: FusionConfig) -> tuple[float, ...] | None:
 def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
     """(S, C, size, size) float16: L, net ab, propagated ab, hint ab, mask, true ab, then plain
     Levin ab with ``global_source``, the feature-matched hints (ab, confidence) with
-    ``match_source`` (all normalized), the hints' reach with ``obey`` and the network's
-    statistics with ``net_stats``."""
+    ``match_source`` (all normalized) and the hints' reach with ``obey``."""
     rng = random.Random(cfg.seed)
     fit = _fit_strengths(cfg)
     order = files[:]
@@ -164,8 +157,6 @@ def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
             parts.append(match_hints(pred["features"], hint, mask, (cfg.size, cfg.size)))
         if cfg.obey:
             parts.append(reach ** count_points(mask).to(reach) if cfg.obey_fade else reach)
-        if cfg.net_stats:
-            parts.append(base.stats_for(pred, (cfg.size, cfg.size)))
         out.append(torch.cat(parts, dim=1).half())
         bar.update(1)
     bar.close()
@@ -188,7 +179,7 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 SAMPLE_FIELDS = ("base", "data", "size", "patch", "max_hints", "prior_weight", "global_source", "match_source",
-                 "guide", "fit", "fit_lightness", "fit_gate", "obey", "obey_fade", "seed", "net_stats")
+                 "guide", "fit", "fit_lightness", "fit_gate", "obey", "obey_fade", "seed")
 
 
 def _sample_key(cfg: FusionConfig) -> dict:
@@ -199,23 +190,18 @@ def _sample_key(cfg: FusionConfig) -> dict:
 
 def load_or_make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
     """:func:`make_samples`, or the samples of ``cfg.cache`` (every file of it, concatenated) when
-    they exist; freshly made samples are saved to its first file. Cached samples made without
-    ``net_stats`` get the network's statistics added (:func:`add_network_stats`) when it is asked for."""
+    they exist; freshly made samples are saved to its first file."""
     paths = [Path(p) for p in cfg.cache.split(",") if p] if cfg.cache else []
     key = _sample_key(cfg)
     if paths and all(p.exists() for p in paths):
         parts = []
         for p in paths:
             saved = torch.load(p, weights_only=True, mmap=True)  # the shares are concatenated: no second copy
-            saved_key = {"net_stats": False, **saved["key"]}  # caches from before net_stats
-            diff = sorted(k for k in key if saved_key.get(k) != key[k]
-                          and not (k == "net_stats" and key[k]))  # statistics can be added, not removed
+            diff = sorted(k for k in key if saved["key"].get(k) != key[k])
             if diff:
                 raise TinctError(f"{p}: samples were made with other settings ({', '.join(diff)}); "
                                  "use the same settings or another --cache file")
             parts.append(saved["samples"])
-        if key["net_stats"] and not all(_has_stats(p, cfg) for p in parts):
-            return add_network_stats(base, parts, cfg)
         return torch.cat(parts)
     if len(paths) > 1:
         missing = ", ".join(str(p) for p in paths if not p.exists())
@@ -229,64 +215,21 @@ def load_or_make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Te
     return data
 
 
-def _channels(cfg: FusionConfig, stats: bool) -> int:
-    """How many channels a sample has with ``cfg``'s settings, with or without the network's statistics."""
-    return (10 + GLOBAL_CHANNELS * cfg.global_source + MATCH_CHANNELS * cfg.match_source + int(cfg.obey)
-            + (STATS_CHANNELS if stats else 0))
-
-
-def _has_stats(samples: torch.Tensor, cfg: FusionConfig) -> bool:
-    return samples.shape[1] == _channels(cfg, True)
-
-
-@torch.no_grad()
-def add_network_stats(base, parts: list[torch.Tensor], cfg: FusionConfig) -> torch.Tensor:
-    """The cached samples ``parts``, those made without ``net_stats`` with the network's
-    statistics appended from one hinted network pass over each sample's stored L and hints: one
-    tensor, filled in place (no second copy of the samples)."""
-    total = sum(len(p) for p in parts)
-    c = _channels(cfg, False)
-    out = torch.empty(total, c + STATS_CHANNELS, *parts[0].shape[-2:], dtype=parts[0].dtype)
-    bar = tqdm(total=total, desc="network statistics", unit="sample", disable=cfg.quiet)
-    at = 0
-    for p in parts:
-        if _has_stats(p, cfg):
-            out[at : at + len(p)] = p
-            at += len(p)
-            bar.update(len(p))
-            continue
-        if p.shape[1] != c:
-            raise TinctError(f"cached samples have {p.shape[1]} channels, expected {c} for these settings")
-        for j in range(0, len(p), 8):
-            x = p[j : j + 8]
-            l, hint, mask = x[:, :1].float(), x[:, 5:7].float(), x[:, 7:8].float()
-            pred = base(l, hint, mask)
-            out[at : at + len(x), :c] = x
-            out[at : at + len(x), c:] = base.stats_for(pred, x.shape[-2:]).to(out.dtype)
-            at += len(x)
-            bar.update(len(x))
-    bar.close()
-    return out
-
-
 def _split(x: torch.Tensor, fusion: HintFusion):
     """L, net, local propagation, hint, mask, truth, then the extra sources ``fusion`` takes
-    (plain propagation, matched hints; None where it does not), the reach (with obey, else None)
-    and the network's statistics (with net_stats, else None)."""
+    (plain propagation, matched hints; None where it does not) and the reach (with obey, else None)."""
     x = x.float()
     plain = x[:, 10:12] if fusion.global_source else None
     at = 12 if fusion.global_source else 10
     matched = x[:, at : at + 3] if fusion.match_source else None
     at += 3 if fusion.match_source else 0
     reach = x[:, at : at + 1] if fusion.obey else None
-    at += 1 if fusion.obey else 0
-    stats = x[:, at : at + STATS_CHANNELS] if fusion.net_stats else None
-    return x[:, :1], x[:, 1:3], x[:, 3:5], x[:, 5:7], x[:, 7:8], x[:, 8:10], plain, matched, reach, stats
+    return x[:, :1], x[:, 1:3], x[:, 3:5], x[:, 5:7], x[:, 7:8], x[:, 8:10], plain, matched, reach
 
 
-def _output(fusion: HintFusion, l, net, lv, hint, mask, plain, matched, reach, stats=None) -> torch.Tensor:
+def _output(fusion: HintFusion, l, net, lv, hint, mask, plain, matched, reach) -> torch.Tensor:
     """The stage's output as the model computes it (the mix, obeyed where the points reach)."""
-    fused = fusion.fuse(l, net, lv, hint, mask, plain, matched, stats)
+    fused = fusion.fuse(l, net, lv, hint, mask, plain, matched)
     return fused if reach is None else reach * lv + (1 - reach) * fused
 
 
@@ -307,8 +250,8 @@ def _val_scores(fusion: HintFusion, val: torch.Tensor) -> dict[str, float]:
         se["matched"] = 0.0
     with torch.no_grad():
         for j in range(0, len(val), 8):
-            l, net, lv, hint, mask, ab, plain, matched, reach, stats = _split(val[j : j + 8], fusion)
-            fused = _output(fusion, l, net, lv, hint, mask, plain, matched, reach, stats)
+            l, net, lv, hint, mask, ab, plain, matched, reach = _split(val[j : j + 8], fusion)
+            fused = _output(fusion, l, net, lv, hint, mask, plain, matched, reach)
             preds = {"net": net, "propagated": lv, "fused": fused, "plain": plain,
                      "matched": None if matched is None else matched[:, :2]}
             for name in se:
@@ -361,7 +304,7 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
     fit = _fit_strengths(cfg)
     fusion = HintFusion(prior_weight=cfg.prior_weight, global_source=cfg.global_source,
                         match_source=cfg.match_source, obey=cfg.obey, guide=cfg.guide,
-                        fit=fit, fit_gate=cfg.fit_gate, obey_fade=cfg.obey_fade, net_stats=cfg.net_stats)
+                        fit=fit, fit_gate=cfg.fit_gate, obey_fade=cfg.obey_fade)
     opt = torch.optim.Adam(fusion.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     before = _val_scores(fusion, val)
@@ -374,8 +317,8 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
         batch = train[idx, :, y : y + cfg.crop, x : x + cfg.crop]
         if torch.rand(1, generator=gen).item() < 0.5:
             batch = batch.flip(-1)
-        l, net, lv, hint, mask, ab, plain, matched, reach, stats = _split(batch, fusion)
-        loss = _loss(_output(fusion, l, net, lv, hint, mask, plain, matched, reach, stats), ab, cfg.loss)
+        l, net, lv, hint, mask, ab, plain, matched, reach = _split(batch, fusion)
+        loss = _loss(_output(fusion, l, net, lv, hint, mask, plain, matched, reach), ab, cfg.loss)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -387,8 +330,7 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
               "fusion_obey": cfg.obey,  # the stage as trained and scored; scripts/package_model.py --obey changes it
               "fusion_obey_fade": cfg.obey_fade,
               "fusion_guide": list(cfg.guide) if any(cfg.guide) else None,
-              "fusion_fit": list(fit) if fit else None, "fusion_fit_gate": cfg.fit_gate,
-              "fusion_stats": cfg.net_stats}
+              "fusion_fit": list(fit) if fit else None, "fusion_fit_gate": cfg.fit_gate}
     model = create_model("effunet", **{**kwargs, "pretrained": False})
     missing = model.load_state_dict(base.state_dict(), strict=False)
     if missing.unexpected_keys or any(not k.startswith("fusion.") for k in missing.missing_keys):
@@ -402,7 +344,6 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
                             "prior_weight": cfg.prior_weight, "global_source": cfg.global_source,
                             "match_source": cfg.match_source, "guide": list(cfg.guide), "fit": list(fit or []),
                             "fit_gate": cfg.fit_gate, "obey": cfg.obey, "obey_fade": cfg.obey_fade,
-                            "net_stats": cfg.net_stats,
                             "loss": cfg.loss,
                             **scores}
     save_model(model, cfg.out, provenance=provenance, half=cfg.half)

@@ -165,7 +165,9 @@ def train(cfg: TrainConfig) -> TrainResult:
     if "cls" in rec_kind:
         if not hasattr(model, "bins"):
             raise TinctError(f"loss {rec_kind!r} needs a model with a bin head, {cfg.model!r} has none")
-        weights = losses.rebalance_weights(class_prior(train_files, model.bins, seed=cfg.seed))
+        if not 0.0 <= cfg.rebalance <= 1.0:
+            raise TinctError(f"--rebalance must be between 0 and 1, got {cfg.rebalance}")
+        weights = losses.rebalance_weights(class_prior(train_files, model.bins, seed=cfg.seed), cfg.rebalance)
 
     start, history = 0, []
     ckpt_path = run / "checkpoint.pt"
