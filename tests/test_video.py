@@ -167,3 +167,13 @@ def test_frames_drops_near_duplicates_finds_cuts_and_skips_gray(tmp_path, capsys
     code, _, _ = run(capsys, "train", "--model", "cnn4", "--data", tmp_path / "f", "--out", tmp_path / "run",
                      "--steps", "2", "--batch-size", "2", "--crop", "32", "--quiet")
     assert code == 0 and (tmp_path / "run" / "model.safetensors").is_file()
+
+
+def test_video_bench_measures_both_paths(tmp_path, tiny, capsys):
+    for i in range(2):
+        write_clip(tmp_path / "clips" / f"c{i}.mp4", frames(6, 64, 96, seed=i, grain=4.0))
+    code, out, _ = run(capsys, "bench", "--video", "--data", tmp_path / "clips", "--models", tiny, "--size", "64",
+                       "--out", tmp_path / "vb", "--no-progress")
+    assert code == 0 and "c0.mp4" in out and "ratio" in out
+    report = json.loads((tmp_path / "vb" / "video_bench.json").read_text())
+    assert len(report["clips"]) == 2 and all(r["steadied"]["warp"] >= 0 and r["frames"] == 6 for r in report["clips"])

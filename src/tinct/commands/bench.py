@@ -39,6 +39,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     g.add_argument("--crop", type=int, default=128, help="training crop (default 128)")
     g.add_argument("--seed", type=int, default=0, help="training / hint sampling seed (default 0)")
     p.add_argument("--hints", action="store_true", help="run the user-guided hint benchmark (tinct.bench_hints)")
+    p.add_argument("--video", action="store_true",
+                   help="flicker benchmark: --data is a folder of color clips; steadied against per-frame colorization")
+    p.add_argument("--max-frames", type=int, default=60, help="with --video: frames per clip (default 60)")
     p.add_argument("--jobs", type=int, default=1,
                    help="with --hints: images scored at once in worker processes of one torch thread (default 1)")
     return p
@@ -48,6 +51,19 @@ def run(args: argparse.Namespace) -> int:
     from tinct import bench, bench_report
     from tinct.errors import TinctError
 
+    if args.video:
+        from tinct.video.bench import run_video_bench
+
+        if args.max_frames < 2:
+            raise TinctError(f"--max-frames must be at least 2, got {args.max_frames}")
+        data = bench.find_data_dir(args.data, Path("../shared/data/video"), "--data")
+        models = args.models or ["photo"]
+        if len(models) != 1:
+            raise TinctError("--video measures one model at a time")
+        report = run_video_bench(data, models[0], Path(args.out), args.size, args.max_frames,
+                                 progress=not args.no_progress)
+        print(report["markdown"])
+        return 0
     data = bench.find_data_dir(args.data, bench.DEFAULT_DATA, "--data")
     if args.hints:
         try:
