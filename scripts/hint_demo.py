@@ -47,21 +47,21 @@ def gray(rgb: np.ndarray) -> np.ndarray:
 
 def several_points(c: Colorizer, rgb: np.ndarray, count: int, out: str) -> dict:
     """PSNR of the automatic output and of ``count`` true-colored points (drawn as the hint
-    benchmark draws them, seed 0) with the model as it is and without its fitted color transform
-    (and with plain obey), on the benchmark's 256x256 crop; writes the five-panel PNG."""
+    benchmark draws them, seed 0) with the model as it is and without its fitted color transform,
+    on the benchmark's 256x256 crop; writes the five-panel PNG."""
     truth = bench.center_crop_resize(Image.fromarray(rgb), 256)
     lab = color.rgb_to_lab(color.to_tensor(truth))
     l, ab = lab[:, :1], color.normalize_ab(lab[0, 1:])
     ab_hint, mask = sample_points(ab, count, 6, torch.Generator().manual_seed(0))
     plain = Colorizer(copy.deepcopy(c.model), c.render_size, c.temperature)
-    plain.model.fusion.fit, plain.model.fusion.obey_fade = None, False
+    plain.model.fusion.fit = None
     outs = {"automatic": render(l, c.predict_ab_tensors(l)),
-            "points, no fit or fade": render(l, plain.predict_ab_tensors(l, ab_hint[None], mask[None])),
+            "points, no fit": render(l, plain.predict_ab_tensors(l, ab_hint[None], mask[None])),
             "points": render(l, c.predict_ab_tensors(l, ab_hint[None], mask[None]))}
     labels, n = hint_patches(mask[0].numpy() > 0.5)
     centers = [(float(x), float(y)) for y, x in ndimage.center_of_mass(mask[0].numpy(), labels, range(1, n + 1))]
-    save_side_by_side(out, [gray(truth), outs["automatic"], outs["points, no fit or fade"], outs["points"], truth],
-                      ["gray input", "automatic", f"{count} points, no fit or fade", f"{count} points", "original"],
+    save_side_by_side(out, [gray(truth), outs["automatic"], outs["points, no fit"], outs["points"], truth],
+                      ["gray input", "automatic", f"{count} points, no fit", f"{count} points", "original"],
                       marks=centers)
     return {name: round(metrics.psnr(img, truth), 2) for name, img in outs.items()} | {"hint_patches": n}
 

@@ -26,15 +26,11 @@ def main() -> int:
     ap.add_argument("--fusion-from", help="a fused model file (tinct train-fusion) whose fusion stage is copied in")
     ap.add_argument("--average-with", help="a model file of the same architecture: ship the mean of the two weight sets "
                     "(checkpoint averaging, as stochastic weight averaging)")
-    ap.add_argument("--obey", choices=["yes", "no", "fade"], help="where point hints reach, their propagation wins "
-                    "over the learned fusion (fusion models); fade: over a zone that shrinks as the points get denser")
     ap.add_argument("--guide", help="AB,FEAT: the fusion's propagations also stop at edges of the network's colors "
                     "and features with these weights (0,0 = lightness edges only)")
     ap.add_argument("--fit", help="GAIN,OFFSET[,LIGHTNESS]: from the second point hint on, map the network's colors "
                     "by a global color transform fitted to the points, with these prior strengths in hints; the "
                     "third adds a lightness-dependent cast (none = off)")
-    ap.add_argument("--fit-gate", choices=["yes", "no"], help="pull the fitted transform toward the identity by how "
-                    "little of the points' disagreement with the network it explains out of sample")
     ap.add_argument("--half", action="store_true", help="store float16 weights")
     ap.add_argument("--note", action="append", default=[], help="a line added to the provenance notes")
     ap.add_argument("--metrics", help="JSON object of measured metrics to record")
@@ -65,21 +61,11 @@ def main() -> int:
             raise SystemExit(f"{args.fusion_from} has no fusion stage")
         kwargs["fusion"] = True
         kwargs["fusion_prior"] = donor_record["kwargs"].get("fusion_prior", 1e-4)
-        kwargs["fusion_global"] = donor_record["kwargs"].get("fusion_global", False)
-        kwargs["fusion_match"] = donor_record["kwargs"].get("fusion_match", False)
-        kwargs["fusion_obey"] = donor_record["kwargs"].get("fusion_obey", False)
-        kwargs["fusion_obey_fade"] = donor_record["kwargs"].get("fusion_obey_fade", False)
         kwargs["fusion_guide"] = donor_record["kwargs"].get("fusion_guide")
         kwargs["fusion_fit"] = donor_record["kwargs"].get("fusion_fit")
-        kwargs["fusion_fit_gate"] = donor_record["kwargs"].get("fusion_fit_gate", False)
         state = {k: v for k, v in state.items() if not k.startswith("fusion.")}
         state.update({f"fusion.{k}": v for k, v in donor.fusion.state_dict().items()})
         provenance["fusion"] = donor_record.get("provenance", {}).get("fusion", {})
-    if args.obey:
-        if not kwargs.get("fusion"):
-            raise SystemExit("--obey needs a model with a fusion stage (or --fusion-from)")
-        kwargs["fusion_obey"] = args.obey != "no"
-        kwargs["fusion_obey_fade"] = args.obey == "fade"
     if args.guide is not None:
         guide = _fusion_numbers(kwargs, "--guide", args.guide, "two weights 0 or more, as 10000,30",
                              lambda g: len(g) == 2 and min(g) >= 0)
@@ -88,10 +74,6 @@ def main() -> int:
         kwargs["fusion_fit"] = None if args.fit == "none" else _fusion_numbers(
             kwargs, "--fit", args.fit, "two or three strengths above 0, as 0.1,0.1,0.3 (or none)",
             lambda g: len(g) in (2, 3) and min(g) > 0)
-    if args.fit_gate:
-        if not kwargs.get("fusion_fit"):
-            raise SystemExit("--fit-gate needs a fusion stage with a fit (--fit)")
-        kwargs["fusion_fit_gate"] = args.fit_gate == "yes"
     shipped = create_model(record["arch"], **{**kwargs, "pretrained": False})
     shipped.load_state_dict(state, strict=True)
     provenance["notes"] = provenance.get("notes", []) + args.note

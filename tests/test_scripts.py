@@ -41,14 +41,6 @@ def test_package_model_sets_decoding_and_copies_a_fusion_stage(tmp_path):
     assert torch.allclose(shipped.fusion.out.weight, donor_model.fusion.out.weight.half().float())
     assert torch.allclose(shipped.ab_head.weight, base_model.ab_head.weight.half().float())
     assert shipped.global_prior == 3.0 and shipped.default_temperature == 0.45
-    assert not shipped.fusion.obey
-    # a fused file repackaged to obey the user's points
-    r = _run(out, tmp_path / "obey.safetensors", "--obey", "yes")
-    assert r.returncode == 0, r.stderr
-    assert read_record(tmp_path / "obey.safetensors")["kwargs"]["fusion_obey"] is True
-    assert load_model(tmp_path / "obey.safetensors")[0].fusion.obey
-    r = _run(base, tmp_path / "no.safetensors", "--obey", "yes")
-    assert r.returncode != 0 and "needs a model with a fusion stage" in r.stderr
 
 
 
@@ -62,19 +54,6 @@ def test_package_model_sets_and_clears_the_hint_fit(tmp_path):
     assert r.returncode == 0, r.stderr
     assert read_record(tmp_path / "fit.safetensors")["kwargs"]["fusion_fit"] == [0.1, 0.2]
     assert load_model(tmp_path / "fit.safetensors")[0].fusion.fit == (0.1, 0.2)
-    r = _run(tmp_path / "fit.safetensors", tmp_path / "gate.safetensors", "--fit-gate", "yes")
-    assert r.returncode == 0, r.stderr
-    assert load_model(tmp_path / "gate.safetensors")[0].fusion.fit_gate
-    r = _run(fused, tmp_path / "bad.safetensors", "--fit-gate", "yes")
-    assert r.returncode != 0 and "--fit-gate needs" in r.stderr
-    r = _run(tmp_path / "fit.safetensors", tmp_path / "fade.safetensors", "--obey", "fade")
-    assert r.returncode == 0, r.stderr
-    kw = read_record(tmp_path / "fade.safetensors")["kwargs"]
-    assert kw["fusion_obey"] is True and kw["fusion_obey_fade"] is True and kw["fusion_fit"] == [0.1, 0.2]
-    faded = load_model(tmp_path / "fade.safetensors")[0].fusion
-    assert faded.obey and faded.obey_fade
-    r = _run(tmp_path / "fade.safetensors", tmp_path / "yes.safetensors", "--obey", "yes")
-    assert not load_model(tmp_path / "yes.safetensors")[0].fusion.obey_fade
     r = _run(tmp_path / "fit.safetensors", tmp_path / "off.safetensors", "--fit", "none")
     assert r.returncode == 0 and load_model(tmp_path / "off.safetensors")[0].fusion.fit is None
     for bad in ("0,0.2", "1", "a,b", "1,1,1,1"):
@@ -164,7 +143,7 @@ def test_hint_demo_reports_point_effect_and_reference_shift(tmp_path):
                 "--out-fit", tmp_path / "f.png")
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
-    assert res["points"]["hint_patches"] >= 1 and set(res["points"]) >= {"automatic", "points", "points, no fit or fade"}
+    assert res["points"]["hint_patches"] >= 1 and set(res["points"]) >= {"automatic", "points", "points, no fit"}
     from PIL import Image as _Image
 
     with _Image.open(tmp_path / "f.png") as im:

@@ -128,9 +128,10 @@ def load_model(path: str | os.PathLike, arch: str | None = None, role: str | Non
     kwargs = dict(record["kwargs"])
     if record["format_version"] == 1:  # only the passed arguments were recorded, under the defaults of then
         kwargs = {**spec.legacy_defaults, **kwargs}
+    applies = getattr(spec.cls, "retired_applies", lambda name, kw: True)
     for name, value in getattr(spec.cls, "retired_kwargs", {}).items():
         if name in kwargs:
-            if kwargs.pop(name) != value:
+            if kwargs.pop(name) != value and applies(name, record["kwargs"]):
                 raise ModelFileError(f"{path}: made with {name}={record['kwargs'][name]!r}, an option this tinct "
                                      f"{__version__} no longer has (docs/hints_history.md); retrain it")
     if "pretrained" in spec.cls.init_only_kwargs:

@@ -1,49 +1,26 @@
-"""Learned fusion of a network's colors with an edge-aware propagation of the user's points.
+"""The fusion stage of a hint network: point hints combined with the network's colors.
 
-A hint network alone spreads a point only as far as it has learned to; Levin et al.'s
-optimization (:mod:`tinct.hints.levin`) spreads it exactly along lightness edges but knows nothing of
-the scene, and a lone hint paints the whole image. Here the propagation keeps the network's
-colors as a prior (:func:`tinct.hints.levin.propagate_with_prior`, weight ``prior_weight``, lowered as
-hints get denser), so a lone hint recolors its own region and fades beyond it.
-:class:`HintFusion` sees the network's colors and that propagation (plus L, the hints and how
-dense they are nearby and overall) and predicts, per pixel, how much to trust each, and a small
-correction:
+Inputs (all normalized, at the hints' working size): L, the network's colors ``net``, the hint
+colors and mask, and the network's decoder features. With no hint pixel the stage returns
+``net`` unchanged (the automatic output is the network's). Otherwise, per image:
 
-    ab = a * propagated + (1 - a) * net + 0.1 * c,    with hint pixels set to the hint exactly.
+1. ``net`` is mapped by the points' global color transform (:mod:`tinct.hints.fit`; from the
+   second point on, gated by how much it explains out of sample);
+2. two sparse solves over one set of Levin affinities (lightness edges, and edges of the
+   network's hint-free colors and features, weights ``guide``): ``prop``, the points propagated
+   with ``net`` as prior (weight ``prior_weight``, falling as 1/density beyond one hint's worth),
+   with ``reach`` (1 at a hint, 0 where the prior has taken over); and ``plain``, plain Levin;
+3. ``matched``: each pixel's hint colors weighted by the cosine similarity of its features to the
+   hinted cells' (softmax, temperature 0.15), and the best similarity as a confidence;
+4. a small dilated CNN (about 50k weights, at half resolution) gives per-pixel softmax weights
+   ``w`` over the four sources and a correction ``c``:
+   ``fused = w_net net + w_prop prop + w_plain plain + w_match matched + 0.1 c``;
+5. the points win where they reach: ``out = r prop + (1 - r) fused`` with ``r = reach ** n`` for
+   ``n`` points; hint pixels keep their color exactly.
 
-With ``global_source`` it also gets plain Levin (no prior: the hints' colors reach everywhere,
-which carries the image's overall color cast that even one true-colored hint reveals) and mixes
-the three sources with per-pixel softmax weights:
-
-    ab = w_net * net + w_local * propagated + w_global * plain + 0.1 * c.
-
-With ``match_source`` it also gets each pixel's hint colors matched by the network's own decoder
-features (:func:`match_hints`: cosine similarity to the hinted cells, a soft nearest hint), which
-reaches the same kind of surface elsewhere in the image, across edges the propagation stops at,
-with the best similarity as its confidence; it is a fourth source in the same softmax.
-
-Trained on true-colored hints, the mix learns to hedge: a lone hint is worth little against the
-network's colors, so a click would barely change its region. With ``obey`` a user's point is a
-command where it reaches: the output there is the local propagation, weighted by the hints'
-reach (1 at a hint, fading to 0 where the propagation's prior takes over), and the learned mix
-elsewhere: ``ab = reach * propagated + (1 - reach) * fused``. With ``obey_fade`` the weight is
-``reach ** n`` for ``n`` points: a lone click is obeyed over its whole region, and as the points
-get denser the obeyed zone shrinks to their surroundings and the learned mix decides the rest
-(with many points their reach covers the picture, and obeying it all would leave the mix no say).
-
-With ``fit`` = (gain, offset[, lightness]) strengths the network's colors are first mapped by a
-global color transform fitted to the points (:mod:`tinct.hints.fit`; from the second point
-on), before they go into the propagation as its prior and into the mix as a source: a few true
-colors correct a cast, muted colors or a turned hue over the whole picture.
-
-With ``guide`` = (ab weight, feature weight) both propagations also stop at edges of the
-network's own colors and decoder features (:func:`guide_for`; the ``guide`` of
-:func:`tinct.hints.levin.affinity_weights`), not only at lightness edges: two surfaces of one lightness
-but of different colors or kinds no longer bleed into each other.
-
-It is a small dilated CNN (about 50k weights, run at half resolution), trained with the base
-network frozen (:mod:`tinct.train.fusion`). With no point hints it is not run at all, so the automatic output
-is the base network's.
+Working sizes above :data:`MAX_PIXELS` are fused at a reduced size and upsampled. The stage is
+trained with the network frozen (:mod:`tinct.train.fusion`). What was tried on the way and
+measured: ``docs/hints_history.md``.
 """
 
 from __future__ import annotations
@@ -58,8 +35,9 @@ from tinct.hints.levin import affinity_weights, propagate_with_prior
 from tinct.hints.fit import count_points, fit_color_transform
 
 IN_CHANNELS = 1 + 2 + 2 + 2 + 1 + 3  # L, net ab, propagated ab, hint ab, mask, 3 hint densities
-GLOBAL_CHANNELS = 2  # plain Levin ab, with global_source
-MATCH_CHANNELS = 3  # feature-matched hint ab and its confidence, with match_source
+GLOBAL_CHANNELS = 2  # plain Levin ab
+MATCH_CHANNELS = 3  # feature-matched hint ab and its confidence
+SOURCES = 4  # network, local propagation, plain Levin, matched hints
 MATCH_TEMPERATURE = 0.15  # softmax temperature over cosine similarities to the hinted cells
 PRIOR_WEIGHT = 1e-4  # one hint's influence fades over about 100 px of flat area at the working size
 ONE_HINT_DENSITY = 36 / 256**2  # a 6x6 hint on a 256x256 image
@@ -137,21 +115,17 @@ def propagate(l: torch.Tensor, prior_ab: torch.Tensor, ab_hint: torch.Tensor, ma
     return ab, reach
 
 
-def propagations(l, net_ab, ab_hint, mask, prior_weight: float = PRIOR_WEIGHT, obey: bool = False,
-                 global_source: bool = False, guide_weights=None, features=None, guide_ab=None, guide_features=None):
-    """The local propagation (network colors as prior, ``prior_weight``), the hints' reach in it
-    (with ``obey``, else None) and plain Levin (with ``global_source``, else None), both guided
-    where ``guide_weights`` (:func:`guide_for`) say so by ``guide_ab`` and ``guide_features`` (the
-    network's colors and features without the points; default ``net_ab`` and ``features``). One
-    affinity build per image serves both solves."""
+def propagations(l, net_ab, ab_hint, mask, prior_weight: float = PRIOR_WEIGHT, guide_weights=None, features=None,
+                 guide_ab=None, guide_features=None):
+    """(local propagation with the network's colors as prior (``prior_weight``), the hints' reach
+    in it, plain Levin), both guided where ``guide_weights`` (:func:`guide_for`) say so by
+    ``guide_ab`` and ``guide_features`` (the network's colors and features without the points;
+    default ``net_ab`` and ``features``). One affinity build per image serves both solves."""
     guide = guide_for(net_ab if guide_ab is None else guide_ab,
                       features if guide_features is None else guide_features, guide_weights)
     weights = affinities(l, guide)
-    if obey:
-        prop, reach = propagate(l, net_ab, ab_hint, mask, prior_weight, return_reach=True, weights=weights)
-    else:
-        prop, reach = propagate(l, net_ab, ab_hint, mask, prior_weight, weights=weights), None
-    plain = propagate(l, net_ab, ab_hint, mask, 0.0, weights=weights) if global_source else None
+    prop, reach = propagate(l, net_ab, ab_hint, mask, prior_weight, return_reach=True, weights=weights)
+    plain = propagate(l, net_ab, ab_hint, mask, 0.0, weights=weights)
     return prop, reach, plain
 
 
@@ -183,12 +157,12 @@ def match_hints(features: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tenso
 
 
 class HintFusion(nn.Module):
-    def __init__(self, width: int = 32, prior_weight: float = PRIOR_WEIGHT, global_source: bool = False,
-                 match_source: bool = False, obey: bool = False, guide=None, fit=None, obey_fade: bool = False,
-                 fit_gate: bool = False):
+    """The fusion stage (see the module docstring); ``guide`` = (ab weight, feature weight) of the
+    propagations' extra edges (None = lightness edges only), ``fit`` = (gain, offset[, lightness])
+    strengths of the points' global color transform (None = none)."""
+
+    def __init__(self, width: int = 32, prior_weight: float = PRIOR_WEIGHT, guide=None, fit=None):
         super().__init__()
-        self.obey_fade = obey_fade
-        self.fit_gate = fit_gate
         self.fit = tuple(float(v) for v in fit) if fit else None
         if self.fit is not None and (len(self.fit) not in (2, 3) or min(self.fit) <= 0):
             raise ValueError(f"fit must be (gain, offset[, lightness]) strengths, all above 0, got {fit}")
@@ -196,52 +170,38 @@ class HintFusion(nn.Module):
         self.guide = tuple(float(v) for v in guide) if guide else (0.0, 0.0)
         if len(self.guide) != 2 or min(self.guide) < 0:
             raise ValueError(f"guide must be (ab weight, feature weight), both 0 or more, got {guide}")
-        self.obey = obey
-        self.global_source = global_source
-        self.match_source = match_source
-        self.sources = 2 + int(global_source) + int(match_source)
-        in_ch = IN_CHANNELS + (GLOBAL_CHANNELS if global_source else 0) + (MATCH_CHANNELS if match_source else 0)
-        layers: list[nn.Module] = [nn.Conv2d(in_ch, width, 3, 1, 1), nn.ReLU(inplace=True)]
+        layers: list[nn.Module] = [nn.Conv2d(IN_CHANNELS + GLOBAL_CHANNELS + MATCH_CHANNELS, width, 3, 1, 1),
+                                   nn.ReLU(inplace=True)]
         for d in (2, 4, 8, 16, 1):
             layers += [nn.Conv2d(width, width, 3, 1, d, dilation=d), nn.ReLU(inplace=True)]
         self.body = nn.Sequential(*layers)
-        self.out = nn.Conv2d(width, 3 if self.sources == 2 else self.sources + 2, 3, 1, 1)
+        self.out = nn.Conv2d(width, SOURCES + 2, 3, 1, 1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
-        if self.sources > 2:  # start as the two-source fusion: even net/local, the others off
-            with torch.no_grad():
-                self.out.bias[2 : self.sources] = -6.0
+        with torch.no_grad():  # start as an even mix of the network and the local propagation
+            self.out.bias[2:SOURCES] = -6.0
 
-    def fuse(self, l, net_ab, prop, ab_hint, mask, plain=None, matched=None) -> torch.Tensor:
-        """All normalized, (N, C, H, W) at one size: the fused normalized ab. ``plain`` (plain
-        Levin) is required with ``global_source``, ``matched`` (:func:`match_hints`) with
-        ``match_source``; each is ignored without."""
-        parts = [l, net_ab, prop, ab_hint * mask, mask, hint_density(mask)]
-        sources = [net_ab, prop]
-        for on, extra, name in ((self.global_source, plain, "plain propagation"),
-                                (self.match_source, matched, "feature-matched hints")):
-            if on:
-                if extra is None:
-                    raise ValueError(f"this fusion stage needs the {name} too")
-                parts.append(extra)
-                sources.append(extra[:, :2])
-        x = torch.cat(parts, dim=1)
+    def fuse(self, l, net_ab, prop, ab_hint, mask, plain, matched) -> torch.Tensor:
+        """All normalized, (N, C, H, W) at one size: the mix of the four sources (network, local
+        propagation, ``plain`` Levin, ``matched`` hints (:func:`match_hints`, ab + confidence))
+        plus the correction, with hint pixels set to the hint."""
+        x = torch.cat([l, net_ab, prop, ab_hint * mask, mask, hint_density(mask), plain, matched], dim=1)
         # the weights are smooth: predict them at half resolution, apply them at full
         o = self.out(self.body(F.avg_pool2d(x, 2, ceil_mode=True)))
         o = F.interpolate(o, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        k = self.sources
-        if k > 2:
-            w = torch.softmax(o[:, :k], dim=1)
-            ab = sum(w[:, j : j + 1] * src for j, src in enumerate(sources)) + CORRECTION_SCALE * o[:, k:]
-        else:
-            a = torch.sigmoid(o[:, :1])
-            ab = a * prop + (1 - a) * net_ab + CORRECTION_SCALE * o[:, 1:]
+        w = torch.softmax(o[:, :SOURCES], dim=1)
+        sources = (net_ab, prop, plain, matched[:, :2])
+        ab = sum(w[:, j : j + 1] * src for j, src in enumerate(sources)) + CORRECTION_SCALE * o[:, SOURCES:]
         return torch.where(mask > 0.5, ab_hint, ab)
 
-    @property
-    def needs_features(self) -> bool:
-        """Whether it needs the network's decoder features (to match hints or to guide)."""
-        return self.match_source or self.guide[1] > 0
+    @staticmethod
+    def obeyed(fused: torch.Tensor, prop: torch.Tensor, reach: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Where the points reach, their propagation wins: ``reach ** n * prop + (1 - reach ** n) * fused``
+        for ``n`` points (:func:`tinct.hints.fit.count_points`)."""
+        r = reach ** count_points(mask).to(reach)
+        return r * prop + (1 - r) * fused
+
+    needs_features = True  # the hints are matched by the network's decoder features
 
     @property
     def guided(self) -> bool:
@@ -249,17 +209,17 @@ class HintFusion(nn.Module):
 
     def propagations(self, l, net_ab, ab_hint, mask, features=None, guide_ab=None, guide_features=None):
         """:func:`propagations` with this stage's settings."""
-        return propagations(l, net_ab, ab_hint, mask, self.prior_weight, self.obey, self.global_source, self.guide,
-                            features, guide_ab, guide_features)
+        return propagations(l, net_ab, ab_hint, mask, self.prior_weight, self.guide, features, guide_ab,
+                            guide_features)
 
     def forward(self, l, net_ab, ab_hint, mask, features=None, guide_ab=None, guide_features=None) -> torch.Tensor:
         """Fuse at the hints' size; images without a hint pixel keep ``net_ab`` (resized). Above
         :data:`MAX_PIXELS` the fusion runs at a reduced size (hint patches kept, by max-pooling the
         mask) and is upsampled; the hint pixels are then set exactly again. ``features``: the
-        network's decoder features, required with ``match_source``; ``guide_ab`` and
+        network's decoder features (required); ``guide_ab`` and
         ``guide_features``: what the guide is made of (:meth:`propagations`)."""
-        if self.needs_features and features is None:
-            raise ValueError("this fusion stage needs the network's features")
+        if features is None:
+            raise ValueError("the fusion stage needs the network's features")
         size = mask.shape[-2:]
         net_ab = color.resize_ab(net_ab, size)
         if guide_ab is not None:
@@ -289,15 +249,11 @@ class HintFusion(nn.Module):
         pick = lambda t: None if t is None else t[idx]  # noqa: E731
         if self.fit is not None:  # what the points say about the whole picture (tinct.hints.fit)
             net_ab = net_ab.clone()
-            net_ab[idx] = fit_color_transform(net_ab[idx], ab_hint[idx], mask[idx], self.fit, l=l[idx],
-                                              gate=self.fit_gate)
+            net_ab[idx] = fit_color_transform(net_ab[idx], ab_hint[idx], mask[idx], self.fit, l=l[idx], gate=True)
         prop, reach, plain = self.propagations(l[idx], net_ab[idx], ab_hint[idx], mask[idx], pick(features),
                                                pick(guide_ab), pick(guide_features))
-        matched = match_hints(features[idx], ab_hint[idx], mask[idx], mask.shape[-2:]) if self.match_source else None
+        matched = match_hints(features[idx], ab_hint[idx], mask[idx], mask.shape[-2:])
         fused = self.fuse(l[idx], net_ab[idx], prop, ab_hint[idx], mask[idx], plain, matched)
-        if self.obey:  # where the user's points reach, their propagation wins over the learned mix
-            if self.obey_fade:  # n points: reach ** n, the obeyed zone shrinks as the points get denser
-                reach = reach ** count_points(mask[idx]).to(reach)
-            fused = reach * prop + (1 - reach) * fused
+        fused = self.obeyed(fused, prop, reach, mask[idx])
         out[idx] = fused
         return out

@@ -35,21 +35,26 @@ from tinct.registry import register_model
 )
 class EffUNet(ColorNet):
     init_only_kwargs = ("pretrained",)
-    retired_kwargs = {"fusion_stats": False}  # the fusion stage's network statistics (measured no gain)
+    # switches of the fusion stage that are now its behaviour (or were removed: fusion_stats), and
+    # the value a file must record for them; files without a fusion stage may record anything
+    retired_kwargs = {"fusion_stats": False, "fusion_global": True, "fusion_match": True, "fusion_obey": True,
+                      "fusion_obey_fade": True, "fusion_fit_gate": True}
+
+    @classmethod
+    def retired_applies(cls, name: str, kwargs: dict) -> bool:
+        """Whether a retired switch's recorded value matters for this file."""
+        if not kwargs.get("fusion"):
+            return False
+        return name != "fusion_fit_gate" or bool(kwargs.get("fusion_fit"))
 
     def __init__(self, width: int = 32, pretrained: bool = True, hints: bool = False, bins_head: bool = True,
                  prefer_bins: bool = True, temperature: float = 0.4, blend: float = 0.5, fusion: bool = False,
-                 global_prior: float = 0.0, fusion_prior: float = 1e-4, fusion_global: bool = False,
-                 fusion_match: bool = False, fusion_obey: bool = False, fusion_guide=None, fusion_fit=None,
-                 fusion_obey_fade: bool = False, fusion_fit_gate: bool = False):
+                 global_prior: float = 0.0, fusion_prior: float = 1e-4, fusion_guide=None, fusion_fit=None):
         """``prefer_bins``: decode with the annealed mean of the bin head at ``temperature`` (vivid)
         rather than the regression head (muted); ``blend`` mixes that much of the regression head
         into the annealed mean (0 = bins only). ``fusion``: point hints also go through an edge-aware
         propagation with the network's colors as prior (weight ``fusion_prior``) and a learned
-        per-pixel fusion (:mod:`tinct.hints.fusion`); ``fusion_global`` adds plain Levin and
-        ``fusion_match`` the hints matched by the network's features as sources it can mix in;
-        ``fusion_obey`` makes the propagation win where the points reach (with ``fusion_obey_fade``
-        over a zone that shrinks as the points get denser); ``fusion_guide`` =
+        per-pixel fusion (:mod:`tinct.hints.fusion`); ``fusion_guide`` =
         (ab weight, feature weight) makes the propagations also stop at edges of the network's
         colors and features, as it sees them without the points (a second, hint-free pass);
         ``fusion_fit`` = (gain, offset[, lightness]) strengths first maps the network's colors by a global
@@ -89,9 +94,7 @@ class EffUNet(ColorNet):
             self.register_buffer("bins", color.ab_bins(), persistent=True)
             self.logit_head = nn.Sequential(conv_bn_act(2 * w, 2 * w), nn.Conv2d(2 * w, self.bins.shape[0], 1))
         self.expose_features = False  # set to get the decoder features with hints (fusion training)
-        self.fusion = (HintFusion(prior_weight=fusion_prior, global_source=fusion_global, match_source=fusion_match,
-                                  obey=fusion_obey, guide=fusion_guide, fit=fusion_fit,
-                                  obey_fade=fusion_obey_fade, fit_gate=fusion_fit_gate)
+        self.fusion = (HintFusion(prior_weight=fusion_prior, guide=fusion_guide, fit=fusion_fit)
                        if fusion else None)
 
     def _forward(self, l, ab_hint, mask, global_hint):

@@ -1,22 +1,15 @@
-"""Train the hint fusion stage (:mod:`tinct.hints.fusion`) of a hint network.
+"""Train the fusion stage (:mod:`tinct.hints.fusion`) of a hint network, the network frozen.
 
-The base network is frozen. For each training image (shorter side resized, center crop, as the
-hint benchmark) a hint count is drawn log-uniformly in 1..max_hints, the hints are sampled as the
-benchmark samples them (6x6 patches around the center, colored with the truth's patch mean), and
-the base network's colors and their edge-aware propagation with the hints (Levin's affinity with
-the network's colors as prior, :func:`tinct.hints.levin.propagate_with_prior`) are computed once. The
-fusion CNN then learns,
-on random crops of those samples, to combine them (mean squared ab error). The result is the base
-model file plus the fusion weights, one self-describing file (``fusion: true``).
-
-With ``guide`` the propagations also stop at edges of the network's colors and features
-(:func:`tinct.hints.fusion.guide_for`). With ``obey`` the loss is taken on the obeyed output
-(``reach * propagated + (1 - reach) * fused``, as the model runs with ``fusion_obey``), so the
-mix learns for the pixels the points do not reach.
-
-With ``obey_fade`` the samples carry ``reach ** n`` (n points), as the model obeys with
-``fusion_obey_fade``. ``loss="logmse"`` averages each crop's log squared error, so that every
-image weighs as its PSNR does in the benchmark's mean.
+Samples: for each training image (shorter side resized, center crop, as the hint benchmark) a hint
+count is drawn log-uniformly in 1..``max_hints`` and the hints are sampled as the benchmark samples
+them (``patch``-side squares around the center, colored with the truth's patch mean). Everything
+the stage's CNN does not learn is computed once, exactly as the model computes it: the network's
+colors (mapped by the points' fitted transform with ``fit``), its hint-free colors and features
+for the ``guide``, the local and plain propagations and the reach, and the matched hints
+(:func:`make_samples`). The CNN then learns on random crops of the samples, the loss taken on the
+obeyed output ``r * propagated + (1 - r) * fused`` (``r = reach ** n``): ``mse`` over all pixels,
+or ``logmse``, the mean over crops of each crop's log squared error (each image weighs as its PSNR
+does in the benchmark's mean). The result is the base model file plus the stage, one file.
 
 The samples (the sparse solves) cost most of the time; ``cache`` saves them and loads them again,
 and ``shard`` = ``i/n`` makes the i-th of n interleaved shares of the images, so that n processes
@@ -66,22 +59,12 @@ class FusionConfig:
     """hint counts are drawn log-uniformly in 1..max_hints"""
     prior_weight: float = 1e-4
     """weight of the network's colors in the propagation (0 = plain Levin: a lone hint paints everything)"""
-    global_source: bool = False
-    """also give the fusion plain Levin (no prior) as a source to mix in"""
-    match_source: bool = False
-    """also give the fusion the hints matched by the network's features as a source to mix in"""
     guide: tuple[float, float] = (0.0, 0.0)
     """(ab weight, feature weight): the propagations also stop at edges of the network's colors and features"""
     fit: tuple[float, float] = (0.0, 0.0)
     """(gain, offset) prior strengths in hints: from the second point on, map the network's colors by a global color transform fitted to the points (0,0 = off)"""
     fit_lightness: float = 0.0
     """prior strength of a lightness-dependent cast in that transform (0 = none)"""
-    fit_gate: bool = False
-    """pull that transform toward the identity by how little of the points' disagreement with the network it explains out of sample"""
-    obey: bool = False
-    """train the mix under obey (the points' propagation wins where they reach) and ship it so"""
-    obey_fade: bool = False
-    """with obey, the obeyed weight is reach ** n for n points (the obeyed zone shrinks as points get denser), in training and in the shipped model"""
     loss: str = "mse"
     """mse (squared ab error over all pixels) or logmse (mean over crops of the log of each crop's squared error: each image counts as its PSNR does)"""
     cache: str = ""
@@ -113,9 +96,10 @@ def _fit_strengths(cfg: FusionConfig) -> tuple[float, ...] | None:
 
 @torch.no_grad()
 def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
-    """(S, C, size, size) float16: L, net ab, propagated ab, hint ab, mask, true ab, then plain
-    Levin ab with ``global_source``, the feature-matched hints (ab, confidence) with
-    ``match_source`` (all normalized) and the hints' reach with ``obey``."""
+    """(S, 16, size, size) float16: L, net ab, propagated ab, hint ab, mask, true ab, plain Levin
+    ab, the feature-matched hints (ab, confidence) (all normalized) and the hints' obeyed reach
+    (``reach ** n`` for n points)."""
+    base.expose_features = True  # the matched hints and the guide need the decoder features
     rng = random.Random(cfg.seed)
     fit = _fit_strengths(cfg)
     order = files[:]
@@ -143,20 +127,15 @@ def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
         pred = base(l, hint, mask)
         net = color.resize_ab(base.decode(pred), (cfg.size, cfg.size))
         if fit:  # as the model does: the points' global color transform first
-            net = fit_color_transform(net, hint, mask, fit, l=l, gate=cfg.fit_gate)
+            net = fit_color_transform(net, hint, mask, fit, l=l, gate=True)
         free_ab = free_features = None
         if any(cfg.guide):  # as the model does: the network's colors and features without the points
             free_ab, free_features = base.hint_free(l)
             free_ab = color.resize_ab(free_ab, (cfg.size, cfg.size))
-        prop, reach, plain = propagations(l, net, hint, mask, cfg.prior_weight, cfg.obey, cfg.global_source,
-                                          cfg.guide, guide_ab=free_ab, guide_features=free_features)
-        parts = [l, net, prop, hint * mask, mask, ab]
-        if cfg.global_source:
-            parts.append(plain)
-        if cfg.match_source:
-            parts.append(match_hints(pred["features"], hint, mask, (cfg.size, cfg.size)))
-        if cfg.obey:
-            parts.append(reach ** count_points(mask).to(reach) if cfg.obey_fade else reach)
+        prop, reach, plain = propagations(l, net, hint, mask, cfg.prior_weight, cfg.guide, guide_ab=free_ab,
+                                          guide_features=free_features)
+        parts = [l, net, prop, hint * mask, mask, ab, plain, match_hints(pred["features"], hint, mask, (cfg.size, cfg.size)),
+                 reach ** count_points(mask).to(reach)]
         out.append(torch.cat(parts, dim=1).half())
         bar.update(1)
     bar.close()
@@ -178,14 +157,14 @@ def _shard(text: str) -> tuple[int, int]:
     return i, n
 
 
-SAMPLE_FIELDS = ("base", "data", "size", "patch", "max_hints", "prior_weight", "global_source", "match_source",
-                 "guide", "fit", "fit_lightness", "fit_gate", "obey", "obey_fade", "seed")
+SAMPLE_FIELDS = ("base", "data", "size", "patch", "max_hints", "prior_weight", "guide", "fit", "fit_lightness", "seed")
+SAMPLE_FORMAT = 2  # 16 channels, every source (caches of the switchable stage are format 1)
 
 
 def _sample_key(cfg: FusionConfig) -> dict:
     """The settings the precomputed samples depend on."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in
-            ((k, getattr(cfg, k)) for k in SAMPLE_FIELDS)}
+    return {"sample_format": SAMPLE_FORMAT, **{k: list(v) if isinstance(v, tuple) else v for k, v in
+                                               ((k, getattr(cfg, k)) for k in SAMPLE_FIELDS)}}
 
 
 def load_or_make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
@@ -215,22 +194,19 @@ def load_or_make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Te
     return data
 
 
-def _split(x: torch.Tensor, fusion: HintFusion):
-    """L, net, local propagation, hint, mask, truth, then the extra sources ``fusion`` takes
-    (plain propagation, matched hints; None where it does not) and the reach (with obey, else None)."""
+def _split(x: torch.Tensor):
+    """A batch of samples -> L, net, local propagation, hint, mask, truth, plain Levin, matched hints
+    (ab + confidence) and the obeyed reach (:func:`make_samples`' layout)."""
     x = x.float()
-    plain = x[:, 10:12] if fusion.global_source else None
-    at = 12 if fusion.global_source else 10
-    matched = x[:, at : at + 3] if fusion.match_source else None
-    at += 3 if fusion.match_source else 0
-    reach = x[:, at : at + 1] if fusion.obey else None
-    return x[:, :1], x[:, 1:3], x[:, 3:5], x[:, 5:7], x[:, 7:8], x[:, 8:10], plain, matched, reach
+    return (x[:, :1], x[:, 1:3], x[:, 3:5], x[:, 5:7], x[:, 7:8], x[:, 8:10], x[:, 10:12], x[:, 12:15],
+            x[:, 15:16])
 
 
 def _output(fusion: HintFusion, l, net, lv, hint, mask, plain, matched, reach) -> torch.Tensor:
-    """The stage's output as the model computes it (the mix, obeyed where the points reach)."""
+    """The stage's output as the model computes it (the mix, obeyed where the points reach; the
+    stored reach is already raised to the number of points)."""
     fused = fusion.fuse(l, net, lv, hint, mask, plain, matched)
-    return fused if reach is None else reach * lv + (1 - reach) * fused
+    return reach * lv + (1 - reach) * fused
 
 
 def _loss(pred: torch.Tensor, truth: torch.Tensor, kind: str) -> torch.Tensor:
@@ -243,17 +219,12 @@ def _loss(pred: torch.Tensor, truth: torch.Tensor, kind: str) -> torch.Tensor:
 
 def _val_scores(fusion: HintFusion, val: torch.Tensor) -> dict[str, float]:
     """Mean squared ab error (normalized units) of the net, the propagation and the fusion on full samples."""
-    se = {"net": 0.0, "propagated": 0.0, "fused": 0.0}
-    if fusion.global_source:
-        se["plain"] = 0.0
-    if fusion.match_source:
-        se["matched"] = 0.0
+    se = {"net": 0.0, "propagated": 0.0, "plain": 0.0, "matched": 0.0, "fused": 0.0}
     with torch.no_grad():
         for j in range(0, len(val), 8):
-            l, net, lv, hint, mask, ab, plain, matched, reach = _split(val[j : j + 8], fusion)
+            l, net, lv, hint, mask, ab, plain, matched, reach = _split(val[j : j + 8])
             fused = _output(fusion, l, net, lv, hint, mask, plain, matched, reach)
-            preds = {"net": net, "propagated": lv, "fused": fused, "plain": plain,
-                     "matched": None if matched is None else matched[:, :2]}
+            preds = {"net": net, "propagated": lv, "fused": fused, "plain": plain, "matched": matched[:, :2]}
             for name in se:
                 se[name] += float(((preds[name] - ab) ** 2).mean(dim=(1, 2, 3)).sum())
     return {k: v / len(val) for k, v in se.items()}
@@ -282,14 +253,10 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
         raise TinctError(f"--fit takes two strengths above 0 (gain, offset), or 0,0 for none; got {cfg.fit}")
     if cfg.fit_lightness < 0 or (cfg.fit_lightness and not any(cfg.fit)):
         raise TinctError(f"--fit-lightness must be 0 or more, and needs --fit; got {cfg.fit_lightness}")
-    if cfg.fit_gate and not any(cfg.fit):
-        raise TinctError("--fit-gate needs --fit")
-    if cfg.obey_fade and not cfg.obey:
-        raise TinctError("--obey-fade needs --obey")
     if cfg.loss not in ("mse", "logmse"):
         raise TinctError(f"--loss must be mse or logmse, got {cfg.loss!r}")
     _shard(cfg.shard)
-    base.expose_features = cfg.match_source or cfg.guide[1] > 0
+    base.expose_features = True
     files = list_images(cfg.data)
     if not files:
         raise TinctError(f"no images in {cfg.data}")
@@ -302,9 +269,7 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
     if len(train) == 0:
         train = val
     fit = _fit_strengths(cfg)
-    fusion = HintFusion(prior_weight=cfg.prior_weight, global_source=cfg.global_source,
-                        match_source=cfg.match_source, obey=cfg.obey, guide=cfg.guide,
-                        fit=fit, fit_gate=cfg.fit_gate, obey_fade=cfg.obey_fade)
+    fusion = HintFusion(prior_weight=cfg.prior_weight, guide=cfg.guide, fit=fit)
     opt = torch.optim.Adam(fusion.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     before = _val_scores(fusion, val)
@@ -317,7 +282,7 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
         batch = train[idx, :, y : y + cfg.crop, x : x + cfg.crop]
         if torch.rand(1, generator=gen).item() < 0.5:
             batch = batch.flip(-1)
-        l, net, lv, hint, mask, ab, plain, matched, reach = _split(batch, fusion)
+        l, net, lv, hint, mask, ab, plain, matched, reach = _split(batch)
         loss = _loss(_output(fusion, l, net, lv, hint, mask, plain, matched, reach), ab, cfg.loss)
         opt.zero_grad()
         loss.backward()
@@ -326,24 +291,18 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
     after = _val_scores(fusion, val)
 
     kwargs = {**recorded_kwargs(base), "fusion": True, "fusion_prior": cfg.prior_weight,
-              "fusion_global": cfg.global_source, "fusion_match": cfg.match_source,
-              "fusion_obey": cfg.obey,  # the stage as trained and scored; scripts/package_model.py --obey changes it
-              "fusion_obey_fade": cfg.obey_fade,
-              "fusion_guide": list(cfg.guide) if any(cfg.guide) else None,
-              "fusion_fit": list(fit) if fit else None, "fusion_fit_gate": cfg.fit_gate}
+              "fusion_guide": list(cfg.guide) if any(cfg.guide) else None, "fusion_fit": list(fit) if fit else None}
     model = create_model("effunet", **{**kwargs, "pretrained": False})
     missing = model.load_state_dict(base.state_dict(), strict=False)
     if missing.unexpected_keys or any(not k.startswith("fusion.") for k in missing.missing_keys):
         raise TinctError("base weights do not fit the fused model")
     model.fusion.load_state_dict(fusion.state_dict())
     provenance = dict(record.get("provenance", {}))
-    scores = {"val_samples": len(val), **{f"mse_{k}_before": round(v, 6) for k, v in before.items() if k != "fused"},
+    scores = {"val_samples": len(val), **{f"mse_{k}_before": round(v, 6) for k, v in before.items()},
               "mse_fused": round(after["fused"], 6)}
     provenance["fusion"] = {"samples": len(data), "steps": cfg.steps, "data": str(cfg.data), "seed": cfg.seed,
                             "max_hints": cfg.max_hints, "patch": cfg.patch, "size": cfg.size,
-                            "prior_weight": cfg.prior_weight, "global_source": cfg.global_source,
-                            "match_source": cfg.match_source, "guide": list(cfg.guide), "fit": list(fit or []),
-                            "fit_gate": cfg.fit_gate, "obey": cfg.obey, "obey_fade": cfg.obey_fade,
+                            "prior_weight": cfg.prior_weight, "guide": list(cfg.guide), "fit": list(fit or []),
                             "loss": cfg.loss,
                             **scores}
     save_model(model, cfg.out, provenance=provenance, half=cfg.half)
