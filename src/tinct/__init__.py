@@ -7,7 +7,7 @@
 
 __version__ = "0.1.0"
 
-__all__ = ["Colorizer", "Hints", "__version__"]
+__all__ = ["Colorizer", "Hints", "VideoColorizer", "__version__"]
 
 
 def __getattr__(name: str):  # lazy: importing tinct must not import torch
@@ -19,4 +19,8 @@ def __getattr__(name: str):  # lazy: importing tinct must not import torch
         from tinct.hints import Hints
 
         return Hints
+    if name == "VideoColorizer":
+        from tinct.video import VideoColorizer
+
+        return VideoColorizer
     raise AttributeError(name)
