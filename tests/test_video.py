@@ -177,3 +177,15 @@ def test_video_bench_measures_both_paths(tmp_path, tiny, capsys):
     assert code == 0 and "c0.mp4" in out and "ratio" in out
     report = json.loads((tmp_path / "vb" / "video_bench.json").read_text())
     assert len(report["clips"]) == 2 and all(r["steadied"]["warp"] >= 0 and r["frames"] == 6 for r in report["clips"])
+    assert all(0 <= r["steadied"]["cdc"] <= 1 for r in report["clips"]) and (tmp_path / "vb" / "c0_strip.png").is_file()
+
+
+def test_cdc_is_zero_for_a_steady_clip_and_grows_with_color_jumps():
+    from tinct.video.temporal import cdc, js_divergence
+
+    f = frames(1, 64, 96)[0]
+    assert cdc([f] * 6) == 0.0
+    swapped = f[..., ::-1].copy()  # red and blue swapped: another color distribution
+    assert cdc([f, swapped] * 3, steps=(1,)) > 0.1 and cdc([f, swapped] * 3, steps=(2,)) == 0.0
+    p = np.array([1.0, 0.0])
+    assert js_divergence(p, p[::-1]) == pytest.approx(1.0)

@@ -4,9 +4,11 @@ Each color clip of ``DIR`` (at most ``max_frames`` frames, scaled to at most ``m
 is made gray and colorized twice by the same model, with temporal steadying and ``--per-frame``.
 Reported per clip and on average: the color warping error (:func:`tinct.video.temporal.warp_error`,
 mean ab distance between consecutive output frames along the optical flow, lower = steadier),
-the same for the original color frames (the floor a faithful result can reach), PSNR and mean
-b cast against the originals, and frames per second. The steadied/per-frame warping-error ratio is
-measured in the same run."""
+the same for the original color frames (the floor a faithful result can reach), the color
+distribution consistency (:func:`tinct.video.temporal.cdc`, k = 1, 2, 4), PSNR, colorfulness and
+mean b cast against the originals, frames per second and the process's peak memory. The
+steadied/per-frame ratios are measured in the same run. A strip image per clip (every 10th frame:
+original, per frame, steadied) goes into ``out``."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from PIL import Image
 from tinct import bench_report, metrics
 from tinct.errors import TinctError
 from tinct.video.io import VIDEO_EXTENSIONS, read_frames
-from tinct.video.temporal import warp_error
+from tinct.video.temporal import cdc, warp_error
 
 
 def load_clip(path: Path, max_frames: int, max_side: int) -> list[np.ndarray]:
@@ -34,6 +36,22 @@ def load_clip(path: Path, max_frames: int, max_side: int) -> list[np.ndarray]:
         if len(out) >= max_frames:
             break
     return out
+
+
+def strip_image(rows: dict[str, list[np.ndarray]], width: int = 160) -> Image.Image:
+    """One row per entry (its name on the left), the frames side by side, aspect kept."""
+    from PIL import ImageDraw
+
+    first = next(iter(rows.values()))[0]
+    height = round(width * first.shape[0] / first.shape[1])
+    label_w, n = 70, max(len(v) for v in rows.values())
+    sheet = Image.new("RGB", (label_w + n * width, len(rows) * height), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, (name, frames) in enumerate(rows.items()):
+        draw.text((4, i * height + height // 2 - 6), name, fill="black")
+        for j, f in enumerate(frames):
+            sheet.paste(Image.fromarray(f).resize((width, height), Image.BICUBIC), (label_w + j * width, i * height))
+    return sheet
 
 
 def run_video_bench(data: Path, model: str, out: Path, render_size: int = 256, max_frames: int = 60,
@@ -53,29 +71,43 @@ def run_video_bench(data: Path, model: str, out: Path, render_size: int = 256, m
         grays_rgb = [color.to_uint8(color.gray_rgb(color.to_tensor(f))) for f in truth]
         grays = [g[..., 0] for g in grays_rgb]
         row = {"clip": clip.name, "frames": len(truth), "size": f"{truth[0].shape[1]}x{truth[0].shape[0]}",
-               "truth_warp": warp_error(truth, grays)}
+               "truth_warp": warp_error(truth, grays), "truth_cdc": cdc(truth),
+               "truth_cf": float(np.mean([metrics.colorfulness(t) for t in truth]))}
+        strips = {"original": truth[::10]}
         for name, vc in modes.items():
             t0 = time.perf_counter()
             outs = list(vc.frames(grays_rgb))
             secs = time.perf_counter() - t0
-            row[name] = {"warp": warp_error(outs, grays), "fps": len(outs) / secs,
+            strips[name] = outs[::10]
+            row[name] = {"warp": warp_error(outs, grays), "cdc": cdc(outs), "fps": len(outs) / secs,
                          "psnr": float(np.mean([metrics.psnr(o, t) for o, t in zip(outs, truth)])),
+                         "cf": float(np.mean([metrics.colorfulness(o) for o in outs])),
                          "bias_b": float(np.mean([metrics.image_metrics(o, t)["bias_b"] for o, t in
                                                   zip(outs[::10], truth[::10])]))}
         row["ratio"] = row["steadied"]["warp"] / max(row["per frame"]["warp"], 1e-9)
+        row["time_ratio"] = row["per frame"]["fps"] / max(row["steadied"]["fps"], 1e-9)
         rows.append(row)
+        out.mkdir(parents=True, exist_ok=True)
+        strip_image(strips).save(out / f"{clip.stem}_strip.png")
     mean = {k: float(np.mean([r[m][k] for r in rows])) for m in modes for k in ("warp",)}
+    import resource
+
     report = {"model": model, "render_size": render_size, "max_frames": max_frames, "max_side": max_side,
-              "clips": rows, "mean_ratio": float(np.mean([r["ratio"] for r in rows])), "mean": mean}
-    lines = ["| clip | frames | size | warp error: original | steadied | per frame | ratio | PSNR steadied / per frame "
-             "| fps steadied / per frame |", "|---|---|---|---|---|---|---|---|---|"]
+              "clips": rows, "mean_ratio": float(np.mean([r["ratio"] for r in rows])), "mean": mean,
+              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    lines = ["| clip | frames | size | warp error: original / steadied / per frame (ratio) | CDC: original / "
+             "steadied / per frame | PSNR steadied / per frame | CF original / steadied / per frame | "
+             "fps steadied / per frame |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         s, p = r["steadied"], r["per frame"]
-        lines.append(f"| {r['clip']} | {r['frames']} | {r['size']} | {r['truth_warp']:.2f} | {s['warp']:.2f} | "
-                     f"{p['warp']:.2f} | {r['ratio']:.2f} | {s['psnr']:.2f} / {p['psnr']:.2f} | "
+        lines.append(f"| {r['clip']} | {r['frames']} | {r['size']} | {r['truth_warp']:.2f} / {s['warp']:.2f} / "
+                     f"{p['warp']:.2f} ({r['ratio']:.2f}) | {r['truth_cdc']:.4f} / {s['cdc']:.4f} / {p['cdc']:.4f} | "
+                     f"{s['psnr']:.2f} / {p['psnr']:.2f} | {r['truth_cf']:.1f} / {s['cf']:.1f} / {p['cf']:.1f} | "
                      f"{s['fps']:.1f} / {p['fps']:.1f} |")
-    lines.append(f"\nMean steadied/per-frame warping-error ratio: {report['mean_ratio']:.2f} "
-                 "(color warping error: mean ab distance between consecutive frames along the optical flow).")
+    lines.append(f"\nMean steadied/per-frame warping-error ratio: {report['mean_ratio']:.2f}; peak memory "
+                 f"{report['peak_rss_mb']:.0f} MB (color warping error: mean ab distance between consecutive "
+                 "frames along the optical flow of the gray frames, occluded pixels masked; CDC: Jensen-Shannon "
+                 "divergence of the ab histograms of frames t and t+k, k = 1, 2, 4).")
     report["markdown"] = "\n".join(lines)
     out.mkdir(parents=True, exist_ok=True)
     bench_report.atomic_write_bytes(out / "video_bench.json", json.dumps(report, indent=1).encode())

@@ -126,3 +126,33 @@ def warp_error(outputs: list[np.ndarray], grays: list[np.ndarray], cut_threshold
         errs.append(float(np.sqrt(((warped - outputs[t]) ** 2).sum(-1))[mask].mean()))
         weights.append(float(mask.sum()))
     return float(np.average(errs, weights=weights)) if errs else 0.0
+
+
+def ab_histogram(rgb: np.ndarray, bins: int = 22, limit: float = 110.0) -> np.ndarray:
+    """Normalized 2-D histogram of a frame's ab (CIE Lab), ``bins`` x ``bins`` over [-limit, limit]."""
+    from tinct.metrics import rgb_to_lab
+
+    ab = rgb_to_lab(rgb)[..., 1:].reshape(-1, 2)
+    h, _, _ = np.histogram2d(ab[:, 0], ab[:, 1], bins=bins, range=[[-limit, limit], [-limit, limit]])
+    return h / max(h.sum(), 1.0)
+
+
+def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen-Shannon divergence (base 2, 0 to 1) of two histograms."""
+    p, q = p.ravel(), q.ravel()
+    m = (p + q) / 2
+
+    def kl(a: np.ndarray) -> float:
+        nz = a > 0
+        return float((a[nz] * np.log2(a[nz] / m[nz])).sum())
+
+    return (kl(p) + kl(q)) / 2
+
+
+def cdc(outputs: list[np.ndarray], steps: tuple[int, ...] = (1, 2, 4)) -> float:
+    """Color distribution consistency (Liu et al.): the mean Jensen-Shannon divergence between the
+    ab histograms of frames t and t + k, averaged over ``steps`` (lower = steadier)."""
+    hists = [ab_histogram(o) for o in outputs]
+    per_k = [np.mean([js_divergence(hists[t], hists[t + k]) for t in range(len(hists) - k)])
+             for k in steps if len(hists) > k]
+    return float(np.mean(per_k)) if per_k else 0.0
