@@ -229,13 +229,20 @@ def _colorize_one(colorizer, job: Job, hints, overwrite: bool) -> Path:
     return save_image(out, rgb, alpha, like=img, overwrite=overwrite)
 
 
-def run(args: argparse.Namespace) -> int:
+def check_run_options(args: argparse.Namespace) -> None:
+    """--threads, --temperature and --render-size, shared with ``tinct video``."""
+    import math
+
     if args.threads is not None and args.threads < 1:
         raise TinctError(f"--threads must be 1 or more, got {args.threads}")
-    if args.temperature is not None and not args.temperature > 0:
-        raise TinctError(f"--temperature must be above 0, got {args.temperature}")
+    if args.temperature is not None and not (math.isfinite(args.temperature) and args.temperature > 0):
+        raise TinctError(f"--temperature must be a number above 0, got {args.temperature}")
     if not 32 <= args.render_size <= 4096:
         raise TinctError(f"--render-size must be between 32 and 4096, got {args.render_size}")
+
+
+def run(args: argparse.Namespace) -> int:
+    check_run_options(args)
     hints = build_hints(args)
     jobs = plan(args.inputs, args.output, args.format, args.suffix)
     if hints is not None and (hints.points or hints.grid is not None) and len(jobs) > 1:

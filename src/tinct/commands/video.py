@@ -88,12 +88,9 @@ def run(args: argparse.Namespace) -> int:
     from tinct.hints.io import load_reference, parse_palette
     from tinct.hints import Hints
 
-    if args.threads is not None and args.threads < 1:
-        raise TinctError(f"--threads must be 1 or more, got {args.threads}")
-    if args.temperature is not None and not args.temperature > 0:
-        raise TinctError(f"--temperature must be above 0, got {args.temperature}")
-    if not 32 <= args.render_size <= 4096:
-        raise TinctError(f"--render-size must be between 32 and 4096, got {args.render_size}")
+    from tinct.commands.colorize import check_run_options
+
+    check_run_options(args)
     if not 0 <= args.keep < 1:
         raise TinctError(f"--keep must be at least 0 and below 1, got {args.keep}")
     hints = Hints(palette=parse_palette(args.palette) if args.palette else None,
