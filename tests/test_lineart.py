@@ -1,0 +1,71 @@
+"""Line extraction (Canny, XDoG, scan noise) and ``tinct lineart``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tinct.cli import main
+from tinct.errors import TinctError
+from tinct.lineart import canny, random_lineart, scan_noise, xdog
+
+
+def shapes(h=96, w=128) -> np.ndarray:
+    """A filled red disc and a blue square on white: flat areas with clear outlines."""
+    img = np.full((h, w, 3), 255, np.uint8)
+    yy, xx = np.mgrid[0:h, 0:w]
+    img[(yy - 48) ** 2 + (xx - 40) ** 2 < 25**2] = (200, 30, 30)
+    img[20:70, 80:120] = (30, 60, 200)
+    return img
+
+
+def test_lines_are_dark_on_the_outlines_and_white_inside():
+    img = shapes()
+    for lines in (canny(img), xdog(img)):
+        assert lines.shape == img.shape[:2] and lines.dtype == np.uint8
+        assert lines[48, 40] > 200 and lines[45, 100] > 200 and lines[5, 5] > 200  # inside and background
+        ring = lines[48, 12:20]  # across the disc's left edge (x = 15)
+        assert ring.min() < 128
+        assert (lines < 128).mean() < 0.2  # a drawing, mostly paper
+
+
+def test_canny_width_and_checks():
+    img = shapes()
+    thin, thick = (canny(img, width=1) < 128).sum(), (canny(img, width=3) < 128).sum()
+    assert thick > 2 * thin
+    for bad in (dict(low=-1), dict(low=100, high=50), dict(width=9)):
+        with pytest.raises(TinctError):
+            canny(img, **bad)
+    with pytest.raises(TinctError):
+        xdog(img, sigma=float("nan"))
+    with pytest.raises(TinctError):
+        xdog(np.zeros((4, 4, 3), np.float32))
+
+
+def test_random_lineart_is_seeded_and_varied():
+    img = shapes()
+    a = random_lineart(img, np.random.default_rng(3))
+    b = random_lineart(img, np.random.default_rng(3))
+    np.testing.assert_array_equal(a, b)
+    outs = {random_lineart(img, np.random.default_rng(s)).tobytes() for s in range(6)}
+    assert len(outs) == 6
+    noisy = scan_noise(np.full((32, 32), 255, np.uint8), np.random.default_rng(0), grain=8)
+    assert 200 < noisy.mean() <= 255 and noisy.std() > 0
+
+
+def test_cli_lineart(tmp_path, capsys):
+    Image.fromarray(shapes()).save(tmp_path / "a.png")
+    assert main(["lineart", str(tmp_path / "a.png"), "-o", str(tmp_path / "a_lines.png"), "--method", "canny",
+                 "--width", "2"]) == 0
+    out = np.asarray(Image.open(tmp_path / "a_lines.png").convert("L"))
+    np.testing.assert_array_equal(out, canny(shapes(), width=2))
+    Image.fromarray(shapes()).save(tmp_path / "b.png")
+    assert main(["lineart", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-o", str(tmp_path / "dir"),
+                 "--noise"]) == 0
+    assert sorted(p.name for p in (tmp_path / "dir").iterdir()) == ["a.png", "b.png"]
+    (tmp_path / "bad.png").write_bytes(b"no")
+    code = main(["lineart", str(tmp_path / "bad.png"), "-o", str(tmp_path / "d2")])
+    assert code == 1 and "skip" in capsys.readouterr().out
+    assert main(["lineart", str(tmp_path / "a.png"), "-o", str(tmp_path / "x.png"), "--width", "9",
+                 "--method", "canny"]) == 2
