@@ -1,6 +1,7 @@
 """Colorize a folder of real black-and-white photos (no color original exists) and report how
 colorful the results are: the mean Hasler-Suesstrunk colorfulness (CF) of the outputs, and a
-contact sheet of gray | colorized pairs.
+contact sheet of gray | colorized pairs; also the mean a and b of the outputs (no truth exists,
+but a warm cast over every photo shows as a large mean b).
 
     python scripts/bw_report.py ../shared/data/bw_photos --model photo --out docs/bw_photos_sheet.jpg
 """
@@ -41,13 +42,14 @@ def main() -> int:
     args = ap.parse_args()
     colorizer = Colorizer(args.model, render_size=args.render_size)
     files = list_images(Path(args.folder))
-    pairs, cf_in, cf_out = [], [], []
+    pairs, cf_in, cf_out, ab_out = [], [], [], []
     for f in tqdm(files, desc="colorize", unit="img"):
         img = load_image(f)
         out = colorizer.colorize_array(img.rgb)
         assert out.shape == img.rgb.shape  # full resolution
         cf_in.append(metrics.colorfulness(img.rgb))
         cf_out.append(metrics.colorfulness(out))
+        ab_out.append(metrics.rgb_to_lab(out)[..., 1:].reshape(-1, 2).mean(0))
         gray = color.to_uint8(color.gray_rgb(color.to_tensor(img.rgb)))  # what the model sees
         pairs.append((tile(gray, args.tile), tile(out, args.tile)))
     cols, t = args.columns, args.tile
@@ -63,6 +65,8 @@ def main() -> int:
     sheet.save(args.out, quality=88)
     summary = {"images": len(files), "model": args.model, "mean_cf_input": float(np.mean(cf_in)),
                "mean_cf_output": float(np.mean(cf_out)), "min_cf_output": float(np.min(cf_out)),
+               "mean_a_output": float(np.mean([v[0] for v in ab_out])),
+               "mean_b_output": float(np.mean([v[1] for v in ab_out])),
                "sheet": args.out}
     print(json.dumps(summary, indent=2))
     return 0
