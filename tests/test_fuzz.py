@@ -4,7 +4,6 @@ at ``Colorizer`` get a 4xx / ``TinctError``, never a 500 or another exception.""
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pytest

@@ -109,6 +109,7 @@ def test_resume_overwrite_and_folder_of_clips(tmp_path, tiny, capsys):
     (tmp_path / "out" / ".b.mp4.0123abcd.tmp").write_bytes(b"half")
     code, out, _ = run(capsys, *args, "--resume")
     assert code == 0 and "colorized 1, skipped 1" in out
+    assert not list((tmp_path / "out").glob(".*.tmp"))  # the killed run's temporary is gone
     assert run(capsys, *args, "--overwrite")[2].count("->") == 2
     code, _, err = run(capsys, *args, "--keep", "1.5")
     assert code == 2 and "--keep" in err

@@ -275,16 +275,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _remove_stale_temporaries(jobs: list[Job]) -> None:
-    """Temporary files an earlier, killed run left beside the outputs (``.NAME.XXXXXXXX.tmp``)."""
+    remove_stale_temporaries(out for job in jobs for out in {job.out, _alt_png(job) or job.out})
+
+
+def remove_stale_temporaries(outputs) -> None:
+    """Temporary files an earlier, killed run left beside these outputs (``.NAME.XXXXXXXX.tmp``);
+    shared with ``tinct video``."""
     import re
 
-    for job in jobs:
-        for out in {job.out, _alt_png(job) or job.out}:
-            if out.parent.is_dir():
-                pattern = re.compile(rf"\.{re.escape(out.name)}\.[0-9a-f]{{8}}\.tmp")
-                for tmp in out.parent.glob(f".{out.name}.*.tmp"):
-                    if pattern.fullmatch(tmp.name) and tmp.is_file():
-                        tmp.unlink()
+    for out in outputs:
+        if out.parent.is_dir():
+            pattern = re.compile(rf"\.{re.escape(out.name)}\.[0-9a-f]{{8}}\.tmp")
+            for tmp in out.parent.glob(f".{out.name}.*.tmp"):
+                if pattern.fullmatch(tmp.name) and tmp.is_file():
+                    tmp.unlink()
 
 
 def _run_jobs(args: argparse.Namespace, todo: list[Job], hints, counts: dict[str, int]) -> None:

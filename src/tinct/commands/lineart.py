@@ -37,7 +37,10 @@ def run(args: argparse.Namespace) -> int:
     if not to_file and out.suffix:
         raise TinctError(f"-o {args.output}: give an image file name (one input) or a folder without an extension")
     probe = np.zeros((8, 8), np.uint8)  # the settings are checked before any file is read
-    canny(probe, args.low, args.high, args.width) if args.method == "canny" else xdog(probe, sigma=args.sigma, eps=args.eps)
+    if args.method == "canny":
+        canny(probe, args.low, args.high, args.width)
+    else:
+        xdog(probe, sigma=args.sigma, eps=args.eps)
     gen = np.random.default_rng(args.seed)
     failed = 0
     for text in args.inputs:

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from tinct.hints.io import load_reference, parse_palette
     from tinct.hints import Hints
 
-    from tinct.commands.colorize import check_run_options
+    from tinct.commands.colorize import check_run_options, remove_stale_temporaries
 
     check_run_options(args)
     if not 0 <= args.keep < 1:
@@ -101,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
         existing = [dst for _, dst in todo if dst.exists()]
         if existing:
             raise TinctError(f"output {existing[0]} already exists; use --overwrite to replace or --resume to skip")
+    if args.resume or args.overwrite:
+        remove_stale_temporaries(dst for _, dst in todo)
     skipped = len(jobs) - len(todo)
     counts = {"done": 0, "failed": 0}
     try:

@@ -52,6 +52,7 @@ class VideoColorizer:
             if hints.is_empty():
                 hints = None
         self.hints, self.per_frame, self.keep = hints, per_frame, keep
+        self.cuts = 0  # shot cuts found in the last stream
 
     def frames(self, rgb_frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         """Colorize a stream of HxWx3 uint8 frames (a new stream starts afresh)."""
