@@ -181,7 +181,7 @@ def test_health_config_page_and_docs(client):
     assert health["status"] == "ok" and health["default_model"] == "tiny" and health["queue_size"] == 4
     config = client.get("/api/v1/config").json()
     assert config["max_upload_bytes"] == 20_000_000 and config["max_pixels"] == 40_000_000
-    assert config["render_size"] == {"default": 256, "min": 32, "max": 1024}
+    assert config["render_size"] == {"default": None, "min": 32, "max": 1024}  # None: each model's own
     page = client.get("/")
     assert page.status_code == 200 and 'id="file-input"' in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]

@@ -64,7 +64,7 @@ def hint_kwargs(model: ColorNet, ab: torch.Tensor, seed: int = 0) -> dict[str, t
 
 def out_scale(out: dict[str, torch.Tensor], h: int) -> int:
     """The downscale factor of the finest output map (1 = input resolution)."""
-    return min(h // v.shape[-2] for v in out.values())
+    return min(h // v.shape[-2] for v in out.values() if v.ndim == 4)
 
 
 def check_grads(model: torch.nn.Module) -> None:
@@ -77,7 +77,8 @@ def check_grads(model: torch.nn.Module) -> None:
 
 
 def test_zoo_is_complete():
-    expected = {"cnn4", "encdec", "unet", "resenc", "vgg16gan", "vgg16d", "patchgan", "cic", "effunet"}
+    expected = {"cnn4", "encdec", "unet", "resenc", "vgg16gan", "vgg16d", "patchgan", "cic", "effunet",
+                "lineart_unet", "lineart_cnn"}
     assert expected <= set(ALL)
     for s in list_models():
         assert s.role in ("colorizer", "discriminator")
@@ -94,7 +95,12 @@ def test_colorizer_forward_backward(name, hints):
     l, ab = lab_batch()
     kw = hint_kwargs(model, ab) if model.hints else {}
     out = model(l, **kw)
-    assert isinstance(out, dict) and out and set(out) <= {"ab", "logits"}
+    assert isinstance(out, dict) and out
+    if model.output_kind == "lab":  # line art: the whole image, and the automatic hint's histogram
+        assert set(out) <= {"lab", "hist_logits"} and out["lab"].shape[1] == 3
+        assert model.decode_l(out).shape == (2, 1, 64, 64)
+    else:
+        assert set(out) <= {"ab", "logits"} and model.decode_l(out) is None
     for key, v in out.items():
         assert v.shape[0] == 2 and torch.isfinite(v).all(), key
     if "ab" in out:
@@ -218,10 +224,13 @@ def test_default_configs_sizes():
         "vgg16gan": (20e6, 40e6),  # 14.7M of VGG16 convs + decoder
         "vgg16d": (15e6, 35e6),
         "patchgan": (2.5e6, 3e6),  # pix2pix 70x70 PatchGAN: 2.77M
+        "lineart_unet": (4e6, 10e6),  # shipped models stay under 10M
+        "lineart_cnn": (1e6, 10e6),
     }
     counts = {}
     for name, (lo, hi) in expected.items():
-        counts[name] = n = sum(p.numel() for p in create_model(name).parameters())
+        kw = {"pretrained": False} if "pretrained" in get_spec(name).cls.init_only_kwargs else {}
+        counts[name] = n = sum(p.numel() for p in create_model(name, **kw).parameters())
         assert lo <= n <= hi, f"{name}: {n} parameters"
     assert counts["unet"] > counts["encdec"]  # same widths, plus the skip channels
 

@@ -353,7 +353,8 @@ def run_train_budget(cfg: BenchConfig, budget: TrainBudget, train_fn: Callable |
     train_fn = train_fn or train
     if budget.steps < 1:
         raise TinctError(f"--train-budget must be at least 1 step, got {budget.steps}")
-    archs = budget.archs or [s.name for s in list_models(role="colorizer") if getattr(s.cls, "trainable", True)]
+    archs = budget.archs or [s.name for s in list_models(role="colorizer") if getattr(s.cls, "trainable", True)
+                             and getattr(s.cls, "output_kind", "ab") == "ab"]  # photo colorizers; line art has its bench
     for a in archs:
         if get_spec(a).role != "colorizer":
             raise TinctError(f"{a!r} is not a colorizer architecture")

@@ -3,7 +3,9 @@
 
 Contract (as DDColor's pipeline and richzhang's ``base_color``): uint8 RGB in, uint8 RGB out at
 the input's full resolution. The network predicts ab at a working size (``render_size``, the
-longer side, as DeOldify's render_factor); that ab is upsampled onto the full-resolution L.
+longer side, as DeOldify's render_factor); that ab is upsampled onto the full-resolution L. A line-art model (``output_kind`` "lab") also
+predicts lightness: the change it makes to the working-size L is upsampled onto the full-resolution
+L the same way, so fills take their tone and the drawing's lines stay as sharp as they were.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def working_size(hw: tuple[int, int], render_size: int) -> tuple[int, int]:
 
 
 MAX_RENDER_SIZE = 4096
+DEFAULT_RENDER_SIZE = 256
 
 
 def check_render_size(value) -> int:
@@ -74,7 +77,7 @@ class Colorizer:
     resolution, alpha kept. A color input is colorized from its lightness alone.
     """
 
-    def __init__(self, model: str | os.PathLike | torch.nn.Module = DEFAULT_MODEL, render_size: int = 256,
+    def __init__(self, model: str | os.PathLike | torch.nn.Module = DEFAULT_MODEL, render_size: int | None = None,
                  temperature: float | None = None, device: str = "cpu"):
         if isinstance(model, torch.nn.Module):
             self.model, self.record = model.eval(), {"arch": getattr(model, "arch", "?"), "provenance": {}}
@@ -83,6 +86,8 @@ class Colorizer:
             path = resolve_model(model)
             self.model, self.record = load_model(path, role="colorizer", device=device)
             self.name = path.stem
+        if render_size is None:  # the model's own working size (line art: 512), else 256
+            render_size = getattr(self.model, "render_size", DEFAULT_RENDER_SIZE)
         self.render_size = check_render_size(render_size)
         self.temperature = temperature
         self.device = torch.device(device)
@@ -109,29 +114,46 @@ class Colorizer:
             return result
         return np.dstack([out, alpha]) if alpha is not None else out
 
+    @property
+    def output_kind(self) -> str:
+        """"ab" (colors the input's lightness) or "lab" (line art: paints lightness too)."""
+        return getattr(self.model, "output_kind", "ab")
+
     def predict_ab(self, l_work: torch.Tensor, hints: Hints | None, full_hw: tuple[int, int]) -> torch.Tensor:
         """Raw ab (1, 2, h', w') for a raw working-size L (1, 1, h, w) and user hints."""
+        return self.predict_lab(l_work, hints, full_hw)[0]
+
+    def predict_lab(self, l_work: torch.Tensor, hints: Hints | None, full_hw: tuple[int, int]):
+        """(raw ab (1, 2, h', w'), raw L (1, 1, h', w') or None) for a working-size L and user hints;
+        the L is None unless the model paints lightness ("lab")."""
         if hints is not None and not isinstance(hints, Hints):
             raise HintError(f"hints must be a tinct.Hints, got {type(hints).__name__}")
         if hints is None or hints.is_empty():
-            return self.predict_ab_tensors(l_work)
+            return self.predict_tensors(l_work)
         if not self.supports_hints:
             raise HintError(f"model {self.name!r} takes no hints; use a hint model such as 'photo'")
         if hints.has_global and not self.supports_global_hints:
             raise HintError(f"model {self.name!r} takes no palette or reference image")
         ab_hint, mask, glob = to_tensors(hints, full_hw, tuple(l_work.shape[-2:]))
-        return self.predict_ab_tensors(l_work, ab_hint, mask, glob)
+        return self.predict_tensors(l_work, ab_hint, mask, glob)
 
-    @torch.inference_mode()
     def predict_ab_tensors(self, l_work: torch.Tensor, ab_hint: torch.Tensor | None = None,
                            mask: torch.Tensor | None = None, global_hint: torch.Tensor | None = None) -> torch.Tensor:
         """Raw ab (N, 2, h', w') for raw L (N, 1, h, w) and rendered hint tensors (normalized ab)."""
+        return self.predict_tensors(l_work, ab_hint, mask, global_hint)[0]
+
+    @torch.inference_mode()
+    def predict_tensors(self, l_work: torch.Tensor, ab_hint: torch.Tensor | None = None,
+                        mask: torch.Tensor | None = None, global_hint: torch.Tensor | None = None):
+        """(raw ab (N, 2, h', w'), raw L (N, 1, h', w') or None) for raw L and hint tensors."""
         given = (("ab_hint", ab_hint), ("mask", mask), ("global_hint", global_hint))
         kw = {k: v.to(self.device) for k, v in given if v is not None}
         if kw and not self.supports_hints:
             raise HintError(f"model {self.name!r} takes no hints; use a hint model such as 'photo'")
         out = self.model(color.normalize_l(l_work).to(self.device), **kw)
-        return color.denormalize_ab(self.model.decode(out, self.temperature)).float().cpu()
+        ab = color.denormalize_ab(self.model.decode(out, self.temperature)).float().cpu()
+        l_pred = self.model.decode_l(out) if hasattr(self.model, "decode_l") else None
+        return ab, None if l_pred is None else color.denormalize_l(l_pred).float().cpu()
 
     def colorize_array(self, rgb: np.ndarray, hints: Hints | None = None, render_size: int | None = None) -> np.ndarray:
         """HxWx3 uint8 -> HxWx3 uint8, the core of every interface."""
@@ -144,7 +166,11 @@ class Colorizer:
         l_full = _l_channel(rgb)
         work = working_size((h, w), self.render_size if render_size is None else check_render_size(render_size))
         l_work = F.interpolate(l_full, size=work, mode="bilinear", align_corners=False, antialias=True)
-        return l_full, self.predict_ab(l_work, hints, (h, w))
+        ab, l_pred = self.predict_lab(l_work, hints, (h, w))
+        if l_pred is not None:
+            l_seen = F.interpolate(l_work, size=l_pred.shape[-2:], mode="area") if l_pred.shape != l_work.shape else l_work
+            _relight_strips(l_full, l_pred - l_seen)
+        return l_full, ab
 
     @staticmethod
     def finish(l_full: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
@@ -163,6 +189,15 @@ def _upsample_rows(ab_low: torch.Tensor, y0: int, y1: int, h: int, w: int) -> to
     gx = (torch.arange(w, dtype=torch.float32) + 0.5) / w * 2 - 1
     grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)[None]
     return F.grid_sample(ab_low, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def _relight_strips(l_full: torch.Tensor, delta_low: torch.Tensor) -> None:
+    """Add the upsampled working-size lightness change to the full-resolution L, in place."""
+    _, _, h, w = l_full.shape
+    rows = max(8, STRIP_PIXELS // max(w, 1))
+    for y in range(0, h, rows):
+        y1 = min(h, y + rows)
+        l_full[:, :, y:y1] = (l_full[:, :, y:y1] + _upsample_rows(delta_low, y, y1, h, w)).clamp_(0.0, 100.0)
 
 
 def _recombine_strips(l_full: torch.Tensor, ab_low: torch.Tensor) -> np.ndarray:

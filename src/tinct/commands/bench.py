@@ -42,6 +42,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--video", action="store_true",
                    help="flicker benchmark: --data is a folder of color clips; steadied against per-frame colorization")
     p.add_argument("--max-frames", type=int, default=60, help="with --video: frames per clip (default 60)")
+    p.add_argument("--lineart", action="store_true",
+                   help="line-art benchmark: drawings made from --data's color images (Canny, XDoG), colorized "
+                        "with no hint, the automatic hint, the original's histogram and 10 points")
     p.add_argument("--jobs", type=int, default=1,
                    help="with --hints: images scored at once in worker processes of one torch thread (default 1)")
     return p
@@ -63,6 +66,14 @@ def run(args: argparse.Namespace) -> int:
         report = run_video_bench(data, models[0], Path(args.out), args.size, args.max_frames,
                                  progress=not args.no_progress)
         print(report["markdown"])
+        return 0
+    if args.lineart:
+        from tinct.lineart.bench import run_lineart_bench
+
+        data = bench.find_data_dir(args.data, bench.DEFAULT_DATA, "--data")
+        report = run_lineart_bench(data, args.models or ["lineart"], Path(args.out), args.size, args.limit,
+                                   args.seed, args.sheet_count, progress=not args.no_progress)
+        print(report["markdown"], end="")
         return 0
     data = bench.find_data_dir(args.data, bench.DEFAULT_DATA, "--data")
     if args.hints:

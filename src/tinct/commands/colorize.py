@@ -42,9 +42,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         "one input file OUT may also be a file name with an image extension")
     p.add_argument("--model", default="photo", metavar="NAME|FILE",
                    help="shipped model name or model file (.safetensors); default: photo (see `tinct models`)")
-    p.add_argument("--render-size", type=int, default=256, metavar="PX",
-                   help="working size of the network, longer side in pixels (default 256); larger sizes "
-                        "give finer color detail and take longer. The output keeps the input's resolution")
+    p.add_argument("--render-size", type=int, default=None, metavar="PX",
+                   help="working size of the network, longer side in pixels (default: the model's own, 256 for "
+                        "photos, 512 for line art); larger sizes give finer color detail and take longer. The "
+                        "output keeps the input's resolution")
     p.add_argument("--temperature", type=float, default=None, metavar="T",
                    help="for classification models: lower = more vivid colors, higher = safer (default: the model's)")
     ow = p.add_mutually_exclusive_group()
@@ -237,7 +238,7 @@ def check_run_options(args: argparse.Namespace) -> None:
         raise TinctError(f"--threads must be 1 or more, got {args.threads}")
     if args.temperature is not None and not (math.isfinite(args.temperature) and args.temperature > 0):
         raise TinctError(f"--temperature must be a number above 0, got {args.temperature}")
-    if not 32 <= args.render_size <= 4096:
+    if args.render_size is not None and not 32 <= args.render_size <= 4096:
         raise TinctError(f"--render-size must be between 32 and 4096, got {args.render_size}")
 
 

@@ -10,3 +10,4 @@ from tinct.models import (  # noqa: F401
     resenc,
     vgg16gan,
 )
+from tinct.lineart import model as _lineart_models  # noqa: F401,E402  (lineart_unet, lineart_cnn)

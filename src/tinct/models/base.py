@@ -11,6 +11,10 @@ A colorizer takes the normalized L channel ``l`` (N, 1, H, W) in [-1, 1] and, wh
 ``forward`` returns a dict: ``"ab"`` (N, 2, h, w) normalized ab for regression networks and/or
 ``"logits"`` (N, Q, h, w) over the quantized ab bins for classification networks. ``decode``
 turns that dict into normalized ab, the one thing the inference path needs.
+
+Output kinds (``output_kind``): ``"ab"`` networks color the input's own lightness; ``"lab"``
+networks (line art) predict the whole image, ``"lab"`` (N, 3, h, w) normalized L and ab, and
+``decode_l`` gives their lightness (None for ``"ab"`` networks).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class ColorNet(nn.Module):
 
     hints: bool = False
     global_hint_dim: int = 0
+    output_kind: str = "ab"  # "ab": color the input's L; "lab": predict L too (line art)
     init_only_kwargs: tuple[str, ...] = ()  # constructor options not needed to rebuild from a file
     retired_kwargs: dict = {}  # options no longer built, and the value older files may record for them
     arch: str = ""
@@ -73,6 +78,10 @@ class ColorNet(nn.Module):
             t = self.default_temperature if temperature is None else temperature
             return color.normalize_ab(color.annealed_mean(out["logits"], self.bins, t))
         return out["ab"]
+
+    def decode_l(self, out: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """Normalized L (N, 1, h, w) of a ``"lab"`` network; None: keep the input's lightness."""
+        return None
 
     prefer_bins: bool = False
     default_temperature: float = 0.38

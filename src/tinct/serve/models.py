@@ -39,7 +39,7 @@ class ModelEntry:
 class ModelStore:
     """Name -> model file, validated at startup; name -> Colorizer, built once and cached."""
 
-    def __init__(self, extra: tuple[str, ...] = (), default: str | None = None, render_size: int = 256):
+    def __init__(self, extra: tuple[str, ...] = (), default: str | None = None, render_size: int | None = None):
         self.render_size = render_size
         self.entries: dict[str, ModelEntry] = {}
         for name, path in shipped_models().items():

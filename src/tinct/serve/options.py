@@ -23,7 +23,7 @@ MAX_POINT_SIZE = 64
 @dataclass(frozen=True)
 class Options:
     model: str | None
-    render_size: int
+    render_size: int | None  # None: the server's default, else the model's own
     format: str
     quality: int | None
 

@@ -106,7 +106,7 @@ async def colorize(request: Request) -> Response:
     headers = {
         "X-Tinct-Model": entry.name,
         "X-Tinct-Millis": f"{millis:.0f}",
-        "X-Tinct-Render-Size": str(opts.render_size),
+        "X-Tinct-Render-Size": str(opts.render_size or store.get(entry.name).render_size),
         "Content-Disposition": f'inline; filename="{_download_name(upload.filename, opts.format)}"',
         "Cache-Control": "no-store",
     }

@@ -29,7 +29,7 @@ class ModelList(BaseModel):
 
 
 class RenderSize(BaseModel):
-    default: int
+    default: int | None  # None: each model's own (photo 256, line art 512)
     min: int
     max: int
 

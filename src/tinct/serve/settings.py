@@ -23,7 +23,7 @@ class Settings:
     workers: int = 1  # inference threads
     timeout_s: float = 120.0  # per request, waiting + running; past it the request gets 503
     torch_threads: int = 0  # torch intra-op threads; 0 leaves torch's default
-    render_size: int = 256  # default working size (longer side) of the network
+    render_size: int | None = None  # default working size (longer side); None: each model's own (photo 256, line art 512)
     max_render_size: int = 1024  # the largest working size a request may ask for
     preload: bool = True  # load the default model at startup rather than on the first request
     allowed_hosts: tuple[str, ...] = ()  # extra host names the server answers to (besides localhost and its address)
@@ -41,7 +41,7 @@ class Settings:
             (self.torch_threads >= 0, f"torch threads must be 0 (default) or more, got {self.torch_threads}"),
             (MIN_RENDER_SIZE <= self.max_render_size <= 4096,
              f"max render size must be {MIN_RENDER_SIZE}-4096, got {self.max_render_size}"),
-            (MIN_RENDER_SIZE <= self.render_size <= self.max_render_size,
+            (self.render_size is None or MIN_RENDER_SIZE <= self.render_size <= self.max_render_size,
              f"render size must be {MIN_RENDER_SIZE}-{self.max_render_size}, got {self.render_size}"),
         ]
         for ok, message in checks:

@@ -64,6 +64,8 @@ class TrainConfig:
     hint_only: bool = False
     """with --hints and --init: train only the weights the hints feed (effunet: hint stem, global-hint layer, the last decoder stage on the hint channels); the output without hints stays bit for bit as it was"""
     model_kwargs: dict[str, Any] = field(default_factory=dict)
+    disc_kwargs: dict[str, Any] = field(default_factory=dict)
+    """options of the discriminator, as JSON (e.g. {"ndf": 32})"""
     half: bool = False
     """export fp16 weights"""
     max_images: int | None = None

@@ -49,10 +49,12 @@ def _resize_short(im: Image.Image, short: int) -> Image.Image:
 class ColorImages(Dataset):
     """Items are ``(index, aug_seed)``; returns (3, crop, crop) sRGB in [0, 1].
     Training: shorter side resized to crop * U(1, 1.3), random crop, random flip.
-    Validation (``train=False``): shorter side to crop, center crop."""
+    Validation (``train=False``): shorter side to crop, center crop.
+    ``lineart``: a fourth channel holds a line drawing of the crop (:func:`tinct.lineart.random_lineart`,
+    seeded by the item's seed, so validation drawings are fixed)."""
 
-    def __init__(self, files: list[Path], crop: int, train: bool = True):
-        self.files, self.crop, self.train = files, crop, train
+    def __init__(self, files: list[Path], crop: int, train: bool = True, lineart: bool = False):
+        self.files, self.crop, self.train, self.lineart = files, crop, train, lineart
 
     def __len__(self) -> int:
         return len(self.files)
@@ -81,7 +83,13 @@ class ColorImages(Dataset):
             w, h = im.size
             x, y = (w - c) // 2, (h - c) // 2
             im = im.crop((x, y, x + c, y + c))
-        return torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1).float() / 255.0
+        rgb = np.asarray(im)
+        if self.lineart:
+            from tinct.lineart import random_lineart
+
+            lines = random_lineart(rgb, np.random.default_rng([aug_seed, idx, 2]))
+            rgb = np.dstack([rgb, lines])
+        return torch.from_numpy(rgb.copy()).permute(2, 0, 1).float() / 255.0
 
 
 class RunBatches(Sampler):

@@ -90,6 +90,19 @@ def _split_lab(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return color.normalize_l(lab[:, :1]), color.normalize_ab(lab[:, 1:])
 
 
+def lineart_batch(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A line-art batch (N, 4, H, W: sRGB + drawing) -> (the drawing's normalized L, the target's
+    normalized Lab (N, 3, H, W), the target sRGB)."""
+    rgb, lines = x[:, :3], x[:, 3:4]
+    l_in = color.normalize_l(color.rgb_to_l(lines.expand(-1, 3, -1, -1)))
+    return l_in, torch.cat(_split_lab(rgb), 1), rgb
+
+
+def histogram_loss(logits: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the automatic-hint head's 512-bin histogram against the target's."""
+    return -(color.rgb_histogram(rgb) * torch.log_softmax(logits, 1)).sum(1).mean()
+
+
 def _full_ab(model, out: dict[str, torch.Tensor], size) -> torch.Tensor:
     """The prediction the discriminator and the metrics see: normalized ab at input size."""
     ab = out["ab"] if "ab" in out and not getattr(model, "prefer_bins", False) else model.decode(out)
@@ -98,13 +111,21 @@ def _full_ab(model, out: dict[str, torch.Tensor], size) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate(model, val_rgb: torch.Tensor, hints: bool) -> dict[str, float]:
-    """MAE of normalized ab, PSNR of the colorized crops and of the gray baseline (no hints)."""
+    """MAE of normalized ab, PSNR of the colorized crops and of the gray baseline (no hints). For a
+    line-art model the "gray" baseline is the drawing itself and the output is its own Lab."""
     was_training = model.training
     model.eval()
-    l, ab = _split_lab(val_rgb)
-    pred = torch.cat([_full_ab(model, model(l[i : i + 8]), l.shape[-2:]) for i in range(0, len(l), 8)])
+    if getattr(model, "output_kind", "ab") == "lab":
+        l, target, val_rgb = lineart_batch(val_rgb)
+        ab = target[:, 1:]
+        lab = torch.cat([model(l[i : i + 8])["lab"] for i in range(0, len(l), 8)]).clamp(-1, 1)
+        pred = lab[:, 1:]
+        rgb_pred = color.lab_to_rgb(torch.cat([color.denormalize_l(lab[:, :1]), color.denormalize_ab(pred)], 1))
+    else:
+        l, ab = _split_lab(val_rgb)
+        pred = torch.cat([_full_ab(model, model(l[i : i + 8]), l.shape[-2:]) for i in range(0, len(l), 8)])
+        rgb_pred = color.lab_to_rgb(torch.cat([color.denormalize_l(l), color.denormalize_ab(pred)], 1))
     model.train(was_training)
-    rgb_pred = color.lab_to_rgb(torch.cat([color.denormalize_l(l), color.denormalize_ab(pred)], 1))
     gray = color.lab_to_rgb(torch.cat([color.denormalize_l(l), torch.zeros_like(ab)], 1))
 
     def psnr(x):
@@ -128,6 +149,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     if spec.role != "colorizer" or not getattr(spec.cls, "trainable", True):
         raise TinctError(f"{cfg.model!r} is not a trainable colorizer")
     rec_kind, lam, gan_kind, gan_w = resolve_loss(cfg, spec)
+    lab_out = getattr(spec.cls, "output_kind", "ab") == "lab"  # line art: drawings in, whole images out
     run = Path(cfg.out)
     run.mkdir(parents=True, exist_ok=True)
 
@@ -156,9 +178,10 @@ def train(cfg: TrainConfig) -> TrainResult:
     disc = None
     if gan_kind:
         disc_name = cfg.disc or spec.discriminator or "patchgan"
-        disc = create_model(disc_name)
         if get_spec(disc_name).role != "discriminator":
             raise TinctError(f"{disc_name!r} is not a discriminator")
+        dkw = {**({"in_channels": 4} if lab_out else {}), **cfg.disc_kwargs}  # it sees (L, ab) or (drawing, Lab)
+        disc = create_model(disc_name, **dkw)
     opt_g = torch.optim.Adam(trainable, lr=cfg.lr, betas=(cfg.beta1, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999)) if disc else None
     weights = None
@@ -190,8 +213,10 @@ def train(cfg: TrainConfig) -> TrainResult:
             disc = torch.nn.parallel.DistributedDataParallel(disc)
     epoch_steps = cfg.epoch_steps or max(1, min(len(train_files) // (cfg.batch_size * world), math.ceil(cfg.steps / 5)))
     sampler = RunBatches(len(train_files), cfg.batch_size, cfg.steps, cfg.seed, start, rank, world)
-    loader = DataLoader(ColorImages(train_files, cfg.crop), batch_sampler=sampler, num_workers=cfg.workers)
-    val_rgb = torch.stack([ColorImages(val_files, cfg.crop, train=False)[i] for i in range(len(val_files))])
+    loader = DataLoader(ColorImages(train_files, cfg.crop, lineart=lab_out), batch_sampler=sampler,
+                        num_workers=cfg.workers)
+    val_set = ColorImages(val_files, cfg.crop, train=False, lineart=lab_out)
+    val_rgb = torch.stack([val_set[i] for i in range(len(val_files))])
     if main:
         (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     acc = {"D_loss": 0.0, "G_loss": 0.0, "rec": 0.0, "n": 0}
@@ -202,34 +227,47 @@ def train(cfg: TrainConfig) -> TrainResult:
         for opt in (opt_g, opt_d):
             for group in getattr(opt, "param_groups", []):
                 group["lr"] = learning_rate(cfg, step)
-        l, ab = _split_lab(rgb)
+        if lab_out:
+            l, target, rgb = lineart_batch(rgb)
+            ab = target[:, 1:]
+            if hasattr(model, "use_auto"):  # half the steps train the automatic hint's use
+                model.use_auto = step % 2 == 1
+        else:
+            l, ab = _split_lab(rgb)
+            target = ab
         hk = {}
-        if cfg.hints:
+        if cfg.hints or (lab_out and getattr(model, "hints", False)):
             gen = torch.Generator().manual_seed(cfg.seed * 7919 + step * world + rank)
-            # with --hint-only an image without points trains nothing but the global-hint layer
-            ab_hint, mask, glob = sample_training_hints(ab, rgb, gen, p_none=0.1 if cfg.hint_only else 0.5)
+            # with --hint-only an image without points trains nothing but the global-hint layer;
+            # line art gets the report's histogram hint half of the time
+            ab_hint, mask, glob = sample_training_hints(ab, rgb, gen, p_none=0.1 if cfg.hint_only else 0.5,
+                                                        p_global=0.5 if lab_out else 0.2)
             hk = {"ab_hint": ab_hint, "mask": mask}
             if getattr(model, "global_hint_dim", 0):
                 hk["global_hint"] = glob
         out = gmodel(l, **hk)
         d_loss = torch.zeros(())
         if disc:
-            fake = _full_ab(model, out, l.shape[-2:])
+            fake = out["lab"] if lab_out else _full_ab(model, out, l.shape[-2:])
             opt_d.zero_grad(set_to_none=True)
-            d_real, d_fake = disc(l, ab), disc(l, fake.detach())
+            d_real, d_fake = disc(l, target), disc(l, fake.detach())
             if gan_kind == "wgan-gp":
-                d_loss = losses.d_loss_wgan(d_real, d_fake) + 10.0 * losses.gradient_penalty(disc, l, ab, fake.detach())
+                d_loss = losses.d_loss_wgan(d_real, d_fake) + 10.0 * losses.gradient_penalty(disc, l, target, fake.detach())
             else:
                 d_loss = losses.d_loss_vanilla(d_real, d_fake)
             d_loss.backward()
             opt_d.step()
-        rec = torch.zeros(())
-        if rec_kind in ("l1", "l2", "huber", "l1+cls"):
+        rec, aux = torch.zeros(()), torch.zeros(())
+        if lab_out:
+            rec = losses.reconstruction(out["lab"], target, "l1" if rec_kind == "l1+cls" else rec_kind)
+            if "hist_logits" in out:  # the automatic hint's head (it reads detached features)
+                aux = cfg.cls_weight * histogram_loss(out["hist_logits"], rgb)
+        elif rec_kind in ("l1", "l2", "huber", "l1+cls"):
             pred = out["ab"] if "ab" in out else model.decode(out)
             rec = losses.reconstruction(pred, ab, "l1" if rec_kind == "l1+cls" else rec_kind)
-        if "cls" in rec_kind:
+        if "cls" in rec_kind and not lab_out:
             rec = rec + cfg.cls_weight * losses.rebalanced_ce(out["logits"], ab, model.bins, weights)
-        g_loss = lam * rec
+        g_loss = lam * rec + aux
         if disc:
             for p in disc.parameters():
                 p.requires_grad_(False)

@@ -30,15 +30,23 @@ def table_row(row: dict, header: bool = False) -> str:
 
 @torch.no_grad()
 def save_grid(model, rgb: torch.Tensor, path: Path) -> None:
-    """Rows of gray | predicted | original for a few validation crops, written atomically."""
+    """Rows of gray | predicted | original for a few validation crops, written atomically. A
+    line-art batch (4 channels: sRGB + drawing) shows drawing | predicted | original."""
     was_training = model.training
     model.eval()
-    lab = color.rgb_to_lab(rgb)
-    l = lab[:, :1]
-    out = model(color.normalize_l(l))
-    ab = color.resize_ab(color.denormalize_ab(model.decode(out)), l.shape[-2:])
-    pred = color.lab_to_rgb(torch.cat([l, ab], 1))
-    gray = color.lab_to_rgb(torch.cat([l, torch.zeros_like(ab)], 1))
+    if rgb.shape[1] == 4:
+        lines, rgb = rgb[:, 3:4].expand(-1, 3, -1, -1), rgb[:, :3]
+        out = model(color.normalize_l(color.rgb_to_l(lines)))
+        l_pred = color.denormalize_l(model.decode_l(out))
+        pred = color.lab_to_rgb(torch.cat([l_pred, color.denormalize_ab(model.decode(out))], 1))
+        gray = lines
+    else:
+        lab = color.rgb_to_lab(rgb)
+        l = lab[:, :1]
+        out = model(color.normalize_l(l))
+        ab = color.resize_ab(color.denormalize_ab(model.decode(out)), l.shape[-2:])
+        pred = color.lab_to_rgb(torch.cat([l, ab], 1))
+        gray = color.lab_to_rgb(torch.cat([l, torch.zeros_like(ab)], 1))
     model.train(was_training)
     rows = [torch.cat([g, p, o], dim=2) for g, p, o in zip(gray, pred, rgb)]
     grid = torch.cat(rows, dim=1)

@@ -40,7 +40,7 @@ class VideoColorizer:
     ``hints``: a palette and/or reference for the whole clip (point and grid hints belong to one
     picture and are refused). ``per_frame``: no temporal steadying (each frame on its own)."""
 
-    def __init__(self, model: str | os.PathLike | torch.nn.Module | Colorizer = "photo", render_size: int = 256,
+    def __init__(self, model: str | os.PathLike | torch.nn.Module | Colorizer = "photo", render_size: int | None = None,
                  hints: Hints | None = None, per_frame: bool = False, temperature: float | None = None,
                  keep: float = 0.85):
         self.colorizer = model if isinstance(model, Colorizer) else Colorizer(model, render_size, temperature)

@@ -66,14 +66,18 @@
         return opt;
       }));
       const rs = config.render_size;
-      const sizes = [...new Set([256, 384, 512, 768, 1024, rs.default])]
+      const sizes = [...new Set([256, 384, 512, 768, 1024, rs.default ?? 256])]
         .filter((s) => s >= rs.min && s <= rs.max).sort((a, b) => a - b);
-      el.render.replaceChildren(...sizes.map((s) => {
-        const label = s === rs.default ? `${s} px (default)` : `${s} px${s > rs.default ? " (slower)" : " (faster)"}`;
+      const options = sizes.map((s) => {
+        const label = s === rs.default ? `${s} px (default)` : `${s} px`;
         const opt = new Option(label, String(s));
         opt.selected = s === rs.default;
         return opt;
-      }));
+      });
+      if (rs.default == null) {  // each model works at its own size unless one is chosen
+        options.unshift(new Option("the model's own (default)", "", true, true));
+      }
+      el.render.replaceChildren(...options);
       $("drop-note").textContent += ` Up to ${mb(config.max_upload_bytes)} and ${config.max_pixels / 1e6} megapixels.`;
       updateHintControls();
       document.body.dataset.ready = "true";

@@ -1,0 +1,180 @@
+"""Line-art colorizers: the "lab" output kind on the one inference path, training on drawings made
+on the fly, the histogram and automatic hints, and ``tinct bench --lineart`` (generated drawings)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tinct import Colorizer, Hints, color
+from tinct.cli import main
+from tinct.errors import TinctError
+from tinct.models.base import ColorNet
+from tinct.registry import create_model
+from tinct.train.data import ColorImages
+
+
+class FlatPaint(ColorNet):
+    """A "lab" network that paints everything L 70, a 20, b -30: what the pipeline does with it is exact."""
+
+    output_kind = "lab"
+    render_size = 64
+
+    def __init__(self):
+        super().__init__()
+        self.p = torch.nn.Parameter(torch.zeros(()))
+
+    def _forward(self, l, ab_hint, mask, global_hint):
+        lab = torch.tensor([70.0, 20.0, -30.0]).view(1, 3, 1, 1).expand(l.shape[0], 3, *l.shape[-2:])
+        return {"lab": torch.cat([color.normalize_l(lab[:, :1]), color.normalize_ab(lab[:, 1:])], 1) + self.p}
+
+    def decode(self, out, temperature=None):
+        return out["lab"][:, 1:]
+
+    def decode_l(self, out):
+        return out["lab"][:, :1]
+
+
+def drawing(h=200, w=260) -> np.ndarray:
+    """White paper with one-pixel black lines: a rectangle and a diagonal."""
+    img = np.full((h, w, 3), 255, np.uint8)
+    img[40, 30:220] = img[160, 30:220] = 0
+    img[40:161, 30] = img[40:161, 219] = 0
+    for i in range(100):
+        img[50 + i, 60 + i] = 0
+    return img
+
+
+def test_lab_model_fills_areas_and_keeps_full_resolution_lines():
+    c = Colorizer(FlatPaint())
+    assert c.render_size == 64 and c.output_kind == "lab"  # the model's own working size
+    out = c(drawing())
+    lab = color.rgb_to_lab(color.to_tensor(out))[0]
+    fill = lab[:, 100, 150]  # inside the rectangle, far from lines
+    assert abs(float(fill[0]) - 70) < 1.5 and abs(float(fill[1]) - 20) < 2 and abs(float(fill[2]) + 30) < 2
+    line = lab[0, 160, 30:220]  # the one-pixel line, working at 64 px for a 260 px drawing
+    assert float(line.max()) < 15, "lines stay dark at full resolution"
+    assert float(lab[0, 161, 100]) > 55  # the row next to the line is fill, not a smear
+
+
+def test_photo_models_keep_their_lightness(make_rgb):
+    """An "ab" model's output has the input's L exactly as before (no relighting)."""
+    model = create_model("cnn4", width=8).eval()
+    img = make_rgb(64, 64)
+    out = Colorizer(model, render_size=64)(img)
+    assert Colorizer(model).render_size == 256
+    l_in = color.rgb_to_lab(color.to_tensor(img))[:, 0]
+    l_out = color.rgb_to_lab(color.to_tensor(out))[:, 0]
+    assert float((l_in - l_out).abs().mean()) < 1.0
+
+
+def tiny(name):
+    torch.manual_seed(0)
+    kw = {"pretrained": False, "width": 8} if name == "lineart_unet" else {"width": 8}
+    return create_model(name, **kw).eval()
+
+
+@pytest.mark.parametrize("name", ["lineart_unet", "lineart_cnn"])
+def test_histogram_and_point_hints_change_the_output(name):
+    c = Colorizer(tiny(name), render_size=64)
+    assert c.supports_hints and c.supports_global_hints
+    l = color.normalize_l(torch.full((1, 1, 64, 64), 90.0))
+    l = color.denormalize_l(l)
+    plain = c.predict_tensors(l)
+    red = c.predict_tensors(l, global_hint=torch.cat([torch.eye(512)[448:449], torch.ones(1, 1)], 1))
+    assert plain[1] is not None and plain[1].shape == (1, 1, 64, 64)
+    assert not torch.allclose(plain[0], red[0]), "the histogram hint reaches the output"
+
+
+def test_automatic_hint_is_used_only_when_no_histogram_is_given():
+    model = tiny("lineart_unet")
+    with torch.no_grad():  # make the automatic histogram matter
+        model.hist_head[2].bias.copy_(torch.linspace(-5, 5, 512))
+    c = Colorizer(model, render_size=64)
+    l = torch.full((1, 1, 64, 64), 90.0)
+    auto = c.predict_tensors(l)[0]
+    model.use_auto = False
+    none = c.predict_tensors(l)[0]
+    model.use_auto = True
+    assert not torch.allclose(auto, none)
+    given = torch.cat([torch.eye(512)[7:8], torch.ones(1, 1)], 1)
+    with_hint = c.predict_tensors(l, global_hint=given)[0]
+    model.use_auto = False
+    assert torch.allclose(with_hint, c.predict_tensors(l, global_hint=given)[0]), "a given histogram wins"
+    model.use_auto = True
+
+
+def test_training_pairs_carry_a_seeded_drawing(tmp_path, make_rgb):
+    for i in range(3):
+        Image.fromarray(make_rgb(80, 90, seed=i)).save(tmp_path / f"{i}.png")
+    files = sorted(tmp_path.glob("*.png"))
+    ds = ColorImages(files, 64, lineart=True)
+    a, b = ds[(1, 42)], ds[(1, 42)]
+    assert a.shape == (4, 64, 64) and torch.equal(a, b)
+    assert not torch.equal(a[3], ds[(1, 43)][3])
+    val = ColorImages(files, 64, train=False, lineart=True)
+    assert torch.equal(val[0], val[0])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Two tiny line-art models trained a few steps through ``tinct train`` (GAN and L2)."""
+    from conftest import random_rgb
+
+    root = tmp_path_factory.mktemp("lineart")
+    data = root / "data"
+    data.mkdir()
+    for i in range(10):
+        Image.fromarray(random_rgb(72, 72, seed=i)).save(data / f"{i}.png")
+    paths = {}
+    for name, extra in (("lineart_unet", ["--disc-kwargs", '{"ndf": 8}']), ("lineart_cnn", [])):
+        kw = '{"pretrained": false, "width": 8}' if name == "lineart_unet" else '{"width": 8}'
+        out = root / name
+        assert main(["train", "--model", name, "--data", str(data), "--out", str(out), "--steps", "4",
+                     "--batch-size", "2", "--crop", "64", "--threads", "1", "--workers", "0", "--quiet",
+                     "--model-kwargs", kw, *extra]) == 0
+        paths[name] = out / "model.safetensors"
+        history = json.loads((out / "history.json").read_text())
+        assert np.isfinite(history[-1]["val_PSNR"])
+        assert (out / "samples").is_dir()
+    cfg = json.loads((root / "lineart_unet" / "config.json").read_text())
+    assert cfg["loss"] is None and cfg["disc_kwargs"] == {"ndf": 8}  # pix2pix, the architecture's own
+    return data, paths
+
+
+def test_trained_lineart_model_runs_on_every_interface(trained, tmp_path):
+    data, paths = trained
+    Image.fromarray(drawing()[::2, ::2].copy()).save(tmp_path / "sketch.png")
+    out = tmp_path / "color.png"
+    assert main(["colorize", str(tmp_path / "sketch.png"), "-o", str(out), "--model", str(paths["lineart_unet"]),
+                 "--palette", "#ff0000,#00ff00"]) == 0
+    with Image.open(out) as im:
+        assert im.size == (130, 100) and im.mode == "RGB"
+    c = Colorizer(paths["lineart_cnn"])
+    assert c.render_size == 512 and c(Image.open(tmp_path / "sketch.png")).size == (130, 100)
+
+
+def test_lineart_bench_rows_and_sheet(trained, tmp_path, capsys):
+    data, paths = trained
+    assert main(["bench", "--lineart", "--models", f"gan={paths['lineart_unet']}", f"cnn={paths['lineart_cnn']}",
+                 "--data", str(data), "--size", "64", "--limit", "3", "--sheet-count", "2", "--out",
+                 str(tmp_path / "b"), "--no-progress"]) == 0
+    report = json.loads((tmp_path / "b" / "lineart_bench.json").read_text())
+    kinds = {(r["model"], r["drawing"], r["hint"]) for r in report["rows"]}
+    assert len(kinds) == 2 * 4 + 2 * 3  # the CNN has no automatic hint
+    assert all(r["images"] == 3 and np.isfinite(r["psnr"]) for r in report["rows"])
+    assert "seed report's rows" in capsys.readouterr().out
+    with Image.open(tmp_path / "b" / "lineart_sheet.png") as sheet:
+        assert sheet.width == 64 * (1 + 4 + 3 + 1)
+    with pytest.raises(TinctError, match="not a line-art model"):
+        from tinct.lineart.bench import run_lineart_bench
+
+        model = create_model("cnn4", width=8)
+        from tinct.modelfile import save_model
+
+        run_lineart_bench(data, [str(save_model(model, tmp_path / "p.safetensors"))], tmp_path / "c", 64, 1,
+                          progress=False)
