@@ -23,7 +23,11 @@ from torch import nn
 from tinct import color
 from tinct.hints.user import global_from_histogram
 from tinct.models.base import GLOBAL_HINT_DIM, ColorNet, UpBlock, conv_bn_act
-from tinct.models.efficientnet_lite import FEATURE_CHANNELS, EfficientNetLite0, efficientnet_lite0
+from tinct.models.efficientnet_lite import (
+    FEATURE_CHANNELS,
+    EfficientNetLite0,
+    efficientnet_lite0,
+)
 from tinct.registry import register_model
 
 HIST_BINS = GLOBAL_HINT_DIM - 1

@@ -30,13 +30,12 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from tinct import color
-from tinct.imageio import load_square
 from tinct.errors import ImageError, TinctError
 from tinct.hints import sample_points
-from tinct.modelfile import load_model, recorded_kwargs, save_model
-from tinct.hints.fusion import (HintFusion, match_hints,
-                                 propagations)
 from tinct.hints.fit import count_points, fit_color_transform
+from tinct.hints.fusion import HintFusion, match_hints, propagations
+from tinct.imageio import load_square
+from tinct.modelfile import load_model, recorded_kwargs, save_model
 from tinct.registry import create_model
 from tinct.train.data import list_images
 

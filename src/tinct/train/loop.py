@@ -129,7 +129,7 @@ def evaluate(model, val_rgb: torch.Tensor, hints: bool) -> dict[str, float]:
     gray = color.lab_to_rgb(torch.cat([color.denormalize_l(l), torch.zeros_like(ab)], 1))
 
     def psnr(x):
-        q = lambda t: (t * 255).round()  # noqa: E731  uint8 quantization, as the benchmark
+        q = lambda t: (t * 255).round()
         mse = ((q(x) - q(val_rgb)) ** 2).flatten(1).mean(1).clamp(min=1e-10)
         return float((10 * torch.log10(255.0**2 / mse)).mean())
 
@@ -317,7 +317,7 @@ def train(cfg: TrainConfig) -> TrainResult:
 
 
 def _checkpoint(path: Path, model, disc, opt_g, opt_d, step: int, history: list) -> None:
-    unwrap = lambda m: getattr(m, "module", m)  # noqa: E731
+    unwrap = lambda m: getattr(m, "module", m)
     state = {"model": model.state_dict(), "opt_g": opt_g.state_dict(), "step": step, "history": history,
              "torch_rng": torch.get_rng_state()}
     if disc is not None:
