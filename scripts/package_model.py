@@ -33,6 +33,7 @@ def main() -> int:
                     "third adds a lightness-dependent cast (none = off)")
     ap.add_argument("--half", action="store_true", help="store float16 weights")
     ap.add_argument("--note", action="append", default=[], help="a line added to the provenance notes")
+    ap.add_argument("--purpose", help="one line on what the model is for (shown by the server and the page)")
     ap.add_argument("--metrics", help="JSON object of measured metrics to record")
     args = ap.parse_args()
     model, record = load_model(args.src)
@@ -79,7 +80,8 @@ def main() -> int:
     provenance["notes"] = provenance.get("notes", []) + args.note
     if args.metrics:
         provenance["benchmark"] = json.loads(args.metrics)
-    save_model(shipped, args.dst, provenance=provenance, half=args.half)
+    extra = {"purpose": args.purpose or record.get("purpose")} if (args.purpose or record.get("purpose")) else {}
+    save_model(shipped, args.dst, provenance=provenance, half=args.half, **extra)
     print(f"wrote {args.dst}: {record['arch']} {json.dumps(kwargs)}")
     return 0
 

@@ -46,7 +46,9 @@ def tiny_model(path, hints: bool = True, seed: int = 0):
         g = torch.Generator().manual_seed(seed)
         with torch.no_grad():  # the hint stem starts at zero; give it weight so hints change the result
             model.hint_stem.weight.copy_(torch.randn(model.hint_stem.weight.shape, generator=g) * 0.5)
-    return save_model(model, path, provenance={"metrics": METRICS, "steps": 0})
+    # the benchmark figures of the model card are shown; training-time metrics are not
+    return save_model(model, path, provenance={"benchmark": METRICS, "metrics": {"val_PSNR": 1.0}, "steps": 0},
+                      purpose="tests" if hints else None)
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +174,8 @@ def test_model_choice_and_listing(client):
     by_name = {m["name"]: m for m in listing["models"]}
     assert by_name["tiny"]["arch"] == "effunet" and by_name["tiny"]["hints"] is True
     assert by_name["plain"]["hints"] is False
-    assert by_name["tiny"]["metrics"] == METRICS
+    assert by_name["tiny"]["metrics"] == METRICS and by_name["tiny"]["purpose"] == "tests"
+    assert by_name["plain"]["purpose"] == by_name["plain"]["summary"] and by_name["tiny"]["kind"] == "ab"
     assert by_name["tiny"]["default"] is True and by_name["tiny"]["loaded"] is True
 
 

@@ -177,3 +177,16 @@ def test_lineart_bench_rows_and_sheet(trained, tmp_path, capsys):
 
         run_lineart_bench(data, [str(save_model(model, tmp_path / "p.safetensors"))], tmp_path / "c", 64, 1,
                           progress=False)
+
+
+def test_video_of_drawings_is_painted_whole():
+    """A line-art model on the video path: every frame's fills take the model's lightness and colors."""
+    from tinct.video import VideoColorizer
+
+    clip = [drawing()[::2, ::2].copy() for _ in range(3)]
+    out = list(VideoColorizer(FlatPaint()).frames(clip))
+    assert len(out) == 3
+    for frame in out:
+        lab = color.rgb_to_lab(color.to_tensor(frame))[0]
+        assert abs(float(lab[0, 50, 75]) - 70) < 2 and abs(float(lab[1, 50, 75]) - 20) < 3
+        assert float(lab[0, 80, 40]) < 20  # the bottom line of the rectangle stays dark

@@ -46,11 +46,22 @@ def _rewrite(src, dst, tensors=None, record=None, metadata=None) -> None:
 def test_record_is_self_describing(model_file):
     _, path = model_file
     rec = read_record(path)
-    assert rec["arch"] == "unet" and rec["role"] == "colorizer"
+    assert rec["arch"] == "unet" and rec["role"] == "colorizer" and rec["output"] == "ab"
     assert rec["kwargs"] == {"base": 8, "depth": 3, "hints": True}
     assert rec["format_version"] == FORMAT_VERSION and rec["dtype"] == "float32"
     assert rec["normalization"] == color.normalization() and rec["provenance"] == {"steps": 3}
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left behind
+
+
+def test_output_kind_must_match(model_file, tmp_path):
+    """A file says what it outputs; a file whose architecture now outputs something else is refused."""
+    _, path = model_file
+    rec = read_record(path)
+    rec["output"] = "lab"
+    bad = tmp_path / "lab.safetensors"
+    _rewrite(path, bad, record=rec)
+    with pytest.raises(ModelFileError, match="made for 'lab' output"):
+        load_model(bad)
 
 
 def test_other_arch_refused(model_file):

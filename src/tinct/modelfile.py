@@ -49,6 +49,7 @@ def model_record(model: torch.nn.Module, provenance: dict[str, Any] | None = Non
         "tinct_version": __version__,
         "arch": arch,
         "role": get_spec(arch).role,
+        "output": getattr(model, "output_kind", None),  # "ab" (colors the input's L) or "lab" (paints L too)
         "kwargs": kwargs,
         "normalization": color.normalization(),
         "provenance": provenance or {},
@@ -137,6 +138,9 @@ def load_model(path: str | os.PathLike, arch: str | None = None, role: str | Non
     if "pretrained" in spec.cls.init_only_kwargs:
         kwargs["pretrained"] = False
     model = create_model(record["arch"], **kwargs)
+    if record.get("output") not in (None, getattr(model, "output_kind", None)):
+        raise ModelFileError(f"{path}: made for {record['output']!r} output, but {record['arch']!r} gives "
+                             f"{getattr(model, 'output_kind', None)!r} in this tinct {__version__}")
     state = load_file(str(path))
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     try:

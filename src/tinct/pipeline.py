@@ -4,8 +4,9 @@
 Contract (as DDColor's pipeline and richzhang's ``base_color``): uint8 RGB in, uint8 RGB out at
 the input's full resolution. The network predicts ab at a working size (``render_size``, the
 longer side, as DeOldify's render_factor); that ab is upsampled onto the full-resolution L. A line-art model (``output_kind`` "lab") also
-predicts lightness: the change it makes to the working-size L is upsampled onto the full-resolution
-L the same way, so fills take their tone and the drawing's lines stay as sharp as they were.
+predicts lightness: the ratio of its L to the working-size drawing's L is upsampled and multiplies
+the full-resolution drawing (an artist's "multiply" layer: paint under the ink), so fills take
+their tone and the lines stay as dark and as sharp as they were drawn.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def working_size(hw: tuple[int, int], render_size: int) -> tuple[int, int]:
 
 MAX_RENDER_SIZE = 4096
 DEFAULT_RENDER_SIZE = 256
+RELIGHT_EPS, RELIGHT_MAX = 1.0, 4.0  # L units added before the ratio of painted to drawn L, and its cap
 
 
 def check_render_size(value) -> int:
@@ -169,7 +171,8 @@ class Colorizer:
         ab, l_pred = self.predict_lab(l_work, hints, (h, w))
         if l_pred is not None:
             l_seen = F.interpolate(l_work, size=l_pred.shape[-2:], mode="area") if l_pred.shape != l_work.shape else l_work
-            _relight_strips(l_full, l_pred - l_seen)
+            ratio = ((l_pred + RELIGHT_EPS) / (l_seen + RELIGHT_EPS)).clamp_(0.0, RELIGHT_MAX)
+            _relight_strips(l_full, ratio)
         return l_full, ab
 
     @staticmethod
@@ -191,13 +194,13 @@ def _upsample_rows(ab_low: torch.Tensor, y0: int, y1: int, h: int, w: int) -> to
     return F.grid_sample(ab_low, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def _relight_strips(l_full: torch.Tensor, delta_low: torch.Tensor) -> None:
-    """Add the upsampled working-size lightness change to the full-resolution L, in place."""
+def _relight_strips(l_full: torch.Tensor, ratio_low: torch.Tensor) -> None:
+    """Multiply the full-resolution L by the upsampled working-size lightness ratio, in place."""
     _, _, h, w = l_full.shape
     rows = max(8, STRIP_PIXELS // max(w, 1))
     for y in range(0, h, rows):
         y1 = min(h, y + rows)
-        l_full[:, :, y:y1] = (l_full[:, :, y:y1] + _upsample_rows(delta_low, y, y1, h, w)).clamp_(0.0, 100.0)
+        l_full[:, :, y:y1] = (l_full[:, :, y:y1] * _upsample_rows(ratio_low, y, y1, h, w)).clamp_(0.0, 100.0)
 
 
 def _recombine_strips(l_full: torch.Tensor, ab_low: torch.Tensor) -> np.ndarray:

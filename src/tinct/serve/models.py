@@ -28,12 +28,15 @@ class ModelEntry:
         from tinct.registry import get_spec
 
         try:
-            summary = get_spec(self.record["arch"]).summary
+            spec = get_spec(self.record["arch"])
+            summary, kind = spec.summary, getattr(spec.cls, "output_kind", "ab")
         except TinctError:
-            summary = ""
+            summary, kind = "", "ab"
         prov = self.record.get("provenance") or {}
+        # the model card's benchmark figures (recorded when it was packaged), not training-time numbers
         return {"name": self.name, "arch": self.record["arch"], "hints": self.hints, "summary": summary,
-                "shipped": self.shipped, "metrics": prov.get("metrics") or {}}
+                "purpose": self.record.get("purpose") or summary, "kind": kind,
+                "shipped": self.shipped, "metrics": prov.get("benchmark") or {}}
 
 
 class ModelStore:

@@ -17,10 +17,13 @@ class ModelInfo(BaseModel):
     arch: str = Field(description="architecture in the tinct model zoo")
     hints: bool = Field(description="whether the model takes color hints (points, palette)")
     summary: str = ""
+    purpose: str = Field("", description="what the model is for, in one line")
+    kind: str = Field("ab", description='"ab": colors a gray photo\'s own lightness; "lab": paints line art whole')
     shipped: bool = Field(description="shipped with tinct (else a model file given at startup)")
     default: bool
     loaded: bool = Field(description="already loaded in memory")
-    metrics: dict[str, Any] = Field(default_factory=dict, description="evaluation metrics from the model file")
+    metrics: dict[str, Any] = Field(default_factory=dict,
+                                    description="the model card's benchmark figures recorded in the model file (or none)")
 
 
 class ModelList(BaseModel):

@@ -61,7 +61,8 @@
       state.config = config;
       state.models = models.models;
       el.model.replaceChildren(...models.models.map((m) => {
-        const opt = new Option(`${m.name} (${m.arch})${m.hints ? "" : " · no hints"}`, m.name);
+        const opt = new Option(`${m.name}: ${m.purpose || m.arch}${m.hints ? "" : " · no hints"}`, m.name);
+        opt.title = m.summary;
         opt.selected = m.name === models.default;
         return opt;
       }));
@@ -327,8 +328,12 @@
     const takesHints = !model || model.hints;
     el.hintGroup.disabled = !takesHints;
     el.hintGroup.dataset.enabled = String(takesHints);
-    el.hintNote.textContent = takesHints ? HINT_NOTE
-      : `The model “${model.name}” takes no color hints; choose a hint model to use them.`;
+    const lineArt = model && model.kind === "lab";
+    el.hintNote.textContent = !takesHints
+      ? `The model “${model.name}” takes no color hints; choose a hint model to use them.`
+      : lineArt ? "Line art: add a palette or a reference image with the colors you want (else tinct guesses " +
+        "them); points fix the color of one area." : HINT_NOTE;
+    el.hintNote.dataset.lineart = String(Boolean(lineArt));
     el.hintNote.classList.toggle("warn", !takesHints);
     updateButtons();
   }
