@@ -187,6 +187,9 @@ def test_health_config_page_and_docs(client):
     assert config["render_size"] == {"default": None, "min": 32, "max": 1024}  # None: each model's own
     page = client.get("/")
     assert page.status_code == 200 and 'id="file-input"' in page.text
+    for path in ("/", "/health"):  # uptime checkers use HEAD
+        head = client.head(path)
+        assert head.status_code == 200 and head.content == b"", path
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert "http" not in page.text.replace('href="/docs"', "")  # nothing from other hosts
     for asset in ("/static/app.js", "/static/style.css"):

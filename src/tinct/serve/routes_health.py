@@ -10,6 +10,7 @@ from tinct.serve.schemas import Health
 router = APIRouter(tags=["health"])
 
 
+@router.head("/health", include_in_schema=False)  # uptime checkers use HEAD
 @router.get("/health", response_model=Health, summary="Liveness and load")
 async def health(request: Request) -> Health:
     state = request.app.state
