@@ -266,3 +266,33 @@ def test_sources_get_their_own_rows_and_casts_are_measured(images, tiny_model, t
     yellow = np.clip(rgb.astype(int) + np.array([12, 12, -25]), 0, 255).astype(np.uint8)
     m = metrics.image_metrics(yellow, rgb)
     assert m["bias_b"] > 5 and abs(m["bias_a"]) < m["bias_b"] / 2
+
+
+def test_grid_rows_score_the_originals_color_grid(images, tmp_path):
+    """--grid adds, after each hint model, its score with the original's 14x14 color grid as hints."""
+    from tinct.hints import Hints
+    from tinct.pipeline import Colorizer
+
+    torch.manual_seed(0)
+    model = create_model("effunet", pretrained=False, width=8, hints=True)
+    with torch.no_grad():  # the hint stem starts at zero; give it weight so the grid changes the result
+        model.hint_stem.weight.normal_(0, 0.5)
+    tiny_model = save_model(model, tmp_path / "hinted.safetensors")
+
+    cfg = bench.BenchConfig(models=[f"tiny={tiny_model}"], data=images, out=tmp_path / "g", size=SIZE, limit=2,
+                            latency=False, sheet_count=1, progress=False, threads=1, grid=True)
+    report = bench.run_bench(cfg)
+    labels = [r["label"] for r in report["rows"]]
+    assert labels[-2:] == ["tiny", "tiny" + bench.GRID_SUFFIX]
+    files = bench.list_images(images, 2)
+    col = Colorizer(tiny_model, render_size=SIZE)
+    direct = []
+    for f in files:
+        rgb = bench.load_eval_image(f, SIZE)
+        grid = bench.grid_of(rgb)
+        assert grid.shape == (14, 14, 3)
+        out = col.colorize_array(bench.gray_input(rgb), Hints(grid=grid), render_size=SIZE)
+        direct.append(metrics.psnr(out, rgb))
+    assert _row(report, "tiny" + bench.GRID_SUFFIX)["psnr"] == pytest.approx(np.mean(direct))
+    assert _row(report, "tiny" + bench.GRID_SUFFIX)["psnr"] != pytest.approx(_row(report, "tiny")["psnr"])
+    assert Image.open(tmp_path / "g" / "contact_sheet.png").width == 4 * SIZE  # gray | tiny | tiny + grid | original

@@ -30,6 +30,7 @@ import torch
 
 from tinct import __version__, color, imageio, metrics
 from tinct.errors import TinctError
+from tinct.hints import GRID_CELLS, Hints
 
 DEFAULT_DATA = Path("../shared/data/photos/val")
 DEFAULT_TRAIN_DATA = Path("../shared/data/photos/train")
@@ -185,6 +186,18 @@ class BenchConfig:
     progress: bool = True
     labels: dict[str, str] = field(default_factory=dict)
     """optional row label per model spec"""
+    grid: bool = False
+    """also score each hint model with the 14x14 color grid taken from the original (the artwork report's hint)"""
+
+
+GRID_SUFFIX = " + 14x14 grid"
+
+
+def grid_of(rgb: np.ndarray, cells: int = GRID_CELLS) -> np.ndarray:
+    """The ``cells x cells`` grid of mean colors of an image: the color grid a user would paint."""
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(rgb).resize((cells, cells), Image.BOX))
 
 
 def machine_info(threads: int) -> dict[str, Any]:
@@ -255,8 +268,11 @@ def run_bench(cfg: BenchConfig, extra: dict[str, dict[str, Any]] | None = None,
         models = [load_bench_model(s, cfg.size, cfg.labels.get(s)) for s in specs]
         _unique_labels(models)
         scored = [m for m in models if m.quality]
+        # (label, model, with the grid): the grid rows follow their model's row
+        entries = [(m.label + suffix, m, bool(suffix)) for m in scored
+                   for suffix in (("", GRID_SUFFIX) if cfg.grid and m.colorizer.supports_hints else ("",))]
         names, gt_cf, gray_rows = [], [], []
-        per_model: dict[str, list[dict[str, float]]] = {m.label: [] for m in scored}
+        per_model: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in entries}
         sheet_rows: list[list[np.ndarray]] = []
         for path in tqdm(files, desc="bench", unit="img", disable=not cfg.progress):
             rgb = load_eval_image(path, cfg.size)
@@ -265,9 +281,10 @@ def run_bench(cfg: BenchConfig, extra: dict[str, dict[str, Any]] | None = None,
             gt_cf.append(metrics.colorfulness(rgb, abs_values=cfg.cf_abs))
             gray_rows.append(metrics.image_metrics(gray, rgb, cf_abs=cfg.cf_abs))
             outputs = []
-            for m in scored:
-                out = m.colorizer.colorize_array(gray, render_size=cfg.size)
-                per_model[m.label].append(metrics.image_metrics(out, rgb, cf_abs=cfg.cf_abs))
+            for label, m, with_grid in entries:
+                hints = Hints(grid=grid_of(rgb)) if with_grid else None
+                out = m.colorizer.colorize_array(gray, hints, render_size=cfg.size)
+                per_model[label].append(metrics.image_metrics(out, rgb, cf_abs=cfg.cf_abs))
                 outputs.append(out)
             if len(sheet_rows) < cfg.sheet_count:
                 sheet_rows.append([gray, *outputs, rgb])
@@ -281,6 +298,9 @@ def run_bench(cfg: BenchConfig, extra: dict[str, dict[str, Any]] | None = None,
             if cfg.latency:
                 row["latency_ms"] = {str(s): measure_latency(m.colorizer, s, cfg.latency_runs) for s in LATENCY_SIZES}
             rows.append(row)
+            if m.label + GRID_SUFFIX in per_model:
+                rows.append({**_mean_row(m.label + GRID_SUFFIX, "model", per_model[m.label + GRID_SUFFIX], gt_mean),
+                             "spec": m.spec, "params": m.params, "hints": "14x14 grid from the original"})
     finally:
         torch.set_num_threads(prev_threads)
     speed_ref = _add_speed_ratios(rows, models, cfg.speed_ref) if cfg.speed_ref and cfg.latency else None
@@ -302,7 +322,7 @@ def run_bench(cfg: BenchConfig, extra: dict[str, dict[str, Any]] | None = None,
         report["sources"] = _source_rows(sources, gt_cf, {GRAY_LABEL: gray_rows, **per_model})
     if train is not None:
         report["train"] = train
-    sheet_labels = ["gray", *[m.label for m in scored], "original"]
+    sheet_labels = ["gray", *[label for label, _, _ in entries], "original"]
     bench_report.write_outputs(report, sheet_rows, sheet_labels, Path(cfg.out))
     return report
 

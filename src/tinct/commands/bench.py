@@ -29,6 +29,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--sheet-count", type=int, default=8, help="images in the contact sheet (default 8; 0 = none)")
     p.add_argument("--cf-ddcolor", action="store_true",
                    help="colorfulness as DDColor's code (abs of rg and yb) instead of plain Hasler-Suesstrunk")
+    p.add_argument("--grid", action="store_true",
+                   help="also score each hint model with the 14x14 color grid of the original (the artwork report's hint)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     g = p.add_argument_group("architecture study (--train-budget)")
     g.add_argument("--train-budget", type=int, metavar="STEPS",
@@ -92,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         models=args.models if args.models is not None else ([] if args.train_budget else ["photo"]),
         data=data, out=Path(args.out), size=args.size, limit=args.limit, latency_runs=args.latency_runs,
         threads=args.threads, latency=not args.no_latency, sheet_count=args.sheet_count,
-        speed_ref=args.speed_ref, cf_abs=args.cf_ddcolor, progress=not args.no_progress)
+        speed_ref=args.speed_ref, cf_abs=args.cf_ddcolor, progress=not args.no_progress, grid=args.grid)
     if args.train_budget is not None:
         budget = bench.TrainBudget(
             steps=args.train_budget,
