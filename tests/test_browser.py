@@ -314,6 +314,135 @@ def test_phone_layout(browser, server):
             assert b["x"] >= 0 and b["x"] + b["width"] <= 375, sel
         page.locator("#viewer").tap(position={"x": viewer["width"] * 0.8, "y": viewer["height"] * 0.5})
         assert page.locator("[data-testid='hint-marker']").count() == 1
+        page.check("#view-side")  # side by side is stacked on a phone
+        before, after = page.locator("#before-canvas").bounding_box(), page.locator("#after-canvas").bounding_box()
+        assert before["y"] + before["height"] <= after["y"] and abs(before["x"] - after["x"]) < 1
+        assert page.evaluate(fits), "horizontal overflow side by side"
         assert page.errors == []
     finally:
         page.context.close()
+
+
+def test_views_collage_zoom_undo_and_help(page, server, tmp_path):
+    upload(page, png_bytes(photo(120, 90)))
+    wait_result(page, 1)
+    viewer = page.locator("#viewer")
+
+    # the view switch: side by side shows both pictures next to each other, and is kept
+    page.check("#view-side")
+    assert viewer.get_attribute("data-view") == "side"
+    before, after = page.locator("#before-canvas").bounding_box(), page.locator("#after-canvas").bounding_box()
+    assert before["x"] + before["width"] <= after["x"] and abs(before["y"] - after["y"]) < 1
+    assert abs(before["width"] - after["width"]) < 1 and before["width"] > 100
+    assert page.evaluate("localStorage.getItem('tinct.view')") == "side"
+    page.reload()
+    page.wait_for_selector("body[data-ready='true']")
+    assert viewer.get_attribute("data-view") == "side" and page.is_checked("#view-side")
+    upload(page, png_bytes(photo(120, 90)))
+    wait_result(page, 1)
+    page.check("#view-after")
+    assert not page.locator("#before-canvas").is_visible() and page.locator("#after-canvas").is_visible()
+    assert not page.locator("#slider-handle").is_visible()
+
+    # the collage: original beside the filtered result, at the photo's size
+    page.locator("#f-saturation").fill("150")
+    page.wait_for_selector("#viewer[data-filters='150,0,0']")
+    with page.expect_download() as dl:
+        page.click("#download-collage")
+    assert dl.value.suggested_filename == "photo-before-after.png"
+    saved = tmp_path / "collage.png"
+    dl.value.save_as(saved)
+    with Image.open(saved) as im:
+        collage = np.asarray(im.convert("RGBA"))
+    assert collage.shape == (90, 2 * 120 + 16, 4)
+    assert np.array_equal(collage[:, :120], canvas_pixels(page, "#before-canvas"))
+    assert np.array_equal(collage[:, 136:], canvas_pixels(page, "#after-canvas"))
+    assert (collage[:, 120:136, :3] == 255).all()
+
+    # zoom: buttons, keyboard, wheel and a pinch; both pictures show the same spot
+    page.check("#view-slider")
+    pane = page.locator("#pane-after").bounding_box()
+    page.click("#zoom-in")
+    assert viewer.get_attribute("data-zoom") == "1.50"
+    a, b = page.locator("#after-canvas").bounding_box(), page.locator("#before-canvas").bounding_box()
+    assert abs(a["width"] - 1.5 * pane["width"]) < 1 and a == b
+    viewer.focus()
+    page.keyboard.press("+")
+    assert viewer.get_attribute("data-zoom") == "2.25"
+    x0 = page.locator("#after-canvas").bounding_box()["x"]
+    page.keyboard.press("ArrowLeft")  # pans toward the left edge
+    assert page.locator("#after-canvas").bounding_box()["x"] > x0
+    page.keyboard.press("0")
+    assert viewer.get_attribute("data-zoom") == "1.00"
+    page.mouse.move(pane["x"] + pane["width"] / 2, pane["y"] + pane["height"] / 2)
+    page.mouse.wheel(0, -300)
+    page.wait_for_function("Number(document.getElementById('viewer').dataset.zoom) > 1.5")
+    page.click("#zoom-reset")
+    page.evaluate("""() => {  // a two-finger pinch, fingers moving apart
+        const v = document.getElementById('viewer'), r = v.getBoundingClientRect();
+        const cx = r.left + r.width / 2, cy = r.top + r.height / 2;
+        const ev = (type, id, x) => v.dispatchEvent(new PointerEvent(type, {pointerId: id, clientX: x, clientY: cy,
+            pointerType: 'touch', bubbles: true, isPrimary: id === 1}));
+        ev('pointerdown', 1, cx - 10); ev('pointerdown', 2, cx + 10);
+        ev('pointermove', 1, cx - 30); ev('pointermove', 2, cx + 30);
+        ev('pointerup', 1, cx - 30); ev('pointerup', 2, cx + 30);
+    }""")
+    assert abs(float(viewer.get_attribute("data-zoom")) - 3.0) < 0.05
+    # a drag pans the zoomed picture and adds no hint
+    x0 = page.locator("#after-canvas").bounding_box()["x"]
+    page.mouse.move(pane["x"] + pane["width"] * 0.3, pane["y"] + pane["height"] * 0.5)
+    page.mouse.down()
+    page.mouse.move(pane["x"] + pane["width"] * 0.6, pane["y"] + pane["height"] * 0.5, steps=4)
+    page.mouse.up()
+    assert page.locator("#after-canvas").bounding_box()["x"] > x0
+    assert page.locator("[data-testid='hint-marker']").count() == 0
+    page.click("#zoom-reset")
+
+    # undo / redo of place, move, recolor and remove, by buttons and keys
+    box = viewer.bounding_box()
+    for fx in (0.7, 0.9):
+        page.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * 0.25)
+    markers = page.locator("[data-testid='hint-marker']")
+    assert markers.count() == 2
+    page.keyboard.press("Control+z")
+    assert markers.count() == 1
+    page.keyboard.press("Control+y")
+    assert markers.count() == 2
+    listing = page.locator("#hint-list")
+    first = listing.inner_text()
+    m = markers.first.bounding_box()
+    page.mouse.move(m["x"] + m["width"] / 2, m["y"] + m["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.8, steps=4)
+    page.mouse.up()
+    assert markers.count() == 2 and listing.inner_text() != first  # moved, not added
+    page.click("#undo")
+    assert listing.inner_text() == first
+    page.locator("#hint-list li input[type='color']").first.fill("#00ff00")
+    assert "rgb(0, 255, 0)" in markers.first.get_attribute("style")
+    page.click("#undo")
+    assert "rgb(0, 255, 0)" not in markers.first.get_attribute("style")
+    page.locator("[data-testid='hint-remove']").first.click()
+    assert markers.count() == 1
+    page.click("#undo")
+    assert markers.count() == 2 and page.locator("#redo").is_enabled()
+    page.click("#redo")
+    assert markers.count() == 1
+    page.click("#recolorize")  # the hints sent are the ones shown
+    wait_result(page, 2)
+    assert server[1].bodies[-1].count(b'"x":') == 1
+
+    # help: reachable from the header and by "?", says the limits and the keys
+    page.click("#help-link")
+    help_ = page.locator("#help")
+    assert help_.is_visible()
+    text = help_.inner_text()
+    assert "20 MB" in text and "Ctrl" in text and "reference" in text
+    page.click("[data-testid='help-close']")
+    assert not help_.is_visible()
+    viewer.focus()
+    page.keyboard.press("?")
+    assert help_.is_visible()
+    page.keyboard.press("Escape")
+    assert not help_.is_visible()
+    assert page.errors == []

@@ -1,6 +1,7 @@
 // tinct web page: plain JavaScript, no build step, no third-party code.
-// Upload -> POST /api/v1/colorize -> before/after slider; click to add color hints; client-side
-// filters on a canvas; download the filtered result as PNG.
+// Upload -> POST /api/v1/colorize -> before/after slider, side by side or the result alone; zoom and
+// pan; click to add color hints (drag to move, undo/redo); client-side filters on a canvas;
+// download the filtered result or a before | after collage as PNG; a help dialog.
 "use strict";
 
 (() => {
@@ -13,7 +14,14 @@
     recolorize: $("recolorize"), clearHints: $("clear-hints"), download: $("download"),
     reference: $("reference-input"),
     saturation: $("f-saturation"), warmth: $("f-warmth"), sepia: $("f-sepia"), resetFilters: $("reset-filters"),
+    toolbar: $("toolbar"), paneAfter: $("pane-after"), zoomIn: $("zoom-in"), zoomOut: $("zoom-out"),
+    zoomReset: $("zoom-reset"), zoomLevel: $("zoom-level"), undo: $("undo"), redo: $("redo"),
+    collage: $("download-collage"), help: $("help"), helpLink: $("help-link"),
   };
+  const VIEWS = ["slider", "side", "after"];
+  const MAX_ZOOM = 8;
+  const COLLAGE_MAX = 4096;  // the collage's longer side, at most
+  const GAP = 16;  // white between the two halves of the collage
   const HINT_NOTE = "Pick a color, then click the picture where it belongs.";
   const MAX_RETRIES = 3;
 
@@ -28,6 +36,13 @@
     request: null,         // AbortController of the request in flight
     version: 0,            // counts results shown (tests read data-result-version)
     filterFrame: 0,
+    view: "slider",        // slider | side | after, kept in localStorage for the next photo
+    zoom: { z: 1, tx: 0, ty: 0 },  // scale and translation (pane pixels) of both panes
+    past: [],              // undo stack: earlier hint lists
+    future: [],            // redo stack
+    pointers: new Map(),   // pointers down on the viewer: id -> {x, y}
+    gesture: null,         // a pan or pinch in progress
+    suppressClick: false,  // the click that ends a pan or a drag adds no hint
   };
 
   // ---------------------------------------------------------------- messages
@@ -80,6 +95,10 @@
       }
       el.render.replaceChildren(...options);
       $("drop-note").textContent += ` Up to ${mb(config.max_upload_bytes)} and ${config.max_pixels / 1e6} megapixels.`;
+      $("help-limits").textContent = `PNG, JPEG, WebP, TIFF, BMP or GIF, up to ${mb(config.max_upload_bytes)} and ` +
+        `${config.max_pixels / 1e6} megapixels. The result has the photo's full size; "Detail" sets the size the ` +
+        `model works at (${rs.min}-${rs.max} px): larger is finer and slower.`;
+      $("help-models").textContent = models.models.map((m) => `${m.name}: ${m.purpose || m.summary}.`).join(" ");
       updateHintControls();
       document.body.dataset.ready = "true";
     } catch (err) {
@@ -100,6 +119,8 @@
     }
     state.file = file;
     state.hints = [];
+    state.past = [];
+    state.future = [];
     renderHints();
     colorize();
   }
@@ -191,6 +212,8 @@
     if (!sameImage) await drawBefore();
     el.drop.classList.add("compact");
     el.viewer.hidden = false;
+    el.toolbar.hidden = false;
+    if (!sameImage) setZoom(1, 0, 0);
     fitViewer();
     applyFilters();
     renderHints();
@@ -228,11 +251,16 @@
   function fitViewer() {
     if (!state.result) return;
     const { width, height } = state.result;
+    const phone = window.innerWidth <= 760;
     const maxW = el.viewer.parentElement.clientWidth;
-    const maxH = window.innerHeight * (window.innerWidth <= 760 ? 0.65 : 0.75);
-    const scale = Math.min(2, maxW / width, maxH / height); // small images are shown up to 2x
-    el.viewer.style.width = `${Math.max(1, Math.floor(width * scale))}px`;
-    el.viewer.style.height = `${Math.max(1, Math.floor(height * scale))}px`;
+    const maxH = window.innerHeight * (phone ? 0.65 : 0.75);
+    const side = state.view === "side";
+    const cols = side && !phone ? 2 : 1, rows = side && phone ? 2 : 1;  // side by side, stacked on a phone
+    const gap = side ? 6 : 0;
+    const scale = Math.min(2, (maxW - gap * (cols - 1)) / (cols * width), (maxH - gap * (rows - 1)) / (rows * height));
+    el.viewer.style.width = `${Math.max(1, Math.floor(width * scale * cols + gap * (cols - 1)))}px`;
+    el.viewer.style.height = `${Math.max(1, Math.floor(height * scale * rows + gap * (rows - 1)))}px`;
+    setZoom(state.zoom.z, state.zoom.tx, state.zoom.ty);  // keep the pan inside the new size
   }
   window.addEventListener("resize", fitViewer);
 
@@ -343,22 +371,188 @@
     el.recolorize.disabled = !state.file || busy;
     el.clearHints.disabled = state.hints.length === 0 && !state.reference;
     el.download.disabled = !state.result;
+    el.collage.disabled = !state.result;
+    el.undo.disabled = state.past.length === 0;
+    el.redo.disabled = state.future.length === 0;
+  }
+
+  // The image pixel under a client point, through the pane it falls in (both show the same spot).
+  function imagePoint(clientX, clientY) {
+    const { width, height } = state.result;
+    for (const canvas of [el.after, el.before]) {
+      const r = canvas.getBoundingClientRect();
+      const pane = canvas.closest(".pane").getBoundingClientRect();
+      const inside = clientX >= pane.left && clientX <= pane.right && clientY >= pane.top && clientY <= pane.bottom;
+      if (!inside || !canvas.offsetParent) continue;
+      return {
+        x: Math.min(width - 1, Math.max(0, Math.floor(((clientX - r.left) / r.width) * width))),
+        y: Math.min(height - 1, Math.max(0, Math.floor(((clientY - r.top) / r.height) * height))),
+      };
+    }
+    return null;
+  }
+
+  function hintsAllowed() {
+    const model = currentModel();
+    if (model && !model.hints) {
+      showMessage(`the model “${model.name}” takes no color hints; choose another model to add hints.`, "info");
+      return false;
+    }
+    return true;
+  }
+
+  function addHint(x, y) {
+    edit(() => state.hints.push({ x, y, color: el.hintColor.value }));
+    setStatus(`Hint added at ${x}, ${y}. Press “Recolorize” to use it.`);
   }
 
   el.viewer.addEventListener("click", (e) => {
     if (!state.result) return;
-    const model = currentModel();
-    if (model && !model.hints) {
-      showMessage(`the model “${model.name}” takes no color hints; choose another model to add hints.`, "info");
-      return;
-    }
-    const rect = el.viewer.getBoundingClientRect();
-    const { width, height } = state.result;
-    const x = Math.min(width - 1, Math.max(0, Math.floor(((e.clientX - rect.left) / rect.width) * width)));
-    const y = Math.min(height - 1, Math.max(0, Math.floor(((e.clientY - rect.top) / rect.height) * height)));
-    state.hints.push({ x, y, color: el.hintColor.value });
+    if (state.suppressClick) { state.suppressClick = false; return; }
+    if (!hintsAllowed()) return;
+    const p = imagePoint(e.clientX, e.clientY);
+    if (p) addHint(p.x, p.y);
+  });
+
+  // ---------------------------------------------------------------- undo / redo of hint edits
+  const snapshot = () => state.hints.map((h) => ({ ...h }));
+  function edit(change) {  // every hint edit goes through here: one undo step each
+    state.past.push(snapshot());
+    if (state.past.length > 200) state.past.shift();
+    state.future = [];
+    change();
     renderHints();
-    setStatus(`Hint added at ${x}, ${y}. Press “Recolorize” to use it.`);
+  }
+  function undo() {
+    if (!state.past.length) return;
+    state.future.push(snapshot());
+    state.hints = state.past.pop();
+    renderHints();
+    setStatus("Undone. Press “Recolorize” to see it.");
+  }
+  function redo() {
+    if (!state.future.length) return;
+    state.past.push(snapshot());
+    state.hints = state.future.pop();
+    renderHints();
+    setStatus("Redone. Press “Recolorize” to see it.");
+  }
+  el.undo.addEventListener("click", undo);
+  el.redo.addEventListener("click", redo);
+
+  // ---------------------------------------------------------------- views, zoom and pan
+  function setView(view, keep = true) {
+    if (!VIEWS.includes(view)) view = "slider";
+    state.view = view;
+    el.viewer.dataset.view = view;
+    const radio = $(`view-${view}`);
+    if (radio) radio.checked = true;
+    if (keep) { try { localStorage.setItem("tinct.view", view); } catch (_) { /* private mode */ } }
+    fitViewer();
+  }
+  for (const view of VIEWS) $(`view-${view}`).addEventListener("change", () => setView(view));
+
+  function paneSize() { return { w: el.paneAfter.clientWidth || 1, h: el.paneAfter.clientHeight || 1 }; }
+
+  function setZoom(z, tx, ty) {
+    z = Math.max(1, Math.min(MAX_ZOOM, z));
+    const { w, h } = paneSize();
+    tx = Math.min(0, Math.max(w * (1 - z), tx));  // the picture always covers its pane
+    ty = Math.min(0, Math.max(h * (1 - z), ty));
+    state.zoom = { z, tx, ty };
+    el.viewer.style.setProperty("--zoom", String(z));
+    el.viewer.style.setProperty("--tx", `${tx}px`);
+    el.viewer.style.setProperty("--ty", `${ty}px`);
+    el.viewer.classList.toggle("zoomed-in", z > 1);
+    el.viewer.dataset.zoom = z.toFixed(2);
+    el.zoomLevel.textContent = `${Math.round(z * 100)}%`;
+    el.zoomOut.disabled = z <= 1;
+    el.zoomIn.disabled = z >= MAX_ZOOM;
+  }
+
+  // zoom by ``factor`` keeping the pane point (px, py) where it is (default: the pane's center)
+  function zoomBy(factor, px, py) {
+    const { w, h } = paneSize();
+    if (px === undefined) { px = w / 2; py = h / 2; }
+    const { z, tx, ty } = state.zoom;
+    const nz = Math.max(1, Math.min(MAX_ZOOM, z * factor));
+    setZoom(nz, px - ((px - tx) / z) * nz, py - ((py - ty) / z) * nz);
+  }
+
+  function panePoint(clientX, clientY) {  // a client point in the coordinates of the pane it is over
+    for (const pane of [el.paneAfter, el.beforeWrap]) {
+      const r = pane.getBoundingClientRect();
+      if (pane.offsetParent && clientX >= r.left && clientX <= r.right && clientY >= r.top && clientY <= r.bottom) {
+        return { x: clientX - r.left, y: clientY - r.top };
+      }
+    }
+    const r = el.paneAfter.getBoundingClientRect();
+    return { x: clientX - r.left, y: clientY - r.top };
+  }
+
+  el.zoomIn.addEventListener("click", () => zoomBy(1.5));
+  el.zoomOut.addEventListener("click", () => zoomBy(1 / 1.5));
+  el.zoomReset.addEventListener("click", () => setZoom(1, 0, 0));
+  el.viewer.addEventListener("wheel", (e) => {
+    if (!state.result) return;
+    e.preventDefault();
+    const p = panePoint(e.clientX, e.clientY);
+    zoomBy(Math.exp(-e.deltaY * 0.002), p.x, p.y);
+  }, { passive: false });
+
+  // one pointer drags the zoomed picture; two pinch
+  el.viewer.addEventListener("pointerdown", (e) => {
+    if (!state.result || e.target.closest(".handle, .hint-marker")) return;
+    state.pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
+    if (state.pointers.size === 2) {
+      const [a, b] = [...state.pointers.values()];
+      state.gesture = { kind: "pinch", dist: Math.hypot(a.x - b.x, a.y - b.y) || 1, z: state.zoom.z };
+    } else if (state.pointers.size === 1 && state.zoom.z > 1) {
+      state.gesture = { kind: "pan", x: e.clientX, y: e.clientY, tx: state.zoom.tx, ty: state.zoom.ty, moved: false };
+    }
+  });
+  el.viewer.addEventListener("pointermove", (e) => {
+    if (!state.pointers.has(e.pointerId)) return;
+    state.pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
+    const g = state.gesture;
+    if (!g) return;
+    if (g.kind === "pinch" && state.pointers.size === 2) {
+      const [a, b] = [...state.pointers.values()];
+      const mid = panePoint((a.x + b.x) / 2, (a.y + b.y) / 2);
+      zoomBy((g.z * (Math.hypot(a.x - b.x, a.y - b.y) / g.dist)) / state.zoom.z, mid.x, mid.y);
+      g.moved = true;
+    } else if (g.kind === "pan") {
+      const dx = e.clientX - g.x, dy = e.clientY - g.y;
+      if (!g.moved && Math.hypot(dx, dy) < 5) return;
+      if (!g.moved) { el.viewer.setPointerCapture(e.pointerId); el.viewer.classList.add("panning"); }
+      g.moved = true;
+      setZoom(state.zoom.z, g.tx + dx, g.ty + dy);
+    }
+  });
+  function endPointer(e) {
+    if (!state.pointers.delete(e.pointerId)) return;
+    if (state.gesture && state.gesture.moved) state.suppressClick = e.type === "pointerup";
+    if (state.pointers.size === 0) { state.gesture = null; el.viewer.classList.remove("panning"); }
+  }
+  el.viewer.addEventListener("pointerup", endPointer);
+  el.viewer.addEventListener("pointercancel", endPointer);
+
+  el.viewer.addEventListener("keydown", (e) => {
+    if (!state.result || e.target !== el.viewer || e.ctrlKey || e.metaKey || e.altKey) return;
+    const { w, h } = paneSize();
+    const pans = { ArrowLeft: [w / 10, 0], ArrowRight: [-w / 10, 0], ArrowUp: [0, h / 10], ArrowDown: [0, -h / 10] };
+    if (e.key === "+" || e.key === "=") zoomBy(1.5);
+    else if (e.key === "-" || e.key === "_") zoomBy(1 / 1.5);
+    else if (e.key === "0") setZoom(1, 0, 0);
+    else if (e.key in pans) setZoom(state.zoom.z, state.zoom.tx + pans[e.key][0], state.zoom.ty + pans[e.key][1]);
+    else if (e.key === "Enter") {  // a hint at the middle of what is shown
+      if (!hintsAllowed()) return;
+      const r = el.after.getBoundingClientRect(), pane = el.paneAfter.getBoundingClientRect();
+      const { width, height } = state.result;
+      const cx = (pane.left + pane.width / 2 - r.left) / r.width, cy = (pane.top + pane.height / 2 - r.top) / r.height;
+      addHint(Math.min(width - 1, Math.floor(cx * width)), Math.min(height - 1, Math.floor(cy * height)));
+    } else return;
+    e.preventDefault();
   });
 
   function renderHints() {
@@ -370,9 +564,11 @@
       m.style.left = `${((h.x + 0.5) / width) * 100}%`;
       m.style.top = `${((h.y + 0.5) / height) * 100}%`;
       m.style.background = h.color;
+      m.title = `Hint ${i + 1}: drag to move`;
       const label = document.createElement("span");
       label.textContent = String(i + 1);
       m.append(label);
+      dragMarker(m, i);
       return m;
     }));
     el.hintList.replaceChildren(...state.hints.map((h, i) => {
@@ -381,7 +577,13 @@
       color.type = "color";
       color.value = h.color;
       color.setAttribute("aria-label", `Color of hint ${i + 1}`);
-      color.addEventListener("input", () => { h.color = color.value; renderMarkersOnly(); });
+      let recoloring = false;  // one undo step per color change, however many input events it fires
+      color.addEventListener("input", () => {
+        if (!recoloring) { state.past.push(snapshot()); state.future = []; recoloring = true; updateButtons(); }
+        state.hints[i].color = color.value;
+        renderMarkersOnly();
+      });
+      color.addEventListener("change", () => { recoloring = false; });
       const where = document.createElement("span");
       where.className = "where";
       where.textContent = `${i + 1}. at ${h.x}, ${h.y}`;
@@ -391,7 +593,7 @@
       remove.dataset.testid = "hint-remove";
       remove.textContent = "×";
       remove.setAttribute("aria-label", `Remove hint ${i + 1}`);
-      remove.addEventListener("click", () => { state.hints.splice(i, 1); renderHints(); });
+      remove.addEventListener("click", () => edit(() => state.hints.splice(i, 1)));
       li.append(color, where, remove);
       return li;
     }));
@@ -402,9 +604,47 @@
     [...el.markers.children].forEach((m, i) => { m.style.background = state.hints[i].color; });
   }
 
+  // drag a hint's dot to move the hint (one undo step per drag)
+  function dragMarker(m, i) {
+    let start = null;
+    m.addEventListener("pointerdown", (e) => {
+      e.preventDefault();
+      e.stopPropagation();
+      m.setPointerCapture(e.pointerId);
+      start = { before: snapshot(), moved: false };
+    });
+    m.addEventListener("pointermove", (e) => {
+      if (!start || !m.hasPointerCapture(e.pointerId)) return;
+      const r = el.after.getBoundingClientRect();
+      const { width, height } = state.result;
+      const x = Math.min(width - 1, Math.max(0, Math.floor(((e.clientX - r.left) / r.width) * width)));
+      const y = Math.min(height - 1, Math.max(0, Math.floor(((e.clientY - r.top) / r.height) * height)));
+      if (x === state.hints[i].x && y === state.hints[i].y) return;
+      state.hints[i].x = x;
+      state.hints[i].y = y;
+      start.moved = true;
+      m.style.left = `${((x + 0.5) / width) * 100}%`;
+      m.style.top = `${((y + 0.5) / height) * 100}%`;
+    });
+    const finish = (e) => {
+      if (!start) return;
+      if (start.moved) {
+        state.past.push(start.before);
+        state.future = [];
+        renderHints();
+        setStatus(`Hint ${i + 1} moved to ${state.hints[i].x}, ${state.hints[i].y}. Press “Recolorize” to use it.`);
+      }
+      start = null;
+      if (e.type === "pointerup") state.suppressClick = true;
+    };
+    m.addEventListener("pointerup", finish);
+    m.addEventListener("pointercancel", finish);
+    m.addEventListener("click", (e) => e.stopPropagation());
+  }
+
   el.clearHints.addEventListener("click", () => {
     const hadReference = Boolean(state.reference);
-    state.hints = [];
+    if (state.hints.length) edit(() => { state.hints = []; });
     state.reference = null;
     el.reference.value = "";
     renderHints();
@@ -421,20 +661,67 @@
 
   // ---------------------------------------------------------------- download
   el.download.addEventListener("click", () => {
-    if (!state.result) return;
-    el.after.toBlob((blob) => {
+    if (state.result) saveCanvas(el.after, `${stem()}-color.png`);
+  });
+
+  // ---------------------------------------------------------------- collage
+  function stem() {
+    return (state.file && state.file.name ? state.file.name.replace(/\.[^.]*$/, "") : "") || "image";
+  }
+
+  function saveCanvas(canvas, name) {
+    canvas.toBlob((blob) => {
       if (!blob) { showMessage("the image could not be saved (out of memory?)."); return; }
       const a = document.createElement("a");
-      const stem = (state.file && state.file.name ? state.file.name.replace(/\.[^.]*$/, "") : "") || "image";
       a.href = URL.createObjectURL(blob);
-      a.download = `${stem}-color.png`;
+      a.download = name;
       document.body.append(a);
       a.click();
       a.remove();
       setTimeout(() => URL.revokeObjectURL(a.href), 10000);
     }, "image/png");
+  }
+
+  // the original (as the model saw it) beside the filtered result; above it for wide pictures
+  function collageCanvas() {
+    const { width, height } = state.result;
+    const above = width > 1.5 * height;
+    const scale = Math.min(1, COLLAGE_MAX / ((above ? height : width) * 2 + GAP), COLLAGE_MAX / (above ? width : height));
+    const w = Math.max(1, Math.round(width * scale)), h = Math.max(1, Math.round(height * scale));
+    const c = document.createElement("canvas");
+    c.width = above ? w : 2 * w + GAP;
+    c.height = above ? 2 * h + GAP : h;
+    const ctx = c.getContext("2d");
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, c.width, c.height);
+    ctx.imageSmoothingQuality = "high";
+    ctx.drawImage(el.before, 0, 0, w, h);
+    ctx.drawImage(el.after, above ? 0 : w + GAP, above ? h + GAP : 0, w, h);
+    return c;
+  }
+  el.collage.addEventListener("click", () => {
+    if (state.result) saveCanvas(collageCanvas(), `${stem()}-before-after.png`);
   });
 
+  // ---------------------------------------------------------------- help and shortcuts
+  function openHelp() { if (!el.help.open) el.help.showModal(); }
+  el.helpLink.addEventListener("click", (e) => { e.preventDefault(); openHelp(); });
+  document.addEventListener("keydown", (e) => {
+    const typing = e.target instanceof HTMLInputElement && e.target.type !== "color" && e.target.type !== "radio";
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && !typing) {
+      const key = e.key.toLowerCase();
+      if (key === "z" && !e.shiftKey) { undo(); e.preventDefault(); }
+      else if (key === "y" || (key === "z" && e.shiftKey)) { redo(); e.preventDefault(); }
+    } else if (e.key === "?" && !typing) {
+      openHelp();
+      e.preventDefault();
+    }
+  });
+
+  let savedView = "slider";
+  try { savedView = localStorage.getItem("tinct.view") || "slider"; } catch (_) { /* private mode */ }
+  setView(savedView, false);
+  setZoom(1, 0, 0);
   setPosition(50);
   updateButtons();
   loadServerInfo();
