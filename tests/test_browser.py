@@ -233,8 +233,24 @@ def test_upload_slide_hint_filter_download(page, server, tmp_path):
     upload(page, b"just some text, not a picture\n" * 10, name="notes.png")
     message = page.locator("#message")
     message.wait_for(state="visible")
-    assert "not an image" in message.inner_text()
+    assert "not an image" in message.inner_text() and "notes.png" in message.inner_text()
+    assert "previous" in message.inner_text()
     assert viewer.get_attribute("data-result-version") == "3"
+    # the photo shown is still the one Download and Recolorize use
+    with page.expect_download() as dl:
+        page.click("#download")
+    assert dl.value.suggested_filename == "photo-color.png"
+    page.click("#recolorize")
+    wait_result(page, 4)
+    assert b'filename="photo.png"' in server[1].bodies[-1]
+    # the reference is shown, kept for the next photo, and removed on its own
+    assert page.locator("#reference-chip").is_visible() and "ref.png" in page.locator("#reference-chip").inner_text()
+    upload(page, png_bytes(photo(100, 80)), name="next.png")
+    wait_result(page, 5)
+    assert b'name="reference"' in server[1].bodies[-1] and "colors of ref.png" in page.locator("#status").inner_text()
+    page.click("#reference-remove")
+    wait_result(page, 6)
+    assert b'name="reference"' not in server[1].bodies[-1] and not page.locator("#reference-chip").is_visible()
     assert page.errors == []
 
     if os.environ.get("TINCT_SCREENSHOT"):
@@ -376,7 +392,7 @@ def test_views_collage_zoom_undo_and_help(page, server, tmp_path):
     assert viewer.get_attribute("data-zoom") == "1.00"
     page.mouse.move(pane["x"] + pane["width"] / 2, pane["y"] + pane["height"] / 2)
     page.mouse.wheel(0, -300)
-    page.wait_for_function("Number(document.getElementById('viewer').dataset.zoom) > 1.5")
+    page.wait_for_function("() => Number(document.getElementById('viewer').dataset.zoom) > 1.5")
     page.click("#zoom-reset")
     page.evaluate("""() => {  // a two-finger pinch, fingers moving apart
         const v = document.getElementById('viewer'), r = v.getBoundingClientRect();
@@ -446,3 +462,55 @@ def test_views_collage_zoom_undo_and_help(page, server, tmp_path):
     page.keyboard.press("Escape")
     assert not help_.is_visible()
     assert page.errors == []
+
+
+def test_first_photo_shows_at_once_and_can_be_cancelled(page):
+    held = []
+    page.route("**/api/v1/colorize", lambda route: held.append(route))  # the answer never comes
+    upload(page, png_bytes(photo(160, 120)), name="slow.png")
+    page.wait_for_selector("#preview img[src^='blob:']")
+    assert page.locator("#preview").is_visible() and page.locator("#progress").is_visible()
+    assert "Colorizing" in page.locator("#progress").inner_text()
+    page.wait_for_function("() => document.getElementById('progress-text').textContent.includes(' s')")
+    page.click("#cancel")
+    assert not page.locator("#preview").is_visible() and not page.locator("#progress").is_visible()
+    assert page.locator("#status").inner_text() == "Cancelled."
+    assert page.locator("#viewer").is_hidden() and page.locator("#drop-zone").is_visible()
+    page.unroute("**/api/v1/colorize")
+    upload(page, png_bytes(photo(160, 120)), name="again.png")
+    wait_result(page, 1)
+    assert not page.locator("#preview").is_visible()
+    assert page.errors == []
+
+
+def test_phone_slider_by_touch_actions_near_the_picture(browser, server):
+    page = open_page(browser, server, viewport={"width": 375, "height": 740}, device_scale_factor=2,
+                     is_mobile=True, has_touch=True)
+    try:
+        upload(page, png_bytes(photo(800, 600)))
+        wait_result(page, 1)
+        viewer = page.locator("#viewer")
+        box = viewer.bounding_box()
+        # a finger sliding sideways moves the slider and adds no hint
+        page.evaluate("""() => {
+            const v = document.getElementById('viewer'), r = v.getBoundingClientRect(), y = r.top + r.height / 2;
+            const ev = (type, x) => v.dispatchEvent(new PointerEvent(type, {pointerId: 7, clientX: x, clientY: y,
+                pointerType: 'touch', bubbles: true, isPrimary: true}));
+            ev('pointerdown', r.left + r.width * 0.5); ev('pointermove', r.left + r.width * 0.4);
+            ev('pointermove', r.left + r.width * 0.2); ev('pointerup', r.left + r.width * 0.2);
+            v.dispatchEvent(new MouseEvent('click', {clientX: r.left + r.width * 0.2, clientY: y, bubbles: true}));
+        }""")
+        assert abs(float(viewer.get_attribute("data-position")) - 20) < 2
+        assert page.locator("[data-testid='hint-marker']").count() == 0
+        # Recolorize and Download right under the picture
+        for sel in ("#tb-recolorize", "#tb-download"):
+            b = page.locator(sel).bounding_box()
+            assert page.locator(sel).is_visible() and b["y"] < box["y"] + box["height"] + 150, sel
+        # the grip stays whole at 0 %
+        page.locator("#slider-handle").focus()
+        page.keyboard.press("Home")
+        grip = page.locator(".grip").bounding_box()
+        assert grip["x"] >= box["x"] and grip["x"] + grip["width"] <= box["x"] + box["width"]
+        assert page.errors == []
+    finally:
+        page.context.close()

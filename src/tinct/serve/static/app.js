@@ -17,6 +17,10 @@
     toolbar: $("toolbar"), paneAfter: $("pane-after"), zoomIn: $("zoom-in"), zoomOut: $("zoom-out"),
     zoomReset: $("zoom-reset"), zoomLevel: $("zoom-level"), undo: $("undo"), redo: $("redo"),
     collage: $("download-collage"), help: $("help"), helpLink: $("help-link"),
+    preview: $("preview"), previewImg: $("preview-img"), progress: $("progress"), progressText: $("progress-text"),
+    cancel: $("cancel"), tbRecolorize: $("tb-recolorize"), tbDownload: $("tb-download"),
+    refChip: $("reference-chip"), refThumb: $("reference-thumb"), refName: $("reference-name"),
+    refRemove: $("reference-remove"),
   };
   const VIEWS = ["slider", "side", "after"];
   const MAX_ZOOM = 8;
@@ -117,12 +121,15 @@
       showMessage(`that file is ${mb(file.size)}; the limit is ${mb(state.config.max_upload_bytes)}.`);
       return;
     }
-    state.file = file;
-    state.hints = [];
-    state.past = [];
-    state.future = [];
-    renderHints();
-    colorize();
+    if (!state.result) {  // the first photo shows at once, in gray, while it is worked on
+      if (el.previewImg.src) URL.revokeObjectURL(el.previewImg.src);
+      el.previewImg.hidden = false;
+      el.previewImg.src = URL.createObjectURL(file);
+      el.previewImg.onerror = () => { el.previewImg.hidden = true; };  // e.g. a TIFF: the spinner alone
+      el.preview.hidden = false;
+      el.drop.classList.add("compact");
+    }
+    colorize(0, file);  // the photo (and its fresh, empty hint list) replaces the shown one on success only
   }
 
   el.file.addEventListener("change", () => { chooseFile(el.file.files[0]); el.file.value = ""; });
@@ -154,52 +161,96 @@
     updateButtons();
   }
 
-  async function colorize(attempt = 0) {
-    if (!state.file) return;
+  function showProgress(on) {
+    clearInterval(state.ticker);
+    el.progress.hidden = !on;
+    if (!on) return;
+    const t0 = performance.now();
+    el.progressText.textContent = "Colorizing…";
+    state.ticker = setInterval(() => {
+      el.progressText.textContent = `Colorizing… ${Math.round((performance.now() - t0) / 1000)} s`;
+    }, 1000);
+  }
+
+  function endPreview() {
+    el.preview.hidden = true;
+    if (!state.result) el.drop.classList.remove("compact");
+  }
+
+  el.cancel.addEventListener("click", () => {
+    if (!state.request) return;
+    state.request.abort();
+    state.request = null;
+    setBusy(false);
+    showProgress(false);
+    endPreview();
+    setStatus(state.result ? "Cancelled; the picture shown is unchanged." : "Cancelled.");
+  });
+
+  async function colorize(attempt = 0, file = null) {
+    const fresh = file !== null && file !== state.file;  // a new photo: no hints of the old one
+    const image = file || state.file;
+    if (!image) return;
     if (state.request) state.request.abort();
     const controller = new AbortController();
     state.request = controller;
     const model = currentModel();
     const form = new FormData();
-    form.append("image", state.file, state.file.name || "image");
+    form.append("image", image, image.name || "image");
     if (el.model.value) form.append("model", el.model.value);
     if (el.render.value) form.append("render_size", el.render.value);
-    if (state.hints.length && model && model.hints) {
+    if (!fresh && state.hints.length && model && model.hints) {
       form.append("hints", JSON.stringify({ points: state.hints.map((h) => ({ x: h.x, y: h.y, color: h.color })) }));
     }
     if (state.reference && model && model.hints) {
       form.append("reference", state.reference, state.reference.name || "reference");
     }
     setBusy(true);
-    setStatus(attempt ? `The server is busy; trying again (${attempt} of ${MAX_RETRIES})…` : "Colorizing…");
+    showProgress(true);
+    setStatus(attempt ? `The server is busy; trying again (${attempt} of ${MAX_RETRIES})…` : "");
     try {
       const res = await fetch("/api/v1/colorize", { method: "POST", body: form, signal: controller.signal });
       if (res.status === 503 && attempt < MAX_RETRIES) {
         const wait = Math.min(30, Number(res.headers.get("Retry-After")) || 2);
         showMessage(`the server is busy; trying again in ${wait} s.`, "info");
         await new Promise((r) => setTimeout(r, wait * 1000));
-        if (state.request === controller) { state.request = null; return colorize(attempt + 1); }
+        if (state.request === controller) { state.request = null; return colorize(attempt + 1, file); }
         return;
       }
       if (!res.ok) throw new Error(await errorText(res));
       const blob = await res.blob();
       const bitmap = await createImageBitmap(blob, { premultiplyAlpha: "none", colorSpaceConversion: "none" });
       if (state.request !== controller) return; // superseded
-      await showResult(bitmap, res.headers.get("X-Tinct-Model"), res.headers.get("X-Tinct-Millis"));
+      if (fresh) {
+        state.file = image;
+        state.hints = [];
+        state.past = [];
+        state.future = [];
+      }
+      await showResult(bitmap, res.headers.get("X-Tinct-Model"), res.headers.get("X-Tinct-Millis"), fresh);
       clearMessage();
     } catch (err) {
       if (err.name === "AbortError") return;
-      const text = err instanceof TypeError ? "could not reach the tinct server. Is it still running?" : err.message;
+      let text = err instanceof TypeError ? "could not reach the tinct server. Is it still running?" : err.message;
+      if (fresh) {
+        text = `could not colorize “${image.name || "that file"}”: ${text}` +
+          (state.result ? " The picture shown is still the previous one." : "");
+      }
       showMessage(text);
       setStatus("");
     } finally {
-      if (state.request === controller) { state.request = null; setBusy(false); }
+      if (state.request === controller) {
+        state.request = null;
+        setBusy(false);
+        showProgress(false);
+        endPreview();
+      }
     }
   }
 
-  async function showResult(bitmap, model, millis) {
+  async function showResult(bitmap, model, millis, fresh = false) {
     const { width, height } = bitmap;
-    const sameImage = state.result && state.result.width === width && state.result.height === height;
+    const sameImage = !fresh && state.result && state.result.width === width && state.result.height === height;
     const scratch = document.createElement("canvas");
     scratch.width = width;
     scratch.height = height;
@@ -221,7 +272,8 @@
     el.viewer.dataset.resultVersion = String(state.version);
     el.viewer.dataset.width = String(width);
     el.viewer.dataset.height = String(height);
-    setStatus(`${width}×${height} · model ${model} · ${millis} ms`);
+    const ref = state.reference && currentModel() && currentModel().hints ? ` · colors of ${state.reference.name}` : "";
+    setStatus(`${width}×${height} · model ${model} · ${millis} ms${ref}`);
   }
 
   // The "before" side: the upload as the model sees it (its lightness), drawn in gray. When the
@@ -369,9 +421,11 @@
   function updateButtons() {
     const busy = el.viewer.classList.contains("busy");
     el.recolorize.disabled = !state.file || busy;
-    el.clearHints.disabled = state.hints.length === 0 && !state.reference;
+    el.clearHints.disabled = state.hints.length === 0;
     el.download.disabled = !state.result;
     el.collage.disabled = !state.result;
+    el.tbRecolorize.disabled = el.recolorize.disabled;
+    el.tbDownload.disabled = el.download.disabled;
     el.undo.disabled = state.past.length === 0;
     el.redo.disabled = state.future.length === 0;
   }
@@ -509,6 +563,8 @@
       state.gesture = { kind: "pinch", dist: Math.hypot(a.x - b.x, a.y - b.y) || 1, z: state.zoom.z };
     } else if (state.pointers.size === 1 && state.zoom.z > 1) {
       state.gesture = { kind: "pan", x: e.clientX, y: e.clientY, tx: state.zoom.tx, ty: state.zoom.ty, moved: false };
+    } else if (state.pointers.size === 1 && e.pointerType === "touch" && state.view === "slider") {
+      state.gesture = { kind: "slide", x: e.clientX, moved: false };  // a finger sliding sideways moves the slider
     }
   });
   el.viewer.addEventListener("pointermove", (e) => {
@@ -521,6 +577,10 @@
       const mid = panePoint((a.x + b.x) / 2, (a.y + b.y) / 2);
       zoomBy((g.z * (Math.hypot(a.x - b.x, a.y - b.y) / g.dist)) / state.zoom.z, mid.x, mid.y);
       g.moved = true;
+    } else if (g.kind === "slide") {
+      if (!g.moved && Math.abs(e.clientX - g.x) < 8) return;
+      g.moved = true;
+      setPosition(positionFromEvent(e));
     } else if (g.kind === "pan") {
       const dx = e.clientX - g.x, dy = e.clientY - g.y;
       if (!g.moved && Math.hypot(dx, dy) < 5) return;
@@ -643,19 +703,28 @@
   }
 
   el.clearHints.addEventListener("click", () => {
-    const hadReference = Boolean(state.reference);
     if (state.hints.length) edit(() => { state.hints = []; });
-    state.reference = null;
-    el.reference.value = "";
-    renderHints();
-    if (hadReference) colorize();
   });
-  el.reference.addEventListener("change", () => {
-    state.reference = el.reference.files[0] || null;
+
+  // the reference image: shown as a thumbnail, kept for the next photo until removed
+  function setReference(file) {
+    state.reference = file;
+    el.reference.value = "";
+    if (el.refThumb.src) URL.revokeObjectURL(el.refThumb.src);
+    el.refChip.hidden = !file;
+    el.refThumb.removeAttribute("src");
+    if (file) {
+      el.refThumb.src = URL.createObjectURL(file);
+      el.refName.textContent = file.name || "reference";
+    }
     updateButtons();
     colorize();
-  });
+  }
+  el.reference.addEventListener("change", () => { if (el.reference.files[0]) setReference(el.reference.files[0]); });
+  el.refRemove.addEventListener("click", () => setReference(null));
   el.recolorize.addEventListener("click", () => colorize());
+  el.tbRecolorize.addEventListener("click", () => colorize());
+  el.tbDownload.addEventListener("click", () => el.download.click());
   el.model.addEventListener("change", () => { updateHintControls(); clearMessage(); colorize(); });
   el.render.addEventListener("change", () => colorize());
 
