@@ -35,6 +35,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--max-megapixels", type=float, default=40.0, metavar="MP", help="pixel limit (default 40)")
     p.add_argument("--timeout", type=float, default=120.0, metavar="S",
                    help="per-request limit, waiting included (default 120)")
+    p.add_argument("--header-timeout", type=float, default=10.0, metavar="S",
+                   help="a connection must send a request's headers within this (default 10)")
+    p.add_argument("--body-timeout", type=float, default=30.0, metavar="S",
+                   help="an upload may pause at most this long before it gets 408 (default 30)")
     p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                    help="a host name the server also answers to (e.g. behind a reverse proxy); "
                         "requests naming any other host, or coming from another site's pages, get 403")
@@ -79,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         import uvicorn
 
         from tinct.serve import Settings, create_app
+        from tinct.serve.protocol import GuardedH11Protocol
     except ImportError as exc:
         raise TinctError(f"tinct serve needs the serve extra ({exc.name} is missing): "
                          "pip install 'tinct[serve]'") from None
@@ -86,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         host=args.host, port=args.port, models=tuple(args.model), default_model=args.default_model,
         max_upload_bytes=int(args.max_upload_mb * 1e6), max_pixels=int(args.max_megapixels * 1e6),
         queue_size=args.queue, workers=args.workers, timeout_s=args.timeout, torch_threads=args.threads,
+        header_timeout_s=args.header_timeout, body_timeout_s=args.body_timeout,
         render_size=args.render_size, max_render_size=args.max_render_size, allowed_hosts=tuple(args.allow_host),
     )
     app = create_app(settings)
@@ -100,8 +106,10 @@ def run(args: argparse.Namespace) -> int:
               "there is no authentication", file=sys.stderr)
     print(f"tinct serve: {url} (API docs at {url}docs); press Ctrl+C to stop", flush=True)
     # connections at once are bounded (uploads in flight, slow clients): past it uvicorn answers 503
+    # request heads must arrive within --header-timeout (slow-header clients are cut off)
     config = uvicorn.Config(app, log_level=args.log_level, timeout_graceful_shutdown=5,
-                            limit_concurrency=max_connections(settings), timeout_keep_alive=5)
+                            limit_concurrency=max_connections(settings), timeout_keep_alive=5,
+                            http=GuardedH11Protocol.with_timeout(settings.header_timeout_s))
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])

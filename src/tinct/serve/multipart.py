@@ -6,6 +6,7 @@ size limit; this reader keeps everything in memory and stops reading as soon as 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -29,6 +30,19 @@ class Part:
             return self.data.decode("utf-8")
         except UnicodeDecodeError:
             raise ApiError(400, f"the form field {self.name!r} is not UTF-8 text") from None
+
+
+async def idle_timeout(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIterator[bytes]:
+    """The chunks of a request body; a 408 when the client sends nothing for ``seconds``."""
+    it = chunks.__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(it.__anext__(), seconds)
+        except StopAsyncIteration:
+            return
+        except asyncio.TimeoutError:
+            raise ApiError(408, f"the upload stalled: no data for {seconds:g} s") from None
+        yield chunk
 
 
 async def read_form(content_type: str, body: AsyncIterator[bytes], *, max_body: int, max_file: int,

@@ -14,7 +14,7 @@ from tinct.hints import Hints
 from tinct.serve.errors import ApiError
 from tinct.serve.images import decode, encode, open_image
 from tinct.serve.models import ModelStore
-from tinct.serve.multipart import read_form
+from tinct.serve.multipart import idle_timeout, read_form
 from tinct.serve.options import Options, parse_hints, parse_options
 from tinct.serve.schemas import COLORIZE_BODY, ERRORS, ModelList, RenderSize, ServerConfig
 from tinct.serve.settings import MIN_RENDER_SIZE, Settings, human_bytes
@@ -76,8 +76,9 @@ async def colorize(request: Request) -> Response:
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > max_body:
         raise ApiError(413, f"the upload is larger than the {human_bytes(settings.max_upload_bytes)} limit")
-    parts = await read_form(request.headers.get("content-type", ""), request.stream(),
-                            max_body=max_body, max_file=settings.max_upload_bytes)
+    body = idle_timeout(request.stream(), settings.body_timeout_s)
+    parts = await read_form(request.headers.get("content-type", ""), body, max_body=max_body,
+                            max_file=settings.max_upload_bytes)
     if "image" not in parts:
         other = next((p.name for p in parts.values() if p.filename is not None), None)
         hint = f" (a file came in the field {other!r})" if other else ""

@@ -22,6 +22,8 @@ class Settings:
     queue_size: int = 4  # requests admitted at once (running + waiting); more get 503
     workers: int = 1  # inference threads
     timeout_s: float = 120.0  # per request, waiting + running; past it the request gets 503
+    header_timeout_s: float = 10.0  # a connection must send a request's head within this (else closed)
+    body_timeout_s: float = 30.0  # an upload may pause at most this long (else 408)
     torch_threads: int = 0  # torch intra-op threads; 0 leaves torch's default
     render_size: int | None = None  # default working size (longer side); None: each model's own (photo 256, line art 512)
     max_render_size: int = 1024  # the largest working size a request may ask for
@@ -38,6 +40,8 @@ class Settings:
             (self.queue_size >= 1, f"queue size must be at least 1, got {self.queue_size}"),
             (self.workers >= 1, f"workers must be at least 1, got {self.workers}"),
             (self.timeout_s > 0, f"timeout must be positive, got {self.timeout_s}"),
+            (0 < self.header_timeout_s <= 3600, f"header timeout must be 0-3600 s, got {self.header_timeout_s}"),
+            (0 < self.body_timeout_s <= 3600, f"body timeout must be 0-3600 s, got {self.body_timeout_s}"),
             (self.torch_threads >= 0, f"torch threads must be 0 (default) or more, got {self.torch_threads}"),
             (MIN_RENDER_SIZE <= self.max_render_size <= 4096,
              f"max render size must be {MIN_RENDER_SIZE}-4096, got {self.max_render_size}"),
