@@ -303,3 +303,49 @@ def test_huge_palette_weight_is_fine_and_nan_is_one_line(tmp_path, models, capsy
     assert code == 0
     code, _, err = colorize(capsys, src, "-o", tmp_path / "o2.png", "--model", models["hint"], "--palette", "#ff0000:nan")
     assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+def test_metadata_kept_and_output_marked_as_colorized(tmp_path, models, capsys):
+    """EXIF (date, camera, caption), the ICC profile and the input's XMP reach the output; the XMP
+    also says tinct colorized it (version, model, date), unless --no-provenance."""
+    from PIL import ImageCms
+
+    from tinct import provenance
+
+    exif = Image.Exif()
+    exif[0x0132] = "1931:05:04 10:00:00"  # DateTime
+    exif[0x010F] = "Kodak"  # Make
+    exif[0x010E] = "Grandmother at the lake"  # ImageDescription
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+           b'<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" dc:rights="Family archive"/>'
+           b'</rdf:RDF></x:xmpmeta>')
+    for ext in ("jpg", "png", "tif", "webp"):
+        src = write(tmp_path / f"scan.{ext}", mode="RGB", exif=exif.tobytes(), icc_profile=icc, xmp=xmp) \
+            if ext in ("jpg", "webp") else write(tmp_path / f"scan.{ext}", mode="RGB", exif=exif.tobytes(),
+                                                 icc_profile=icc)
+        if ext in ("png", "tif"):  # Pillow writes XMP to these through its own fields
+            from tinct.imageio import load_image, save_image
+
+            loaded = load_image(src)
+            loaded.xmp = xmp
+            src.unlink()
+            save_image(src, loaded.rgb, like=loaded)
+        for flag, out in (([], tmp_path / "out" / f"a.{ext}"), (["--no-provenance"], tmp_path / "out" / f"b.{ext}")):
+            code, _, _ = colorize(capsys, src, "-o", out, "--model", models["hint"], *flag)
+            assert code == 0
+            from tinct.imageio import load_image
+
+            got = load_image(out)
+            assert got.icc_profile == icc, ext
+            assert b"Family archive" in got.xmp, ext  # the input's own XMP is kept
+            mark = provenance.read(got.xmp)
+            if flag:
+                assert mark == {}, ext
+            else:
+                assert mark["Colorized"] == "True" and mark["Software"] == "tinct" and mark["Model"] == "hint", ext
+                assert len(mark["ModelSha256"]) == 16 and mark["Date"].startswith("20")
+            with Image.open(out) as im:
+                e = im.getexif()
+                assert e.get(0x0132) == "1931:05:04 10:00:00" and e.get(0x010F) == "Kodak", ext
+                assert e.get(0x010E) == "Grandmother at the lake", ext

@@ -51,6 +51,7 @@ class LoadedImage:
     size: tuple[int, int]  # (width, height) after EXIF orientation
     exif: bytes | None = None  # EXIF to carry to the output (orientation tag removed)
     icc_profile: bytes | None = None  # an RGB ICC profile to carry to the output
+    xmp: bytes | None = None  # the file's XMP packet (captions, rights, keywords), carried to the output
     bit_depth: int = 8  # bits per sample of the file (16 for 16-bit PNG/TIFF)
     animated: bool = False  # more than one frame in the file (only the first is used)
     path: Path | None = None
@@ -240,8 +241,9 @@ def _from_pil(src: _Source, im: Image.Image, wide: str | None) -> LoadedImage:
         orientation = im.getexif().get(0x0112, 1)
     except Exception:  # unreadable EXIF: no orientation
         orientation = 1
-    exif = _clean_exif(im.info.get("exif"))
+    exif = _clean_exif(im.info.get("exif") or (_tiff_exif(im) if fmt == "TIFF" else None))
     icc = im.info.get("icc_profile") or None
+    xmp = _xmp_of(im)
     bit_depth = 16 if wide or mode.startswith("I;16") else 32 if mode in ("I", "F") else 8
     rgb = alpha = None
     if wide:
@@ -253,7 +255,40 @@ def _from_pil(src: _Source, im: Image.Image, wide: str | None) -> LoadedImage:
         icc = None  # a gray or CMYK profile does not describe the RGB output
     h, w = rgb.shape[:2]
     return LoadedImage(rgb=rgb, alpha=alpha, mode=mode, format=fmt, size=(w, h), exif=exif, icc_profile=icc,
-                       bit_depth=bit_depth, path=src.path)
+                       xmp=xmp, bit_depth=bit_depth, path=src.path)
+
+
+TIFF_EXIF_TAGS = (0x010E, 0x010F, 0x0110, 0x0112, 0x0131, 0x0132, 0x013B, 0x8298)  # description, make, model,
+# orientation, software, date, artist, copyright: what a TIFF's own tags say that EXIF also says
+
+
+def _tiff_exif(im: Image.Image) -> bytes | None:
+    """The EXIF of a TIFF (its descriptive tags and its EXIF and GPS directories) as EXIF bytes."""
+    try:
+        src = im.getexif()
+        out = Image.Exif()
+        for tag in TIFF_EXIF_TAGS:
+            if tag in src:
+                out[tag] = src[tag]
+        for ifd in (0x8769, 0x8825):
+            sub = src.get_ifd(ifd)
+            if sub:
+                out.get_ifd(ifd).update(sub)
+        return out.tobytes() if len(out) or out._ifds else None
+    except Exception:  # unreadable tags: no EXIF
+        return None
+
+
+def _xmp_of(im: Image.Image) -> bytes | None:
+    """The XMP packet of a JPEG, WebP, PNG (iTXt) or TIFF (tag 700), as bytes."""
+    raw = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
+    if raw is None and im.format == "TIFF":
+        raw = getattr(im, "tag_v2", {}).get(700)
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8")
+    if isinstance(raw, tuple):  # some TIFF readers give a tuple of ints
+        raw = bytes(raw)
+    return raw if isinstance(raw, bytes) and raw.strip() else None
 
 
 def _clean_exif(raw: bytes | None) -> bytes | None:
@@ -312,12 +347,14 @@ def format_for(path: str | os.PathLike) -> str:
 
 
 def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | None = None, *,
-               like: LoadedImage | None = None, overwrite: bool = False, quality: int = 95) -> Path:
+               like: LoadedImage | None = None, overwrite: bool = False, quality: int = 95,
+               provenance: dict[str, str] | None = None) -> Path:
     """Write an HxWx3 uint8 image (plus HxW uint8 alpha) atomically to ``path``.
 
     The format follows the extension. Alpha is kept in PNG, WebP and TIFF; a JPEG or BMP output
-    with (not fully opaque) alpha is an error. ``like`` carries EXIF and the ICC profile of the
-    source. An existing file is only replaced when ``overwrite`` is true.
+    with (not fully opaque) alpha is an error. ``like`` carries EXIF, the ICC profile and the XMP
+    of the source; ``provenance`` (:func:`tinct.provenance.record`) adds tinct's mark to the XMP
+    (JPEG, PNG, WebP, TIFF). An existing file is only replaced when ``overwrite`` is true.
     """
     p = Path(path)
     fmt = format_for(p)
@@ -339,7 +376,7 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | Non
     im = Image.fromarray(rgb, "RGB")
     if alpha is not None:
         im.putalpha(Image.fromarray(alpha, "L"))
-    options = _save_options(fmt, like, quality)
+    options = _save_options(fmt, like, quality, provenance)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -361,8 +398,30 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | Non
     return p
 
 
-def _save_options(fmt: str, like: LoadedImage | None, quality: int) -> dict:
+def _save_options(fmt: str, like: LoadedImage | None, quality: int, provenance: dict | None = None) -> dict:
     opts: dict = {}
+    xmp = like.xmp if like is not None else None
+    if provenance:
+        from tinct.provenance import xmp_packet
+
+        xmp = xmp_packet(xmp, provenance)
+    if xmp and fmt in ("JPEG", "WEBP"):
+        opts["xmp"] = xmp
+    elif xmp and fmt == "PNG":
+        from PIL.PngImagePlugin import PngInfo
+
+        info = PngInfo()
+        info.add_itxt("XML:com.adobe.xmp", xmp.decode("utf-8", "replace"))
+        opts["pnginfo"] = info
+    if fmt == "TIFF" and (xmp or (like is not None and like.exif)):
+        tags = Image.Exif()  # TIFF keeps EXIF among its own tags: one directory with both
+        if like is not None and like.exif:
+            tags.load(like.exif)
+            tags.pop(0x8769, None)  # sub-IFD pointers of the source file are meaningless here
+            tags.pop(0x8825, None)
+        if xmp:
+            tags[700] = xmp
+        opts["tiffinfo"] = tags
     if fmt in ("JPEG", "WEBP"):
         opts["quality"] = int(quality)
     if fmt == "TIFF":

@@ -81,13 +81,14 @@ class Colorizer:
 
     def __init__(self, model: str | os.PathLike | torch.nn.Module = DEFAULT_MODEL, render_size: int | None = None,
                  temperature: float | None = None, device: str = "cpu"):
+        self.path: Path | None = None  # the model file, when loaded from one
         if isinstance(model, torch.nn.Module):
             self.model, self.record = model.eval(), {"arch": getattr(model, "arch", "?"), "provenance": {}}
             self.name = getattr(model, "arch", "model")
         else:
             path = resolve_model(model)
             self.model, self.record = load_model(path, role="colorizer", device=device)
-            self.name = path.stem
+            self.name, self.path = path.stem, path
         if render_size is None:  # the model's own working size (line art: 512), else 256
             render_size = getattr(self.model, "render_size", DEFAULT_RENDER_SIZE)
         self.render_size = check_render_size(render_size)

@@ -68,6 +68,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                                                      "(COLOR[:WEIGHT], comma separated)")
     h.add_argument("--reference", metavar="IMAGE", help="an image whose colors the result should follow")
     p.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads for torch (default: torch's)")
+    p.add_argument("--no-provenance", action="store_true",
+                   help="do not mark the outputs as colorized (by default their XMP says tinct colorized them: "
+                        "version, model, date; the input's EXIF, ICC profile and XMP are kept either way)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary (errors still print)")
     return p
 
@@ -216,7 +219,7 @@ def _reason(exc: BaseException, src: Path) -> str:
     return msg if isinstance(exc, TinctError) else f"{type(exc).__name__}: {msg}"
 
 
-def _colorize_one(colorizer, job: Job, hints, overwrite: bool) -> Path:
+def _colorize_one(colorizer, job: Job, hints, overwrite: bool, provenance: dict | None = None) -> Path:
     from tinct.imageio import load_image, save_image
 
     img = load_image(job.src)
@@ -227,7 +230,7 @@ def _colorize_one(colorizer, job: Job, hints, overwrite: bool) -> Path:
         out = alt
     if out != job.out and out.resolve() == job.src.resolve():
         raise ImageError(f"the image has transparency, and its .png output {out} would overwrite the input")
-    return save_image(out, rgb, alpha, like=img, overwrite=overwrite)
+    return save_image(out, rgb, alpha, like=img, overwrite=overwrite, provenance=provenance)
 
 
 def check_run_options(args: argparse.Namespace) -> None:
@@ -292,6 +295,19 @@ def remove_stale_temporaries(outputs) -> None:
                     tmp.unlink()
 
 
+def provenance_of(colorizer) -> dict[str, str]:
+    """What the outputs' XMP says: tinct, its version, the model (name and file hash), the date."""
+    import hashlib
+
+    from tinct import provenance
+
+    digest = None
+    if colorizer.path is not None:
+        with open(colorizer.path, "rb") as f:
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
+    return provenance.record(colorizer.name, digest)
+
+
 def _run_jobs(args: argparse.Namespace, todo: list[Job], hints, counts: dict[str, int]) -> None:
     import torch
     from tqdm import tqdm
@@ -302,10 +318,11 @@ def _run_jobs(args: argparse.Namespace, todo: list[Job], hints, counts: dict[str
         torch.set_num_threads(args.threads)
     colorizer = Colorizer(args.model, render_size=args.render_size, temperature=args.temperature)
     _check_model_hints(colorizer, hints)
+    mark = None if args.no_provenance else provenance_of(colorizer)
     bar = tqdm(todo, unit="image", desc="colorize", file=sys.stderr, disable=args.quiet or not sys.stderr.isatty())
     for job in bar:
         try:
-            _colorize_one(colorizer, job, hints, overwrite=args.overwrite or args.resume)
+            _colorize_one(colorizer, job, hints, overwrite=args.overwrite or args.resume, provenance=mark)
             counts["done"] += 1
         except HintError:
             raise  # hints come from the command line: a usage error, not a bad file
