@@ -1,7 +1,14 @@
 #!/usr/bin/env python
-"""Load test for ``tinct serve`` (not a unit test): N concurrent clients for T seconds.
+"""Load and soak test for ``tinct serve`` (not a unit test): N concurrent clients for T seconds.
 
     python scripts/loadtest.py --url http://127.0.0.1:8000 --clients 8 --seconds 60 --pid 12345
+    python scripts/loadtest.py --soak --clients 8 --seconds 120 --pid 12345   # good, bad and worst-case mixed
+
+With ``--soak`` each request is drawn (seeded) from a mix: good images, bad requests (not an
+image, broken hints JSON, a NaN / 1e308 palette weight, an unknown model, a render size out of
+range, a truncated PNG) and worst-case ones (1000 point hints at the largest render size the
+server allows). Status counts are printed per kind; after ``--cooldown`` seconds the server's RSS
+is compared with its RSS before the run.
 
 Each client posts an image to ``/api/v1/colorize`` in a loop until the time is up (a client that
 gets 503 waits the server's ``Retry-After``, capped by ``--max-backoff``, as a polite client
@@ -70,19 +77,53 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[rank - 1]
 
 
+def soak_requests(image: bytes, max_render: int) -> list[tuple[str, str, dict, dict]]:
+    """(kind, name, files, form) of the soak mix."""
+    import random
+
+    rng = random.Random(0)
+    img = ("load.png", image, "image/png")
+    points = [{"x": rng.randrange(0, 640), "y": rng.randrange(0, 480), "color": "#%06x" % rng.randrange(1 << 24)}
+              for _ in range(1000)]
+    return [
+        ("good", "image", {"image": img}, {}),
+        ("good", "image + 3 points", {"image": img}, {"hints": json.dumps({"points": points[:3]})}),
+        ("bad", "not an image", {"image": ("notes.png", b"hello " * 100, "image/png")}, {}),
+        ("bad", "truncated png", {"image": ("cut.png", image[: len(image) // 2], "image/png")}, {}),
+        ("bad", "broken hints json", {"image": img}, {"hints": '{"points": [{"x": 1,'}),
+        ("bad", "NaN palette weight", {"image": img}, {"hints": '{"palette": [{"color": "#ff0000", "weight": NaN}]}'}),
+        ("bad", "1e308 palette weight", {"image": img}, {"hints": '{"palette": [{"color": "#ff0000", "weight": 1e308}]}'}),
+        ("bad", "unknown model", {"image": img}, {"model": "no-such-model"}),
+        ("bad", "render size too large", {"image": img}, {"render_size": "99999"}),
+        ("worst", f"1000 points at {max_render} px", {"image": img},
+         {"hints": json.dumps({"points": points}), "render_size": str(max_render)}),
+    ]
+
+
 async def client_loop(http, url: str, files: dict, form: dict, deadline: float, max_backoff: float,
                       latencies: list[tuple[int, float]], statuses: collections.Counter,
-                      failures: collections.Counter) -> None:
+                      failures: collections.Counter, mix: list | None = None, per_kind: dict | None = None,
+                      seed: int = 0) -> None:
+    import random
+
+    rng = random.Random(seed)
     while time.monotonic() < deadline:
+        kind = name = None
+        if mix:  # the soak: good 50 %, bad 40 %, worst case 10 %
+            u = rng.random()
+            pool = [m for m in mix if m[0] == ("good" if u < 0.5 else "bad" if u < 0.9 else "worst")]
+            kind, name, files, form = rng.choice(pool)
         start = time.perf_counter()
         try:
             r = await http.post(url, files=files, data=form)
         except Exception as exc:  # noqa: BLE001  (transport failure: count it, keep going)
-            failures[type(exc).__name__] += 1
+            failures[f"{type(exc).__name__} ({name})" if name else type(exc).__name__] += 1
             await asyncio.sleep(0.2)
             continue
         latencies.append((r.status_code, time.perf_counter() - start))
         statuses[r.status_code] += 1
+        if per_kind is not None:
+            per_kind.setdefault(f"{kind}: {name}", collections.Counter())[r.status_code] += 1
         if r.status_code == 503 and max_backoff > 0:
             asked = float(r.headers.get("retry-after", "1") or 1)
             wait = min(asked, max_backoff, max(0.0, deadline - time.monotonic()))
@@ -119,10 +160,15 @@ async def run(args: argparse.Namespace) -> int:
         health.raise_for_status()
         print(f"target {base}: {health.json()}")
         print(f"{args.clients} clients x {args.seconds:g} s, image {len(image) / 1e3:.0f} KB, form {form or '{}'}")
+        mix, per_kind = None, {}
+        if args.soak:
+            config = (await http.get(f"{base}/api/v1/config")).json()
+            mix = soak_requests(image, int(config["render_size"]["max"]))
+        rss_before = rss_mb(args.pid) if args.pid else None
         start = time.monotonic()
         deadline = start + args.seconds
         tasks = [client_loop(http, f"{base}/api/v1/colorize", files, form, deadline, args.max_backoff,
-                             latencies, statuses, failures) for _ in range(args.clients)]
+                             latencies, statuses, failures, mix, per_kind, seed=i) for i in range(args.clients)]
         if args.pid:
             tasks.append(sample_memory(args.pid, deadline, args.memory_every, memory))
         await asyncio.gather(*tasks)
@@ -131,6 +177,9 @@ async def run(args: argparse.Namespace) -> int:
             alive = (await http.get(f"{base}/health")).status_code == 200
         except Exception:  # noqa: BLE001  (any failure means the server is not answering)
             alive = False
+        if args.pid and args.cooldown > 0:
+            await asyncio.sleep(args.cooldown)
+        rss_after = rss_mb(args.pid) if args.pid else None
 
     ok = statuses.get(200, 0)
 
@@ -150,6 +199,10 @@ async def run(args: argparse.Namespace) -> int:
         "status": {str(k): v for k, v in sorted(statuses.items())},
         "transport_failures": dict(failures), "server_alive_after": alive,
     }
+    if per_kind:
+        report["status_by_kind"] = {k: {str(c): n for c, n in sorted(v.items())} for k, v in sorted(per_kind.items())}
+    if rss_before is not None and rss_after is not None:
+        report["rss_before_after_mb"] = [round(rss_before, 1), round(rss_after, 1)]
     if memory:
         half = [mb for t, mb in memory if t >= elapsed / 2]
         report["rss_mb"] = {"first": round(memory[0][1], 1), "last": round(memory[-1][1], 1),
@@ -173,7 +226,12 @@ def print_report(r: dict) -> None:
     print("status     " + "   ".join(f"{k}: {v}" for k, v in r["status"].items()))
     if r["transport_failures"]:
         print(f"failures   {r['transport_failures']}")
+    for kind, counts in r.get("status_by_kind", {}).items():
+        print(f"  {kind:<40} " + "  ".join(f"{k}: {v}" for k, v in counts.items()))
     print(f"server     {'alive' if r['server_alive_after'] else 'GONE'} after the run")
+    if "rss_before_after_mb" in r:
+        before, after = r["rss_before_after_mb"]
+        print(f"server RSS before {before} MB, after the cool-down {after} MB ({after - before:+.1f} MB)")
     if "rss_mb" in r:
         m = r["rss_mb"]
         print(f"server RSS first {m['first']} MB, last {m['last']} MB, min {m['min']}, max {m['max']}, "
@@ -198,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="longest wait after a 503, seconds (default 1; 0 retries at once)")
     p.add_argument("--request-timeout", type=float, default=120.0, help="per-request timeout, seconds")
     p.add_argument("--json", help="also write the figures to this JSON file")
+    p.add_argument("--soak", action="store_true", help="mix good, bad and worst-case requests (see above)")
+    p.add_argument("--cooldown", type=float, default=10.0, help="seconds to wait before the final RSS (default 10)")
     args = p.parse_args(argv)
     if args.clients < 1 or args.clients > 256 or not 0 < args.seconds <= 3600:
         p.error("clients must be 1-256 and seconds 0-3600")

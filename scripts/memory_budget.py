@@ -1,0 +1,73 @@
+"""Peak memory of the worst allowed colorizations (not a unit test): each case runs in a fresh
+process; it prints the process's RSS after loading the model (idle) and its peak RSS during one
+colorization, and the difference against the 1.5 GB budget.
+
+    python scripts/memory_budget.py                # the default cases at the largest render size
+    python scripts/memory_budget.py --render-size 1024 --models photo
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+BUDGET_MB = 1536
+
+CASE = r"""
+import json, resource, sys, numpy as np, torch
+from tinct import Colorizer, Hints, Point
+torch.set_num_threads(2)
+model, render, points, megapixels = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+c = Colorizer(model, render_size=render)
+side = int((megapixels * 1e6) ** 0.5)
+rng = np.random.default_rng(0)
+img = rng.integers(0, 255, (side * 3 // 4, side * 4 // 3, 3), dtype=np.uint8)
+def rss():
+    return int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) / 1024
+c(np.zeros((64, 64, 3), np.uint8))  # warm: lazy buffers, thread pools
+idle = rss()
+hints = None
+if points:
+    h, w = img.shape[:2]
+    hints = Hints(points=[Point(int(rng.integers(0, w)), int(rng.integers(0, h)), (200, 40, 40)) for _ in range(points)])
+c(img, hints=hints)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"idle_mb": round(idle), "peak_mb": round(peak)}))
+"""
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--render-size", type=int, default=None, help="default: tinct's largest (MAX_RENDER_SIZE)")
+    ap.add_argument("--models", nargs="+", default=["photo", "lineart", "art"])
+    args = ap.parse_args()
+    from tinct.pipeline import MAX_RENDER_SIZE, shipped_models
+
+    render = args.render_size or MAX_RENDER_SIZE
+    cases = []
+    for model in args.models:
+        if model not in shipped_models():
+            print(f"skip {model}: not shipped here")
+            continue
+        cases += [(model, render, 0, 40.0), (model, render, 1000, 2.0)]
+    worst = 0
+    for model, r, points, mp in cases:
+        res = subprocess.run([sys.executable, "-c", CASE, model, str(r), str(points), str(mp)],
+                             capture_output=True, text=True)
+        if res.returncode != 0:
+            print(f"{model} @ {r} px, {points} points, {mp:g} MP: FAILED {res.stderr.strip().splitlines()[-1:]}")
+            worst = max(worst, 10**9)
+            continue
+        out = json.loads(res.stdout.strip().splitlines()[-1])
+        extra = out["peak_mb"] - out["idle_mb"]
+        worst = max(worst, extra)
+        print(f"{model} @ {r} px, {points:4d} points, {mp:4g} MP: idle {out['idle_mb']} MB, peak {out['peak_mb']} MB, "
+              f"+{extra} MB ({'within' if extra <= BUDGET_MB else 'OVER'} the {BUDGET_MB} MB budget)")
+    print(f"worst: +{worst} MB")
+    return 0 if worst <= BUDGET_MB else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
