@@ -150,6 +150,15 @@ def wait_result(page, version: int) -> None:
     page.wait_for_selector(f"#viewer[data-result-version='{version}']")
 
 
+def wait_until(page, expression: str, timeout: float = 15.0) -> None:
+    """Poll a JavaScript expression until it is true (page.wait_for_function evaluates strings,
+    which the page's Content-Security-Policy forbids)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        time.sleep(0.05)
+
+
 def canvas_pixels(page, selector: str = "#after-canvas") -> np.ndarray:
     flat, w, h = page.evaluate("""(sel) => { const c = document.querySelector(sel);
         return [Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data), c.width, c.height]; }""",
@@ -390,9 +399,11 @@ def test_views_collage_zoom_undo_and_help(page, server, tmp_path):
     assert page.locator("#after-canvas").bounding_box()["x"] > x0
     page.keyboard.press("0")
     assert viewer.get_attribute("data-zoom") == "1.00"
+    page.evaluate("window.scrollTo(0, 0)")  # clicks on the panel scroll the page: measure again
+    pane = page.locator("#pane-after").bounding_box()
     page.mouse.move(pane["x"] + pane["width"] / 2, pane["y"] + pane["height"] / 2)
     page.mouse.wheel(0, -300)
-    page.wait_for_function("() => Number(document.getElementById('viewer').dataset.zoom) > 1.5")
+    wait_until(page, "Number(document.getElementById('viewer').dataset.zoom) > 1.5")
     page.click("#zoom-reset")
     page.evaluate("""() => {  // a two-finger pinch, fingers moving apart
         const v = document.getElementById('viewer'), r = v.getBoundingClientRect();
@@ -405,6 +416,8 @@ def test_views_collage_zoom_undo_and_help(page, server, tmp_path):
     }""")
     assert abs(float(viewer.get_attribute("data-zoom")) - 3.0) < 0.05
     # a drag pans the zoomed picture and adds no hint
+    page.evaluate("window.scrollTo(0, 0)")
+    pane = page.locator("#pane-after").bounding_box()
     x0 = page.locator("#after-canvas").bounding_box()["x"]
     page.mouse.move(pane["x"] + pane["width"] * 0.3, pane["y"] + pane["height"] * 0.5)
     page.mouse.down()
@@ -415,6 +428,7 @@ def test_views_collage_zoom_undo_and_help(page, server, tmp_path):
     page.click("#zoom-reset")
 
     # undo / redo of place, move, recolor and remove, by buttons and keys
+    page.evaluate("window.scrollTo(0, 0)")
     box = viewer.bounding_box()
     for fx in (0.7, 0.9):
         page.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * 0.25)
@@ -471,7 +485,7 @@ def test_first_photo_shows_at_once_and_can_be_cancelled(page):
     page.wait_for_selector("#preview img[src^='blob:']")
     assert page.locator("#preview").is_visible() and page.locator("#progress").is_visible()
     assert "Colorizing" in page.locator("#progress").inner_text()
-    page.wait_for_function("() => document.getElementById('progress-text').textContent.includes(' s')")
+    wait_until(page, "document.getElementById('progress-text').textContent.includes(' s')")
     page.click("#cancel")
     assert not page.locator("#preview").is_visible() and not page.locator("#progress").is_visible()
     assert page.locator("#status").inner_text() == "Cancelled."
@@ -514,3 +528,26 @@ def test_phone_slider_by_touch_actions_near_the_picture(browser, server):
         assert page.errors == []
     finally:
         page.context.close()
+
+
+def test_download_keeps_the_uploads_format(page, tmp_path):
+    buf = io.BytesIO()
+    Image.fromarray(photo(96, 64)).convert("RGB").save(buf, "JPEG", quality=90)
+    upload(page, buf.getvalue(), name="scan.jpg", mime="image/jpeg")
+    wait_result(page, 1)
+    assert page.locator("#download").inner_text() == "Download JPEG" and page.locator("#quality-field").is_visible()
+    with page.expect_download() as dl:
+        page.click("#download")
+    assert dl.value.suggested_filename == "scan-color.jpg"
+    dl.value.save_as(tmp_path / "a.jpg")
+    with Image.open(tmp_path / "a.jpg") as im:
+        assert im.format == "JPEG" and im.mode == "RGB" and im.size == (96, 64)
+    page.select_option("#download-format", "png")
+    assert not page.locator("#quality-field").is_visible()
+    with page.expect_download() as dl:
+        page.click("#download")
+    assert dl.value.suggested_filename == "scan-color.png"
+    dl.value.save_as(tmp_path / "b.png")
+    with Image.open(tmp_path / "b.png") as im:
+        assert im.format == "PNG" and im.size == (96, 64)
+    assert page.errors == []

@@ -20,7 +20,7 @@
     preview: $("preview"), previewImg: $("preview-img"), progress: $("progress"), progressText: $("progress-text"),
     cancel: $("cancel"), tbRecolorize: $("tb-recolorize"), tbDownload: $("tb-download"),
     refChip: $("reference-chip"), refThumb: $("reference-thumb"), refName: $("reference-name"),
-    refRemove: $("reference-remove"),
+    refRemove: $("reference-remove"), format: $("download-format"), quality: $("download-quality"),
   };
   const VIEWS = ["slider", "side", "after"];
   const MAX_ZOOM = 8;
@@ -274,6 +274,7 @@
     el.viewer.dataset.height = String(height);
     const ref = state.reference && currentModel() && currentModel().hints ? ` · colors of ${state.reference.name}` : "";
     setStatus(`${width}×${height} · model ${model} · ${millis} ms${ref}`);
+    updateQuality();
   }
 
   // The "before" side: the upload as the model sees it (its lightness), drawn in gray. When the
@@ -730,7 +731,19 @@
 
   // ---------------------------------------------------------------- download
   el.download.addEventListener("click", () => {
-    if (state.result) saveCanvas(el.after, `${stem()}-color.png`);
+    if (!state.result) return;
+    const type = downloadType();
+    let canvas = el.after;
+    if (type === "jpeg") {  // JPEG has no alpha: flatten onto white, as image editors do
+      canvas = document.createElement("canvas");
+      canvas.width = el.after.width;
+      canvas.height = el.after.height;
+      const ctx = canvas.getContext("2d");
+      ctx.fillStyle = "#fff";
+      ctx.fillRect(0, 0, canvas.width, canvas.height);
+      ctx.drawImage(el.after, 0, 0);
+    }
+    saveCanvas(canvas, `${stem()}-color.${type === "jpeg" ? "jpg" : type}`, type);
   });
 
   // ---------------------------------------------------------------- collage
@@ -738,7 +751,23 @@
     return (state.file && state.file.name ? state.file.name.replace(/\.[^.]*$/, "") : "") || "image";
   }
 
-  function saveCanvas(canvas, name) {
+  // the download's format: the upload's own (JPEG stays JPEG, WebP WebP, anything else PNG) or the one chosen
+  function downloadType() {
+    const chosen = el.format.value;
+    if (chosen !== "same") return chosen;
+    const type = (state.file && state.file.type) || "";
+    return type === "image/jpeg" ? "jpeg" : type === "image/webp" ? "webp" : "png";
+  }
+  function updateQuality() {
+    const lossy = downloadType() !== "png";
+    $("quality-field").hidden = !lossy;
+    $("download-quality-out").textContent = el.quality.value;
+    el.download.textContent = `Download ${downloadType().toUpperCase()}`;
+  }
+  el.format.addEventListener("change", updateQuality);
+  el.quality.addEventListener("input", updateQuality);
+
+  function saveCanvas(canvas, name, type = "png") {
     canvas.toBlob((blob) => {
       if (!blob) { showMessage("the image could not be saved (out of memory?)."); return; }
       const a = document.createElement("a");
@@ -748,7 +777,7 @@
       a.click();
       a.remove();
       setTimeout(() => URL.revokeObjectURL(a.href), 10000);
-    }, "image/png");
+    }, `image/${type}`, Number(el.quality.value) / 100);
   }
 
   // the original (as the model saw it) beside the filtered result; above it for wide pictures
