@@ -41,3 +41,17 @@ def make_rgb():
 def rgb_image() -> np.ndarray:
     """One 64x64 uint8 RGB test image."""
     return random_rgb(64, 64, seed=0)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """The server's job folder (under XDG_CACHE_HOME) stays inside the test run."""
+    import os
+
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = old

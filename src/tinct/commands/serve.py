@@ -37,6 +37,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="per-request limit, waiting included (default 120)")
     p.add_argument("--header-timeout", type=float, default=10.0, metavar="S",
                    help="a connection must send a request's headers within this (default 10)")
+    p.add_argument("--jobs-dir", default=None, metavar="DIR",
+                   help="where clip and batch jobs (/api/v1/jobs) keep their files and state, private "
+                        "(default: ~/.cache/tinct/jobs); finished results survive a restart")
     p.add_argument("--body-timeout", type=float, default=30.0, metavar="S",
                    help="an upload may pause at most this long before it gets 408 (default 30)")
     p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
@@ -91,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         host=args.host, port=args.port, models=tuple(args.model), default_model=args.default_model,
         max_upload_bytes=int(args.max_upload_mb * 1e6), max_pixels=int(args.max_megapixels * 1e6),
         queue_size=args.queue, workers=args.workers, timeout_s=args.timeout, torch_threads=args.threads,
-        header_timeout_s=args.header_timeout, body_timeout_s=args.body_timeout,
+        header_timeout_s=args.header_timeout, body_timeout_s=args.body_timeout, jobs_dir=args.jobs_dir,
         render_size=args.render_size, max_render_size=args.max_render_size, allowed_hosts=tuple(args.allow_host),
     )
     app = create_app(settings)

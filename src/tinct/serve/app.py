@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from tinct import __version__
-from tinct.serve import routes_api, routes_health, routes_page
+from tinct.serve import routes_api, routes_health, routes_jobs, routes_page
 from tinct.serve.errors import install_handlers
 from tinct.serve.models import ModelStore
 from tinct.serve.origin import OriginGuard
@@ -39,11 +39,22 @@ def _fastapi(**kwargs) -> FastAPI:
     return FastAPIOffline(**kwargs)
 
 
+class Jobs:
+    """The job store and its runner (``/api/v1/jobs``)."""
+
+    def __init__(self, settings: Settings, store: ModelStore):
+        from tinct.serve.jobs import JobRunner, JobStore
+
+        self.store = JobStore(settings.jobs_folder())
+        self.runner = JobRunner(self.store, store, settings.job_ttl_s)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app. Raises :class:`tinct.errors.TinctError` when a model file is missing or bad."""
     settings = settings or Settings()
     store = ModelStore(settings.models, settings.default_model, settings.render_size)
     queue = InferenceQueue(settings.workers, settings.queue_size, settings.timeout_s)
+    jobs = Jobs(settings, store)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,17 +65,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.preload:
             store.get(store.default)  # before the first request is accepted
         queue.start()
+        jobs.runner.start()
         try:
             yield
         finally:
             queue.shutdown()
+            jobs.runner.shutdown()
 
     app = _fastapi(title="tinct", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.store = store
     app.state.queue = queue
+    app.state.jobs = jobs
     install_handlers(app)
     app.include_router(routes_api.router)
+    app.include_router(routes_jobs.router)
     app.include_router(routes_health.router)
     app.include_router(routes_page.router)
     app.mount("/static", StaticFiles(directory=routes_page.STATIC_DIR), name="static")

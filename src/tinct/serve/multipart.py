@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -24,6 +26,9 @@ class Part:
     filename: str | None  # None for a plain form field
     content_type: str
     data: bytearray = field(default_factory=bytearray)
+    path: Path | None = None  # a file part spooled to disk (read_form's ``spool``): its file
+    size: int = 0
+    sink: BinaryIO | None = field(default=None, repr=False)
 
     def text(self) -> str:
         try:
@@ -46,8 +51,10 @@ async def idle_timeout(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIte
 
 
 async def read_form(content_type: str, body: AsyncIterator[bytes], *, max_body: int, max_file: int,
-                    max_field: int = 256_000, max_parts: int = 16) -> dict[str, Part]:
-    """Parse a multipart body streamed from ``body``; 400 when malformed, 413 past a limit."""
+                    max_field: int = 256_000, max_parts: int = 16, spool: Path | None = None) -> dict[str, Part]:
+    """Parse a multipart body streamed from ``body``; 400 when malformed, 413 past a limit.
+    With ``spool`` (a private folder), file parts go to files there instead of memory, and a file
+    field may repeat (``images``, ``images[1]``, ...)."""
     kind, params = parse_options_header(content_type)
     if kind != b"multipart/form-data":
         raise ApiError(400, "send the image as multipart/form-data (a form with a file field 'image')")
@@ -76,21 +83,31 @@ async def read_form(content_type: str, body: AsyncIterator[bytes], *, max_body: 
         if b"name" not in opts:
             raise ApiError(400, "a multipart part has no name")
         name = opts[b"name"].decode("utf-8", "replace")
+        filename = opts[b"filename"].decode("utf-8", "replace") if b"filename" in opts else None
+        if name in parts and spool is not None and filename is not None:
+            name = f"{name}[{sum(1 for k in parts if k.split('[')[0] == name)}]"
         if name in parts:
             raise ApiError(400, f"the form field {name!r} is given twice")
         if len(parts) >= max_parts:
             raise ApiError(400, f"too many form fields (at most {max_parts})")
-        filename = opts[b"filename"].decode("utf-8", "replace") if b"filename" in opts else None
         ctype = state["headers"].get("content-type", b"").decode("latin-1")
-        state["part"] = parts[name] = Part(name, filename, ctype)
+        part = Part(name, filename, ctype)
+        if spool is not None and filename is not None:
+            part.path = spool / f"upload-{len(parts)}"
+            part.sink = open(part.path, "xb")  # noqa: SIM115  closed when the form ends
+        state["part"] = parts[name] = part
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
         part: Part = state["part"]
         limit = max_file if part.filename is not None else max_field
-        if len(part.data) + (end - start) > limit:
+        if part.size + (end - start) > limit:
             what = "the upload" if part.filename is not None else f"the form field {part.name!r}"
             raise ApiError(413, f"{what} is larger than the {human_bytes(limit)} limit")
-        part.data += data[start:end]
+        part.size += end - start
+        if part.sink is not None:
+            part.sink.write(data[start:end])
+        else:
+            part.data += data[start:end]
 
     def on_end() -> None:
         state["ended"] = True
@@ -112,6 +129,11 @@ async def read_form(content_type: str, body: AsyncIterator[bytes], *, max_body: 
         raise ApiError(400, "the multipart request is malformed") from None
     except ClientDisconnect:
         raise ApiError(400, "the upload was interrupted") from None
+    finally:
+        for part in parts.values():
+            if part.sink is not None:
+                part.sink.close()
+                part.sink = None
     if not state["ended"]:
         raise ApiError(400, "the multipart request is incomplete (cut short?)")
     return parts

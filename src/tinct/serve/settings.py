@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from tinct.errors import TinctError
 
@@ -24,6 +26,12 @@ class Settings:
     timeout_s: float = 120.0  # per request, waiting + running; past it the request gets 503
     header_timeout_s: float = 10.0  # a connection must send a request's head within this (else closed)
     body_timeout_s: float = 30.0  # an upload may pause at most this long (else 408)
+    jobs_dir: str | None = None  # job files and their SQLite state; default: ~/.cache/tinct/jobs (private)
+    max_jobs: int = 4  # jobs received, queued or running at once; more get 503
+    max_job_bytes: int = 500_000_000  # one job's upload (a clip, or all its images)
+    max_job_images: int = 200
+    max_video_s: float = 1800.0  # the longest clip a job takes
+    job_ttl_s: float = 3600.0  # a finished result is kept this long for download
     torch_threads: int = 0  # torch intra-op threads; 0 leaves torch's default
     render_size: int | None = None  # default working size (longer side); None: each model's own (photo 256, line art 512)
     max_render_size: int = 1024  # the largest working size a request may ask for
@@ -42,6 +50,11 @@ class Settings:
             (self.timeout_s > 0, f"timeout must be positive, got {self.timeout_s}"),
             (0 < self.header_timeout_s <= 3600, f"header timeout must be 0-3600 s, got {self.header_timeout_s}"),
             (0 < self.body_timeout_s <= 3600, f"body timeout must be 0-3600 s, got {self.body_timeout_s}"),
+            (self.max_jobs >= 1, f"max jobs must be at least 1, got {self.max_jobs}"),
+            (self.max_job_bytes >= 1024, "the job upload limit must be at least 1 KB"),
+            (1 <= self.max_job_images <= 10_000, f"max job images must be 1-10000, got {self.max_job_images}"),
+            (0 < self.max_video_s <= 86_400, f"max video length must be 0-86400 s, got {self.max_video_s}"),
+            (0 < self.job_ttl_s <= 7 * 86_400, f"job result lifetime must be 0-604800 s, got {self.job_ttl_s}"),
             (self.torch_threads >= 0, f"torch threads must be 0 (default) or more, got {self.torch_threads}"),
             (MIN_RENDER_SIZE <= self.max_render_size <= 4096,
              f"max render size must be {MIN_RENDER_SIZE}-4096, got {self.max_render_size}"),
@@ -51,6 +64,13 @@ class Settings:
         for ok, message in checks:
             if not ok:
                 raise TinctError(message)
+
+    def jobs_folder(self) -> Path:
+        """Where job files and their state live (created private, mode 0700)."""
+        if self.jobs_dir:
+            return Path(self.jobs_dir)
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        return base / "tinct" / "jobs"
 
     @property
     def url(self) -> str:

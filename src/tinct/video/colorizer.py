@@ -52,13 +52,14 @@ class VideoColorizer:
             if hints.is_empty():
                 hints = None
         self.hints, self.per_frame, self.keep = hints, per_frame, keep
+        self.render_size = render_size  # None: the colorizer's own
         self.cuts = 0  # shot cuts found in the last stream
 
     def frames(self, rgb_frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         """Colorize a stream of HxWx3 uint8 frames (a new stream starts afresh)."""
         stab = None if self.per_frame else Stabilizer(self.keep)
         for rgb in rgb_frames:
-            l_full, ab = self.colorizer.predict(rgb, self.hints)
+            l_full, ab = self.colorizer.predict(rgb, self.hints, self.render_size)
             if stab is not None:
                 gray = F.interpolate(l_full, size=ab.shape[-2:], mode="bilinear", align_corners=False, antialias=True)
                 g8 = np.clip(gray[0, 0].numpy() * 2.55 + 0.5, 0, 255).astype(np.uint8)

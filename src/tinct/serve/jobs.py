@@ -1,0 +1,227 @@
+"""Long work for the server: a clip or a batch of images colorized in the background, as a job.
+
+- :class:`JobStore`: job state in SQLite (``jobs.sqlite``) beside the job files, in a private
+  folder (mode 0700). A server restart loses no finished result; a job that was queued or running
+  when the server stopped is marked ``interrupted``.
+- :class:`JobRunner`: one background thread runs the jobs in order on the server's models
+  (the same :class:`tinct.pipeline.Colorizer` as the image API), updates their progress, and
+  stops a job between frames or images when it is cancelled.
+
+A job's files are removed when its result is downloaded, when it is cancelled or fails, and when
+its result expires unread (``Settings.job_ttl_s``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import secrets
+import shutil
+import sqlite3
+import threading
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from tinct.errors import TinctError
+
+log = logging.getLogger("tinct.serve.jobs")
+
+ACTIVE = ("queued", "running")
+COLUMNS = ("id", "kind", "status", "created", "updated", "done", "total", "message", "model", "render_size",
+           "result", "name", "expires")
+INTERRUPTED = "the server stopped while this job ran; submit it again"
+
+
+class JobCancelled(Exception):
+    """Raised inside a running job when it is cancelled."""
+
+
+class JobStore:
+    """Job rows in SQLite and job folders under ``root``."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.root / "jobs.sqlite", check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, kind TEXT, status TEXT, created REAL, "
+                         "updated REAL, done INTEGER, total INTEGER, message TEXT, model TEXT, render_size INTEGER, "
+                         "result TEXT, name TEXT, expires REAL)")
+        with self._lock:  # jobs of a previous run that never finished
+            stale = [r[0] for r in self._db.execute("SELECT id FROM jobs WHERE status IN "
+                                                    "('receiving', 'queued', 'running')")]
+            self._db.execute("UPDATE jobs SET status = 'interrupted', message = ?, updated = ? "
+                             "WHERE status IN ('receiving', 'queued', 'running')", (INTERRUPTED, time.time()))
+        for job_id in stale:
+            self.remove_files(job_id)
+
+    def folder(self, job_id: str) -> Path:
+        return self.root / job_id
+
+    def create(self, kind: str, model: str, render_size: int | None, name: str) -> str:
+        job_id = secrets.token_urlsafe(12)
+        self.folder(job_id).mkdir(mode=0o700)
+        now = time.time()
+        with self._lock:
+            self._db.execute("INSERT INTO jobs VALUES (?, ?, 'receiving', ?, ?, 0, 0, '', ?, ?, NULL, ?, NULL)",
+                             (job_id, kind, now, now, model, render_size, name))
+        return job_id
+
+    def update(self, job_id: str, **fields: Any) -> None:
+        fields["updated"] = time.time()
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        with self._lock:
+            self._db.execute(f"UPDATE jobs SET {cols} WHERE id = ?", (*fields.values(), job_id))  # noqa: S608
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT {', '.join(COLUMNS)} FROM jobs WHERE id = ?", (job_id,)).fetchone()  # noqa: S608
+        return dict(zip(COLUMNS, row)) if row else None
+
+    def active(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM jobs WHERE status IN "
+                                    "('receiving', 'queued', 'running')").fetchone()[0]
+
+    def remove_files(self, job_id: str) -> None:
+        shutil.rmtree(self.folder(job_id), ignore_errors=True)
+
+    def forget(self, job_id: str) -> None:
+        """Remove a job entirely (a submission that was refused)."""
+        self.remove_files(job_id)
+        with self._lock:
+            self._db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+
+    def expire(self, now: float | None = None) -> None:
+        """Results not downloaded in time are removed."""
+        now = time.time() if now is None else now
+        with self._lock:
+            gone = [r[0] for r in self._db.execute("SELECT id FROM jobs WHERE status = 'done' AND expires < ?", (now,))]
+            self._db.execute("UPDATE jobs SET status = 'expired' WHERE status = 'done' AND expires < ?", (now,))
+        for job_id in gone:
+            self.remove_files(job_id)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class JobRunner:
+    """Runs queued jobs one at a time in a background thread."""
+
+    def __init__(self, store: JobStore, models, ttl_s: float):
+        self.store, self.models, self.ttl_s = store, models, ttl_s
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._cancelled: set[str] = set()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="tinct-jobs", daemon=True)
+        self._thread.start()
+
+    def shutdown(self) -> None:
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def submit(self, job_id: str) -> None:
+        self.store.update(job_id, status="queued")
+        self._queue.put(job_id)
+
+    def cancel(self, job_id: str) -> None:
+        self._cancelled.add(job_id)
+
+    def _loop(self) -> None:
+        while True:
+            job_id = self._queue.get()
+            if job_id is None:
+                return
+            job = self.store.get(job_id)
+            if job is None or job["status"] != "queued" or job_id in self._cancelled:
+                continue
+            self.store.update(job_id, status="running")
+            try:
+                result = self._run(job)
+            except JobCancelled:
+                self.store.remove_files(job_id)
+                continue  # the cancel request has set its state
+            except TinctError as exc:
+                self.store.update(job_id, status="failed", message=str(exc))
+                self.store.remove_files(job_id)
+                continue
+            except Exception as exc:  # noqa: BLE001  one bad job must not stop the runner
+                log.exception("job %s failed", job_id)
+                self.store.update(job_id, status="failed", message=f"internal error ({type(exc).__name__})")
+                self.store.remove_files(job_id)
+                continue
+            self.store.update(job_id, status="done", result=result.name, expires=time.time() + self.ttl_s)
+
+    def _check(self, job_id: str) -> None:
+        if job_id in self._cancelled:
+            raise JobCancelled
+
+    def _run(self, job: dict[str, Any]) -> Path:
+        colorizer = self.models.get(job["model"])
+        folder = self.store.folder(job["id"])
+        inputs = sorted(p for p in folder.iterdir() if p.name.startswith("upload-"))
+        if job["kind"] == "video":
+            return self._video(job, colorizer, inputs[0], folder)
+        return self._images(job, colorizer, inputs, folder)
+
+    def _video(self, job, colorizer, src: Path, folder: Path) -> Path:
+        from tinct.video import VideoColorizer
+
+        last = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            self._check(job["id"])
+            if time.monotonic() - last[0] > 0.5 or done == total:
+                last[0] = time.monotonic()
+                self.store.update(job["id"], done=done, total=total)
+
+        vc = VideoColorizer(colorizer, render_size=job["render_size"])
+        out = folder / "result.mp4"
+        res = vc.colorize(src, out, progress=progress)
+        self.store.update(job["id"], done=res.frames, total=res.frames,
+                          message=f"{len(res.damaged)} damaged frame(s) skipped" if res.damaged else "")
+        return res.out
+
+    def _images(self, job, colorizer, inputs: list[Path], folder: Path) -> Path:
+        from tinct.imageio import load_image, save_image
+
+        names = json.loads((folder / "names.json").read_text())
+        out = folder / "result.zip"
+        report, used = [], set()
+        self.store.update(job["id"], total=len(inputs))
+        with zipfile.ZipFile(out, "w") as zf:
+            for i, src in enumerate(inputs):
+                self._check(job["id"])
+                name = names.get(src.name, src.name)
+                stem = Path(name).stem or f"image-{i}"
+                try:
+                    img = load_image(src)
+                    rgb = colorizer.colorize_array(img.rgb, None, job["render_size"])
+                    ext = ".jpg" if (img.format == "JPEG" and img.alpha is None) else ".png"
+                    arc = f"{stem}-color{ext}"
+                    k = 1
+                    while arc in used:
+                        arc, k = f"{stem}-color-{k}{ext}", k + 1
+                    used.add(arc)
+                    tmp = folder / f"out{ext}"
+                    save_image(tmp, rgb, img.alpha, like=img, overwrite=True)
+                    zf.write(tmp, arc, compress_type=zipfile.ZIP_STORED if ext == ".jpg" else zipfile.ZIP_DEFLATED)
+                    tmp.unlink()
+                    report.append({"file": name, "status": "done", "output": arc})
+                except TinctError as exc:
+                    report.append({"file": name, "status": "failed", "reason": str(exc).replace(str(src), name)})
+                self.store.update(job["id"], done=i + 1)
+            zf.writestr("report.json", json.dumps(report, indent=2) + "\n")
+        failed = sum(r["status"] == "failed" for r in report)
+        self.store.update(job["id"], message=f"{failed} of {len(report)} image(s) could not be read" if failed else "")
+        return out
