@@ -551,3 +551,31 @@ def test_download_keeps_the_uploads_format(page, tmp_path):
     with Image.open(tmp_path / "b.png") as im:
         assert im.format == "PNG" and im.size == (96, 64)
     assert page.errors == []
+
+
+def test_a_film_runs_as_a_job(page, server, tmp_path):
+    """A dropped film goes to /api/v1/jobs: progress, then a download of the colorized mp4."""
+    from clips import frames, write_clip
+    from tinct.video.io import probe
+
+    clip = write_clip(tmp_path / "film.mp4", frames(8, 64, 96))
+    page.set_input_files("#file-input", files=[{"name": "film.mp4", "mimeType": "video/mp4",
+                                                "buffer": clip.read_bytes()}])
+    page.locator("#job").wait_for(state="visible")
+    page.locator("#job-download").wait_for(state="visible", timeout=120_000)
+    assert "film.mp4" in page.locator("#job-text").inner_text() and "colorized" in page.locator("#job-text").inner_text()
+    with page.expect_download() as dl:
+        page.click("#job-download")
+    assert dl.value.suggested_filename == "film-color.mp4"
+    dl.value.save_as(tmp_path / "out.mp4")
+    info = probe(tmp_path / "out.mp4")
+    assert (info.width, info.height) == (96, 64)
+    assert "downloaded" in page.locator("#job-text").inner_text() and page.locator("#job-video").is_visible()
+    # several photos at once: a zip
+    files = [{"name": f"p{i}.png", "mimeType": "image/png", "buffer": png_bytes(photo(48, 32))} for i in range(2)]
+    page.set_input_files("#file-input", files=files)
+    page.locator("#job-download").wait_for(state="visible", timeout=120_000)
+    with page.expect_download() as dl:
+        page.click("#job-download")
+    assert dl.value.suggested_filename == "colorized.zip"
+    assert page.errors == []

@@ -126,9 +126,9 @@ async def result(request: Request, job_id: str):
     if not path.is_file():
         raise ApiError(410, "the job's result is gone")
     store.update(job_id, status="downloaded")
-    stem = job["name"].rsplit(".", 1)[0] if job["kind"] == "video" else "colorized"
+    name = f"{job['name'].rsplit('.', 1)[0]}-color.mp4" if job["kind"] == "video" else "colorized.zip"
     media = "video/mp4" if path.suffix == ".mp4" else "application/zip"
-    return FileResponse(path, media_type=media, filename=f"{stem}-color{path.suffix}",
+    return FileResponse(path, media_type=media, filename=name,
                         background=BackgroundTask(store.remove_files, job_id), headers={"Cache-Control": "no-store"})
 
 

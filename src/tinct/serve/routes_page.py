@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 STATIC_DIR = Path(__file__).parent / "static"
 # Everything the page uses comes from this server; images are shown from blob: URLs and canvases.
 PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; style-src 'self'; "
                                "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
                                "frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",

@@ -132,7 +132,123 @@
     colorize(0, file);  // the photo (and its fresh, empty hint list) replaces the shown one on success only
   }
 
-  el.file.addEventListener("change", () => { chooseFile(el.file.files[0]); el.file.value = ""; });
+  // ---------------------------------------------------------------- jobs: a film, or several photos
+  const VIDEO_EXT = /\.(mp4|mov|m4v|mkv|avi|webm)$/i;
+  const isVideo = (f) => f.type.startsWith("video/") || VIDEO_EXT.test(f.name || "");
+
+  function chooseFiles(files) {
+    files = [...files].filter(Boolean);
+    if (!files.length) return;
+    if (files.length === 1 && !isVideo(files[0])) { chooseFile(files[0]); return; }
+    if (files.some(isVideo) && files.length > 1) {
+      showMessage("one film at a time, please (or several photos without a film).");
+      return;
+    }
+    submitJob(files);
+  }
+
+  async function submitJob(files) {
+    clearMessage();
+    if (state.job) await cancelJob();
+    const video = isVideo(files[0]);
+    const form = new FormData();
+    for (const f of files) form.append(video ? "video" : "images", f, f.name || "file");
+    if (el.model.value) form.append("model", el.model.value);
+    if (el.render.value) form.append("render_size", el.render.value);
+    const label = video ? `“${files[0].name}”` : `${files.length} photos`;
+    $("job-text").textContent = `Sending ${label}…`;
+    $("job-progress").removeAttribute("value");
+    $("job-download").hidden = true;
+    $("job-cancel").hidden = false;
+    $("job-video").hidden = true;
+    $("job").hidden = false;
+    try {
+      const res = await fetch("/api/v1/jobs", { method: "POST", body: form });
+      if (!res.ok) throw new Error(await errorText(res));
+      const job = await res.json();
+      state.job = { id: job.id, url: job.status_url, label, video };
+      pollJob();
+    } catch (err) {
+      $("job").hidden = true;
+      showMessage(`could not start the job for ${label}: ${err.message}`);
+    }
+  }
+
+  async function pollJob() {
+    const job = state.job;
+    if (!job) return;
+    let s;
+    try {
+      s = await getJSON(job.url);
+    } catch (err) {
+      if (state.job === job) { showMessage(err.message); $("job").hidden = true; state.job = null; }
+      return;
+    }
+    if (state.job !== job) return;
+    const bar = $("job-progress");
+    if (s.progress != null) bar.value = s.progress; else bar.removeAttribute("value");
+    const count = s.total ? ` (${s.done} of ${s.total} ${job.video ? "frames" : "photos"})` : "";
+    if (s.status === "queued" || s.status === "running") {
+      $("job-text").textContent = `${s.status === "queued" ? "Waiting to colorize" : "Colorizing"} ${job.label}` +
+        `${s.progress != null ? `: ${Math.round(s.progress * 100)} %` : "…"}${count}`;
+      job.timer = setTimeout(pollJob, 1000);
+      return;
+    }
+    $("job-cancel").hidden = true;
+    if (s.status === "done") {
+      bar.value = 1;
+      $("job-text").textContent = `${job.label} is colorized${s.message ? ` (${s.message})` : ""}.`;
+      job.result = s.result_url;
+      $("job-download").textContent = job.video ? "Download the film" : "Download the photos (zip)";
+      $("job-download").hidden = false;
+    } else {
+      $("job-text").textContent = `${job.label}: ${s.status}${s.message ? ` (${s.message})` : ""}.`;
+      state.job = null;
+    }
+  }
+
+  async function cancelJob() {
+    const job = state.job;
+    if (!job) return;
+    state.job = null;
+    clearTimeout(job.timer);
+    try { await fetch(job.url, { method: "DELETE" }); } catch (_) { /* the server is gone: nothing to cancel */ }
+    $("job-text").textContent = `${job.label}: cancelled.`;
+    $("job-cancel").hidden = true;
+    $("job-progress").value = 0;
+  }
+  $("job-cancel").addEventListener("click", cancelJob);
+
+  $("job-download").addEventListener("click", async () => {
+    const job = state.job;
+    if (!job || !job.result) return;
+    try {
+      const res = await fetch(job.result);
+      if (!res.ok) throw new Error(await errorText(res));
+      const name = (res.headers.get("Content-Disposition") || "").match(/filename="([^"]+)"/);
+      const blob = await res.blob();
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = name ? name[1] : (job.video ? "film-color.mp4" : "colorized.zip");
+      document.body.append(a);
+      a.click();
+      a.remove();
+      if (job.video) {  // the result stays playable here (the server has let it go)
+        const v = $("job-video");
+        v.src = a.href;
+        v.hidden = false;
+      } else {
+        setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+      }
+      $("job-download").hidden = true;
+      $("job-text").textContent = `${job.label}: downloaded.`;
+      state.job = null;
+    } catch (err) {
+      showMessage(err.message);
+    }
+  });
+
+  el.file.addEventListener("change", () => { chooseFiles(el.file.files); el.file.value = ""; });
 
   for (const type of ["dragenter", "dragover"]) {
     window.addEventListener(type, (e) => {
@@ -146,8 +262,7 @@
   window.addEventListener("drop", (e) => {
     e.preventDefault();
     el.drop.classList.remove("dragging");
-    const file = e.dataTransfer && e.dataTransfer.files[0];
-    if (file) chooseFile(file);
+    if (e.dataTransfer && e.dataTransfer.files.length) chooseFiles(e.dataTransfer.files);
   });
   window.addEventListener("paste", (e) => {
     const item = [...(e.clipboardData ? e.clipboardData.files : [])][0];
