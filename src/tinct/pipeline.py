@@ -59,6 +59,7 @@ def working_size(hw: tuple[int, int], render_size: int) -> tuple[int, int]:
 
 MAX_RENDER_SIZE = 4096
 DEFAULT_RENDER_SIZE = 256
+BACKENDS = ("torch", "onnx")
 RELIGHT_EPS, RELIGHT_MAX = 1.0, 4.0  # L units added before the ratio of painted to drawn L, and its cap
 
 
@@ -80,7 +81,7 @@ class Colorizer:
     """
 
     def __init__(self, model: str | os.PathLike | torch.nn.Module = DEFAULT_MODEL, render_size: int | None = None,
-                 temperature: float | None = None, device: str = "cpu"):
+                 temperature: float | None = None, device: str = "cpu", backend: str = "torch"):
         self.path: Path | None = None  # the model file, when loaded from one
         if isinstance(model, torch.nn.Module):
             self.model, self.record = model.eval(), {"arch": getattr(model, "arch", "?"), "provenance": {}}
@@ -94,6 +95,15 @@ class Colorizer:
         self.render_size = check_render_size(render_size)
         self.temperature = temperature
         self.device = torch.device(device)
+        if backend not in BACKENDS:
+            raise TinctError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        self.backend, self.onnx = backend, None
+        if backend == "onnx":  # the hint-free network on onnxruntime; hints still go through torch
+            if self.path is None:
+                raise TinctError("the ONNX backend needs a model file or a shipped model name")
+            from tinct.export.onnx import OnnxNetwork, cached_export
+
+            self.onnx = OnnxNetwork(cached_export(self.path), self.path, threads=torch.get_num_threads())
 
     @property
     def supports_hints(self) -> bool:
@@ -153,7 +163,8 @@ class Colorizer:
         kw = {k: v.to(self.device) for k, v in given if v is not None}
         if kw and not self.supports_hints:
             raise HintError(f"model {self.name!r} takes no hints; use a hint model such as 'photo'")
-        out = self.model(color.normalize_l(l_work).to(self.device), **kw)
+        l_in = color.normalize_l(l_work).to(self.device)
+        out = self.onnx(l_in) if self.onnx is not None and not kw else self.model(l_in, **kw)
         ab = color.denormalize_ab(self.model.decode(out, self.temperature)).float().cpu()
         l_pred = self.model.decode_l(out) if hasattr(self.model, "decode_l") else None
         return ab, None if l_pred is None else color.denormalize_l(l_pred).float().cpu()

@@ -68,6 +68,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                                                      "(COLOR[:WEIGHT], comma separated)")
     h.add_argument("--reference", metavar="IMAGE", help="an image whose colors the result should follow")
     p.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads for torch (default: torch's)")
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                   help="onnx: run the network with ONNX Runtime (exported on first use; hints still use torch)")
     p.add_argument("--no-provenance", action="store_true",
                    help="do not mark the outputs as colorized (by default their XMP says tinct colorized them: "
                         "version, model, date; the input's EXIF, ICC profile and XMP are kept either way)")
@@ -316,7 +318,8 @@ def _run_jobs(args: argparse.Namespace, todo: list[Job], hints, counts: dict[str
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    colorizer = Colorizer(args.model, render_size=args.render_size, temperature=args.temperature)
+    colorizer = Colorizer(args.model, render_size=args.render_size, temperature=args.temperature,
+                          backend=args.backend)
     _check_model_hints(colorizer, hints)
     mark = None if args.no_provenance else provenance_of(colorizer)
     bar = tqdm(todo, unit="image", desc="colorize", file=sys.stderr, disable=args.quiet or not sys.stderr.isatty())

@@ -24,14 +24,16 @@ def run(args: argparse.Namespace) -> int:
     for name, path in shipped_models().items():
         rec = read_record(path)
         shipped.append({"name": name, "arch": rec["arch"], "hints": bool(rec["kwargs"].get("hints")),
-                        "metrics": rec.get("provenance", {}).get("metrics", {}), "path": str(path)})
+                        "purpose": rec.get("purpose") or "", "benchmark": rec.get("provenance", {}).get("benchmark", {}),
+                        "path": str(path)})
     if args.json:
         print(json.dumps({"zoo": zoo, "shipped": shipped}, indent=2))
         return 0
     print("Architectures (tinct train --model NAME):")
+    width = max(len(m["name"]) for m in zoo) + 1
     for m in zoo:
-        print(f"  {m['name']:<10} {m['role']:<13} {m['summary']}")
+        print(f"  {m['name']:<{width}} {m['role']:<13} {m['summary']}")
     print("Shipped models (tinct colorize --model NAME):")
     for m in shipped:
-        print(f"  {m['name']:<10} {m['arch']:<10} hints={'yes' if m['hints'] else 'no'}")
+        print(f"  {m['name']:<8} {m['arch']:<13} hints={'yes' if m['hints'] else 'no ':<3}  {m['purpose']}")
     return 0

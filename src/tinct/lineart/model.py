@@ -22,7 +22,7 @@ from torch import nn
 
 from tinct import color
 from tinct.hints.user import global_from_histogram
-from tinct.models.base import GLOBAL_HINT_DIM, ColorNet, UpBlock, conv_bn_act
+from tinct.models.base import GLOBAL_HINT_DIM, ColorNet, UpBlock, conv_bn_act, pool_to
 from tinct.models.efficientnet_lite import (
     FEATURE_CHANNELS,
     EfficientNetLite0,
@@ -108,7 +108,7 @@ class LineArtUNet(LabOutput):
         x = self.up4(x, f4)
         skip2, skip1 = f2, l
         if self.hints:
-            skip2 = torch.cat([f2, F.adaptive_avg_pool2d(hint, f2.shape[-2:])], 1)
+            skip2 = torch.cat([f2, pool_to(hint, f2.shape[-2:])], 1)
             skip1 = torch.cat([l, hint], 1)
         x = self.up2(x, skip2)
         x = self.up1(x, skip1)

@@ -101,6 +101,14 @@ class Discriminator(nn.Module):
         raise NotImplementedError
 
 
+def pool_to(x: torch.Tensor, size) -> torch.Tensor:
+    """Average-pool ``x`` to ``size``: a plain 2x2 pooling when that is exact (it exports to ONNX
+    with any input size), else adaptive pooling."""
+    if x.shape[-2] == 2 * size[0] and x.shape[-1] == 2 * size[1]:
+        return F.avg_pool2d(x, 2)
+    return F.adaptive_avg_pool2d(x, size)
+
+
 def conv_bn_act(cin: int, cout: int, k: int = 3, stride: int = 1, act: str = "relu", bn: bool = True) -> nn.Sequential:
     layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, stride, k // 2, bias=not bn)]
     if bn:

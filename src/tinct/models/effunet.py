@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tinct import color
-from tinct.models.base import GLOBAL_HINT_DIM, ColorNet, UpBlock, conv_bn_act
+from tinct.models.base import GLOBAL_HINT_DIM, ColorNet, UpBlock, conv_bn_act, pool_to
 from tinct.hints.fusion import HintFusion
 from tinct.models.efficientnet_lite import (
     FEATURE_CHANNELS,
@@ -127,7 +127,7 @@ class EffUNet(ColorNet):
         x4 = self.up4(x, f4)
         skip2 = f2
         if self.hints:
-            skip2 = torch.cat([f2, F.adaptive_avg_pool2d(hint, f2.shape[-2:])], dim=1)
+            skip2 = torch.cat([f2, pool_to(hint, f2.shape[-2:])], dim=1)
         x2 = self.up2(x4, skip2)
         out = {"ab": self.ab_head(x2)}
         if self.bins_head:

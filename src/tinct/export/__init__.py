@@ -1,0 +1,1 @@
+"""Exports of tinct models for other runtimes: :mod:`tinct.export.onnx` (ONNX Runtime)."""
