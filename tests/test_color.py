@@ -127,3 +127,22 @@ def test_annealed_mean_log_prior_pulls_toward_the_prior():
     red[0, (7 * 8 + 0) * 8 + 0] = 1.0
     shifted = color.annealed_mean(logits, bins, 1.0, color.histogram_ab_prior(red, bins).log())
     assert float(shifted[0, 0].mean()) > float(plain[0, 0].mean()) + 20
+
+
+def test_match_histogram_moves_tones_toward_the_wanted_colors():
+    from tinct import color
+
+    torch.manual_seed(0)
+    lab = torch.cat([torch.rand(2, 1, 16, 16) * 100, (torch.rand(2, 2, 16, 16) - 0.5) * 40], 1)
+    red = color.rgb_histogram(torch.tensor([0.8, 0.1, 0.1]).view(1, 3, 1, 1))
+    hist = torch.cat([red, torch.zeros_like(red)])  # image 0 toward red, image 1 has no histogram
+    out = color.match_histogram(lab, hist, 1.0)
+    target = color.rgb_to_lab(torch.tensor([0.8, 0.1, 0.1]).view(1, 3, 1, 1)).flatten()
+    assert (out[0].flatten(1).mean(1) - target).abs().max() < 8  # within the bin's spread
+    assert torch.equal(out[1], lab[1])
+    assert torch.equal(color.match_histogram(lab, hist, 0.0), lab)
+    # order is kept within a channel: the darkest pixel stays the darkest
+    darkest = lab[0, 0].flatten().argmin()
+    assert out[0, 0].flatten()[darkest] == out[0, 0].min()
+    half = color.match_histogram(lab, hist, 0.5)
+    assert torch.allclose(half[0], 0.5 * (out[0] + lab[0]), atol=1e-4)

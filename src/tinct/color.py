@@ -250,6 +250,39 @@ def rgb_histogram(rgb: torch.Tensor, bins_per_channel: int = 8, mask: torch.Tens
     return hist / hist.sum(dim=1, keepdim=True).clamp(min=1e-8)
 
 
+def match_histogram(lab: torch.Tensor, hist: torch.Tensor, strength: float = 1.0,
+                    bins_per_channel: int = 8) -> torch.Tensor:
+    """Move each image's L, a and b toward the distribution of the colors of ``hist`` (N, bins^3,
+    an RGB histogram as :func:`rgb_histogram` makes): per channel, every pixel takes the value of
+    the same rank (quantile) in the histogram's colors, mixed in by ``strength`` (0 = unchanged).
+    Order is kept within a channel, so dark lines stay the darkest pixels. ``lab`` raw (N, 3, H, W);
+    rows of ``hist`` that are all zero leave their image unchanged."""
+    n = lab.shape[0]
+    centers = histogram_bin_colors(bins_per_channel).to(lab)
+    step = 0.25 / bins_per_channel  # 8 points per bin, at the quarter points of its cube
+    offs = torch.tensor([[x, y, z] for x in (-step, step) for y in (-step, step) for z in (-step, step)]).to(lab)
+    pts = (centers[:, None] + offs[None]).reshape(-1, 3).clamp(0, 1)
+    target = rgb_to_lab(pts.T[None, :, :, None])[0, :, :, 0]  # (3, M)
+    out = lab.clone()
+    flat = lab.flatten(2)  # (N, 3, P)
+    p = flat.shape[-1]
+    q = (torch.arange(p, dtype=lab.dtype, device=lab.device) + 0.5) / p
+    for i in range(n):
+        w = hist[i].clamp(min=0).repeat_interleave(offs.shape[0])
+        if float(w.sum()) <= 0:
+            continue
+        for ch in range(3):
+            order = torch.argsort(target[ch])
+            cdf = torch.cumsum(w[order], 0)
+            cdf = cdf / cdf[-1]
+            quantiles = target[ch][order][torch.searchsorted(cdf, q).clamp(max=cdf.numel() - 1)]
+            ranks = torch.empty(p, dtype=torch.long, device=lab.device)
+            ranks[torch.argsort(flat[i, ch])] = torch.arange(p, device=lab.device)
+            matched = quantiles[ranks]
+            out[i, ch] = (strength * matched + (1 - strength) * flat[i, ch]).view_as(lab[i, ch])
+    return out
+
+
 def histogram_bin_colors(bins_per_channel: int = 8) -> torch.Tensor:
     """sRGB centers (bins^3, 3) of the histogram bins of :func:`rgb_histogram`."""
     c = (torch.arange(bins_per_channel, dtype=torch.float32) + 0.5) / bins_per_channel

@@ -40,16 +40,35 @@ def drawing_rgb(l: torch.Tensor) -> torch.Tensor:
 
 
 class LabOutput(ColorNet):
-    """Shared decoding of the ``"lab"`` networks."""
+    """Shared decoding of the ``"lab"`` networks: the painted Lab, its L, a and b then moved toward
+    a given histogram (palette or reference; not the automatic one) by ``hist_match``
+    (:func:`tinct.color.match_histogram`): the hint sets the picture's overall tones and colors."""
 
     output_kind = "lab"
     render_size = 512  # line art needs its lines: work at 512 px unless told otherwise
+    hist_match = 0.0
 
     def decode(self, out: dict[str, torch.Tensor], temperature: float | None = None) -> torch.Tensor:
-        return out["lab"][:, 1:].clamp(-1, 1)
+        return self._decoded(out)[:, 1:]
 
     def decode_l(self, out: dict[str, torch.Tensor]) -> torch.Tensor:
-        return out["lab"][:, :1].clamp(-1, 1)
+        return self._decoded(out)[:, :1]
+
+    def _decoded(self, out: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Normalized Lab, histogram-matched once per output dict."""
+        if "decoded" not in out:
+            lab = out["lab"].clamp(-1, 1)
+            if self.hist_match > 0 and "hist" in out:
+                raw = torch.cat([color.denormalize_l(lab[:, :1]), color.denormalize_ab(lab[:, 1:])], 1)
+                raw = color.match_histogram(raw, out["hist"], self.hist_match)
+                lab = torch.cat([color.normalize_l(raw[:, :1]), color.normalize_ab(raw[:, 1:])], 1).clamp(-1, 1)
+            out["decoded"] = lab
+        return out["decoded"]
+
+    @staticmethod
+    def wanted_histogram(g: torch.Tensor) -> torch.Tensor:
+        """(N, 512) histograms of a global hint, zero rows where none is given."""
+        return g[:, :-1] * (g[:, -1:] > 0)
 
 
 @register_model(
@@ -63,8 +82,14 @@ class LabOutput(ColorNet):
 class LineArtUNet(LabOutput):
     init_only_kwargs = ("pretrained",)
 
-    def __init__(self, width: int = 32, pretrained: bool = True, hints: bool = True, auto_hint: bool = True):
+    def __init__(self, width: int = 32, pretrained: bool = True, hints: bool = True, auto_hint: bool = True,
+                 hist_match: float = 0.7):
+        """``hist_match``: how far the output's tones and colors move toward the wanted histogram
+        (0-1; see :class:`LabOutput`)."""
         super().__init__()
+        if not 0.0 <= hist_match <= 1.0:
+            raise ValueError(f"hist_match must be in [0, 1], got {hist_match}")
+        self.hist_match = hist_match
         self.hints = hints
         self.global_hint_dim = GLOBAL_HINT_DIM if hints else 0
         self.auto_hint = auto_hint and hints
@@ -93,6 +118,8 @@ class LineArtUNet(LabOutput):
         x = EfficientNetLite0.normalize(drawing_rgb(l))
         f2, f4, f8, f16, f32 = self.encoder.features(x, self.hint_stem(hint) if self.hints else None)
         out: dict[str, torch.Tensor] = {}
+        if self.hints:
+            out["hist"] = self.wanted_histogram(g)  # a given histogram only: the automatic one is too loose to match
         if self.auto_hint:
             pooled = torch.cat([f32.mean((2, 3)), f16.mean((2, 3))], 1).detach()  # a probe: it does not train the encoder
             out["hist_logits"] = self.hist_head(pooled)
@@ -124,8 +151,11 @@ class LineArtUNet(LabOutput):
     default_loss="l2",
 )
 class LineArtCNN(LabOutput):
-    def __init__(self, width: int = 32, hints: bool = True):
+    def __init__(self, width: int = 32, hints: bool = True, hist_match: float = 0.7):
         super().__init__()
+        if not 0.0 <= hist_match <= 1.0:
+            raise ValueError(f"hist_match must be in [0, 1], got {hist_match}")
+        self.hist_match = hist_match
         self.hints = hints
         self.global_hint_dim = GLOBAL_HINT_DIM if hints else 0
         w = width
@@ -141,6 +171,10 @@ class LineArtCNN(LabOutput):
 
     def _forward(self, l, ab_hint, mask, global_hint):
         x = self.down(self.pack_input(l, ab_hint, mask))
+        out = {}
         if self.hints:
-            x = x + self.global_fc(self.check_global(l, global_hint))[:, :, None, None]
-        return {"lab": self.up(x)}
+            g = self.check_global(l, global_hint)
+            x = x + self.global_fc(g)[:, :, None, None]
+            out["hist"] = self.wanted_histogram(g)
+        out["lab"] = self.up(x)
+        return out
