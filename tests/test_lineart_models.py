@@ -190,3 +190,30 @@ def test_video_of_drawings_is_painted_whole():
         lab = color.rgb_to_lab(color.to_tensor(frame))[0]
         assert abs(float(lab[0, 50, 75]) - 70) < 2 and abs(float(lab[1, 50, 75]) - 20) < 3
         assert float(lab[0, 80, 40]) < 20  # the bottom line of the rectangle stays dark
+
+
+def test_a_point_fills_the_area_its_lines_enclose():
+    """A point hint inside the rectangle colors the rectangle, not the paper outside it."""
+    from tinct.hints import Hints, Point
+
+    from tinct.lineart.model import LabOutput
+
+    class Filled(FlatPaint):  # FlatPaint with the line-art decoding (histogram matching and fill)
+        decode, decode_l, _decoded, _fill = LabOutput.decode, LabOutput.decode_l, LabOutput._decoded, LabOutput._fill
+        hist_match, FILL_LINE_L = 0.0, LabOutput.FILL_LINE_L
+
+        def _forward(self, l, ab_hint, mask, global_hint):
+            out = super()._forward(l, ab_hint, mask, global_hint)
+            if mask is not None:
+                out.update(l=l, ab_hint=ab_hint, mask=mask)
+            return out
+
+    Filled.hints = True
+    c = Colorizer(Filled(), render_size=128)
+    img = np.full((128, 128, 3), 255, np.uint8)
+    img[40:100, 30] = img[40:100, 100] = img[40, 30:101] = img[100, 30:101] = 0  # a closed box
+    out = c(img, Hints(points=[Point(x=65, y=70, rgb=(30, 200, 30))]))
+    lab = color.rgb_to_lab(color.to_tensor(out))[0]
+    inside, outside = lab[1:, 80, 50], lab[1:, 15, 15]
+    assert float(inside[0]) < -20, "green fills the box"
+    assert abs(float(outside[0]) - 20) < 4 and abs(float(outside[1]) + 30) < 4, "the paper outside keeps its paint"
