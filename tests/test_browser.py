@@ -91,7 +91,10 @@ class Recorder:
 def server(tmp_path_factory):
     """A uvicorn server in a thread on a free loopback port; yields (URL, recorder)."""
     d = tmp_path_factory.mktemp("models")
-    models = [str(tiny_model(d / "tiny.safetensors")), str(tiny_model(d / "plain.safetensors", hints=False))]
+    torch.manual_seed(0)
+    sketch = save_model(create_model("lineart_unet", pretrained=False, width=8), d / "sketch.safetensors",
+                        purpose="line drawings: give a palette or a reference")
+    models = [str(tiny_model(d / "tiny.safetensors")), str(tiny_model(d / "plain.safetensors", hints=False)), str(sketch)]
     default = "tiny"
     if os.environ.get("TINCT_SCREENSHOT_MODEL"):
         models.append(os.environ["TINCT_SCREENSHOT_MODEL"])
@@ -578,4 +581,17 @@ def test_a_film_runs_as_a_job(page, server, tmp_path):
     with page.expect_download() as dl:
         page.click("#job-download")
     assert dl.value.suggested_filename == "colorized.zip"
+    assert page.errors == []
+
+
+def test_models_say_what_they_are_for_and_line_art_asks_for_colors(page):
+    options = page.locator("#model-select option").all_inner_texts()
+    assert any(o.startswith("sketch: line drawings: give a palette or a reference") for o in options), options
+    assert page.locator("#hint-note").get_attribute("data-lineart") == "false"
+    page.select_option("#model-select", "sketch")
+    note = page.locator("#hint-note")
+    assert note.get_attribute("data-lineart") == "true" and "palette or a reference image" in note.inner_text()
+    upload(page, png_bytes(np.full((64, 96), 255, np.uint8)), name="drawing.png")
+    wait_result(page, 1)
+    assert page.locator("#viewer").get_attribute("data-width") == "96"
     assert page.errors == []
