@@ -168,3 +168,19 @@ def test_bench_large_prints_the_table(tmp_path):
     r = _script("bench_large.py", "--model", model, "--megapixels", "0.3", "--runs", "1", "--threads", "1")
     assert r.returncode == 0, r.stderr
     assert "| tinct colorize |" in r.stdout and "ratio tinct / baseline" in r.stdout
+
+
+def test_package_model_records_purpose_and_benchmark_for_line_art(tmp_path):
+    torch.manual_seed(0)
+    src = save_model(create_model("lineart_unet", pretrained=False, width=8), tmp_path / "line.safetensors")
+    out = tmp_path / "lineart.safetensors"
+    r = _run(src, out, "--half", "--purpose", "line drawings", "--metrics", '{"psnr": 13.1}')
+    assert r.returncode == 0, r.stderr
+    rec = read_record(out)
+    assert rec["purpose"] == "line drawings" and rec["provenance"]["benchmark"] == {"psnr": 13.1}
+    assert rec["output"] == "lab" and rec["kwargs"]["hist_match"] == 0.7 and rec["dtype"] == "float16"
+    model, _ = load_model(out)
+    assert model.output_kind == "lab"
+    again = tmp_path / "again.safetensors"
+    assert _run(out, again, "--half").returncode == 0
+    assert read_record(again)["purpose"] == "line drawings"  # kept when repackaged
