@@ -279,11 +279,11 @@ def test_resume_removes_temporaries_of_a_killed_run(tmp_path, models, capsys):
 
 
 def test_ctrl_c_prints_what_was_done(tmp_path, models, capsys, monkeypatch):
-    from tinct.commands import colorize as cmd
-
     for i in range(3):
         write(tmp_path / "in" / f"{i}.png", seed=i)
-    real = cmd._colorize_one
+    from tinct.pipeline import Colorizer
+
+    real = Colorizer.colorize_array
     calls = []
 
     def interrupted_on_the_second(*a, **kw):
@@ -292,7 +292,7 @@ def test_ctrl_c_prints_what_was_done(tmp_path, models, capsys, monkeypatch):
             raise KeyboardInterrupt
         return real(*a, **kw)
 
-    monkeypatch.setattr(cmd, "_colorize_one", interrupted_on_the_second)
+    monkeypatch.setattr(Colorizer, "colorize_array", interrupted_on_the_second)
     code, _, err = colorize(capsys, tmp_path / "in", "-o", tmp_path / "out", "--model", models["hint"])
     assert code == 130 and "interrupted: colorized 1, skipped 0, failed 0, not done 2" in err
 
@@ -349,3 +349,31 @@ def test_metadata_kept_and_output_marked_as_colorized(tmp_path, models, capsys):
                 e = im.getexif()
                 assert e.get(0x0132) == "1931:05:04 10:00:00" and e.get(0x010F) == "Kodak", ext
                 assert e.get(0x010E) == "Grandmother at the lake", ext
+
+
+def test_folder_run_is_pipelined_and_writes_an_audit_report(tmp_path, models, capsys):
+    """Decoding, prediction and encoding overlap (reader and writer threads): the outputs are the
+    ones a plain loop gives, a bad file is skipped, and --report lists every file."""
+    import csv
+
+    from tinct import Colorizer
+    from tinct.imageio import load_image
+
+    for i in range(5):
+        write(tmp_path / "in" / f"p{i}.png", 30 + i, 40, seed=i)
+    (tmp_path / "in" / "bad.png").write_bytes(b"nope" * 50)
+    code, out, err = colorize(capsys, tmp_path / "in", "-o", tmp_path / "out", "--model", models["hint"],
+                              "--report", tmp_path / "run.csv", "--no-provenance")
+    assert code == 1 and "colorized 5, skipped 0, failed 1" in out and "bad.png" in err
+    rows = list(csv.DictReader(open(tmp_path / "run.csv")))
+    assert sorted(r["status"] for r in rows) == ["done"] * 5 + ["failed"]
+    assert all(float(r["seconds"]) >= 0 for r in rows) and any("bad.png" in r["file"] for r in rows if r["reason"])
+    c = Colorizer(models["hint"], render_size=64)
+    for i in range(5):
+        want = c.colorize_array(load_image(tmp_path / "in" / f"p{i}.png").rgb)
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / f"p{i}.png").convert("RGB")), want)
+    code, _, _ = colorize(capsys, tmp_path / "in", "-o", tmp_path / "out2", "--model", models["hint"],
+                          "--report", tmp_path / "run.json")
+    import json
+
+    assert len(json.loads((tmp_path / "run.json").read_text())) == 6

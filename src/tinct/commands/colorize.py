@@ -68,6 +68,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                                                      "(COLOR[:WEIGHT], comma separated)")
     h.add_argument("--reference", metavar="IMAGE", help="an image whose colors the result should follow")
     p.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads for torch (default: torch's)")
+    p.add_argument("--report", metavar="FILE.csv|FILE.json",
+                   help="also write one row per file (file, output, status, reason, seconds): an audit trail")
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
                    help="onnx: run the network with ONNX Runtime (exported on first use; hints still use torch)")
     p.add_argument("--no-provenance", action="store_true",
@@ -222,10 +224,15 @@ def _reason(exc: BaseException, src: Path) -> str:
 
 
 def _colorize_one(colorizer, job: Job, hints, overwrite: bool, provenance: dict | None = None) -> Path:
-    from tinct.imageio import load_image, save_image
+    from tinct.imageio import load_image
 
     img = load_image(job.src)
-    rgb = colorizer.colorize_array(img.rgb, hints)
+    return _save_one(job, img, colorizer.colorize_array(img.rgb, hints), overwrite, provenance)
+
+
+def _save_one(job: Job, img, rgb, overwrite: bool, provenance: dict | None = None) -> Path:
+    from tinct.imageio import save_image
+
     out, alpha = job.out, img.alpha
     alt = _alt_png(job)
     if alpha is not None and alt is not None and (alpha < 255).any():
@@ -322,14 +329,126 @@ def _run_jobs(args: argparse.Namespace, todo: list[Job], hints, counts: dict[str
                           backend=args.backend)
     _check_model_hints(colorizer, hints)
     mark = None if args.no_provenance else provenance_of(colorizer)
-    bar = tqdm(todo, unit="image", desc="colorize", file=sys.stderr, disable=args.quiet or not sys.stderr.isatty())
-    for job in bar:
-        try:
-            _colorize_one(colorizer, job, hints, overwrite=args.overwrite or args.resume, provenance=mark)
-            counts["done"] += 1
-        except HintError:
-            raise  # hints come from the command line: a usage error, not a bad file
-        except Exception as exc:  # one bad file must not stop the run
-            counts["failed"] += 1
-            tqdm.write(f"skip {job.src}: {_reason(exc, job.src)}", file=sys.stderr)
-    bar.close()
+    bar = tqdm(total=len(todo), unit="image", desc="colorize", file=sys.stderr,
+               disable=args.quiet or not sys.stderr.isatty())
+    report: list[dict] = []
+    try:
+        run_pipelined(colorizer, todo, hints, args.overwrite or args.resume, mark, counts, report, bar)
+    finally:
+        bar.close()
+        if args.report:
+            write_report(Path(args.report), report)
+
+
+QUEUE = 2  # decoded images waiting for the network, and results waiting to be written
+
+
+def run_pipelined(colorizer, todo: list[Job], hints, overwrite: bool, mark, counts: dict[str, int],
+                  report: list[dict], bar) -> None:
+    """Decode, predict and encode overlap: a reader thread decodes the next images and a writer
+    thread encodes the finished ones while the network works on the current one; bounded queues
+    keep at most ``QUEUE`` images on each side in memory. One bad file is reported and skipped."""
+    import queue
+    import threading
+    import time
+
+    from tqdm import tqdm
+
+    from tinct.imageio import load_image
+
+    decoded: queue.Queue = queue.Queue(QUEUE)
+    finished: queue.Queue = queue.Queue(QUEUE)
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def record(job: Job, status: str, reason: str, t0: float) -> None:
+        with lock:
+            counts["done" if status == "done" else "failed"] += 1
+            report.append({"file": str(job.src), "output": str(job.out) if status == "done" else "",
+                           "status": status, "reason": reason, "seconds": round(time.perf_counter() - t0, 3)})
+        if status != "done":
+            tqdm.write(f"skip {job.src}: {reason}", file=sys.stderr)
+        bar.update(1)
+
+    def put(q: queue.Queue, item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def reader() -> None:
+        for job in todo:
+            t0 = time.perf_counter()
+            try:
+                item = (job, load_image(job.src), None, t0)
+            except Exception as exc:  # noqa: BLE001  reported by the main thread, in order
+                item = (job, None, exc, t0)
+            if not put(decoded, item):
+                return
+        put(decoded, None)
+
+    def writer() -> None:
+        while True:
+            item = finished.get()
+            if item is None:
+                return
+            job, img, rgb, t0 = item
+            try:
+                _save_one(job, img, rgb, overwrite, mark)
+                record(job, "done", "", t0)
+            except Exception as exc:  # noqa: BLE001  one bad file must not stop the run
+                record(job, "failed", _reason(exc, job.src), t0)
+
+    threads = [threading.Thread(target=reader, daemon=True), threading.Thread(target=writer, daemon=True)]
+    for t in threads:
+        t.start()
+    try:
+        while True:
+            item = decoded.get()
+            if item is None:
+                break
+            job, img, exc, t0 = item
+            if exc is not None:
+                record(job, "failed", _reason(exc, job.src), t0)
+                continue
+            try:
+                rgb = colorizer.colorize_array(img.rgb, hints)
+            except HintError:
+                raise  # hints come from the command line: a usage error, not a bad file
+            except Exception as exc:  # noqa: BLE001  one bad file must not stop the run
+                record(job, "failed", _reason(exc, job.src), t0)
+                continue
+            put(finished, (job, img, rgb, t0))
+        put(finished, None)
+        threads[1].join()
+    except KeyboardInterrupt:  # what the network has finished is still written, then the run stops
+        put(finished, None)
+        threads[1].join(timeout=60)
+        raise
+    finally:
+        stop.set()
+
+
+def write_report(path: Path, rows: list[dict]) -> None:
+    """The run's audit trail: one row per file (file, output, status, reason, seconds), CSV or JSON
+    by the extension, written atomically."""
+    import csv
+    import io
+    import json
+    import os
+
+    if path.suffix.lower() == ".json":
+        data = json.dumps(rows, indent=2) + "\n"
+    else:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=["file", "output", "status", "reason", "seconds"])
+        w.writeheader()
+        w.writerows(rows)
+        data = buf.getvalue()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(data)
+    os.replace(tmp, path)
