@@ -377,3 +377,23 @@ def test_folder_run_is_pipelined_and_writes_an_audit_report(tmp_path, models, ca
     import json
 
     assert len(json.loads((tmp_path / "run.json").read_text())) == 6
+
+
+def test_jobs_share_the_files_between_worker_processes(tmp_path, models, capsys):
+    for i in range(4):
+        write(tmp_path / "in" / f"p{i}.png", 30, 40, seed=i)
+    (tmp_path / "in" / "bad.png").write_bytes(b"nope" * 50)
+    code, out, err = colorize(capsys, tmp_path / "in", "-o", tmp_path / "one", "--model", models["hint"])
+    code2, out2, err2 = colorize(capsys, tmp_path / "in", "-o", tmp_path / "two", "--model", models["hint"],
+                                 "--jobs", "2", "--threads", "2", "--report", tmp_path / "r.json")
+    assert code == code2 == 1 and "colorized 4, skipped 0, failed 1" in out2
+    import json
+
+    rows = json.loads((tmp_path / "r.json").read_text())
+    assert len(rows) == 5 and sum(r["status"] == "done" for r in rows) == 4
+    for i in range(4):
+        a = np.asarray(Image.open(tmp_path / "one" / f"p{i}.png"))
+        b = np.asarray(Image.open(tmp_path / "two" / f"p{i}.png"))
+        assert np.array_equal(a, b)
+    code, _, err = colorize(capsys, tmp_path / "in", "-o", tmp_path / "x", "--jobs", "0")
+    assert code == 2 and "--jobs" in err

@@ -68,6 +68,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                                                      "(COLOR[:WEIGHT], comma separated)")
     h.add_argument("--reference", metavar="IMAGE", help="an image whose colors the result should follow")
     p.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads for torch (default: torch's)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="worker processes, each with its own model and a share of the files (default 1); "
+                        "torch threads are split between them")
     p.add_argument("--report", metavar="FILE.csv|FILE.json",
                    help="also write one row per file (file, output, status, reason, seconds): an audit trail")
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
@@ -252,6 +255,8 @@ def check_run_options(args: argparse.Namespace) -> None:
         raise TinctError(f"--temperature must be a number above 0, got {args.temperature}")
     if args.render_size is not None and not 32 <= args.render_size <= 4096:
         raise TinctError(f"--render-size must be between 32 and 4096, got {args.render_size}")
+    if not 1 <= getattr(args, "jobs", 1) <= 64:
+        raise TinctError(f"--jobs must be between 1 and 64, got {args.jobs}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -323,6 +328,8 @@ def _run_jobs(args: argparse.Namespace, todo: list[Job], hints, counts: dict[str
 
     from tinct.pipeline import Colorizer
 
+    if args.jobs > 1 and len(todo) > 1:
+        return _run_processes(args, todo, hints, counts)
     if args.threads:
         torch.set_num_threads(args.threads)
     colorizer = Colorizer(args.model, render_size=args.render_size, temperature=args.temperature,
@@ -338,6 +345,61 @@ def _run_jobs(args: argparse.Namespace, todo: list[Job], hints, counts: dict[str
         bar.close()
         if args.report:
             write_report(Path(args.report), report)
+
+
+def _worker(args: argparse.Namespace, shard: list[Job], hints, threads: int, progress) -> tuple[dict, list]:
+    """One worker process: its own model, the pipelined run over its share of the files."""
+    import torch
+
+    from tinct.pipeline import Colorizer
+
+    torch.set_num_threads(threads)
+    colorizer = Colorizer(args.model, render_size=args.render_size, temperature=args.temperature,
+                          backend=args.backend)
+    mark = None if args.no_provenance else provenance_of(colorizer)
+
+    class Tick:
+        def update(self, n):
+            progress.put(n)
+
+    counts, report = {"done": 0, "failed": 0}, []
+    run_pipelined(colorizer, shard, hints, args.overwrite or args.resume, mark, counts, report, Tick())
+    return counts, report
+
+
+def _run_processes(args: argparse.Namespace, todo: list[Job], hints, counts: dict[str, int]) -> None:
+    """``--jobs N``: N worker processes (spawned), the files dealt out in turn, one progress bar."""
+    import multiprocessing as mp
+    import queue
+
+    from tqdm import tqdm
+
+    from tinct.pipeline import Colorizer
+
+    _check_model_hints(Colorizer(args.model, render_size=args.render_size), hints)  # one clear error, before forking
+    n = min(args.jobs, len(todo))
+    threads = max(1, (args.threads or os.cpu_count() or 1) // n)
+    ctx = mp.get_context("spawn")
+    report: list[dict] = []
+    bar = tqdm(total=len(todo), unit="image", desc=f"colorize x{n}", file=sys.stderr,
+               disable=args.quiet or not sys.stderr.isatty())
+    with ctx.Manager() as manager:
+        progress = manager.Queue()
+        with ctx.Pool(n) as pool:
+            pending = [pool.apply_async(_worker, (args, todo[i::n], hints, threads, progress)) for i in range(n)]
+            while not all(p.ready() for p in pending):
+                try:
+                    bar.update(progress.get(timeout=0.2))
+                except queue.Empty:
+                    pass
+            for p in pending:
+                c, rows = p.get()
+                counts["done"] += c["done"]
+                counts["failed"] += c["failed"]
+                report.extend(rows)
+    bar.close()  # (the workers printed their skipped files)
+    if args.report:
+        write_report(Path(args.report), sorted(report, key=lambda r: r["file"]))
 
 
 QUEUE = 2  # decoded images waiting for the network, and results waiting to be written
