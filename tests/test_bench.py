@@ -296,3 +296,16 @@ def test_grid_rows_score_the_originals_color_grid(images, tmp_path):
     assert _row(report, "tiny" + bench.GRID_SUFFIX)["psnr"] == pytest.approx(np.mean(direct))
     assert _row(report, "tiny" + bench.GRID_SUFFIX)["psnr"] != pytest.approx(_row(report, "tiny")["psnr"])
     assert Image.open(tmp_path / "g" / "contact_sheet.png").width == 4 * SIZE  # gray | tiny | tiny + grid | original
+
+
+def test_throughput_runs_every_mode_on_the_same_files(images, tiny_model, tmp_path, capsys):
+    from tinct.cli import main
+
+    assert main(["bench", "--throughput", str(images), "--models", str(tiny_model), "--size", "64",
+                 "--threads", "1", "--out", str(tmp_path / "t")]) == 0
+    report = json.loads((tmp_path / "t" / "throughput.json").read_text())
+    assert [r["mode"] for r in report["rows"]] == ["serial", "pipelined", "jobs2", "onnx"]
+    for r in report["rows"]:
+        assert r["exit"] == 0 and r["images"] == 6 and r["images_per_s"] > 0 and r["peak_mb"] > 0
+    assert report["rows"][0]["ratio"] == 1.0
+    assert "| jobs2 |" in capsys.readouterr().out

@@ -44,6 +44,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--video", action="store_true",
                    help="flicker benchmark: --data is a folder of color clips; steadied against per-frame colorization")
     p.add_argument("--max-frames", type=int, default=60, help="with --video: frames per clip (default 60)")
+    p.add_argument("--throughput", metavar="DIR",
+                   help="images/s and peak memory on DIR of the serial loop, the pipelined run, --jobs 2 and "
+                        "ONNX, each in a fresh process, as ratios (one model: --models NAME)")
     p.add_argument("--lineart", action="store_true",
                    help="line-art benchmark: drawings made from --data's color images (Canny, XDoG), colorized "
                         "with no hint, the automatic hint, the original's histogram and 10 points")
@@ -68,6 +71,17 @@ def run(args: argparse.Namespace) -> int:
         report = run_video_bench(data, models[0], Path(args.out), args.size, args.max_frames,
                                  progress=not args.no_progress)
         print(report["markdown"])
+        return 0
+    if args.throughput:
+        from tinct import throughput
+
+        models = args.models or ["photo"]
+        if len(models) != 1:
+            raise TinctError("--throughput measures one model at a time")
+        report = throughput.run_throughput(Path(args.throughput), models[0], args.size, threads=args.threads)
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / "throughput.json").write_text(__import__("json").dumps(report, indent=2) + "\n")
+        print(throughput.markdown(report), end="")
         return 0
     if args.lineart:
         from tinct.lineart.bench import run_lineart_bench
