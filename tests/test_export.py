@@ -64,4 +64,4 @@ def test_export_command_and_errors(files, tmp_path, capsys):
     assert main(["colorize", str(src), "-o", str(tmp_path / "o.png"), "--model", str(files[0]),
                  "--backend", "onnx", "--render-size", "64"]) == 0
     export_onnx(files[1], tmp_path / "line.onnx")
-    assert OnnxNetwork(tmp_path / "line.onnx").outputs == ["hist_logits", "lab"]
+    assert OnnxNetwork(tmp_path / "line.onnx").outputs == ["hist", "hist_logits", "lab"]

@@ -16,7 +16,6 @@ False for the plain "no hint" output).
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -77,16 +76,15 @@ class LabOutput(ColorNet):
 
         out = ab.clone()
         for i in range(ab.shape[0]):
-            m = (mask[i, 0] > 0.5).cpu().numpy()
+            m = (mask[i, 0] > 0.5).detach().cpu().numpy()
             if not m.any():
                 continue
-            paper = color.denormalize_l(l[i, 0]).cpu().numpy() > self.FILL_LINE_L
+            paper = color.denormalize_l(l[i, 0]).detach().cpu().numpy() > self.FILL_LINE_L
             areas, _ = ndimage.label(paper)
             _, (iy, ix) = ndimage.distance_transform_edt(~m, return_indices=True)
-            same = (areas > 0) & (areas[iy, ix] == areas)
-            same |= m
-            hint = ab_hint[i].cpu().numpy()[:, iy, ix]
-            out[i] = torch.from_numpy(np.where(same[None], hint, ab[i].cpu().numpy())).to(ab)
+            same = torch.from_numpy((areas > 0) & (areas[iy, ix] == areas) | m).to(ab.device)
+            hint = torch.from_numpy(ab_hint[i].detach().cpu().numpy()[:, iy, ix]).to(ab)
+            out[i] = torch.where(same[None], hint, ab[i])
         return out
 
     @staticmethod
