@@ -17,7 +17,7 @@ from tinct import __version__
 
 NS = "https://tinct.dev/ns/provenance/1.0/"
 _RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-_OURS = re.compile(rb"<rdf:Description[^>]*xmlns:tinct=[^>]*?/>", re.S)
+_OURS = re.compile(rb"<rdf:Description[^>]*xmlns:tinct=[^>]*?/>", re.DOTALL)
 
 
 def record(model: str, model_sha256: str | None = None, when: datetime | None = None) -> dict[str, str]:

@@ -193,8 +193,15 @@ def _done(job: Job) -> bool:
 # -------------------------------------------------------------------------------------- hints
 def build_hints(args: argparse.Namespace):
     """The hints given on the command line (None when there are none)."""
-    from tinct.hints.io import load_grid, load_hints_json, load_reference, merge_hints, parse_palette, parse_point
     from tinct.hints import Hints
+    from tinct.hints.io import (
+        load_grid,
+        load_hints_json,
+        load_reference,
+        merge_hints,
+        parse_palette,
+        parse_point,
+    )
 
     base = load_hints_json(args.hints) if args.hints else Hints()
     extra = Hints(points=[parse_point(t) for t in args.hint])
@@ -222,7 +229,7 @@ def _check_model_hints(colorizer, hints) -> None:
 def _reason(exc: BaseException, src: Path) -> str:
     msg = " ".join(str(exc).split()) or type(exc).__name__
     prefix = f"{src}: "
-    msg = msg[len(prefix):] if msg.startswith(prefix) else msg
+    msg = msg.removeprefix(prefix)
     return msg if isinstance(exc, TinctError) else f"{type(exc).__name__}: {msg}"
 
 

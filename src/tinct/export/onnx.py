@@ -42,7 +42,7 @@ class _Plain(torch.nn.Module):
         super().__init__()
         self.model, self.keys = model, keys
 
-    def forward(self, l: torch.Tensor):  # noqa: E741
+    def forward(self, l: torch.Tensor):
         out = self.model(l)
         return tuple(out[k] for k in self.keys)
 
@@ -50,7 +50,7 @@ class _Plain(torch.nn.Module):
 def export_onnx(model: str | os.PathLike, out: str | os.PathLike) -> Path:
     """Export the hint-free network of ``model`` (a shipped name or a model file) to ``out``."""
     try:
-        import onnx  # noqa: F401  (the exporter needs it)
+        import onnx
     except ImportError:
         raise TinctError("ONNX export needs the onnx package: pip install 'tinct[onnx]'") from None
     from tinct.modelfile import load_model

@@ -77,11 +77,11 @@ class JobStore:
         fields["updated"] = time.time()
         cols = ", ".join(f"{k} = ?" for k in fields)
         with self._lock:
-            self._db.execute(f"UPDATE jobs SET {cols} WHERE id = ?", (*fields.values(), job_id))  # noqa: S608
+            self._db.execute(f"UPDATE jobs SET {cols} WHERE id = ?", (*fields.values(), job_id))
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         with self._lock:
-            row = self._db.execute(f"SELECT {', '.join(COLUMNS)} FROM jobs WHERE id = ?", (job_id,)).fetchone()  # noqa: S608
+            row = self._db.execute(f"SELECT {', '.join(COLUMNS)} FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return dict(zip(COLUMNS, row)) if row else None
 
     def active(self) -> int:
@@ -155,7 +155,7 @@ class JobRunner:
                 self.store.update(job_id, status="failed", message=str(exc))
                 self.store.remove_files(job_id)
                 continue
-            except Exception as exc:  # noqa: BLE001  one bad job must not stop the runner
+            except Exception as exc:
                 log.exception("job %s failed", job_id)
                 self.store.update(job_id, status="failed", message=f"internal error ({type(exc).__name__})")
                 self.store.remove_files(job_id)
