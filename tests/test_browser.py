@@ -287,6 +287,7 @@ def save_screenshot(page, path: Path) -> None:
     for _ in range(5):
         page.keyboard.press("PageUp")  # the handle in the middle
     page.locator("#slider-handle").blur()
+    page.evaluate("window.scrollTo(0, 0)")
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path))
 
