@@ -30,6 +30,14 @@ READABLE_VERSIONS = (1, 2)
 META_KEY = "tinct"
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a model file (what exports and provenance marks name it by)."""
+    import hashlib
+
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def recorded_kwargs(model: torch.nn.Module) -> dict[str, Any]:
     """The constructor arguments a model file records for ``model`` (all but the init-only ones)."""
     return {k: v for k, v in model.kwargs.items() if k not in getattr(model, "init_only_kwargs", ())}

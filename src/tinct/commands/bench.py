@@ -5,6 +5,7 @@ the zoo with one budget first; ``--hints`` runs the user-guided (hint) benchmark
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
             raise TinctError("--throughput measures one model at a time")
         report = throughput.run_throughput(Path(args.throughput), models[0], args.size, threads=args.threads)
         Path(args.out).mkdir(parents=True, exist_ok=True)
-        (Path(args.out) / "throughput.json").write_text(__import__("json").dumps(report, indent=2) + "\n")
+        (Path(args.out) / "throughput.json").write_text(json.dumps(report, indent=2) + "\n")
         print(throughput.markdown(report), end="")
         return 0
     if args.lineart:

@@ -318,15 +318,10 @@ def remove_stale_temporaries(outputs) -> None:
 
 def provenance_of(colorizer) -> dict[str, str]:
     """What the outputs' XMP says: tinct, its version, the model (name and file hash), the date."""
-    import hashlib
-
     from tinct import provenance
+    from tinct.modelfile import file_sha256
 
-    digest = None
-    if colorizer.path is not None:
-        with open(colorizer.path, "rb") as f:
-            digest = hashlib.file_digest(f, "sha256").hexdigest()
-    return provenance.record(colorizer.name, digest)
+    return provenance.record(colorizer.name, file_sha256(colorizer.path) if colorizer.path is not None else None)
 
 
 def _run_jobs(args: argparse.Namespace, todo: list[Job], hints, counts: dict[str, int]) -> None:

@@ -13,7 +13,6 @@ systems) go through PyTorch. The PyTorch path stays the reference.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -25,14 +24,10 @@ import torch
 
 from tinct import __version__
 from tinct.errors import TinctError
+from tinct.modelfile import file_sha256
 
 OPSET = 17
 META_KEY = "tinct"
-
-
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 class _Plain(torch.nn.Module):
@@ -74,7 +69,7 @@ def export_onnx(model: str | os.PathLike, out: str | os.PathLike) -> Path:
         import onnx
 
         graph = onnx.load(tmp)
-        meta = {"model_sha256": _sha256(path), "model": path.stem, "arch": record["arch"], "outputs": list(keys),
+        meta = {"model_sha256": file_sha256(path), "model": path.stem, "arch": record["arch"], "outputs": list(keys),
                 "tinct_version": __version__}
         entry = graph.metadata_props.add()
         entry.key, entry.value = META_KEY, json.dumps(meta)
@@ -107,7 +102,7 @@ class OnnxNetwork:
         meta = json.loads(self.session.get_modelmeta().custom_metadata_map.get(META_KEY, "{}") or "{}")
         if not meta.get("outputs"):
             raise TinctError(f"{self.path}: not a tinct ONNX export (tinct export MODEL -o FILE.onnx)")
-        if model_file is not None and meta.get("model_sha256") != _sha256(Path(model_file)):
+        if model_file is not None and meta.get("model_sha256") != file_sha256(Path(model_file)):
             raise TinctError(f"{self.path} was exported from another model file than {model_file}; export it again")
         self.outputs = list(meta["outputs"])
         self.meta = meta
@@ -121,7 +116,7 @@ def cached_export(model_file: str | os.PathLike) -> Path:
     """The ONNX export of a model file, made once and kept in the user's cache (by file hash)."""
     model_file = Path(model_file)
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tinct" / "onnx"
-    out = base / f"{model_file.stem}-{_sha256(model_file)[:16]}-{__version__}.onnx"
+    out = base / f"{model_file.stem}-{file_sha256(model_file)[:16]}-{__version__}.onnx"
     if not out.is_file():
         export_onnx(model_file, out)
     return out

@@ -87,6 +87,14 @@ class LabOutput(ColorNet):
             out[i] = torch.where(same[None], hint, ab[i])
         return out
 
+    def _setup(self, hints: bool, hist_match: float) -> None:
+        """What both line-art networks set first: hint inputs and the histogram matching strength."""
+        if not 0.0 <= hist_match <= 1.0:
+            raise ValueError(f"hist_match must be in [0, 1], got {hist_match}")
+        self.hist_match = hist_match
+        self.hints = hints
+        self.global_hint_dim = GLOBAL_HINT_DIM if hints else 0
+
     @staticmethod
     def wanted_histogram(g: torch.Tensor) -> torch.Tensor:
         """(N, 512) histograms of a global hint, zero rows where none is given."""
@@ -109,11 +117,7 @@ class LineArtUNet(LabOutput):
         """``hist_match``: how far the output's tones and colors move toward the wanted histogram
         (0-1; see :class:`LabOutput`)."""
         super().__init__()
-        if not 0.0 <= hist_match <= 1.0:
-            raise ValueError(f"hist_match must be in [0, 1], got {hist_match}")
-        self.hist_match = hist_match
-        self.hints = hints
-        self.global_hint_dim = GLOBAL_HINT_DIM if hints else 0
+        self._setup(hints, hist_match)
         self.auto_hint = auto_hint and hints
         self.use_auto = True  # a run-time switch, not a stored option
         self.encoder = efficientnet_lite0(pretrained=pretrained)
@@ -177,11 +181,7 @@ class LineArtUNet(LabOutput):
 class LineArtCNN(LabOutput):
     def __init__(self, width: int = 32, hints: bool = True, hist_match: float = 0.7):
         super().__init__()
-        if not 0.0 <= hist_match <= 1.0:
-            raise ValueError(f"hist_match must be in [0, 1], got {hist_match}")
-        self.hist_match = hist_match
-        self.hints = hints
-        self.global_hint_dim = GLOBAL_HINT_DIM if hints else 0
+        self._setup(hints, hist_match)
         w = width
         cin = self.in_channels(hints)
         self.down = nn.Sequential(conv_bn_act(cin, w), conv_bn_act(w, 2 * w, stride=2), conv_bn_act(2 * w, 4 * w, stride=2),
