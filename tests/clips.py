@@ -34,8 +34,9 @@ def frames(n: int = 12, h: int = 64, w: int = 96, cut_at: int | None = None, sti
 
 
 def write_clip(path: Path, rgb_frames: list[np.ndarray], rate: int = 12, codec: str = "libx264",
-               audio: bool = False, fmt: str | None = None) -> Path:
-    """Encode ``rgb_frames`` (and, with ``audio``, a 440 Hz AAC tone as long as the clip)."""
+               audio: bool = False, fmt: str | None = None, rotation: int = 0) -> Path:
+    """Encode ``rgb_frames`` (and, with ``audio``, a 440 Hz AAC tone as long as the clip);
+    ``rotation``: a display matrix turning the stored frames counter-clockwise (a phone clip)."""
     import av
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -44,6 +45,8 @@ def write_clip(path: Path, rgb_frames: list[np.ndarray], rate: int = 12, codec: 
         v = c.add_stream(codec, rate=rate)
         v.width, v.height = w, h
         v.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
+        if rotation:
+            v.set_display_rotation(rotation)
         a = c.add_stream("aac", rate=44100) if audio else None
         for i, rgb in enumerate(rgb_frames):
             fr = av.VideoFrame.from_ndarray(rgb, format="rgb24")

@@ -397,3 +397,31 @@ def test_jobs_share_the_files_between_worker_processes(tmp_path, models, capsys)
         assert np.array_equal(a, b)
     code, _, err = colorize(capsys, tmp_path / "in", "-o", tmp_path / "x", "--jobs", "0")
     assert code == 2 and "--jobs" in err
+
+
+def test_16bit_scans_stay_16bit(tmp_path, models, capsys):
+    """A 16-bit gray scan (a smooth ramp with thousands of levels) colorized into PNG and TIFF
+    keeps 16 bits per sample and its fine gray steps; JPEG and --depth 8 give 8 bits; the Python
+    API maps uint16 to uint16."""
+    from tinct import Colorizer
+    from tinct.image16 import write_png16
+    from tinct.imageio import load_image
+
+    y, x = np.mgrid[0:48, 0:80]
+    ramp = (x * 700 + y * 60 + 3000).astype(np.uint16)  # 48 x 80 distinct levels, most not k * 257
+    rgb16 = np.repeat(ramp[:, :, None], 3, axis=2)
+    with open(tmp_path / "scan.png", "wb") as f:
+        write_png16(f, rgb16)
+    for ext in ("png", "tif"):
+        code, _, err = colorize(capsys, tmp_path / "scan.png", "-o", tmp_path / f"out.{ext}", "--model", models["hint"])
+        assert code == 0, err
+        out = load_image(tmp_path / f"out.{ext}")
+        assert out.bit_depth == 16 and out.rgb16 is not None
+        levels = len(np.unique(out.rgb16[..., 1]))
+        assert levels > 1000 and (out.rgb16 % 257 != 0).mean() > 0.9  # not 8-bit data scaled up
+    for argv in (["-o", tmp_path / "out.jpg"], ["-o", tmp_path / "out8.png", "--depth", "8"]):
+        assert colorize(capsys, tmp_path / "scan.png", *argv, "--model", models["hint"])[0] == 0
+        assert load_image(argv[1]).bit_depth == 8
+    api = Colorizer(models["hint"], render_size=64)(rgb16)
+    assert api.dtype == np.uint16 and api.shape == rgb16.shape
+    assert np.abs(api.astype(int) - load_image(tmp_path / "out.png").rgb16.astype(int)).max() <= 1

@@ -550,3 +550,43 @@ def test_pil_image_bytes_roundtrip():
     Image.fromarray(gradient()).save(buf, "PNG")
     rgb, alpha = as_rgb(Image.open(io.BytesIO(buf.getvalue())))
     assert np.array_equal(rgb, gradient()) and alpha is None
+
+
+@pytest.mark.parametrize("ext", ["png", "tif"])
+def test_16bit_output_round_trip_with_metadata(tmp_path, ext):
+    """A uint16 image is written with 16 bits (PNG by our own writer, TIFF by tifffile), with
+    the source's ICC profile, EXIF text and XMP, and reads back sample for sample."""
+    from PIL import ImageCms
+
+    a = noise((24, 36, 3), seed=8, dtype=np.uint16, high=65536)
+    src = tmp_path / "src.png"
+    write_png16(src, a)
+    like = load_image(src)
+    exif = Image.Exif()
+    exif[0x0132] = "1931:05:04 10:00:00"
+    exif[0x010E] = "harbour, 1931"
+    like.exif = exif.tobytes()
+    like.icc_profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    like.xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><dc>rights of the archive</dc></x:xmpmeta>'
+    alpha = noise((24, 36), seed=9)
+    out = save_image(tmp_path / f"out.{ext}", a, alpha, like=like)
+    back = load_image(out)
+    assert back.bit_depth == 16 and np.array_equal(back.rgb16, a) and np.array_equal(back.alpha, alpha)
+    assert back.icc_profile == like.icc_profile and b"rights of the archive" in back.xmp
+    tags = Image.Exif()
+    tags.load(back.exif)
+    assert tags.get(0x0132) == "1931:05:04 10:00:00" and tags.get(0x010E) == "harbour, 1931"
+    with pytest.raises(ImageError, match="8 bits per sample"):
+        save_image(tmp_path / "out.jpg", a)
+
+
+def test_16bit_png_keeps_16bit_samples_upright(tmp_path):
+    a = noise((20, 30, 3), seed=6, dtype=np.uint16, high=65536)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    from tinct.image16 import write_png16 as ours
+
+    with open(tmp_path / "rot.png", "wb") as f:
+        ours(f, a, exif=exif.tobytes())
+    img = load_image(tmp_path / "rot.png")
+    assert np.array_equal(img.rgb16, np.rot90(a, k=-1)) and np.array_equal(img.rgb, np.rot90(to8(a), k=-1))

@@ -62,6 +62,34 @@ def test_containers_in_mp4_out(tmp_path, tiny, capsys, ext, codec, fmt):
     assert code == 0 and probe(tmp_path / "out" / "in.mp4").frames == 6
 
 
+@pytest.mark.parametrize("rotation", [90, 270])
+def test_rotation_is_kept_and_the_network_sees_the_picture_upright(tmp_path, tiny, capsys, monkeypatch, rotation):
+    from tinct.pipeline import Colorizer
+    from tinct.video.io import probe
+
+    seen = []
+    predict = Colorizer.predict
+
+    def spy(self, rgb, *a, **k):
+        seen.append(rgb.shape)
+        return predict(self, rgb, *a, **k)
+
+    monkeypatch.setattr(Colorizer, "predict", spy)
+    clip = frames(6, 64, 96)
+    src = write_clip(tmp_path / "phone.mp4", clip, rotation=rotation, audio=True)
+    code, out, _ = run(capsys, "video", src, "-o", tmp_path / "out.mp4", "--model", tiny, "--render-size", "64")
+    assert code == 0 and "colorized 1" in out
+    a, b = probe(src), probe(tmp_path / "out.mp4")
+    assert a.rotation == b.rotation == rotation
+    assert (b.width, b.height, b.frames) == (96, 64, 6)  # stored as the input was
+    assert seen == [(96, 64, 3)] * 6  # colorized upright (as a player shows it)
+    assert packets(tmp_path / "out.mp4", "audio") == packets(src, "audio")
+    with av.open(str(tmp_path / "out.mp4")) as c:
+        out0 = next(c.decode(video=0)).to_ndarray(format="rgb24").astype(float)
+    gray = lambda x: x.astype(float) @ [0.299, 0.587, 0.114]  # noqa: E731
+    assert np.abs(gray(out0) - gray(clip[0])).mean() < 8  # written back the way it was stored
+
+
 def test_bad_videos_are_one_line_and_the_rest_goes_on(tmp_path, tiny, capsys):
     good = write_clip(tmp_path / "clips" / "a.mp4", frames(6, 64, 96))
     (tmp_path / "clips" / "b.mp4").write_text("not a video")

@@ -325,3 +325,17 @@ def lab_to_uint8(lab: torch.Tensor) -> np.ndarray:
     idx = (lin.clamp(0.0, 1.0) * 65535.0 + 0.5).to(torch.int32)
     to8 = _luts()[2]
     return to8[idx[0].permute(1, 2, 0).numpy()]
+
+
+# ---- 16-bit full-resolution paths (archival scans; computed, not looked up) ----
+def l_from_uint16(rgb: np.ndarray) -> np.ndarray:
+    """CIE L (H, W) float32 of an HxWx3 uint16 sRGB image (every one of the 65536 levels counts)."""
+    lin = srgb_to_linear(torch.from_numpy(rgb.astype(np.float32) / np.float32(65535.0)))
+    y = lin[..., 0] * 0.212671 + lin[..., 1] * 0.715160 + lin[..., 2] * 0.072169
+    return torch.where(y > _EPS, 116 * y.clamp(min=_EPS) ** (1 / 3) - 16, _KAPPA * y).numpy().astype(np.float32)
+
+
+def lab_to_uint16(lab: torch.Tensor) -> np.ndarray:
+    """Lab (1, 3, H, W) -> HxWx3 uint16 sRGB, gamut-clamped (:func:`lab_to_rgb`, rounded to 16 bits)."""
+    rgb = lab_to_rgb(lab.float())[0].permute(1, 2, 0)
+    return (rgb.clamp(0.0, 1.0) * 65535.0 + 0.5).to(torch.int32).numpy().astype(np.uint16)

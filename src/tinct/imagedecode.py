@@ -185,9 +185,9 @@ def low_rawmode(raw: str) -> str:
 def read_16bit_color(reopen: Callable[[], Image.Image], hi: Image.Image, raw: str,
                      orientation: int) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Decode the file a second time (``reopen()`` opens it again, header only) for the low bytes
-    and combine them with the high bytes Pillow already decoded into ``hi``, so 16-bit color
-    scales as value / 257. Returns (HxWx3 RGB, HxW alpha or None), EXIF ``orientation`` applied,
-    or (None, None) when that fails (the 8-bit high-byte image is then used as it is)."""
+    and combine them with the high bytes Pillow already decoded into ``hi``. Returns (HxWx3 uint16
+    RGB, HxW uint16 alpha or None), EXIF ``orientation`` applied, or (None, None) when that fails
+    (the 8-bit high-byte image is then used as it is). :func:`to8` scales them as value / 257."""
     try:
         with reopen() as lo:
             lo.tile = [t._replace(args=low_rawmode(raw) if isinstance(t.args, str)
@@ -200,14 +200,15 @@ def read_16bit_color(reopen: Callable[[], Image.Image], hi: Image.Image, raw: st
     except Exception:
         return None, None
     if raw == "LA;16B":  # lo holds the raw bytes: L high, L low, A high, A low
-        return gray3(to8(lo_arr[:, :, 0] * 256 + lo_arr[:, :, 1])), to8(lo_arr[:, :, 2] * 256 + lo_arr[:, :, 3])
+        return (gray3((lo_arr[:, :, 0] * 256 + lo_arr[:, :, 1]).astype(np.uint16)),
+                (lo_arr[:, :, 2] * 256 + lo_arr[:, :, 3]).astype(np.uint16))
     if hi_arr.shape != lo_arr.shape:
         return None, None
-    full = to8(hi_arr * 256 + lo_arr)
+    full = (hi_arr * 256 + lo_arr).astype(np.uint16)
     alpha = np.ascontiguousarray(full[:, :, 3]) if hi.mode == "RGBA" else None
     return np.ascontiguousarray(full[:, :, :3]), alpha
 
 
 def to8(v: np.ndarray) -> np.ndarray:
     """16-bit values (any integer dtype) -> uint8, rounded: (v + 128) // 257."""
-    return ((v + 128) // 257).astype(np.uint8)
+    return ((v.astype(np.uint32) + 128) // 257).astype(np.uint8)

@@ -26,13 +26,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from tinct import imagedecode
 from tinct.errors import ImageError
-from tinct.imagedecode import gray3, icc_space, pil_to_arrays, read_16bit_color, scale_to_uint8, wide_rawmode
+from tinct.imagedecode import gray3, icc_space, pil_to_arrays, read_16bit_color, scale_to_uint8, to8, wide_rawmode
 
 MAX_PIXELS = 100_000_000  # default decompression-bomb limit of load_image
 MIN_SIDE = 8  # smallest width/height load_image accepts by default
 FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
            ".bmp": "BMP"}
 ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
+DEEP_FORMATS = {"PNG", "TIFF"}  # the formats a 16-bit image is written to with 16 bits
 INPUT_EXTENSIONS = frozenset(FORMATS) | {".gif"}  # what a folder scan picks up
 # decoders load_image may use: raster formats only (EPS and PDF would run Ghostscript)
 READ_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "GIF", "PPM", "AVIF", "TGA")
@@ -53,6 +54,7 @@ class LoadedImage:
     icc_profile: bytes | None = None  # an RGB ICC profile to carry to the output
     xmp: bytes | None = None  # the file's XMP packet (captions, rights, keywords), carried to the output
     bit_depth: int = 8  # bits per sample of the file (16 for 16-bit PNG/TIFF)
+    rgb16: np.ndarray | None = None  # (H, W, 3) uint16 of a 16-bit file, for a 16-bit output
     animated: bool = False  # more than one frame in the file (only the first is used)
     path: Path | None = None
 
@@ -245,17 +247,21 @@ def _from_pil(src: _Source, im: Image.Image, wide: str | None) -> LoadedImage:
     icc = im.info.get("icc_profile") or None
     xmp = _xmp_of(im)
     bit_depth = 16 if wide or mode.startswith("I;16") else 32 if mode in ("I", "F") else 8
-    rgb = alpha = None
+    rgb = alpha = rgb16 = None
     if wide:
-        rgb, alpha = read_16bit_color(src.open, im, wide, orientation)
+        rgb16, alpha16 = read_16bit_color(src.open, im, wide, orientation)
+        if rgb16 is not None:
+            rgb, alpha = to8(rgb16), None if alpha16 is None else to8(alpha16)
     if rgb is None:
         upright = ImageOps.exif_transpose(im) if orientation != 1 else im
         rgb, alpha = pil_to_arrays(upright)
+        if mode.startswith("I;16"):  # 16-bit gray
+            rgb16 = gray3(np.clip(np.asarray(upright), 0, 65535).astype(np.uint16))
     if icc is not None and icc_space(icc) != "RGB ":
         icc = None  # a gray or CMYK profile does not describe the RGB output
     h, w = rgb.shape[:2]
     return LoadedImage(rgb=rgb, alpha=alpha, mode=mode, format=fmt, size=(w, h), exif=exif, icc_profile=icc,
-                       xmp=xmp, bit_depth=bit_depth, path=src.path)
+                       xmp=xmp, bit_depth=bit_depth, rgb16=rgb16, path=src.path)
 
 
 TIFF_EXIF_TAGS = (0x010E, 0x010F, 0x0110, 0x0112, 0x0131, 0x0132, 0x013B, 0x8298)  # description, make, model,
@@ -351,7 +357,8 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | Non
                provenance: dict[str, str] | None = None) -> Path:
     """Write an HxWx3 uint8 image (plus HxW uint8 alpha) atomically to ``path``.
 
-    The format follows the extension. Alpha is kept in PNG, WebP and TIFF; a JPEG or BMP output
+    The format follows the extension; a uint16 image (a 16-bit scan) is written with 16 bits per
+    sample, as PNG or TIFF only. Alpha is kept in PNG, WebP and TIFF; a JPEG or BMP output
     with (not fully opaque) alpha is an error. ``like`` carries EXIF, the ICC profile and the XMP
     of the source; ``provenance`` (:func:`tinct.provenance.record`) adds tinct's mark to the XMP
     (JPEG, PNG, WebP, TIFF). An existing file is only replaced when ``overwrite`` is true.
@@ -359,8 +366,11 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | Non
     p = Path(path)
     fmt = format_for(p)
     rgb = np.asarray(rgb)
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        raise ImageError(f"{p}: expected an HxWx3 uint8 image, got {rgb.dtype} array of shape {rgb.shape}")
+    wide = rgb.dtype == np.uint16
+    if wide and fmt not in DEEP_FORMATS:
+        raise ImageError(f"{p}: {fmt} holds 8 bits per sample; save a 16-bit image as .png or .tif")
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype not in (np.uint8, np.uint16):
+        raise ImageError(f"{p}: expected an HxWx3 uint8 (or uint16) image, got {rgb.dtype} array of shape {rgb.shape}")
     if alpha is not None:
         alpha = np.asarray(alpha)
         if alpha.shape != rgb.shape[:2] or alpha.dtype != np.uint8:
@@ -373,8 +383,8 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | Non
         raise ImageError(f"{p}: is a directory")
     if p.exists() and not overwrite:
         raise ImageError(f"{p}: already exists (not overwritten)")
-    im = Image.fromarray(rgb, "RGB")
-    if alpha is not None:
+    im = None if wide else Image.fromarray(rgb, "RGB")
+    if alpha is not None and im is not None:
         im.putalpha(Image.fromarray(alpha, "L"))
     options = _save_options(fmt, like, quality, provenance)
     try:
@@ -384,7 +394,14 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | Non
     tmp = p.parent / f".{p.name}.{secrets.token_hex(4)}.tmp"
     try:
         with open(tmp, "xb") as f:
-            im.save(f, format=fmt, **options)
+            if wide:
+                from tinct.image16 import write16
+
+                write16(f, fmt, rgb, None if alpha is None else alpha.astype(np.uint16) * 257,
+                        icc=options.get("icc_profile"), exif=like.exif if like is not None else None,
+                        xmp=_output_xmp(like, provenance))
+            else:
+                im.save(f, format=fmt, **options)
             f.flush()
             os.fsync(f.fileno())
         _publish(tmp, p, overwrite)
@@ -398,13 +415,19 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | Non
     return p
 
 
-def _save_options(fmt: str, like: LoadedImage | None, quality: int, provenance: dict | None = None) -> dict:
-    opts: dict = {}
+def _output_xmp(like: LoadedImage | None, provenance: dict | None) -> bytes | None:
+    """The source's XMP packet with tinct's provenance mark added (when asked for)."""
     xmp = like.xmp if like is not None else None
     if provenance:
         from tinct.provenance import xmp_packet
 
         xmp = xmp_packet(xmp, provenance)
+    return xmp
+
+
+def _save_options(fmt: str, like: LoadedImage | None, quality: int, provenance: dict | None = None) -> dict:
+    opts: dict = {}
+    xmp = _output_xmp(like, provenance)
     if xmp and fmt in ("JPEG", "WEBP"):
         opts["xmp"] = xmp
     elif xmp and fmt == "PNG":

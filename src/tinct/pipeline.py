@@ -76,8 +76,8 @@ class Colorizer:
     """Colorize images with one model: ``Colorizer("photo")(image, hints=None) -> image``.
 
     ``image`` is a PIL image or a numpy array (HxW, HxWx3 or HxWx4; uint8, uint16 or float in
-    [0, 1]); the result is of the same kind (PIL in, PIL out; numpy in, uint8 numpy out), full
-    resolution, alpha kept. A color input is colorized from its lightness alone.
+    [0, 1]); the result is of the same kind (PIL in, PIL out; numpy in, uint8 numpy out; uint16
+    in, uint16 out: a 16-bit scan keeps its 16 bits), full resolution, alpha kept. A color input is colorized from its lightness alone.
     """
 
     def __init__(self, model: str | os.PathLike | torch.nn.Module = DEFAULT_MODEL, render_size: int | None = None,
@@ -118,6 +118,10 @@ class Colorizer:
     def __call__(self, image, hints: Hints | None = None, render_size: int | None = None):
         if isinstance(image, Image.Image) and image.getexif().get(ORIENTATION, 1) != 1:
             image = ImageOps.exif_transpose(image)  # upright, as the CLI and the server read files
+        if isinstance(image, np.ndarray) and image.dtype == np.uint16:  # 16 bits in, 16 bits out
+            rgb16, alpha16 = split_uint16(image)
+            out16 = self.colorize_array(rgb16, hints, render_size)
+            return np.dstack([out16, alpha16]) if alpha16 is not None else out16
         rgb, alpha = as_rgb(image)
         out = self.colorize_array(rgb, hints, render_size)
         if isinstance(image, Image.Image):
@@ -170,8 +174,8 @@ class Colorizer:
         return ab, None if l_pred is None else color.denormalize_l(l_pred).float().cpu()
 
     def colorize_array(self, rgb: np.ndarray, hints: Hints | None = None, render_size: int | None = None) -> np.ndarray:
-        """HxWx3 uint8 -> HxWx3 uint8, the core of every interface."""
-        return self.finish(*self.predict(rgb, hints, render_size))
+        """HxWx3 uint8 -> HxWx3 uint8 (uint16 -> uint16 for 16-bit scans), the core of every interface."""
+        return self.finish(*self.predict(rgb, hints, render_size), depth=16 if rgb.dtype == np.uint16 else 8)
 
     def predict(self, rgb: np.ndarray, hints: Hints | None = None, render_size: int | None = None):
         """The first half of :meth:`colorize_array`: (full-resolution raw L (1, 1, H, W), predicted
@@ -188,14 +192,26 @@ class Colorizer:
         return l_full, ab
 
     @staticmethod
-    def finish(l_full: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
-        """The second half: ab upsampled onto the full-resolution L, as uint8 RGB."""
-        return _recombine_strips(l_full, ab)
+    def finish(l_full: torch.Tensor, ab: torch.Tensor, depth: int = 8) -> np.ndarray:
+        """The second half: ab upsampled onto the full-resolution L, as uint8 RGB (``depth`` 16: uint16)."""
+        return _recombine_strips(l_full, ab, depth)
+
+
+def split_uint16(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """A uint16 array (HxW, HxWx1, HxWx2, HxWx3 or HxWx4) -> (HxWx3 uint16 RGB, HxW uint16 alpha or None)."""
+    arr = image[:, :, None] if image.ndim == 2 else image
+    if arr.ndim != 3 or arr.shape[2] not in (1, 2, 3, 4) or 0 in arr.shape[:2]:
+        raise TinctError(f"expected an HxW, HxWx1, HxWx3 or HxWx4 array (channels last), got shape {image.shape}")
+    c = arr.shape[2]
+    alpha = np.ascontiguousarray(arr[:, :, c - 1]) if c in (2, 4) else None
+    rgb = np.repeat(arr[:, :, :1], 3, axis=2) if c in (1, 2) else np.ascontiguousarray(arr[:, :, :3])
+    return rgb, alpha
 
 
 def _l_channel(rgb: np.ndarray) -> torch.Tensor:
-    """(1, 1, H, W) raw L of a uint8 image."""
-    return torch.from_numpy(color.l_from_uint8(rgb))[None, None]
+    """(1, 1, H, W) raw L of a uint8 (or uint16) image."""
+    l = color.l_from_uint16(rgb) if rgb.dtype == np.uint16 else color.l_from_uint8(rgb)
+    return torch.from_numpy(l)[None, None]
 
 
 def _upsample_rows(ab_low: torch.Tensor, y0: int, y1: int, h: int, w: int) -> torch.Tensor:
@@ -215,13 +231,14 @@ def _relight_strips(l_full: torch.Tensor, ratio_low: torch.Tensor) -> None:
         l_full[:, :, y:y1] = (l_full[:, :, y:y1] * _upsample_rows(ratio_low, y, y1, h, w)).clamp_(0.0, 100.0)
 
 
-def _recombine_strips(l_full: torch.Tensor, ab_low: torch.Tensor) -> np.ndarray:
-    """Upsample ab onto full-resolution L and convert to uint8 RGB, strip by strip."""
+def _recombine_strips(l_full: torch.Tensor, ab_low: torch.Tensor, depth: int = 8) -> np.ndarray:
+    """Upsample ab onto full-resolution L and convert to uint8 (``depth`` 16: uint16) RGB, strip by strip."""
     _, _, h, w = l_full.shape
-    out = np.empty((h, w, 3), dtype=np.uint8)
+    out = np.empty((h, w, 3), dtype=np.uint16 if depth == 16 else np.uint8)
+    convert = color.lab_to_uint16 if depth == 16 else color.lab_to_uint8
     rows = max(8, STRIP_PIXELS // max(w, 1))
     for y in range(0, h, rows):
         y1 = min(h, y + rows)
         ab = _upsample_rows(ab_low, y, y1, h, w)
-        out[y:y1] = color.lab_to_uint8(torch.cat([l_full[:, :, y:y1], ab], dim=1))
+        out[y:y1] = convert(torch.cat([l_full[:, :, y:y1], ab], dim=1))
     return out

@@ -55,6 +55,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["same", "png", "jpg", "webp"], default="same",
                    help="output format (default: same as the input; inputs with transparency going to "
                         "JPEG or BMP are written as .png)")
+    p.add_argument("--depth", choices=["auto", "8"], default="auto",
+                   help="bits per sample of the output: auto keeps the 16 bits of a 16-bit PNG or TIFF scan "
+                        "in a PNG or TIFF output (default); 8 writes 8 bits always")
     p.add_argument("--suffix", default="", help="added to each output file name before the extension, e.g. _color")
     h = p.add_argument_group("hints (models trained with hints, such as 'photo')")
     h.add_argument("--hint", action="append", default=[], metavar="X,Y,#RRGGBB[,SIZE]",
@@ -87,6 +90,7 @@ class Job:
     src: Path
     out: Path
     explicit_out: bool = False  # -o named this very file
+    deep: bool = True  # a 16-bit input keeps its 16 bits in a PNG or TIFF output (--depth auto)
 
 
 # -------------------------------------------------------------------------------------- planning
@@ -237,7 +241,17 @@ def _colorize_one(colorizer, job: Job, hints, overwrite: bool, provenance: dict 
     from tinct.imageio import load_image
 
     img = load_image(job.src)
-    return _save_one(job, img, colorizer.colorize_array(img.rgb, hints), overwrite, provenance)
+    return _save_one(job, img, colorizer.colorize_array(pixels(img, job), hints), overwrite, provenance)
+
+
+def pixels(img, job: Job):
+    """What the network colors: the 16-bit samples of a 16-bit scan going to a PNG or TIFF output
+    (unless --depth 8), else the 8-bit ones."""
+    from tinct.imageio import DEEP_FORMATS, format_for
+
+    if job.deep and img.rgb16 is not None and format_for(job.out) in DEEP_FORMATS:
+        return img.rgb16
+    return img.rgb
 
 
 def _save_one(job: Job, img, rgb, overwrite: bool, provenance: dict | None = None) -> Path:
@@ -270,6 +284,8 @@ def run(args: argparse.Namespace) -> int:
     check_run_options(args)
     hints = build_hints(args)
     jobs = plan(args.inputs, args.output, args.format, args.suffix)
+    for job in jobs:
+        job.deep = args.depth == "auto"
     if hints is not None and (hints.points or hints.grid is not None) and len(jobs) > 1:
         raise HintError(f"point and grid hints fit one image, but {len(jobs)} inputs were given "
                         "(palette and reference hints work for many)")
@@ -479,7 +495,7 @@ def run_pipelined(colorizer, todo: list[Job], hints, overwrite: bool, mark, coun
                 record(job, "failed", _reason(exc, job.src), t0)
                 continue
             try:
-                rgb = colorizer.colorize_array(img.rgb, hints)
+                rgb = colorizer.colorize_array(pixels(img, job), hints)
             except HintError:
                 raise  # hints come from the command line: a usage error, not a bad file
             except Exception as exc:  # noqa: BLE001  one bad file must not stop the run

@@ -27,7 +27,7 @@ from tinct.video.temporal import cdc, warp_error
 
 def load_clip(path: Path, max_frames: int, max_side: int) -> list[np.ndarray]:
     out = []
-    for f in read_frames(path):
+    for f in read_frames(path, upright=True):
         im = Image.fromarray(f.rgb)
         if max(im.size) > max_side:
             im.thumbnail((max_side, max_side), Image.BICUBIC)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from tinct.errors import HintError
 from tinct.hints import Hints
 from tinct.pipeline import Colorizer
-from tinct.video.io import VideoWriter, probe, read_frames
+from tinct.video.io import VideoWriter, probe, read_frames, turn
 from tinct.video.temporal import Stabilizer
 
 
@@ -81,9 +81,11 @@ class VideoColorizer:
                 on_damage(msg)
 
         writer = VideoWriter(out, info, info.width, info.height, overwrite=overwrite)
+        # the network sees the picture upright; the frames are written back as stored, with the
+        # input's display matrix, so players turn them as they turned the input
         t0, n = time.perf_counter(), 0
         try:
-            stream = read_frames(src, damage)
+            stream = read_frames(src, damage, upright=True)
             pts = []
 
             def rgbs():
@@ -92,7 +94,7 @@ class VideoColorizer:
                     yield f.rgb
 
             for rgb in self.frames(rgbs()):
-                writer.write(rgb, pts.pop(0))
+                writer.write(turn(rgb, -info.rotation), pts.pop(0))
                 n += 1
                 if progress:
                     progress(n, info.frames)

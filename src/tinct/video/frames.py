@@ -53,7 +53,7 @@ def extract(videos: list[Path], out: Path, threshold: float = 0.05, every: int =
         c = Counter()
         last_kept = last_seen = None
         shot, in_shot = 0, 0
-        for f in read_frames(video, on_damage):
+        for f in read_frames(video, on_damage, upright=True):
             t = thumb(f.rgb)
             g8 = (t * 255).astype(np.uint8)
             cut = last_seen is not None and cut_score(last_seen, g8) > CUT_THRESHOLD

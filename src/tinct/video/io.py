@@ -87,10 +87,18 @@ def probe(path: str | os.PathLike) -> VideoInfo:
                          rotation, len(c.streams.audio))
 
 
-def read_frames(path: str | os.PathLike, on_damage: Callable[[str], None] | None = None) -> Iterator[Frame]:
+def turn(rgb: np.ndarray, degrees: int) -> np.ndarray:
+    """``rgb`` turned counter-clockwise by ``degrees`` (a multiple of 90, as display matrices say)."""
+    k = (round(degrees / 90) % 4)
+    return np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb
+
+
+def read_frames(path: str | os.PathLike, on_damage: Callable[[str], None] | None = None,
+                upright: bool = False) -> Iterator[Frame]:
     """The frames of the first video stream as RGB, in order, with time stamps (streamed: one frame
     in memory at a time). A packet that fails to decode is reported through ``on_damage`` and
-    skipped; the rest of the video still comes."""
+    skipped; the rest of the video still comes. ``upright``: turned as the display matrix says (a
+    phone clip filmed upright comes upright), else as stored."""
     import av
 
     p = Path(path)
@@ -108,7 +116,10 @@ def read_frames(path: str | os.PathLike, on_damage: Callable[[str], None] | None
                 continue
             for f in frames:
                 t = float(f.pts * tb) if f.pts is not None else index / float(v.average_rate or 25)
-                yield Frame(index, f.pts, t, f.to_ndarray(format="rgb24"))
+                rgb = f.to_ndarray(format="rgb24")
+                if upright:
+                    rgb = turn(rgb, int(round(f.rotation or 0)))
+                yield Frame(index, f.pts, t, rgb)
                 index += 1
 
 
@@ -134,7 +145,7 @@ class VideoWriter:
         s.time_base = info.time_base
         s.options = {"crf": str(crf), "preset": "medium"}
         if info.rotation:
-            s.metadata["rotate"] = str(info.rotation)
+            s.set_display_rotation(info.rotation)  # the input's display matrix, as it was
         self.stream = s
         self.audio_out = {}
         with _open(info.path) as src:
