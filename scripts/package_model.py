@@ -31,6 +31,8 @@ def main() -> int:
     ap.add_argument("--fit", help="GAIN,OFFSET[,LIGHTNESS]: from the second point hint on, map the network's colors "
                     "by a global color transform fitted to the points, with these prior strengths in hints; the "
                     "third adds a lightness-dependent cast (none = off)")
+    ap.add_argument("--confine", help="SHARE: a lone point hint's change fades with the distance from it over this "
+                                      "share of the shorter side (none = as fused)")
     ap.add_argument("--half", action="store_true", help="store float16 weights")
     ap.add_argument("--note", action="append", default=[], help="a line added to the provenance notes")
     ap.add_argument("--purpose", help="one line on what the model is for (shown by the server and the page)")
@@ -64,6 +66,7 @@ def main() -> int:
         kwargs["fusion_prior"] = donor_record["kwargs"].get("fusion_prior", 1e-4)
         kwargs["fusion_guide"] = donor_record["kwargs"].get("fusion_guide")
         kwargs["fusion_fit"] = donor_record["kwargs"].get("fusion_fit")
+        kwargs["fusion_confine"] = donor_record["kwargs"].get("fusion_confine")
         state = {k: v for k, v in state.items() if not k.startswith("fusion.")}
         state.update({f"fusion.{k}": v for k, v in donor.fusion.state_dict().items()})
         provenance["fusion"] = donor_record.get("provenance", {}).get("fusion", {})
@@ -75,6 +78,10 @@ def main() -> int:
         kwargs["fusion_fit"] = None if args.fit == "none" else _fusion_numbers(
             kwargs, "--fit", args.fit, "two or three strengths above 0, as 0.1,0.1,0.3 (or none)",
             lambda g: len(g) in (2, 3) and min(g) > 0)
+    if args.confine is not None:
+        kwargs["fusion_confine"] = None if args.confine == "none" else _fusion_numbers(
+            kwargs, "--confine", args.confine, "one share above 0, as 0.25 (or none)",
+            lambda g: len(g) == 1 and 0 < g[0] <= 10)[0]
     shipped = create_model(record["arch"], **{**kwargs, "pretrained": False})
     shipped.load_state_dict(state, strict=True)
     provenance["notes"] = provenance.get("notes", []) + args.note

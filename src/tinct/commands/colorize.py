@@ -74,6 +74,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="worker processes, each with its own model and a share of the files (default 1); "
                         "torch threads are split between them")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="run on a Ray cluster (Ray Data; pip install 'tinct[ray]'): ADDRESS as 'ray start' printed "
+                        "it (host:port, or 'auto' on a cluster node); alone: a Ray instance on this machine. "
+                        "--jobs actors of --threads (default 1) threads each; files on storage every node sees")
     p.add_argument("--report", metavar="FILE.csv|FILE.json",
                    help="also write one row per file (file, output, status, reason, seconds): an audit trail")
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
@@ -346,6 +350,16 @@ def _run_jobs(args: argparse.Namespace, todo: list[Job], hints, counts: dict[str
 
     from tinct.pipeline import Colorizer
 
+    if getattr(args, "ray", None):
+        from tinct.commands.colorize_ray import run_ray
+
+        report: list[dict] = []
+        try:
+            run_ray(args, todo, hints, counts, report)
+        finally:
+            if args.report:
+                write_report(Path(args.report), sorted(report, key=lambda r: r["file"]))
+        return None
     if args.jobs > 1 and len(todo) > 1:
         return _run_processes(args, todo, hints, counts)
     if args.threads:

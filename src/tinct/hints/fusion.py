@@ -16,7 +16,9 @@ colors and mask, and the network's decoder features. With no hint pixel the stag
    ``w`` over the four sources and a correction ``c``:
    ``fused = w_net net + w_prop prop + w_plain plain + w_match matched + 0.1 c``;
 5. the points win where they reach: ``out = r prop + (1 - r) fused`` with ``r = reach ** n`` for
-   ``n`` points; hint pixels keep their color exactly.
+   ``n`` points; hint pixels keep their color exactly;
+6. with ``confine``, a lone point is a local edit (:func:`confined`): its change is kept to its
+   reach and fades with the distance from it.
 
 Working sizes above :data:`MAX_PIXELS` are fused at a reduced size and upsampled. The stage is
 trained with the network frozen (:mod:`tinct.train.fusion`). What was tried on the way and
@@ -156,13 +158,38 @@ def match_hints(features: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tenso
     return F.interpolate(out, size=size, mode="bilinear", align_corners=False).to(ab_hint.dtype)
 
 
+def confined(net_ab: torch.Tensor, fused: torch.Tensor, reach: torch.Tensor, mask: torch.Tensor,
+             falloff: float) -> torch.Tensor:
+    """A single point is a local edit: for images with one hint patch, ``net + E (fused - net)``
+    with the envelope ``E = reach * exp(-(d / (falloff * shorter side))^2)``, ``d`` the distance to
+    the patch's center and ``reach`` the point's edge-aware reach. What a lone click changes stays
+    within its region and its neighborhood; two or more points are left as fused (what they say
+    about the whole picture is :mod:`tinct.hints.fit`'s to judge). Hint pixels keep their color."""
+    n = count_points(mask).flatten()
+    out = fused.clone()
+    h, w = mask.shape[-2:]
+    yy = torch.arange(h, dtype=fused.dtype).view(h, 1)
+    xx = torch.arange(w, dtype=fused.dtype).view(1, w)
+    for i in (n == 1).nonzero().flatten().tolist():
+        m = (mask[i, 0] > 0.5).to(fused.dtype)
+        total = m.sum()
+        cy, cx = (m * yy).sum() / total, (m * xx).sum() / total
+        env = reach[i, 0] * torch.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (falloff * min(h, w)) ** 2)
+        out[i] = torch.where(m > 0, fused[i], net_ab[i] + env * (fused[i] - net_ab[i]))
+    return out
+
+
 class HintFusion(nn.Module):
     """The fusion stage (see the module docstring); ``guide`` = (ab weight, feature weight) of the
     propagations' extra edges (None = lightness edges only), ``fit`` = (gain, offset[, lightness])
     strengths of the points' global color transform (None = none)."""
 
-    def __init__(self, width: int = 32, prior_weight: float = PRIOR_WEIGHT, guide=None, fit=None):
+    def __init__(self, width: int = 32, prior_weight: float = PRIOR_WEIGHT, guide=None, fit=None,
+                 confine: float | None = None):
         super().__init__()
+        self.confine = float(confine) if confine else None
+        if self.confine is not None and not 0 < self.confine <= 10:
+            raise ValueError(f"confine must be a share of the shorter side in (0, 10], got {confine}")
         self.fit = tuple(float(v) for v in fit) if fit else None
         if self.fit is not None and (len(self.fit) not in (2, 3) or min(self.fit) <= 0):
             raise ValueError(f"fit must be (gain, offset[, lightness]) strengths, all above 0, got {fit}")
@@ -255,5 +282,7 @@ class HintFusion(nn.Module):
         matched = match_hints(features[idx], ab_hint[idx], mask[idx], mask.shape[-2:])
         fused = self.fuse(l[idx], net_ab[idx], prop, ab_hint[idx], mask[idx], plain, matched)
         fused = self.obeyed(fused, prop, reach, mask[idx])
+        if self.confine is not None:
+            fused = confined(net_ab[idx], fused, reach, mask[idx], self.confine)
         out[idx] = fused
         return out
