@@ -489,3 +489,20 @@ def test_origin_guard_host_names():
     assert local.host_ok("127.0.0.1:8000") and local.host_ok("localhost") and not local.host_ok("10.0.0.5:8000")
     lan = OriginGuard(None, "0.0.0.0", ("photos.lan",))
     assert lan.host_ok("10.0.0.5:8000") and lan.host_ok("photos.lan:8000") and not lan.host_ok("evil.example")
+
+
+def test_onnx_backend_setting(model_paths):
+    """``tinct serve --backend onnx``: the config says so, and a colorization runs on ONNX Runtime
+    with the PyTorch result to within one level."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    with TestClient(make_app(model_paths, backend="onnx")) as c:
+        assert c.get("/api/v1/config").json()["backend"] == "onnx"
+        img = gray()
+        r = post(c, encoded(img))
+        assert r.status_code == 200, r.text
+        assert c.app.state.store.get("tiny").onnx is not None
+        expected = Colorizer(model_paths["tiny"])(img)
+        assert np.abs(np.asarray(decoded(r)).astype(int) - expected.astype(int)).max() <= 1
+    with pytest.raises(TinctError, match="backend"):
+        Settings(backend="tensorrt")

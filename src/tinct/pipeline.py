@@ -81,7 +81,8 @@ class Colorizer:
     """
 
     def __init__(self, model: str | os.PathLike | torch.nn.Module = DEFAULT_MODEL, render_size: int | None = None,
-                 temperature: float | None = None, device: str = "cpu", backend: str = "torch"):
+                 temperature: float | None = None, device: str = "cpu", backend: str = "torch",
+                 onnx_file: str | os.PathLike | None = None):
         self.path: Path | None = None  # the model file, when loaded from one
         if isinstance(model, torch.nn.Module):
             self.model, self.record = model.eval(), {"arch": getattr(model, "arch", "?"), "provenance": {}}
@@ -98,12 +99,17 @@ class Colorizer:
         if backend not in BACKENDS:
             raise TinctError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         self.backend, self.onnx = backend, None
+        if onnx_file is not None and backend != "onnx":
+            raise TinctError("an ONNX graph (onnx_file) needs backend='onnx'")
         if backend == "onnx":  # the hint-free network on onnxruntime; hints still go through torch
             if self.path is None:
                 raise TinctError("the ONNX backend needs a model file or a shipped model name")
             from tinct.export.onnx import OnnxNetwork, cached_export
 
-            self.onnx = OnnxNetwork(cached_export(self.path), self.path, threads=torch.get_num_threads())
+            graph = Path(onnx_file) if onnx_file is not None else cached_export(self.path)
+            if not graph.is_file():
+                raise TinctError(f"{graph}: no such ONNX graph (tinct export MODEL -o FILE.onnx)")
+            self.onnx = OnnxNetwork(graph, self.path, threads=torch.get_num_threads())
 
     @property
     def supports_hints(self) -> bool:

@@ -82,6 +82,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="also write one row per file (file, output, status, reason, seconds): an audit trail")
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
                    help="onnx: run the network with ONNX Runtime (exported on first use; hints still use torch)")
+    p.add_argument("--onnx", metavar="FILE.onnx", help="with --backend onnx: this exported graph (e.g. an int8 one "
+                                                        "from tinct export --int8) instead of the cached export")
     p.add_argument("--no-provenance", action="store_true",
                    help="do not mark the outputs as colorized (by default their XMP says tinct colorized them: "
                         "version, model, date; the input's EXIF, ICC profile and XMP are kept either way)")
@@ -280,6 +282,8 @@ def check_run_options(args: argparse.Namespace) -> None:
         raise TinctError(f"--temperature must be a number above 0, got {args.temperature}")
     if args.render_size is not None and not 32 <= args.render_size <= 4096:
         raise TinctError(f"--render-size must be between 32 and 4096, got {args.render_size}")
+    if getattr(args, "onnx", None) and args.backend != "onnx":
+        raise TinctError("--onnx needs --backend onnx")
     if not 1 <= getattr(args, "jobs", 1) <= 64:
         raise TinctError(f"--jobs must be between 1 and 64, got {args.jobs}")
 
@@ -365,7 +369,7 @@ def _run_jobs(args: argparse.Namespace, todo: list[Job], hints, counts: dict[str
     if args.threads:
         torch.set_num_threads(args.threads)
     colorizer = Colorizer(args.model, render_size=args.render_size, temperature=args.temperature,
-                          backend=args.backend)
+                          backend=args.backend, onnx_file=args.onnx)
     _check_model_hints(colorizer, hints)
     mark = None if args.no_provenance else provenance_of(colorizer)
     bar = tqdm(total=len(todo), unit="image", desc="colorize", file=sys.stderr,
@@ -387,7 +391,7 @@ def _worker(args: argparse.Namespace, shard: list[Job], hints, threads: int, pro
 
     torch.set_num_threads(threads)
     colorizer = Colorizer(args.model, render_size=args.render_size, temperature=args.temperature,
-                          backend=args.backend)
+                          backend=args.backend, onnx_file=args.onnx)
     mark = None if args.no_provenance else provenance_of(colorizer)
 
     class Tick:

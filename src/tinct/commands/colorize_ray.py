@@ -21,13 +21,14 @@ from tinct.errors import TinctError
 class _Worker:
     """One Ray actor: a model, and the local run's per-file code."""
 
-    def __init__(self, model, render_size, temperature, backend, threads, hints, overwrite, mark):
+    def __init__(self, model, render_size, temperature, backend, onnx_file, threads, hints, overwrite, mark):
         import torch
 
         from tinct.pipeline import Colorizer
 
         torch.set_num_threads(threads)
-        self.colorizer = Colorizer(model, render_size=render_size, temperature=temperature, backend=backend)
+        self.colorizer = Colorizer(model, render_size=render_size, temperature=temperature, backend=backend,
+                                   onnx_file=onnx_file)
         self.hints, self.overwrite, self.mark = hints, overwrite, mark
 
     def __call__(self, batch: dict) -> dict:
@@ -102,7 +103,8 @@ def run_ray(args: argparse.Namespace, todo: list, hints, counts: dict[str, int],
         ds = ds.map_batches(_Worker, batch_size=1, concurrency=args.jobs, num_cpus=threads,
                             fn_constructor_kwargs={"model": str(probe.path or args.model),
                                                    "render_size": args.render_size, "temperature": args.temperature,
-                                                   "backend": args.backend, "threads": threads, "hints": hints,
+                                                   "backend": args.backend, "onnx_file": args.onnx,
+                                                   "threads": threads, "hints": hints,
                                                    "overwrite": args.overwrite or args.resume, "mark": mark})
         bar = tqdm(total=len(todo), unit="image", desc=f"colorize (ray x{args.jobs})", file=sys.stderr,
                    disable=args.quiet or not sys.stderr.isatty())

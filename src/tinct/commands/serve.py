@@ -45,6 +45,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                    help="a host name the server also answers to (e.g. behind a reverse proxy); "
                         "requests naming any other host, or coming from another site's pages, get 403")
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                   help="onnx: run hint-free colorizations on ONNX Runtime (exported on first use; pip install "
+                        "'tinct[onnx]'); hints still go through PyTorch (default torch)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     return p
 
@@ -96,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         queue_size=args.queue, workers=args.workers, timeout_s=args.timeout, torch_threads=args.threads,
         header_timeout_s=args.header_timeout, body_timeout_s=args.body_timeout, jobs_dir=args.jobs_dir,
         render_size=args.render_size, max_render_size=args.max_render_size, allowed_hosts=tuple(args.allow_host),
+        backend=args.backend,
     )
     app = create_app(settings)
     store = app.state.store

@@ -52,7 +52,7 @@ class Jobs:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app. Raises :class:`tinct.errors.TinctError` when a model file is missing or bad."""
     settings = settings or Settings()
-    store = ModelStore(settings.models, settings.default_model, settings.render_size)
+    store = ModelStore(settings.models, settings.default_model, settings.render_size, settings.backend)
     queue = InferenceQueue(settings.workers, settings.queue_size, settings.timeout_s)
     jobs = Jobs(settings, store)
 

@@ -42,8 +42,9 @@ class ModelEntry:
 class ModelStore:
     """Name -> model file, validated at startup; name -> Colorizer, built once and cached."""
 
-    def __init__(self, extra: tuple[str, ...] = (), default: str | None = None, render_size: int | None = None):
-        self.render_size = render_size
+    def __init__(self, extra: tuple[str, ...] = (), default: str | None = None, render_size: int | None = None,
+                 backend: str = "torch"):
+        self.render_size, self.backend = render_size, backend
         self.entries: dict[str, ModelEntry] = {}
         for name, path in shipped_models().items():
             self.entries[name] = ModelEntry(name, path, read_record(path), True)
@@ -93,7 +94,8 @@ class ModelStore:
             return cached
         with self._locks[name]:
             if name not in self._cache:
-                self._cache[name] = Colorizer(self.entries[name].path, render_size=self.render_size)
+                self._cache[name] = Colorizer(self.entries[name].path, render_size=self.render_size,
+                                              backend=self.backend)
             return self._cache[name]
 
     def describe(self) -> list[dict[str, Any]]:

@@ -126,4 +126,4 @@ async def config(request: Request) -> ServerConfig:
     return ServerConfig(max_upload_bytes=s.max_upload_bytes, max_pixels=s.max_pixels,
                         render_size=RenderSize(default=s.render_size, min=MIN_RENDER_SIZE, max=s.max_render_size),
                         formats=["png", "jpeg", "webp"], queue_size=s.queue_size, workers=s.workers,
-                        timeout_s=s.timeout_s)
+                        timeout_s=s.timeout_s, backend=s.backend)

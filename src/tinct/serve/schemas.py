@@ -45,6 +45,7 @@ class ServerConfig(BaseModel):
     queue_size: int
     workers: int
     timeout_s: float
+    backend: str = "torch"
 
 
 class Health(BaseModel):

@@ -35,6 +35,7 @@ class Settings:
     torch_threads: int = 0  # torch intra-op threads; 0 leaves torch's default
     render_size: int | None = None  # default working size (longer side); None: each model's own (photo 256, line art 512)
     max_render_size: int = 1024  # the largest working size a request may ask for
+    backend: str = "torch"  # "onnx": hint-free colorizations on ONNX Runtime (hints still on torch)
     preload: bool = True  # load the default model at startup rather than on the first request
     allowed_hosts: tuple[str, ...] = ()  # extra host names the server answers to (besides localhost and its address)
 
@@ -60,6 +61,7 @@ class Settings:
              f"max render size must be {MIN_RENDER_SIZE}-4096, got {self.max_render_size}"),
             (self.render_size is None or MIN_RENDER_SIZE <= self.render_size <= self.max_render_size,
              f"render size must be {MIN_RENDER_SIZE}-{self.max_render_size}, got {self.render_size}"),
+            (self.backend in ("torch", "onnx"), f"backend must be torch or onnx, got {self.backend!r}"),
         ]
         for ok, message in checks:
             if not ok:
