@@ -491,3 +491,32 @@ def test_files_recording_the_retired_network_statistics_option(tmp_path):
         else:
             with pytest.raises(ModelFileError, match="fusion_stats"):
                 load_model(tmp_path / "old.safetensors")
+
+
+def test_a_confined_lone_point_changes_little_far_from_it():
+    """With ``confine``, one point's change fades with the distance from it (and its reach): far
+    away the output is the network's, near it the point's color; plain Levin (which paints the
+    whole picture) gets no say far off. Two points are left as fused; hint pixels keep their color."""
+    l, ab_hint, mask = _inputs()
+    l = torch.zeros_like(l)  # flat: nothing stops the propagations
+    net = torch.full((1, 2, 64, 64), -0.3)
+    feats = torch.ones(1, 4, 16, 16)
+    loose, tight = HintFusion(), HintFusion(confine=0.2)
+    with torch.no_grad():
+        for f in (loose, tight):
+            f.out.bias[:4] = torch.tensor([-20.0, -20.0, 20.0, -20.0])  # all weight on plain Levin
+        a, b = loose(l, net, ab_hint, mask, feats), tight(l, net, ab_hint, mask, feats)
+    change = lambda out: (out - net).abs().sum(1)[0]  # noqa: E731
+    far, near = (slice(48, 64), slice(48, 64)), (slice(9, 15), slice(18, 26))
+    assert float(change(a)[far].mean()) > 0.5  # the loose stage repaints the far corner
+    assert float(change(b)[far].mean()) < 0.02 * float(change(a)[far].mean())
+    assert float(change(b)[near].mean()) > 0.5 * float(change(a)[near].mean())
+    assert torch.equal(b[:, :, mask[0, 0] > 0.5], ab_hint[:, :, mask[0, 0] > 0.5])
+    two = mask.clone()
+    two[:, :, 50:54, 50:54] = 1
+    hint2 = ab_hint.clone()
+    hint2[:, 0, 50:54, 50:54] = 0.4
+    with torch.no_grad():
+        assert torch.equal(loose(l, net, hint2, two, feats), tight(l, net, hint2, two, feats))
+    with pytest.raises(ValueError, match="confine"):
+        HintFusion(confine=-1)

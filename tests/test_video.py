@@ -218,3 +218,15 @@ def test_cdc_is_zero_for_a_steady_clip_and_grows_with_color_jumps():
     assert cdc([f, swapped] * 3, steps=(1,)) > 0.1 and cdc([f, swapped] * 3, steps=(2,)) == 0.0
     p = np.array([1.0, 0.0])
     assert js_divergence(p, p[::-1]) == pytest.approx(1.0)
+
+
+def test_still_flicker_counts_only_pixels_whose_gray_input_stays():
+    from tinct.video.temporal import still_flicker
+
+    gray = [np.full((8, 8), 100, np.uint8)] * 3
+    steady = [np.full((8, 8, 3), (120, 100, 90), np.uint8)] * 3
+    assert still_flicker(steady, gray) == 0.0
+    jumpy = [np.full((8, 8, 3), c, np.uint8) for c in [(120, 100, 90), (90, 100, 120), (120, 100, 90)]]
+    assert still_flicker(jumpy, gray) > 5
+    moving = [np.full((8, 8), v, np.uint8) for v in (100, 150, 100)]  # the input itself changes: not counted
+    assert still_flicker(jumpy, moving) == 0.0

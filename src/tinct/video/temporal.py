@@ -128,6 +128,24 @@ def warp_error(outputs: list[np.ndarray], grays: list[np.ndarray], cut_threshold
     return float(np.average(errs, weights=weights)) if errs else 0.0
 
 
+def still_flicker(outputs: list[np.ndarray], grays: list[np.ndarray], tolerance: int = 2) -> float:
+    """Flicker where nothing moves: the mean ab distance (CIE Lab) between consecutive output
+    frames over the pixels whose gray input changed by at most ``tolerance`` levels (no flow
+    needed: for a real black-and-white film, the one measure that needs no color original)."""
+    from tinct.metrics import rgb_to_lab
+
+    total, count = 0.0, 0
+    prev_ab = rgb_to_lab(outputs[0])[..., 1:]
+    for t in range(1, len(outputs)):
+        ab = rgb_to_lab(outputs[t])[..., 1:]
+        still = np.abs(grays[t].astype(np.int16) - grays[t - 1].astype(np.int16)) <= tolerance
+        if still.any():
+            total += float(np.sqrt(((ab - prev_ab) ** 2).sum(-1))[still].sum())
+            count += int(still.sum())
+        prev_ab = ab
+    return total / count if count else 0.0
+
+
 def ab_histogram(rgb: np.ndarray, bins: int = 22, limit: float = 110.0) -> np.ndarray:
     """Normalized 2-D histogram of a frame's ab (CIE Lab), ``bins`` x ``bins`` over [-limit, limit]."""
     from tinct.metrics import rgb_to_lab
