@@ -3,7 +3,7 @@ random hue at random places (seeded), each alone, against the same photo without
 |delta ab| (CIE Lab) of pixels farther than 30 % of the shorter side from the point, against the
 mean within 10 % of it. Prints the mean of both, the mean far/near ratio, and the share of clicks
 whose ratio is at most 0.25 (issue 16's criterion); ``--sheet`` writes a before/after sheet of the
-first clicks.
+first clicks (no hint | the click with ``--compare`` | the click with ``--model``).
 
     python scripts/hint_locality.py ../shared/data/bw_photos --model photo --clicks 10 --sheet docs/hint_locality.png
 """
@@ -32,8 +32,10 @@ def main() -> int:
     ap.add_argument("--max-side", type=int, default=512, help="photos are scaled to this longer side first")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sheet", help="before/after sheet of the first click of the first 6 photos")
+    ap.add_argument("--compare", help="another model (say, without confinement) shown beside --model in the sheet")
     args = ap.parse_args()
     c = Colorizer(args.model)
+    other = Colorizer(args.compare) if args.compare else None
     rng = np.random.default_rng(args.seed)
     rows, sheet = [], []
     for path in list_images(args.data):
@@ -55,9 +57,12 @@ def main() -> int:
             rows.append({"image": path.name, "x": x, "y": y, "color": col, "near": near, "far": far,
                          "ratio": far / max(near, 1e-6)})
             if args.sheet and k == 0 and len(sheet) < 6:
-                marked = Image.fromarray(out)
-                ImageDraw.Draw(marked).ellipse((x - 6, y - 6, x + 6, y + 6), outline=(255, 255, 255), width=2)
-                sheet.append((Image.fromarray(c.colorize_array(rgb)), marked))
+                tiles = [Image.fromarray(c.colorize_array(rgb))]
+                for result in ([other.colorize_array(rgb, Hints(points=[Point(x=x, y=y, rgb=col)]))] if other else []) + [out]:
+                    marked = Image.fromarray(result)
+                    ImageDraw.Draw(marked).ellipse((x - 6, y - 6, x + 6, y + 6), outline=(255, 255, 255), width=2)
+                    tiles.append(marked)
+                sheet.append(tiles)
     near = float(np.mean([r["near"] for r in rows]))
     far = float(np.mean([r["far"] for r in rows]))
     ratio = float(np.mean([r["ratio"] for r in rows]))
@@ -67,13 +72,12 @@ def main() -> int:
                       "share_ratio_at_most_0.25": round(ok, 3)}))
     if args.sheet and sheet:
         tw = 256
-        tiles = [(a.resize((tw, round(tw * a.height / a.width))), b.resize((tw, round(tw * b.height / b.width))))
-                 for a, b in sheet]
-        hgt = max(t[0].height for t in tiles)
-        canvas = Image.new("RGB", (2 * tw, hgt * len(tiles)), "white")
-        for i, (a, b) in enumerate(tiles):
-            canvas.paste(a, (0, i * hgt))
-            canvas.paste(b, (tw, i * hgt))
+        rows = [[t.resize((tw, round(tw * t.height / t.width))) for t in row] for row in sheet]
+        hgt = max(r[0].height for r in rows)
+        canvas = Image.new("RGB", (len(rows[0]) * tw, hgt * len(rows)), "white")
+        for i, row in enumerate(rows):
+            for j, t in enumerate(row):
+                canvas.paste(t, (j * tw, i * hgt))
         canvas.save(args.sheet)
     return 0
 

@@ -1,8 +1,12 @@
-"""ONNX Runtime against PyTorch on the same model and inputs, in one run (not a unit test): the
-median time of the network's automatic path at each size, their ratio, and the largest output
-difference in uint8 levels over a folder of images.
+"""ONNX Runtime (float, and int8 with ``--int8 GRAPH``) against PyTorch on the same model and
+inputs, in one run (not a unit test): the median time of the automatic colorization at each size
+(runs interleaved), the ratios, the largest output difference in uint8 levels over a folder of
+images, and with ``--psnr DIR`` the benchmark PSNR of each backend on DIR (a folder of images or of
+source subfolders, ``--psnr-limit`` images per source).
 
-    python scripts/onnx_speed.py --model photo --sizes 256 512 --threads 2 --data ../shared/data/photos/val
+    tinct export photo -o runs/photo-int8.onnx --int8 data/photo_v7/train/places --calibration-images 64
+    python scripts/onnx_speed.py --model photo --sizes 256 512 --threads 2 --data ../shared/data/photos/val \
+        --int8 runs/photo-int8.onnx --psnr data/photo_v7/val --psnr-limit 50
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import numpy as np
 import torch
 
 from tinct import Colorizer
-from tinct.bench import list_images, load_eval_image
+from tinct.bench import gray_input, list_images, load_eval_image
 
 
 def median_ms(fn, runs: int) -> float:
@@ -36,15 +40,41 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--data", help="images to compare outputs on")
     ap.add_argument("--limit", type=int, default=24)
+    ap.add_argument("--int8", help="an int8 graph of the same model (tinct export --int8)")
+    ap.add_argument("--psnr", help="score every backend's PSNR on this folder (256x256, the benchmark's protocol)")
+    ap.add_argument("--psnr-limit", type=int, default=50)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    ref, fast = Colorizer(args.model), Colorizer(args.model, backend="onnx")
+    backends = {"torch": Colorizer(args.model), "onnx": Colorizer(args.model, backend="onnx")}
+    if args.int8:
+        backends["int8"] = Colorizer(args.model, backend="onnx", onnx_file=args.int8)
+    ref, fast = backends["torch"], backends["onnx"]
     rng = np.random.default_rng(0)
     for size in args.sizes:
         img = rng.integers(0, 255, (size, size, 3), dtype=np.uint8)
-        t_torch = median_ms(lambda: ref.colorize_array(img, render_size=size), args.runs)
-        t_onnx = median_ms(lambda: fast.colorize_array(img, render_size=size), args.runs)
-        print(f"{size} px: torch {t_torch:.0f} ms, onnx {t_onnx:.0f} ms, onnx {t_torch / t_onnx:.2f}x faster")
+        times = {k: [] for k in backends}
+        for _ in range(args.runs):  # interleaved: a busy machine slows every backend alike
+            for k, c in backends.items():
+                times[k].append(median_ms(lambda c=c: c.colorize_array(img, render_size=size), 1))
+        ms = {k: statistics.median(v) for k, v in times.items()}
+        print(f"{size} px: " + ", ".join(f"{k} {v:.0f} ms" for k, v in ms.items()) + "; "
+              + ", ".join(f"{k} {ms['torch'] / v:.2f}x faster than torch" for k, v in ms.items() if k != "torch"))
+    if args.psnr:
+        from pathlib import Path
+
+        from tinct import metrics
+
+        root = Path(args.psnr)
+        groups = sorted(p for p in root.iterdir() if p.is_dir()) or [root]
+        for g in groups:
+            scores = {k: [] for k in backends}
+            for path in list_images(g, args.psnr_limit):
+                truth = load_eval_image(path, 256)
+                gray = gray_input(truth)
+                for k, c in backends.items():
+                    scores[k].append(metrics.psnr(c.colorize_array(gray, render_size=256), truth))
+            print(f"PSNR {g.name} ({len(scores['torch'])} images): "
+                  + ", ".join(f"{k} {np.mean(v):.3f}" for k, v in scores.items()))
     if args.data:
         worst, n = 0, 0
         for path in list_images(args.data, args.limit):

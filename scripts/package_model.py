@@ -31,8 +31,9 @@ def main() -> int:
     ap.add_argument("--fit", help="GAIN,OFFSET[,LIGHTNESS]: from the second point hint on, map the network's colors "
                     "by a global color transform fitted to the points, with these prior strengths in hints; the "
                     "third adds a lightness-dependent cast (none = off)")
-    ap.add_argument("--confine", help="SHARE: a lone point hint's change fades with the distance from it over this "
-                                      "share of the shorter side (none = as fused)")
+    ap.add_argument("--confine", help="FALLOFF,AGREE: a lone point hint's change fades with the distance from it over "
+                                      "FALLOFF x the shorter side, unless its color is within about AGREE ab units of "
+                                      "the network's (none = as fused)")
     ap.add_argument("--half", action="store_true", help="store float16 weights")
     ap.add_argument("--note", action="append", default=[], help="a line added to the provenance notes")
     ap.add_argument("--purpose", help="one line on what the model is for (shown by the server and the page)")
@@ -80,8 +81,8 @@ def main() -> int:
             lambda g: len(g) in (2, 3) and min(g) > 0)
     if args.confine is not None:
         kwargs["fusion_confine"] = None if args.confine == "none" else _fusion_numbers(
-            kwargs, "--confine", args.confine, "one share above 0, as 0.25 (or none)",
-            lambda g: len(g) == 1 and 0 < g[0] <= 10)[0]
+            kwargs, "--confine", args.confine, "a falloff share above 0 and an agreement 0 or more, as 0.25,40 (or none)",
+            lambda g: len(g) == 2 and 0 < g[0] <= 10 and 0 <= g[1] <= 500)
     shipped = create_model(record["arch"], **{**kwargs, "pretrained": False})
     shipped.load_state_dict(state, strict=True)
     provenance["notes"] = provenance.get("notes", []) + args.note

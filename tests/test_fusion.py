@@ -501,7 +501,7 @@ def test_a_confined_lone_point_changes_little_far_from_it():
     l = torch.zeros_like(l)  # flat: nothing stops the propagations
     net = torch.full((1, 2, 64, 64), -0.3)
     feats = torch.ones(1, 4, 16, 16)
-    loose, tight = HintFusion(), HintFusion(confine=0.2)
+    loose, tight = HintFusion(), HintFusion(confine=(0.2, 0.0))
     with torch.no_grad():
         for f in (loose, tight):
             f.out.bias[:4] = torch.tensor([-20.0, -20.0, 20.0, -20.0])  # all weight on plain Levin
@@ -518,5 +518,13 @@ def test_a_confined_lone_point_changes_little_far_from_it():
     hint2[:, 0, 50:54, 50:54] = 0.4
     with torch.no_grad():
         assert torch.equal(loose(l, net, hint2, two, feats), tight(l, net, hint2, two, feats))
+    # a point that agrees with what the network saw may speak for the whole picture
+    agreeing = HintFusion(confine=(0.2, 40.0))
+    with torch.no_grad():
+        agreeing.out.bias[:4] = torch.tensor([-20.0, -20.0, 20.0, -20.0])
+        close = agreeing(l, net, ab_hint, mask, feats, guide_ab=ab_hint)  # saw the point's own color
+        far_off = agreeing(l, net, ab_hint, mask, feats, guide_ab=-ab_hint)  # saw the opposite color
+    assert torch.allclose(close, a, atol=1e-5)
+    assert float(change(far_off)[far].mean()) < 0.05 * float(change(a)[far].mean())
     with pytest.raises(ValueError, match="confine"):
         HintFusion(confine=-1)

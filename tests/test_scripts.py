@@ -184,3 +184,47 @@ def test_package_model_records_purpose_and_benchmark_for_line_art(tmp_path):
     again = tmp_path / "again.safetensors"
     assert _run(out, again, "--half").returncode == 0
     assert read_record(again)["purpose"] == "line drawings"  # kept when repackaged
+
+
+def test_package_model_sets_the_confinement_and_hint_locality_measures_it(tmp_path):
+    import json
+
+    from PIL import Image
+
+    fused = _tiny(tmp_path / "fused.safetensors", fusion=True)
+    r = _run(fused, tmp_path / "local.safetensors", "--confine", "0.25,40")
+    assert r.returncode == 0, r.stderr
+    assert read_record(tmp_path / "local.safetensors")["kwargs"]["fusion_confine"] == [0.25, 40.0]
+    assert load_model(tmp_path / "local.safetensors")[0].fusion.confine == (0.25, 40.0)
+    for bad in ("0,40", "0.25", "x,y", "0.25,-1"):
+        r = _run(fused, tmp_path / "bad.safetensors", "--confine", bad)
+        assert r.returncode != 0 and "--confine takes" in r.stderr and "Traceback" not in r.stderr
+    folder = tmp_path / "bw"
+    folder.mkdir()
+    for i in range(2):
+        _gray_png(folder / f"old{i}.png", i)
+    r = _script("hint_locality.py", folder, "--model", tmp_path / "local.safetensors", "--compare", fused,
+                "--clicks", "2", "--sheet", tmp_path / "sheet.png")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["clicks"] == 4 and out["mean_near"] >= 0 and 0 <= out["share_ratio_at_most_0.25"] <= 1
+    with Image.open(tmp_path / "sheet.png") as im:
+        assert im.width == 3 * 256  # no hint | the compared model | the model
+
+
+def test_video_scripts_run_on_a_small_clip(tmp_path):
+    import json
+
+    from clips import frames, write_clip
+
+    model = _tiny(tmp_path / "m.safetensors")
+    folder = tmp_path / "clips"
+    write_clip(folder / "a.mp4", frames(6, 64, 96), audio=True)
+    r = _script("video_speed.py", folder, "--model", model, "--threads", "1")
+    assert r.returncode == 0, r.stderr
+    last = json.loads(r.stdout.strip().splitlines()[-1])
+    assert last["frames"] == 6 and last["fps_steadied"] > 0 and last["fps_per_frame"] > 0
+    r = _script("bw_film.py", folder / "a.mp4", "--model", model, "--strip", tmp_path / "strip.jpg")
+    assert r.returncode == 0, r.stderr
+    film = json.loads(r.stdout.strip().splitlines()[-1])
+    assert film["frames"] == 6 and film["still_flicker_steadied"] >= 0 and (tmp_path / "strip.jpg").is_file()

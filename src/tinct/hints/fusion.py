@@ -17,8 +17,9 @@ colors and mask, and the network's decoder features. With no hint pixel the stag
    ``fused = w_net net + w_prop prop + w_plain plain + w_match matched + 0.1 c``;
 5. the points win where they reach: ``out = r prop + (1 - r) fused`` with ``r = reach ** n`` for
    ``n`` points; hint pixels keep their color exactly;
-6. with ``confine``, a lone point is a local edit (:func:`confined`): its change is kept to its
-   reach and fades with the distance from it.
+6. with ``confine`` = (falloff, agreement), a lone point is a local edit (:func:`confined`): its
+   change is kept to its reach and fades with the distance from it, unless its color is close to
+   what the network saw there (then it may correct the whole picture).
 
 Working sizes above :data:`MAX_PIXELS` are fused at a reduced size and upsampled. The stage is
 trained with the network frozen (:mod:`tinct.train.fusion`). What was tried on the way and
@@ -158,23 +159,33 @@ def match_hints(features: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tenso
     return F.interpolate(out, size=size, mode="bilinear", align_corners=False).to(ab_hint.dtype)
 
 
-def confined(net_ab: torch.Tensor, fused: torch.Tensor, reach: torch.Tensor, mask: torch.Tensor,
-             falloff: float) -> torch.Tensor:
-    """A single point is a local edit: for images with one hint patch, ``net + E (fused - net)``
-    with the envelope ``E = reach * exp(-(d / (falloff * shorter side))^2)``, ``d`` the distance to
-    the patch's center and ``reach`` the point's edge-aware reach. What a lone click changes stays
-    within its region and its neighborhood; two or more points are left as fused (what they say
-    about the whole picture is :mod:`tinct.hints.fit`'s to judge). Hint pixels keep their color."""
+def confined(net_ab: torch.Tensor, fused: torch.Tensor, reach: torch.Tensor, mask: torch.Tensor, ab_hint: torch.Tensor,
+             falloff: float, agree: float = 0.0, seen_ab: torch.Tensor | None = None) -> torch.Tensor:
+    """A lone point is a local edit: for images with one hint patch, ``net + E (fused - net)`` with
+    the envelope ``E = s + (1 - s) reach exp(-(r / (falloff * shorter side))^2)``, ``r`` the
+    distance to the patch's center and ``reach`` the point's edge-aware reach. ``s`` is how far the
+    point may speak for the whole picture: ``exp(-(d / agree)^2)``, ``d`` the distance (CIE ab
+    units) between the point's color and the network's own color there (``seen_ab``: without the
+    point; default ``net_ab``), 0 when ``agree`` is 0. A point close to what the network saw (a
+    truer shade of it) may correct the whole picture's cast; one that contradicts it (a red coat
+    where the network saw gray) stays in its region and neighborhood. Two or more points are left
+    as fused (what they say about the picture is :mod:`tinct.hints.fit`'s to judge). Hint pixels
+    keep their color."""
     n = count_points(mask).flatten()
     out = fused.clone()
     h, w = mask.shape[-2:]
     yy = torch.arange(h, dtype=fused.dtype).view(h, 1)
     xx = torch.arange(w, dtype=fused.dtype).view(1, w)
+    seen = net_ab if seen_ab is None else seen_ab
     for i in (n == 1).nonzero().flatten().tolist():
         m = (mask[i, 0] > 0.5).to(fused.dtype)
         total = m.sum()
         cy, cx = (m * yy).sum() / total, (m * xx).sum() / total
         env = reach[i, 0] * torch.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (falloff * min(h, w)) ** 2)
+        if agree > 0:
+            d = color.denormalize_ab(((ab_hint[i] - seen[i]) * m).sum(dim=(1, 2)) / total).norm()
+            share = torch.exp(-(d / agree) ** 2)
+            env = share + (1 - share) * env
         out[i] = torch.where(m > 0, fused[i], net_ab[i] + env * (fused[i] - net_ab[i]))
     return out
 
@@ -187,9 +198,13 @@ class HintFusion(nn.Module):
     def __init__(self, width: int = 32, prior_weight: float = PRIOR_WEIGHT, guide=None, fit=None,
                  confine: float | None = None):
         super().__init__()
-        self.confine = float(confine) if confine else None
-        if self.confine is not None and not 0 < self.confine <= 10:
-            raise ValueError(f"confine must be a share of the shorter side in (0, 10], got {confine}")
+        if isinstance(confine, (int, float)):
+            confine = (confine, 0.0)
+        self.confine = tuple(float(v) for v in confine) if confine else None
+        if self.confine is not None and (len(self.confine) != 2 or not 0 < self.confine[0] <= 10
+                                         or not 0 <= self.confine[1] <= 500):
+            raise ValueError(f"confine must be (falloff as a share of the shorter side in (0, 10], agreement in "
+                             f"ab units 0-500), got {confine}")
         self.fit = tuple(float(v) for v in fit) if fit else None
         if self.fit is not None and (len(self.fit) not in (2, 3) or min(self.fit) <= 0):
             raise ValueError(f"fit must be (gain, offset[, lightness]) strengths, all above 0, got {fit}")
@@ -283,6 +298,7 @@ class HintFusion(nn.Module):
         fused = self.fuse(l[idx], net_ab[idx], prop, ab_hint[idx], mask[idx], plain, matched)
         fused = self.obeyed(fused, prop, reach, mask[idx])
         if self.confine is not None:
-            fused = confined(net_ab[idx], fused, reach, mask[idx], self.confine)
+            fused = confined(net_ab[idx], fused, reach, mask[idx], ab_hint[idx], *self.confine,
+                             seen_ab=pick(guide_ab))
         out[idx] = fused
         return out

@@ -50,7 +50,7 @@ class EffUNet(ColorNet):
     def __init__(self, width: int = 32, pretrained: bool = True, hints: bool = False, bins_head: bool = True,
                  prefer_bins: bool = True, temperature: float = 0.4, blend: float = 0.5, fusion: bool = False,
                  global_prior: float = 0.0, fusion_prior: float = 1e-4, fusion_guide=None, fusion_fit=None,
-                 fusion_confine: float | None = None):
+                 fusion_confine=None):
         """``prefer_bins``: decode with the annealed mean of the bin head at ``temperature`` (vivid)
         rather than the regression head (muted); ``blend`` mixes that much of the regression head
         into the annealed mean (0 = bins only). ``fusion``: point hints also go through an edge-aware
@@ -59,9 +59,10 @@ class EffUNet(ColorNet):
         (ab weight, feature weight) makes the propagations also stop at edges of the network's
         colors and features, as it sees them without the points (a second, hint-free pass);
         ``fusion_fit`` = (gain, offset[, lightness]) strengths first maps the network's colors by a global
-        color transform fitted to the points (:mod:`tinct.hints.fit`); ``fusion_confine``: a lone
-        point's change fades with the distance from it over this share of the shorter side
-        (:func:`tinct.hints.fusion.confined`; None = as fused).
+        color transform fitted to the points (:mod:`tinct.hints.fit`); ``fusion_confine`` =
+        (falloff, agreement): a lone point's change fades with the distance from it over that share
+        of the shorter side, unless its color lies within about ``agreement`` ab units of the
+        network's (:func:`tinct.hints.fusion.confined`; None = as fused).
         ``global_prior``:
         a palette or reference image also reweights the bin distribution by its colors, with this
         exponent (0 = off), and the regression head is then left out of the decoding."""
