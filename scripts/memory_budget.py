@@ -17,7 +17,8 @@ BUDGET_MB = 1536
 
 CASE = r"""
 import json, resource, sys, numpy as np, torch
-from tinct import Colorizer, Hints, Point
+from tinct import Colorizer, Hints
+from tinct.hints import Point
 torch.set_num_threads(2)
 model, render, points, megapixels = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 c = Colorizer(model, render_size=render)

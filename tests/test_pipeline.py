@@ -147,3 +147,25 @@ def test_pil_images_are_turned_upright_as_files_are(tiny_model_path, photo):
     out = c(im)
     assert out.size == (photo.shape[0], photo.shape[1])  # width and height swapped: upright
     np.testing.assert_array_equal(np.asarray(out), np.asarray(c(Image.fromarray(photo).transpose(Image.Transpose.ROTATE_270))))
+
+
+def test_render_size_is_capped_by_the_memory_budget(tmp_path, capsys):
+    """4096 px needed +5.9 GB over the idle process (scripts/memory_budget.py); the largest working
+    size is 2048 everywhere (Python, CLI, server settings), each refusal one clear line."""
+    from PIL import Image
+
+    from tinct.cli import main
+    from tinct.errors import TinctError
+    from tinct.pipeline import MAX_RENDER_SIZE, check_render_size
+    from tinct.serve import settings as server_settings
+
+    assert MAX_RENDER_SIZE == server_settings.MAX_RENDER_SIZE == 2048
+    assert check_render_size(2048) == 2048
+    with pytest.raises(TinctError, match="2048"):
+        check_render_size(4096)
+    Image.new("L", (40, 30), 128).save(tmp_path / "a.png")
+    assert main(["colorize", str(tmp_path / "a.png"), "-o", str(tmp_path / "b.png"), "--render-size", "4096"]) == 2
+    err = capsys.readouterr().err
+    assert "2048" in err and "memory" in err and "Traceback" not in err
+    with pytest.raises(TinctError, match="max render size"):
+        server_settings.Settings(max_render_size=4096)

@@ -280,8 +280,11 @@ def check_run_options(args: argparse.Namespace) -> None:
         raise TinctError(f"--threads must be 1 or more, got {args.threads}")
     if args.temperature is not None and not (math.isfinite(args.temperature) and args.temperature > 0):
         raise TinctError(f"--temperature must be a number above 0, got {args.temperature}")
-    if args.render_size is not None and not 32 <= args.render_size <= 4096:
-        raise TinctError(f"--render-size must be between 32 and 4096, got {args.render_size}")
+    from tinct.pipeline import MAX_RENDER_SIZE
+
+    if args.render_size is not None and not 32 <= args.render_size <= MAX_RENDER_SIZE:
+        raise TinctError(f"--render-size must be between 32 and {MAX_RENDER_SIZE} (the memory budget), "
+                         f"got {args.render_size}")
     if getattr(args, "onnx", None) and args.backend != "onnx":
         raise TinctError("--onnx needs --backend onnx")
     if not 1 <= getattr(args, "jobs", 1) <= 64:

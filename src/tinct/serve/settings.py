@@ -9,6 +9,7 @@ from pathlib import Path
 from tinct.errors import TinctError
 
 MIN_RENDER_SIZE = 32  # the pipeline's stride; smaller working sizes are meaningless
+MAX_RENDER_SIZE = 2048  # tinct.pipeline.MAX_RENDER_SIZE (not imported: the settings load without torch)
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,8 @@ class Settings:
             (0 < self.max_video_s <= 86_400, f"max video length must be 0-86400 s, got {self.max_video_s}"),
             (0 < self.job_ttl_s <= 7 * 86_400, f"job result lifetime must be 0-604800 s, got {self.job_ttl_s}"),
             (self.torch_threads >= 0, f"torch threads must be 0 (default) or more, got {self.torch_threads}"),
-            (MIN_RENDER_SIZE <= self.max_render_size <= 4096,
-             f"max render size must be {MIN_RENDER_SIZE}-4096, got {self.max_render_size}"),
+            (MIN_RENDER_SIZE <= self.max_render_size <= MAX_RENDER_SIZE,
+             f"max render size must be {MIN_RENDER_SIZE}-{MAX_RENDER_SIZE}, got {self.max_render_size}"),
             (self.render_size is None or MIN_RENDER_SIZE <= self.render_size <= self.max_render_size,
              f"render size must be {MIN_RENDER_SIZE}-{self.max_render_size}, got {self.render_size}"),
             (self.backend in ("torch", "onnx"), f"backend must be torch or onnx, got {self.backend!r}"),
