@@ -17,6 +17,27 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 
+def _libc_trim():
+    """glibc's ``malloc_trim`` (hands freed heap pages back to the system), or None elsewhere."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_TRIM = _libc_trim()
+
+
+def release_memory() -> None:
+    """After a burst, give the memory the colorizations freed back to the system: glibc keeps
+    freed blocks of its thread arenas otherwise, and the server's RSS would stay at its peak."""
+    if _TRIM is not None:
+        _TRIM(0)
+
+
 class Busy(Exception):
     """The queue is full (or a job timed out); try again after ``retry_after`` seconds."""
 
@@ -78,9 +99,12 @@ class InferenceQueue:
     def _done(self, seconds: float | None) -> None:
         with self._lock:
             self._pending -= 1
+            idle = self._pending == 0
             if seconds is not None:
                 self.completed += 1
                 self._mean_s = 0.8 * self._mean_s + 0.2 * seconds if self.completed > 1 else seconds
+        if idle:  # the queue has drained: memory back to (near) where it was before the burst
+            release_memory()
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn(*args)`` in a worker thread; raises :class:`Busy` when full or timed out."""
