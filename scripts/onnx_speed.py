@@ -1,10 +1,9 @@
-"""ONNX Runtime (float, and int8 with ``--int8 GRAPH``) against PyTorch on the same model and
+"""ONNX Runtime (float, and any other graph of the same model with ``--int8 GRAPH``) against PyTorch on the same model and
 inputs, in one run (not a unit test): the median time of the automatic colorization at each size
 (runs interleaved), the ratios, the largest output difference in uint8 levels over a folder of
 images, and with ``--psnr DIR`` the benchmark PSNR of each backend on DIR (a folder of images or of
 source subfolders, ``--psnr-limit`` images per source).
 
-    tinct export photo -o runs/photo-int8.onnx --int8 data/photo_v7/train/places --calibration-images 64
     python scripts/onnx_speed.py --model photo --sizes 256 512 --threads 2 --data ../shared/data/photos/val \
         --int8 runs/photo-int8.onnx --psnr data/photo_v7/val --psnr-limit 50
 """

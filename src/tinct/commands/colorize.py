@@ -82,8 +82,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="also write one row per file (file, output, status, reason, seconds): an audit trail")
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
                    help="onnx: run the network with ONNX Runtime (exported on first use; hints still use torch)")
-    p.add_argument("--onnx", metavar="FILE.onnx", help="with --backend onnx: this exported graph (e.g. an int8 one "
-                                                        "from tinct export --int8) instead of the cached export")
+    p.add_argument("--onnx", metavar="FILE.onnx", help="with --backend onnx: this exported graph (tinct export) "
+                                                        "instead of the one cached on first use")
     p.add_argument("--no-provenance", action="store_true",
                    help="do not mark the outputs as colorized (by default their XMP says tinct colorized them: "
                         "version, model, date; the input's EXIF, ICC profile and XMP are kept either way)")

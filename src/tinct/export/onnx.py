@@ -8,9 +8,7 @@ the model's own Python code, so both backends decode alike.
 
 :class:`OnnxNetwork` runs such a graph with onnxruntime. :class:`tinct.pipeline.Colorizer` uses it
 with ``backend="onnx"`` for colorizations without hints; hints (whose fusion stage solves sparse
-systems) go through PyTorch. The PyTorch path stays the reference. With calibration images the
-export is quantized to int8 (``tinct export MODEL -o F.onnx --int8 DIR``; run with
-``--backend onnx --onnx F.onnx``): calibrate on images like the ones to be colorized.
+systems) go through PyTorch. The PyTorch path stays the reference.
 """
 
 from __future__ import annotations
@@ -44,11 +42,8 @@ class _Plain(torch.nn.Module):
         return tuple(out[k] for k in self.keys)
 
 
-def export_onnx(model: str | os.PathLike, out: str | os.PathLike, calibrate: list | None = None,
-                size: int = 256) -> Path:
-    """Export the hint-free network of ``model`` (a shipped name or a model file) to ``out``.
-    ``calibrate``: image files; the graph is then quantized to int8 (static, QDQ, per-channel
-    weights), its activation ranges measured on those images' lightness at ``size`` px."""
+def export_onnx(model: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """Export the hint-free network of ``model`` (a shipped name or a model file) to ``out``."""
     try:
         import onnx
     except ImportError:
@@ -73,13 +68,9 @@ def export_onnx(model: str | os.PathLike, out: str | os.PathLike, calibrate: lis
                               opset_version=OPSET, dynamo=False)
         import onnx
 
-        if calibrate:
-            _quantize(tmp, calibrate, size)
         graph = onnx.load(tmp)
         meta = {"model_sha256": file_sha256(path), "model": path.stem, "arch": record["arch"], "outputs": list(keys),
                 "tinct_version": __version__}
-        if calibrate:
-            meta["int8"] = {"calibration_images": len(calibrate), "size": size}
         entry = graph.metadata_props.add()
         entry.key, entry.value = META_KEY, json.dumps(meta)
         onnx.save(graph, tmp)
@@ -89,46 +80,6 @@ def export_onnx(model: str | os.PathLike, out: str | os.PathLike, calibrate: lis
         if os.path.exists(tmp):
             os.unlink(tmp)
     return out
-
-
-def _quantize(path: str, images: list, size: int) -> None:
-    """Quantize the float graph at ``path`` in place to int8 (static QDQ, per-channel weights,
-    min-max activation ranges over ``images``)."""
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                          quantize_static)
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    from tinct import color
-    from tinct.imageio import load_image
-    from tinct.pipeline import working_size
-
-    def feeds():
-        for f in images:
-            rgb = load_image(f).rgb
-            l_full = torch.from_numpy(color.l_from_uint8(rgb))[None, None]
-            l = torch.nn.functional.interpolate(l_full, size=working_size(rgb.shape[:2], size), mode="bilinear",
-                                                align_corners=False, antialias=True)
-            yield {"l": color.normalize_l(l).numpy().astype(np.float32)}
-
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self.it = feeds()
-
-        def get_next(self):
-            return next(self.it, None)
-
-    pre = f"{path}.pre.onnx"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            quant_pre_process(path, pre, skip_symbolic_shape=True)
-            quantize_static(pre, path, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            calibrate_method=CalibrationMethod.MinMax)
-    finally:
-        for leftover in (pre, "augmented_model.onnx"):
-            if os.path.exists(leftover):
-                os.unlink(leftover)
 
 
 class OnnxNetwork:
