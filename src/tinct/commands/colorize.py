@@ -444,6 +444,14 @@ def _run_processes(args: argparse.Namespace, todo: list[Job], hints, counts: dic
 QUEUE = 2  # decoded images waiting for the network, and results waiting to be written
 
 
+def report_row(job: Job, status: str, reason: str, t0: float) -> dict:
+    """One row of the run's report (``--report``): file, output, status, reason, seconds since ``t0``."""
+    import time
+
+    return {"file": str(job.src), "output": str(job.out) if status == "done" else "", "status": status,
+            "reason": reason, "seconds": round(time.perf_counter() - t0, 3)}
+
+
 def run_pipelined(colorizer, todo: list[Job], hints, overwrite: bool, mark, counts: dict[str, int],
                   report: list[dict], bar) -> None:
     """Decode, predict and encode overlap: a reader thread decodes the next images and a writer
@@ -465,8 +473,7 @@ def run_pipelined(colorizer, todo: list[Job], hints, overwrite: bool, mark, coun
     def record(job: Job, status: str, reason: str, t0: float) -> None:
         with lock:
             counts["done" if status == "done" else "failed"] += 1
-            report.append({"file": str(job.src), "output": str(job.out) if status == "done" else "",
-                           "status": status, "reason": reason, "seconds": round(time.perf_counter() - t0, 3)})
+            report.append(report_row(job, status, reason, t0))
         if status != "done":
             tqdm.write(f"skip {job.src}: {reason}", file=sys.stderr)
         bar.update(1)

@@ -34,9 +34,9 @@ class _Worker:
     def __call__(self, batch: dict) -> dict:
         from pathlib import Path
 
-        from tinct.commands.colorize import Job, _colorize_one, _reason
+        from tinct.commands.colorize import Job, _colorize_one, _reason, report_row
 
-        rows: dict[str, list] = {"file": [], "output": [], "status": [], "reason": [], "seconds": []}
+        rows: dict[str, list] = {k: [] for k in ("file", "output", "status", "reason", "seconds")}
         for src, out, explicit, deep in zip(batch["src"], batch["out"], batch["explicit"], batch["deep"]):
             job = Job(Path(src), Path(out), bool(explicit), bool(deep))
             t0 = time.perf_counter()
@@ -45,11 +45,8 @@ class _Worker:
                 status, reason = "done", ""
             except Exception as exc:  # noqa: BLE001  one bad file must not stop the run
                 status, reason = "failed", _reason(exc, job.src)
-            rows["file"].append(str(job.src))
-            rows["output"].append(str(job.out) if status == "done" else "")
-            rows["status"].append(status)
-            rows["reason"].append(reason)
-            rows["seconds"].append(round(time.perf_counter() - t0, 3))
+            for k, v in report_row(job, status, reason, t0).items():
+                rows[k].append(v)
         return rows
 
 
