@@ -122,6 +122,34 @@ def test_png_gray_matches_the_pipeline(client, model_paths):
     assert np.abs(np.asarray(out).astype(int) - expected.astype(int)).max() <= 1
 
 
+def test_16bit_upload_answered_with_16_bits(client, model_paths):
+    """A 16-bit PNG scan keeps its 16 bits in a PNG or TIFF answer (the CLI's rule), equal to the
+    Python API's uint16 result; JPEG, or depth 8, answer 8 bits; a bad depth is a 422."""
+    from tinct.image16 import write_png16
+
+    y, x = np.mgrid[0:48, 0:80]
+    rgb16 = np.repeat((x * 700 + y * 60 + 3000).astype(np.uint16)[:, :, None], 3, axis=2)
+    buf = io.BytesIO()
+    write_png16(buf, rgb16)
+    expected = Colorizer(model_paths["tiny"])(rgb16)
+    for fmt, media in (("png", "image/png"), ("tiff", "image/tiff")):
+        r = post(client, buf.getvalue(), name="scan.png", format=fmt)
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"] == media
+        with tempfile.NamedTemporaryFile(suffix=f".{fmt}") as f:
+            f.write(r.content)
+            f.flush()
+            out = load_image(f.name)
+        assert out.bit_depth == 16 and out.rgb16 is not None and out.size == (80, 48)
+        assert len(np.unique(out.rgb16[..., 1])) > 1000 and (out.rgb16 % 257 != 0).mean() > 0.9
+        assert np.abs(out.rgb16.astype(int) - expected.astype(int)).max() <= 1
+    for fields in ({"format": "jpeg"}, {"format": "png", "depth": "8"}):
+        r = post(client, buf.getvalue(), name="scan.png", **fields)
+        assert r.status_code == 200, r.text
+        assert decoded(r).mode == "RGB"  # 8 bits per sample
+    assert_error(post(client, buf.getvalue(), depth="16"), 422, "depth")
+
+
 def test_jpeg_in_jpeg_out(client):
     rgb = np.dstack([gray(80, 60), gray(80, 60, 1), gray(80, 60, 2)])
     r = post(client, encoded(rgb, "JPEG", quality=90), name="x.jpg", ctype="image/jpeg", format="jpeg", quality="80")
@@ -295,7 +323,8 @@ def png16(arr: np.ndarray) -> bytes:
 
 
 def test_16bit_color_upload_keeps_exact_values(client, tmp_path, monkeypatch):
-    """The server decodes uploads as load_image decodes files: value / 257, not Pillow's high byte."""
+    """The server decodes uploads as load_image decodes files: value / 257, not Pillow's high byte
+    (asked for 8 bits; 16 bits in, 16 bits out is the next test)."""
     seen = []
 
     def identity(colorizer, rgb, hints=None, render_size=None):
@@ -308,7 +337,7 @@ def test_16bit_color_upload_keeps_exact_values(client, tmp_path, monkeypatch):
         data = png16(rng.integers(0, 65536, (24, 40, channels)))
         (tmp_path / "c16.png").write_bytes(data)
         expected = load_image(tmp_path / "c16.png")
-        r = post(client, data, name="c16.png")
+        r = post(client, data, name="c16.png", depth="8")
         assert r.status_code == 200, r.text
         out = np.asarray(decoded(r))
         assert out.shape == (24, 40, channels)

@@ -21,7 +21,9 @@ from tinct.imageio import load_image_bytes, probe_image_bytes
 from tinct.serve.errors import ApiError
 
 UPLOAD_NAME = "the uploaded image"  # how error messages of tinct.imageio name an upload
-OUTPUT_FORMATS = {"png": ("PNG", "image/png"), "jpeg": ("JPEG", "image/jpeg"), "webp": ("WEBP", "image/webp")}
+OUTPUT_FORMATS = {"png": ("PNG", "image/png"), "jpeg": ("JPEG", "image/jpeg"), "webp": ("WEBP", "image/webp"),
+                  "tiff": ("TIFF", "image/tiff")}
+DEEP_OUTPUTS = ("png", "tiff")  # the formats that hold a 16-bit scan's 16 bits
 NOT_AN_IMAGE = ("that file is not an image (or not in a format tinct reads: PNG, JPEG, WebP, TIFF, BMP, GIF, PNM, "
                 "TGA, AVIF)")
 
@@ -50,13 +52,18 @@ def open_image(data: bytes, max_pixels: int) -> tuple[Upload, tuple[int, int]]:
     return Upload(data, header.size, max_pixels), header.size
 
 
-def decode(upload: Upload) -> np.ndarray:
-    """Decode the pixels of a checked upload, upright: HxWx3 or HxWx4 uint8 (alpha kept)."""
+def decode(upload: Upload, deep: bool = False) -> np.ndarray:
+    """Decode the pixels of a checked upload, upright: HxWx3 or HxWx4 uint8 (alpha kept); with
+    ``deep``, a 16-bit file's own uint16 samples (alpha scaled to 16 bits)."""
     try:
         loaded = load_image_bytes(upload.data, UPLOAD_NAME, max_pixels=upload.max_pixels)
     except ImageError as exc:
         raise api_error(exc, upload.max_pixels) from None
-    return loaded.rgb if loaded.alpha is None else np.dstack([loaded.rgb, loaded.alpha])
+    if deep and loaded.rgb16 is not None:
+        rgb, alpha = loaded.rgb16, None if loaded.alpha is None else loaded.alpha.astype(np.uint16) * 257
+    else:
+        rgb, alpha = loaded.rgb, loaded.alpha
+    return rgb if alpha is None else np.dstack([rgb, alpha])
 
 
 def api_error(exc: ImageError, max_pixels: int) -> ApiError:
@@ -82,13 +89,20 @@ def _reason(exc: ImageError) -> str:
 
 
 def encode(arr: np.ndarray, fmt: str, quality: int | None = None) -> tuple[bytes, str]:
-    """HxWx3/4 uint8 -> (bytes, media type) in ``fmt`` ('png', 'jpeg', 'webp')."""
+    """HxWx3/4 uint8 -> (bytes, media type) in ``fmt`` ('png', 'jpeg', 'webp', 'tiff'); a uint16
+    array (a 16-bit upload) -> a 16-bit PNG or TIFF."""
     pil_format, media = OUTPUT_FORMATS[fmt]
+    if arr.dtype == np.uint16:
+        from tinct.image16 import write16
+
+        buf = io.BytesIO()
+        write16(buf, pil_format, arr[:, :, :3], arr[:, :, 3] if arr.shape[2] == 4 else None)
+        return buf.getvalue(), media
     img = Image.fromarray(arr)
     if pil_format == "JPEG" and img.mode == "RGBA":
         img = img.convert("RGB")  # JPEG has no alpha
     buf = io.BytesIO()
     options = {"PNG": {"compress_level": 6}, "JPEG": {"quality": quality or 92, "optimize": True},
-               "WEBP": {"quality": quality or 90}}[pil_format]
+               "WEBP": {"quality": quality or 90}, "TIFF": {"compression": "tiff_deflate"}}[pil_format]
     img.save(buf, pil_format, **options)
     return buf.getvalue(), media

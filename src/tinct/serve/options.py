@@ -10,11 +10,11 @@ from typing import Any
 from tinct.errors import HintError
 from tinct.hints import Hints, Point, parse_color
 from tinct.serve.errors import ApiError
-from tinct.serve.images import OUTPUT_FORMATS
+from tinct.serve.images import DEEP_OUTPUTS, OUTPUT_FORMATS
 from tinct.serve.multipart import Part
 from tinct.serve.settings import MIN_RENDER_SIZE, Settings
 
-FIELDS = ("image", "hints", "reference", "model", "render_size", "format", "quality")
+FIELDS = ("image", "hints", "reference", "model", "render_size", "format", "quality", "depth")
 MAX_POINTS = 1000
 MAX_PALETTE = 64
 MAX_POINT_SIZE = 64
@@ -26,6 +26,7 @@ class Options:
     render_size: int | None  # None: the server's default, else the model's own
     format: str
     quality: int | None
+    deep: bool = True  # a 16-bit upload keeps its 16 bits in a PNG or TIFF answer (depth "auto")
 
 
 def _int_field(parts: dict[str, Part], name: str, lo: int, hi: int) -> int | None:
@@ -42,7 +43,7 @@ def _int_field(parts: dict[str, Part], name: str, lo: int, hi: int) -> int | Non
 
 
 def parse_options(parts: dict[str, Part], settings: Settings) -> Options:
-    """model, render_size, format and quality from the form; unknown fields are refused."""
+    """model, render_size, format, quality and depth from the form; unknown fields are refused."""
     unknown = sorted(set(parts) - set(FIELDS))
     if unknown:
         raise ApiError(422, f"unknown form field {unknown[0]!r}; the fields are: {', '.join(FIELDS)}")
@@ -53,7 +54,10 @@ def parse_options(parts: dict[str, Part], settings: Settings) -> Options:
     if fmt not in OUTPUT_FORMATS:
         raise ApiError(422, f"format must be one of {', '.join(OUTPUT_FORMATS)}, got {fmt[:20]!r}")
     quality = _int_field(parts, "quality", 1, 100)
-    return Options(model, render or settings.render_size, fmt, quality)
+    depth = parts["depth"].text().strip().lower() if "depth" in parts else "auto"
+    if depth not in ("auto", "8"):
+        raise ApiError(422, f"depth must be 'auto' (16 bits for a 16-bit PNG or TIFF) or '8', got {depth[:20]!r}")
+    return Options(model, render or settings.render_size, fmt, quality, depth == "auto" and fmt in DEEP_OUTPUTS)
 
 
 def _number(value: Any, what: str) -> float:

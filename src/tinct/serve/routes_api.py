@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, Response
 from tinct.errors import HintError
 from tinct.hints import Hints
 from tinct.serve.errors import ApiError
-from tinct.serve.images import decode, encode, open_image
+from tinct.serve.images import OUTPUT_FORMATS, decode, encode, open_image
 from tinct.serve.models import ModelStore
 from tinct.serve.multipart import idle_timeout, read_form
 from tinct.serve.options import Options, parse_hints, parse_options
@@ -28,7 +28,7 @@ def _colorize_job(store: ModelStore, name: str, img, hints: Hints | None, opts: 
                   reference=None) -> tuple[bytes, str, float]:
     """Runs in an inference thread: decode, colorize through the one pipeline, encode."""
     colorizer = store.get(name)
-    pixels = decode(img)
+    pixels = decode(img, deep=opts.deep)
     if reference is not None:
         try:
             ref = decode(reference)[:, :, :3]
@@ -56,7 +56,7 @@ def _download_name(filename: str | None, fmt: str) -> str:
     "/colorize",
     summary="Colorize an image",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}},
+    responses={200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}, "image/tiff": {}},
                      "description": "the colorized image, same size as the input; headers X-Tinct-Model, "
                                     "X-Tinct-Millis (model time), X-Tinct-Render-Size"}, **ERRORS},
     openapi_extra=COLORIZE_BODY,
@@ -125,5 +125,5 @@ async def config(request: Request) -> ServerConfig:
     s: Settings = request.app.state.settings
     return ServerConfig(max_upload_bytes=s.max_upload_bytes, max_pixels=s.max_pixels,
                         render_size=RenderSize(default=s.render_size, min=MIN_RENDER_SIZE, max=s.max_render_size),
-                        formats=["png", "jpeg", "webp"], queue_size=s.queue_size, workers=s.workers,
+                        formats=list(OUTPUT_FORMATS), queue_size=s.queue_size, workers=s.workers,
                         timeout_s=s.timeout_s, backend=s.backend)

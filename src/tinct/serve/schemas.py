@@ -62,7 +62,7 @@ ERRORS = {
     404: {"model": ErrorBody, "description": "unknown model"},
     413: {"model": ErrorBody, "description": "upload or image too large"},
     415: {"model": ErrorBody, "description": "not an image"},
-    422: {"model": ErrorBody, "description": "bad options (render_size, format, quality, unknown fields)"},
+    422: {"model": ErrorBody, "description": "bad options (render_size, format, quality, depth, unknown fields)"},
     503: {"model": ErrorBody, "description": "busy: the queue is full; retry after `Retry-After` seconds",
           "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}},
 }
@@ -88,7 +88,10 @@ COLORIZE_BODY = {
                 "render_size": {"type": "integer", "minimum": 32, "description":
                                 "working size (longer side) of the network; larger is slower and finer. Default "
                                 "and maximum: GET /api/v1/config"},
-                "format": {"type": "string", "enum": ["png", "jpeg", "webp"], "default": "png"},
+                "format": {"type": "string", "enum": ["png", "jpeg", "webp", "tiff"], "default": "png"},
+                "depth": {"type": "string", "enum": ["auto", "8"], "default": "auto",
+                          "description": "auto: a 16-bit PNG/TIFF upload is answered with 16 bits per sample "
+                                         "(format png or tiff); 8: always 8 bits"},
                 "quality": {"type": "integer", "minimum": 1, "maximum": 100,
                             "description": "JPEG/WebP quality"},
             },
