@@ -2,7 +2,7 @@
 process; it prints the process's RSS after loading the model (idle) and its peak RSS during one
 colorization, and the difference against the 1.5 GB budget.
 
-    python scripts/memory_budget.py                # the default cases at the largest render size
+    python scripts/memory_budget.py                # the default cases at each model's largest render size
     python scripts/memory_budget.py --render-size 1024 --models photo
 """
 
@@ -20,7 +20,9 @@ import json, resource, sys, numpy as np, torch
 from tinct import Colorizer, Hints
 from tinct.hints import Point
 torch.set_num_threads(2)
-model, render, points, megapixels = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+model, render, points, megapixels = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+c = Colorizer(model)
+render = c.max_render_size if render == "max" else int(render)  # the model's largest allowed
 c = Colorizer(model, render_size=render)
 side = int((megapixels * 1e6) ** 0.5)
 rng = np.random.default_rng(0)
@@ -35,18 +37,19 @@ if points:
     hints = Hints(points=[Point(int(rng.integers(0, w)), int(rng.integers(0, h)), (200, 40, 40)) for _ in range(points)])
 c(img, hints=hints)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"idle_mb": round(idle), "peak_mb": round(peak)}))
+print(json.dumps({"idle_mb": round(idle), "peak_mb": round(peak), "render": render}))
 """
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--render-size", type=int, default=None, help="default: tinct's largest (MAX_RENDER_SIZE)")
+    ap.add_argument("--render-size", type=int, default=None,
+                    help="default: each model's largest allowed (Colorizer.max_render_size: 2048, line art 1024)")
     ap.add_argument("--models", nargs="+", default=["photo", "lineart", "art"])
     args = ap.parse_args()
-    from tinct.pipeline import MAX_RENDER_SIZE, shipped_models
+    from tinct.pipeline import shipped_models
 
-    render = args.render_size or MAX_RENDER_SIZE
+    render = str(args.render_size) if args.render_size else "max"
     cases = []
     for model in args.models:
         if model not in shipped_models():
@@ -64,6 +67,7 @@ def main() -> int:
         out = json.loads(res.stdout.strip().splitlines()[-1])
         extra = out["peak_mb"] - out["idle_mb"]
         worst = max(worst, extra)
+        r = out["render"]
         print(f"{model} @ {r} px, {points:4d} points, {mp:4g} MP: idle {out['idle_mb']} MB, peak {out['peak_mb']} MB, "
               f"+{extra} MB ({'within' if extra <= BUDGET_MB else 'OVER'} the {BUDGET_MB} MB budget)")
     print(f"worst: +{worst} MB")

@@ -217,3 +217,26 @@ def test_a_point_fills_the_area_its_lines_enclose():
     inside, outside = lab[1:, 80, 50], lab[1:, 15, 15]
     assert float(inside[0]) < -20, "green fills the box"
     assert abs(float(outside[0]) - 20) < 4 and abs(float(outside[1]) + 30) < 4, "the paper outside keeps its paint"
+
+
+def test_line_art_models_have_a_smaller_largest_working_size(tmp_path, capsys):
+    """Line-art networks keep full-resolution features: their largest working size is 1024 (the
+    memory budget), said in one line by the Python API and the CLI; photo models keep 2048."""
+    from tinct.modelfile import save_model
+    from tinct.pipeline import MAX_RENDER_SIZE
+
+    c = Colorizer(tiny("lineart_cnn"))
+    assert c.max_render_size == 1024 < MAX_RENDER_SIZE and c.check_size(1024) == 1024
+    with pytest.raises(TinctError, match="at most 1024"):
+        c.check_size(2048)
+    with pytest.raises(TinctError, match="at most 1024"):
+        Colorizer(tiny("lineart_cnn"), render_size=1536)
+    with pytest.raises(TinctError, match="at most 1024"):
+        c(drawing(), render_size=2048)
+    assert Colorizer(FlatPaint()).max_render_size == MAX_RENDER_SIZE
+    path = save_model(tiny("lineart_cnn"), tmp_path / "la.safetensors")
+    Image.fromarray(drawing()).save(tmp_path / "d.png")
+    code = main(["colorize", str(tmp_path / "d.png"), "-o", str(tmp_path / "o.png"), "--model", str(path),
+                 "--render-size", "2048"])
+    err = capsys.readouterr().err
+    assert code == 2 and "at most 1024" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -93,7 +93,7 @@ class Colorizer:
             self.name, self.path = path.stem, path
         if render_size is None:  # the model's own working size (line art: 512), else 256
             render_size = getattr(self.model, "render_size", DEFAULT_RENDER_SIZE)
-        self.render_size = check_render_size(render_size)
+        self.render_size = self.check_size(render_size)
         self.temperature = temperature
         self.device = torch.device(device)
         if backend not in BACKENDS:
@@ -115,6 +115,20 @@ class Colorizer:
     def supports_hints(self) -> bool:
         """Whether the model takes point and grid hints."""
         return bool(getattr(self.model, "hints", False))
+
+    @property
+    def max_render_size(self) -> int:
+        """The largest working size for this model within the memory budget: :data:`MAX_RENDER_SIZE`,
+        or less for a network that keeps full-resolution features (line art: 1024)."""
+        return min(MAX_RENDER_SIZE, getattr(self.model, "max_render_size", MAX_RENDER_SIZE))
+
+    def check_size(self, value) -> int:
+        """A working size given by a user for this model (see :func:`check_render_size`)."""
+        size = check_render_size(value)
+        if size > self.max_render_size:
+            raise TinctError(f"render size must be at most {self.max_render_size} for model {self.name!r} "
+                             f"(its memory budget), got {size}")
+        return size
 
     @property
     def supports_global_hints(self) -> bool:
@@ -188,7 +202,7 @@ class Colorizer:
         raw ab (1, 2, h', w') at the working size). Video steadies the ab between the halves."""
         h, w = rgb.shape[:2]
         l_full = _l_channel(rgb)
-        work = working_size((h, w), self.render_size if render_size is None else check_render_size(render_size))
+        work = working_size((h, w), self.render_size if render_size is None else self.check_size(render_size))
         l_work = F.interpolate(l_full, size=work, mode="bilinear", align_corners=False, antialias=True)
         ab, l_pred = self.predict_lab(l_work, hints, (h, w))
         if l_pred is not None:

@@ -46,6 +46,7 @@ class LabOutput(ColorNet):
 
     output_kind = "lab"
     render_size = 512  # line art needs its lines: work at 512 px unless told otherwise
+    max_render_size = 1024  # its full-resolution last stage: 2048 px took +2.9 GB, over the 1.5 GB budget
     hist_match = 0.0
     FILL_LINE_L = 55.0  # lightness below which a pixel is ink: the border of the areas a point fills
 
