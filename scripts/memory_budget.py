@@ -22,8 +22,7 @@ from tinct.hints import Point
 torch.set_num_threads(2)
 model, render, points, megapixels = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 c = Colorizer(model)
-render = c.max_render_size if render == "max" else int(render)  # the model's largest allowed
-c = Colorizer(model, render_size=render)
+render = c.max_render_size if render == "max" else c.check_size(int(render))  # "max": the model's largest allowed
 side = int((megapixels * 1e6) ** 0.5)
 rng = np.random.default_rng(0)
 img = rng.integers(0, 255, (side * 3 // 4, side * 4 // 3, 3), dtype=np.uint8)
@@ -35,7 +34,7 @@ hints = None
 if points:
     h, w = img.shape[:2]
     hints = Hints(points=[Point(int(rng.integers(0, w)), int(rng.integers(0, h)), (200, 40, 40)) for _ in range(points)])
-c(img, hints=hints)
+c(img, hints=hints, render_size=render)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"idle_mb": round(idle), "peak_mb": round(peak), "render": render}))
 """

@@ -1,11 +1,11 @@
-"""ONNX Runtime (float, and any other graph of the same model with ``--int8 GRAPH``) against PyTorch on the same model and
-inputs, in one run (not a unit test): the median time of the automatic colorization at each size
+"""ONNX Runtime (the cached float export, and with ``--graph FILE`` another exported graph of the
+same model) against PyTorch on the same model and inputs, in one run (not a unit test): the median time of the automatic colorization at each size
 (runs interleaved), the ratios, the largest output difference in uint8 levels over a folder of
 images, and with ``--psnr DIR`` the benchmark PSNR of each backend on DIR (a folder of images or of
 source subfolders, ``--psnr-limit`` images per source).
 
     python scripts/onnx_speed.py --model photo --sizes 256 512 --threads 2 --data ../shared/data/photos/val \
-        --int8 runs/photo-int8.onnx --psnr data/photo_v7/val --psnr-limit 50
+        --graph runs/photo-other.onnx --psnr data/photo_v7/val --psnr-limit 50
 """
 
 from __future__ import annotations
@@ -39,14 +39,14 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--data", help="images to compare outputs on")
     ap.add_argument("--limit", type=int, default=24)
-    ap.add_argument("--int8", help="an int8 graph of the same model (tinct export --int8)")
+    ap.add_argument("--graph", help="another ONNX graph of the same model (e.g. quantized elsewhere)")
     ap.add_argument("--psnr", help="score every backend's PSNR on this folder (256x256, the benchmark's protocol)")
     ap.add_argument("--psnr-limit", type=int, default=50)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     backends = {"torch": Colorizer(args.model), "onnx": Colorizer(args.model, backend="onnx")}
-    if args.int8:
-        backends["int8"] = Colorizer(args.model, backend="onnx", onnx_file=args.int8)
+    if args.graph:
+        backends["graph"] = Colorizer(args.model, backend="onnx", onnx_file=args.graph)
     ref, fast = backends["torch"], backends["onnx"]
     rng = np.random.default_rng(0)
     for size in args.sizes:
