@@ -8,7 +8,7 @@ from PIL import Image
 
 from tinct.cli import main
 from tinct.errors import TinctError
-from tinct.lineart import canny, random_lineart, scan_noise, xdog
+from tinct.lineart import canny, pencil, random_lineart, scan_noise, xdog
 
 
 def shapes(h=96, w=128) -> np.ndarray:
@@ -54,6 +54,31 @@ def test_random_lineart_is_seeded_and_varied():
     assert 200 < noisy.mean() <= 255 and noisy.std() > 0
 
 
+def test_pencil_look_is_lighter_broken_and_soft():
+    lines = xdog(shapes())
+    ink = lines < 128
+    a = pencil(lines, np.random.default_rng(1), darkness=0.5, breaks=0.3)
+    np.testing.assert_array_equal(a, pencil(lines, np.random.default_rng(1), darkness=0.5, breaks=0.3))
+    assert a.shape == lines.shape and a.dtype == np.uint8
+    assert a[~ink].mean() > 245  # paper stays white
+    assert 50 < a.min() < 200 and a[ink].mean() > lines[ink].mean() + 60  # gray strokes, not black
+    darker = pencil(lines, np.random.default_rng(1), darkness=0.9, breaks=0.3)
+    assert darker[ink].mean() < a[ink].mean() - 20
+    whole = pencil(lines, np.random.default_rng(1), darkness=0.5, breaks=0.0, softness=0.0)
+    broken = pencil(lines, np.random.default_rng(1), darkness=0.5, breaks=0.8, softness=0.0)
+    assert (broken[ink] > 230).mean() > (whole[ink] > 230).mean() + 0.3  # strokes fade in places
+    sharp = pencil(lines, np.random.default_rng(1), softness=0.0)
+    soft = pencil(lines, np.random.default_rng(1), softness=1.5)
+    assert ((soft < 250) & ~ink).sum() > ((sharp < 250) & ~ink).sum()  # graphite spreads past the line
+    for bad in (dict(darkness=0), dict(darkness=float("nan")), dict(breaks=1.0), dict(softness=-1)):
+        with pytest.raises(TinctError):
+            pencil(lines, np.random.default_rng(0), **bad)
+    with pytest.raises(TinctError):
+        pencil(shapes(), np.random.default_rng(0))  # RGB is not a drawing
+    share = np.mean([random_lineart(shapes(), np.random.default_rng(s), p_noise=0.0).min() > 40 for s in range(40)])
+    assert 0.1 < share < 0.6  # training drawings: about 30 % pencil
+
+
 def test_cli_lineart(tmp_path, capsys):
     Image.fromarray(shapes()).save(tmp_path / "a.png")
     assert main(["lineart", str(tmp_path / "a.png"), "-o", str(tmp_path / "a_lines.png"), "--method", "canny",
@@ -69,3 +94,8 @@ def test_cli_lineart(tmp_path, capsys):
     assert code == 1 and "skip" in capsys.readouterr().out
     assert main(["lineart", str(tmp_path / "a.png"), "-o", str(tmp_path / "x.png"), "--width", "9",
                  "--method", "canny"]) == 2
+    assert main(["lineart", str(tmp_path / "a.png"), "-o", str(tmp_path / "p.png"), "--pencil", "0.5", "--seed", "4"]) == 0
+    out = np.asarray(Image.open(tmp_path / "p.png").convert("L"))
+    np.testing.assert_array_equal(out, pencil(xdog(shapes()), np.random.default_rng(4), 0.5))
+    assert main(["lineart", str(tmp_path / "a.png"), "-o", str(tmp_path / "q.png"), "--pencil", "2"]) == 2
+    assert not (tmp_path / "q.png").exists()

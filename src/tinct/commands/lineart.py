@@ -20,8 +20,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=1, help="canny: line width in pixels, 1-5 (default 1)")
     p.add_argument("--sigma", type=float, default=0.6, help="xdog: blur sigma (default 0.6)")
     p.add_argument("--eps", type=float, default=0.02, help="xdog: threshold (default 0.02; lower = fewer lines)")
+    p.add_argument("--pencil", type=float, metavar="DARKNESS",
+                   help="a pencil look: gray strokes of about this darkness (0.1-1; real sketches 0.4-0.7), "
+                        "pressure varying over the page, broken in places, soft-edged")
     p.add_argument("--noise", action="store_true", help="add scan-like paper tone, blur and grain")
-    p.add_argument("--seed", type=int, default=0, help="seed for --method random and --noise")
+    p.add_argument("--seed", type=int, default=0, help="seed for --method random, --pencil and --noise")
     p.add_argument("--overwrite", action="store_true")
     return p
 
@@ -30,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from tinct.imageio import load_image, save_image
-    from tinct.lineart import canny, random_lineart, scan_noise, xdog
+    from tinct.lineart import canny, pencil, random_lineart, scan_noise, xdog
 
     out = Path(args.output)
     to_file = len(args.inputs) == 1 and out.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp")
@@ -41,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
         canny(probe, args.low, args.high, args.width)
     else:
         xdog(probe, sigma=args.sigma, eps=args.eps)
+    if args.pencil is not None:
+        pencil(probe, np.random.default_rng(0), args.pencil)
     gen = np.random.default_rng(args.seed)
     failed = 0
     for text in args.inputs:
@@ -53,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
             elif args.method == "xdog":
                 lines = xdog(rgb, sigma=args.sigma, eps=args.eps)
             else:
-                lines = random_lineart(rgb, gen, p_noise=0.0)
+                lines = random_lineart(rgb, gen, p_noise=0.0, p_pencil=0.0)
+            if args.pencil is not None:
+                lines = pencil(lines, gen, args.pencil)
             if args.noise:
                 lines = scan_noise(lines, gen)
             save_image(dst, np.repeat(lines[..., None], 3, axis=2), None, overwrite=args.overwrite)

@@ -6,6 +6,8 @@ white). The random one takes a ``numpy.random.Generator``.
 - :func:`xdog`: eXtended Difference of Gaussians (Winnemoeller et al. 2012):
   ``d = (1 + p) G_sigma(I) - p G_{k sigma}(I)`` on I in [0, 1], white where ``d >= eps`` and
   ``1 + tanh(phi (d - eps))`` below: pen-like strokes on the dark side of edges, flat areas white.
+- :func:`pencil`: a pencil look for any drawing: lighter gray strokes whose pressure varies over
+  the page, broken in places, with a soft graphite edge (as real sketches are drawn).
 - :func:`scan_noise`: paper tone, a slight blur and grain, as a scanned drawing has.
 """
 
@@ -63,6 +65,40 @@ def xdog(img: np.ndarray, sigma: float = 0.6, k: float = 4.5, p: float = 20.0, e
     return np.clip(e * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
+def _smooth_field(shape: tuple[int, int], cell: float, gen: np.random.Generator) -> np.ndarray:
+    """Uniform noise on a grid of ``cell``-pixel cells, smoothly upsampled to ``shape`` (0-1)."""
+    import cv2
+
+    h, w = shape
+    small = gen.random((max(2, round(h / cell)) + 1, max(2, round(w / cell)) + 1)).astype(np.float32)
+    return np.clip(cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
+
+
+def pencil(lines: np.ndarray, gen: np.random.Generator, darkness: float = 0.55, breaks: float = 0.25,
+           softness: float = 0.6) -> np.ndarray:
+    """A pencil look for a drawing (uint8 gray, dark lines on white): its ink is scaled to about
+    ``darkness`` (0.1-1; the darkest strokes of real sketches are 0.4-0.7 of black) by a pressure
+    that varies smoothly over the page (0.6-1.4 x), strokes fade to a fifth where a finer random
+    field falls below ``breaks`` (0-0.9, the share of broken stroke), and a Gaussian blur of
+    ``softness`` pixels (0-3) gives the graphite's soft edge. Paper stays white."""
+    import cv2
+
+    darkness = _check("darkness", darkness, 0.1, 1.0)
+    breaks = _check("breaks", breaks, 0.0, 0.9)
+    softness = _check("softness", softness, 0.0, 3.0)
+    a = np.asarray(lines)
+    if a.dtype != np.uint8 or a.ndim != 2:
+        raise TinctError(f"expected an HxW uint8 drawing, got {a.dtype} {a.shape}")
+    ink = 1.0 - a.astype(np.float32) / 255.0
+    size = max(a.shape)
+    pressure = darkness * (0.6 + 0.8 * _smooth_field(a.shape, size / 3, gen))
+    broken = np.clip((_smooth_field(a.shape, 6.0, gen) - breaks) / 0.1 + 0.2, 0.2, 1.0)
+    ink = np.clip(ink * pressure * broken, 0.0, 1.0)
+    if softness > 0:
+        ink = cv2.GaussianBlur(ink, (0, 0), softness)
+    return np.clip(255.0 * (1.0 - ink) + 0.5, 0, 255).astype(np.uint8)
+
+
 def scan_noise(lines: np.ndarray, gen: np.random.Generator, grain: float = 4.0) -> np.ndarray:
     """A scanned look: paper tone (white becomes 225-255), a slight blur, Gaussian grain of std
     up to ``grain`` levels."""
@@ -77,14 +113,18 @@ def scan_noise(lines: np.ndarray, gen: np.random.Generator, grain: float = 4.0) 
     return np.clip(x + 0.5, 0, 255).astype(np.uint8)
 
 
-def random_lineart(img: np.ndarray, gen: np.random.Generator, p_xdog: float = 0.5, p_noise: float = 0.5) -> np.ndarray:
+def random_lineart(img: np.ndarray, gen: np.random.Generator, p_xdog: float = 0.5, p_noise: float = 0.5,
+                   p_pencil: float = 0.3) -> np.ndarray:
     """A training line drawing of ``img``: XDoG with probability ``p_xdog`` else Canny, their
     settings drawn at random (Canny thresholds 40-120 / 1.5-3x, width 1-2; XDoG sigma 0.3-0.9,
-    p 17-22, eps 0.005-0.05, phi 5-50), then scan noise with probability ``p_noise``."""
+    p 17-22, eps 0.005-0.05, phi 5-50), then with probability ``p_pencil`` the pencil look
+    (darkness 0.3-0.8, breaks 0-0.4, softness 0.3-1.0), then scan noise with probability ``p_noise``."""
     if gen.random() < p_xdog:
         out = xdog(img, sigma=gen.uniform(0.3, 0.9), p=gen.uniform(17, 22), eps=gen.uniform(0.005, 0.05),
                    phi=gen.uniform(5, 50))
     else:
         low = gen.uniform(40, 120)
         out = canny(img, low, low * gen.uniform(1.5, 3.0), int(gen.integers(1, 3)))
+    if gen.random() < p_pencil:
+        out = pencil(out, gen, gen.uniform(0.3, 0.8), gen.uniform(0.0, 0.4), gen.uniform(0.3, 1.0))
     return scan_noise(out, gen) if gen.random() < p_noise else out
