@@ -22,6 +22,7 @@ def main() -> int:
     ap.add_argument("--temperature", type=float, help="annealed-mean temperature of the bin head")
     ap.add_argument("--blend", type=float, help="share of the regression head mixed in (0..1)")
     ap.add_argument("--prefer-bins", choices=["yes", "no"], help="decode with the bin head (yes) or regression (no)")
+    ap.add_argument("--auto-temperature", type=float, help="line art: softmax temperature of the automatic hint")
     ap.add_argument("--global-prior", type=float, help="exponent of the palette / reference color prior (0 = off)")
     ap.add_argument("--fusion-from", help="a fused model file (tinct train-fusion) whose fusion stage is copied in")
     ap.add_argument("--average-with", help="a model file of the same architecture: ship the mean of the two weight sets "
@@ -41,7 +42,8 @@ def main() -> int:
     args = ap.parse_args()
     model, record = load_model(args.src)
     kwargs = recorded_kwargs(model)  # every argument, as loaded
-    for key, value in (("temperature", args.temperature), ("blend", args.blend), ("global_prior", args.global_prior)):
+    for key, value in (("temperature", args.temperature), ("blend", args.blend), ("global_prior", args.global_prior),
+                       ("auto_temperature", args.auto_temperature)):
         if value is not None:
             kwargs[key] = value
     if args.prefer_bins:

@@ -107,6 +107,33 @@ def test_automatic_hint_is_used_only_when_no_histogram_is_given():
     model.use_auto = True
 
 
+def test_automatic_hint_temperature_is_a_stored_option(tmp_path):
+    from tinct.modelfile import load_model, save_model
+
+    model = tiny("lineart_unet")
+    with torch.no_grad():
+        model.hist_head[2].bias.copy_(torch.linspace(-5, 5, 512))
+    c = Colorizer(model, render_size=64)
+    l = torch.full((1, 1, 64, 64), 90.0)
+    sharp = c.predict_tensors(l)[0]
+    model.auto_temperature = 3.0
+    flat = c.predict_tensors(l)[0]
+    assert not torch.allclose(sharp, flat)
+    given = torch.cat([torch.eye(512)[7:8], torch.ones(1, 1)], 1)
+    model.auto_temperature = 1.0
+    with_hint = c.predict_tensors(l, global_hint=given)[0]
+    model.auto_temperature = 3.0
+    assert torch.allclose(with_hint, c.predict_tensors(l, global_hint=given)[0]), "only the automatic hint changes"
+    stored = create_model("lineart_unet", pretrained=False, width=8, auto_temperature=3.0).eval()
+    stored.load_state_dict(model.state_dict())
+    save_model(stored, tmp_path / "m.safetensors")
+    loaded, record = load_model(tmp_path / "m.safetensors")
+    assert record["kwargs"]["auto_temperature"] == 3.0 and loaded.auto_temperature == 3.0
+    assert torch.allclose(Colorizer(loaded, render_size=64).predict_tensors(l)[0], flat, atol=1e-5)
+    with pytest.raises(ValueError):
+        create_model("lineart_unet", pretrained=False, width=8, auto_temperature=0.0)
+
+
 def test_training_pairs_carry_a_seeded_drawing(tmp_path, make_rgb):
     for i in range(3):
         Image.fromarray(make_rgb(80, 90, seed=i)).save(tmp_path / f"{i}.png")

@@ -114,10 +114,14 @@ class LineArtUNet(LabOutput):
     init_only_kwargs = ("pretrained",)
 
     def __init__(self, width: int = 32, pretrained: bool = True, hints: bool = True, auto_hint: bool = True,
-                 hist_match: float = 0.7):
+                 hist_match: float = 0.7, auto_temperature: float = 1.0):
         """``hist_match``: how far the output's tones and colors move toward the wanted histogram
-        (0-1; see :class:`LabOutput`)."""
+        (0-1; see :class:`LabOutput`); ``auto_temperature``: the automatic hint is the histogram
+        head's softmax at this temperature (below 1: a sharper, more colorful guess)."""
         super().__init__()
+        if not 0.05 <= auto_temperature <= 5:
+            raise ValueError(f"auto_temperature must be in [0.05, 5], got {auto_temperature}")
+        self.auto_temperature = float(auto_temperature)
         self._setup(hints, hist_match)
         self.auto_hint = auto_hint and hints
         self.use_auto = True  # a run-time switch, not a stored option
@@ -151,7 +155,7 @@ class LineArtUNet(LabOutput):
             pooled = torch.cat([f32.mean((2, 3)), f16.mean((2, 3))], 1).detach()  # a probe: it does not train the encoder
             out["hist_logits"] = self.hist_head(pooled)
             if self.use_auto:
-                auto = global_from_histogram(F.softmax(out["hist_logits"], 1).detach())
+                auto = global_from_histogram(F.softmax(out["hist_logits"] / self.auto_temperature, 1).detach())
                 g = torch.where(g[:, -1:] > 0, g, auto)
         if self.hints:
             f32 = f32 + self.global_fc(g)[:, :, None, None]
