@@ -117,7 +117,8 @@ class LineArtUNet(LabOutput):
                  hist_match: float = 0.7, auto_temperature: float = 1.0):
         """``hist_match``: how far the output's tones and colors move toward the wanted histogram
         (0-1; see :class:`LabOutput`); ``auto_temperature``: the automatic hint is the histogram
-        head's softmax at this temperature (below 1: a sharper, more colorful guess)."""
+        head's softmax at this temperature (above 1: a flatter guess, which paints more colors;
+        below 1: sharper, piled onto a few mostly pale bins)."""
         super().__init__()
         if not 0.05 <= auto_temperature <= 5:
             raise ValueError(f"auto_temperature must be in [0.05, 5], got {auto_temperature}")
