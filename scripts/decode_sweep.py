@@ -54,7 +54,7 @@ def main() -> int:
         rows = {"gray": gray}
         for t, b in combos:
             ab = color.resize_ab(color.denormalize_ab(decode(model, out, t, b)), (args.size, args.size))
-            rows[f"T{t:g}/b{b:g}"] = color.lab_to_uint8(torch.cat([l, ab], 1))
+            rows[f"T{t:g}/b{b:g}"] = color.lab_to_uint8(l[0, 0].numpy(), *ab[0].numpy())
         for key, pred in rows.items():
             lab_p, lab_t = metrics.rgb_to_lab(pred), metrics.rgb_to_lab(rgb)
             bias = (lab_p[..., 1:] - lab_t[..., 1:]).reshape(-1, 2).mean(0)

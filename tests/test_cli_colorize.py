@@ -283,7 +283,7 @@ def test_ctrl_c_prints_what_was_done(tmp_path, models, capsys, monkeypatch):
         write(tmp_path / "in" / f"{i}.png", seed=i)
     from tinct.pipeline import Colorizer
 
-    real = Colorizer.colorize_array
+    real = Colorizer.predict_l  # the network's turn in a folder run
     calls = []
 
     def interrupted_on_the_second(*a, **kw):
@@ -292,7 +292,7 @@ def test_ctrl_c_prints_what_was_done(tmp_path, models, capsys, monkeypatch):
             raise KeyboardInterrupt
         return real(*a, **kw)
 
-    monkeypatch.setattr(Colorizer, "colorize_array", interrupted_on_the_second)
+    monkeypatch.setattr(Colorizer, "predict_l", interrupted_on_the_second)
     code, _, err = colorize(capsys, tmp_path / "in", "-o", tmp_path / "out", "--model", models["hint"])
     assert code == 130 and "interrupted: colorized 1, skipped 0, failed 0, not done 2" in err
 

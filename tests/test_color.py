@@ -101,8 +101,11 @@ def test_fast_uint8_paths_match_the_exact_ones():
     assert np.abs(color.l_from_uint8(gray) - color.rgb_to_l(color.to_tensor(gray))[0, 0].numpy()).max() < 1e-3
     lab = torch.cat([torch.rand(1, 1, 40, 50) * 100, torch.rand(1, 2, 40, 50) * 160 - 80], dim=1)
     exact = color.to_uint8(color.lab_to_rgb(lab)).astype(int)
-    fast = color.lab_to_uint8(lab).astype(int)
+    l, a, b = (lab[0, i].numpy() for i in range(3))
+    fast = color.lab_to_uint8(l, a, b).astype(int)
     assert np.abs(fast - exact).max() <= 1 and (fast != exact).mean() < 0.01
+    exact16 = (color.lab_to_rgb(lab)[0].permute(1, 2, 0) * 65535.0 + 0.5).to(torch.int32).numpy()
+    assert np.array_equal(color.lab_to_uint16(l, a, b).astype(int), exact16)
 
 
 def test_histogram_ab_prior_follows_the_colors():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -290,41 +291,31 @@ def histogram_bin_colors(bins_per_channel: int = 8) -> torch.Tensor:
     return torch.stack([r.ravel(), g.ravel(), b.ravel()], dim=1)
 
 
-# ---- fast full-resolution paths for uint8 images (look-up tables; used by the pipeline) ----
+# ---- fast full-resolution paths for uint8 images (look-up tables and OpenCV; used by the pipeline) ----
 @functools.lru_cache(maxsize=1)
-def _luts() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _luts() -> tuple[np.ndarray, np.ndarray]:
     v = torch.arange(256, dtype=torch.float64) / 255.0
     lin = srgb_to_linear(v)
     l_gray = 116 * torch.where(lin > _EPS, lin.clamp(min=_EPS) ** (1 / 3), (_KAPPA * lin + 16) / 116) - 16
-    # linear light -> uint8 sRGB on a 16-bit grid: at most one level from the exact rounding
-    grid = torch.arange(65536, dtype=torch.float64) / 65535.0
-    to8 = (linear_to_srgb(grid) * 255.0 + 0.5).clamp(0, 255).to(torch.uint8)
-    return lin.float().numpy(), l_gray.float().numpy(), to8.numpy()
+    return lin.float().numpy(), l_gray.float().numpy()
 
 
 def l_from_uint8(rgb: np.ndarray) -> np.ndarray:
     """CIE L (H, W) float32 of an HxWx3 uint8 sRGB image, by table look-up (fast at 12 MP)."""
-    lin, l_gray, _ = _luts()
-    r, g, b = rgb[:, :, 0], rgb[:, :, 1], rgb[:, :, 2]
-    if np.array_equal(r, g) and np.array_equal(g, b):
-        return l_gray[r]
-    y = lin[r] * np.float32(0.212671) + lin[g] * np.float32(0.715160) + lin[b] * np.float32(0.072169)
+    lin, l_gray = _luts()
+    r, g, b = cv2.split(np.ascontiguousarray(rgb))
+    if cv2.norm(r, g, cv2.NORM_INF) == 0 and cv2.norm(g, b, cv2.NORM_INF) == 0:
+        return cv2.LUT(r, l_gray)
+    y = cv2.LUT(r, lin) * np.float32(0.212671) + cv2.LUT(g, lin) * np.float32(0.715160) + cv2.LUT(b, lin) * np.float32(0.072169)
     return np.where(y > _EPS, 116 * np.cbrt(y) - 16, _KAPPA * y).astype(np.float32)
 
 
-def lab_to_uint8(lab: torch.Tensor) -> np.ndarray:
-    """Lab (1, 3, H, W) -> HxWx3 uint8 sRGB, gamut-clamped: :func:`lab_to_rgb` then
-    :func:`to_uint8`, with the gamma curve by table look-up (within one level of it)."""
-    l, a, b = lab[:, 0:1], lab[:, 1:2], lab[:, 2:3]
-    fy = (l + 16) / 116
-    f = torch.cat([fy + a / 500, fy, fy - b / 200], dim=1)
-    f3 = f * f * f
-    t = torch.where(f3 > _EPS, f3, (116 * f - 16) / _KAPPA)
-    white = torch.tensor(_WHITE_D65, dtype=lab.dtype).view(1, 3, 1, 1)
-    lin = _matmul_channels(_XYZ_TO_RGB, t * white)
-    idx = (lin.clamp(0.0, 1.0) * 65535.0 + 0.5).to(torch.int32)
-    to8 = _luts()[2]
-    return to8[idx[0].permute(1, 2, 0).numpy()]
+def lab_to_uint8(l: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """L, a and b planes (H, W), float32 raw units -> HxWx3 uint8 sRGB, gamut-clamped: :func:`lab_to_rgb`
+    then :func:`to_uint8`, in OpenCV's vectorized kernels (D65, sRGB; within one level of them).
+    ``out``: a contiguous HxWx3 uint8 array to write into."""
+    rgb = cv2.cvtColor(cv2.merge([l, a, b]), cv2.COLOR_Lab2RGB)  # clamped to [0, 1]
+    return cv2.convertScaleAbs(rgb, dst=out, alpha=255.0)  # rounded to the nearest level
 
 
 # ---- 16-bit full-resolution paths (archival scans; computed, not looked up) ----
@@ -335,7 +326,12 @@ def l_from_uint16(rgb: np.ndarray) -> np.ndarray:
     return torch.where(y > _EPS, 116 * y.clamp(min=_EPS) ** (1 / 3) - 16, _KAPPA * y).numpy().astype(np.float32)
 
 
-def lab_to_uint16(lab: torch.Tensor) -> np.ndarray:
-    """Lab (1, 3, H, W) -> HxWx3 uint16 sRGB, gamut-clamped (:func:`lab_to_rgb`, rounded to 16 bits)."""
-    rgb = lab_to_rgb(lab.float())[0].permute(1, 2, 0)
-    return (rgb.clamp(0.0, 1.0) * 65535.0 + 0.5).to(torch.int32).numpy().astype(np.uint16)
+def lab_to_uint16(l: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """L, a and b planes (H, W) float32 -> HxWx3 uint16 sRGB, gamut-clamped (:func:`lab_to_rgb`,
+    rounded to 16 bits; computed exactly, not with OpenCV's 8-bit-grade tables)."""
+    lab = torch.from_numpy(np.stack([l, a, b]))[None]
+    res = (lab_to_rgb(lab)[0].permute(1, 2, 0) * 65535.0 + 0.5).to(torch.int32).numpy().astype(np.uint16)
+    if out is None:
+        return res
+    out[...] = res
+    return out

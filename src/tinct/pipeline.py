@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -61,6 +62,12 @@ MAX_RENDER_SIZE = 2048  # the largest working size: its network pass peaks near 
 DEFAULT_RENDER_SIZE = 256
 BACKENDS = ("torch", "onnx")
 RELIGHT_EPS, RELIGHT_MAX = 1.0, 4.0  # L units added before the ratio of painted to drawn L, and its cap
+
+
+def set_threads(n: int) -> None:
+    """CPU threads for the network (torch) and the full-resolution image work (OpenCV) alike."""
+    torch.set_num_threads(n)
+    cv2.setNumThreads(n)
 
 
 def check_render_size(value) -> int:
@@ -200,8 +207,16 @@ class Colorizer:
     def predict(self, rgb: np.ndarray, hints: Hints | None = None, render_size: int | None = None):
         """The first half of :meth:`colorize_array`: (full-resolution raw L (1, 1, H, W), predicted
         raw ab (1, 2, h', w') at the working size). Video steadies the ab between the halves."""
-        h, w = rgb.shape[:2]
-        l_full = _l_channel(rgb)
+        return self.predict_l(self.lightness(rgb), hints, render_size)
+
+    @staticmethod
+    def lightness(rgb: np.ndarray) -> torch.Tensor:
+        """The full-resolution raw L (1, 1, H, W) of a uint8 or uint16 RGB image: what the network sees."""
+        return _l_channel(rgb)
+
+    def predict_l(self, l_full: torch.Tensor, hints: Hints | None = None, render_size: int | None = None):
+        """:meth:`predict` from the image's :meth:`lightness` (a folder run computes it while decoding)."""
+        h, w = l_full.shape[-2:]
         work = working_size((h, w), self.render_size if render_size is None else self.check_size(render_size))
         l_work = F.interpolate(l_full, size=work, mode="bilinear", align_corners=False, antialias=True)
         ab, l_pred = self.predict_lab(l_work, hints, (h, w))
@@ -234,21 +249,38 @@ def _l_channel(rgb: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(l)[None, None]
 
 
-def _upsample_rows(ab_low: torch.Tensor, y0: int, y1: int, h: int, w: int) -> torch.Tensor:
-    """Rows y0..y1 of ``F.interpolate(ab_low, (h, w), mode="bilinear")`` without making the rest."""
-    gy = (torch.arange(y0, y1, dtype=torch.float32) + 0.5) / h * 2 - 1
-    gx = (torch.arange(w, dtype=torch.float32) + 0.5) / w * 2 - 1
-    grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)[None]
-    return F.grid_sample(ab_low, grid, mode="bilinear", padding_mode="border", align_corners=False)
+class _RowUpsampler:
+    """Rows of the bilinear upsampling of a small map (N=1, C, h, w) to (H, W), as
+    ``F.interpolate(mode="bilinear", align_corners=False)`` (edges clamped) makes it, without making
+    the rest: the columns once (OpenCV), then each strip of rows from its two nearest source rows."""
+
+    def __init__(self, low: torch.Tensor, h: int, w: int):
+        small = low[0].float().numpy()  # (C, h', w')
+        self.cols = [cv2.resize(np.ascontiguousarray(c), (w, c.shape[0]), interpolation=cv2.INTER_LINEAR)
+                     for c in small]  # C planes (h', W)
+        self.h = h
+
+    def rows(self, y0: int, y1: int) -> list[np.ndarray]:
+        """The C planes of rows y0..y1, each (y1 - y0, W) float32."""
+        n = self.cols[0].shape[0]
+        sy = np.maximum((np.arange(y0, y1, dtype=np.float64) + 0.5) * (n / self.h) - 0.5, 0.0)
+        i0 = np.minimum(sy.astype(np.int64), n - 1)
+        i1 = np.minimum(i0 + 1, n - 1)
+        f = (sy - i0).astype(np.float32)[:, None]
+        return [c[i0] * (1 - f) + c[i1] * f for c in self.cols]
+
+
+def _strips(h: int, w: int):
+    rows = max(8, STRIP_PIXELS // max(w, 1))
+    return ((y, min(h, y + rows)) for y in range(0, h, rows))
 
 
 def _relight_strips(l_full: torch.Tensor, ratio_low: torch.Tensor) -> None:
     """Multiply the full-resolution L by the upsampled working-size lightness ratio, in place."""
     _, _, h, w = l_full.shape
-    rows = max(8, STRIP_PIXELS // max(w, 1))
-    for y in range(0, h, rows):
-        y1 = min(h, y + rows)
-        l_full[:, :, y:y1] = (l_full[:, :, y:y1] * _upsample_rows(ratio_low, y, y1, h, w)).clamp_(0.0, 100.0)
+    l, up = l_full[0, 0].numpy(), _RowUpsampler(ratio_low, h, w)
+    for y0, y1 in _strips(h, w):
+        np.clip(l[y0:y1] * up.rows(y0, y1)[0], 0.0, 100.0, out=l[y0:y1])
 
 
 def _recombine_strips(l_full: torch.Tensor, ab_low: torch.Tensor, depth: int = 8) -> np.ndarray:
@@ -256,9 +288,7 @@ def _recombine_strips(l_full: torch.Tensor, ab_low: torch.Tensor, depth: int = 8
     _, _, h, w = l_full.shape
     out = np.empty((h, w, 3), dtype=np.uint16 if depth == 16 else np.uint8)
     convert = color.lab_to_uint16 if depth == 16 else color.lab_to_uint8
-    rows = max(8, STRIP_PIXELS // max(w, 1))
-    for y in range(0, h, rows):
-        y1 = min(h, y + rows)
-        ab = _upsample_rows(ab_low, y, y1, h, w)
-        out[y:y1] = convert(torch.cat([l_full[:, :, y:y1], ab], dim=1))
+    l, up = l_full[0, 0].numpy(), _RowUpsampler(ab_low, h, w)
+    for y0, y1 in _strips(h, w):
+        convert(l[y0:y1], *up.rows(y0, y1), out=out[y0:y1])
     return out

@@ -352,10 +352,9 @@ def provenance_of(colorizer) -> dict[str, str]:
 
 
 def _run_jobs(args: argparse.Namespace, todo: list[Job], hints, counts: dict[str, int]) -> None:
-    import torch
     from tqdm import tqdm
 
-    from tinct.pipeline import Colorizer
+    from tinct.pipeline import Colorizer, set_threads
 
     if getattr(args, "ray", None):
         from tinct.commands.colorize_ray import run_ray
@@ -370,7 +369,7 @@ def _run_jobs(args: argparse.Namespace, todo: list[Job], hints, counts: dict[str
     if args.jobs > 1 and len(todo) > 1:
         return _run_processes(args, todo, hints, counts)
     if args.threads:
-        torch.set_num_threads(args.threads)
+        set_threads(args.threads)
     colorizer = Colorizer(args.model, render_size=args.render_size, temperature=args.temperature,
                           backend=args.backend, onnx_file=args.onnx)
     _check_model_hints(colorizer, hints)
@@ -383,16 +382,14 @@ def _run_jobs(args: argparse.Namespace, todo: list[Job], hints, counts: dict[str
     finally:
         bar.close()
         if args.report:
-            write_report(Path(args.report), report)
+            write_report(Path(args.report), sorted(report, key=lambda r: r["file"]))
 
 
 def _worker(args: argparse.Namespace, shard: list[Job], hints, threads: int, progress) -> tuple[dict, list]:
     """One worker process: its own model, the pipelined run over its share of the files."""
-    import torch
+    from tinct.pipeline import Colorizer, set_threads
 
-    from tinct.pipeline import Colorizer
-
-    torch.set_num_threads(threads)
+    set_threads(threads)
     colorizer = Colorizer(args.model, render_size=args.render_size, temperature=args.temperature,
                           backend=args.backend, onnx_file=args.onnx)
     mark = None if args.no_provenance else provenance_of(colorizer)
@@ -442,6 +439,7 @@ def _run_processes(args: argparse.Namespace, todo: list[Job], hints, counts: dic
 
 
 QUEUE = 2  # decoded images waiting for the network, and results waiting to be written
+WRITERS = 2  # threads that recombine full-resolution color and encode (the heaviest stage of a 12 MP scan)
 
 
 def report_row(job: Job, status: str, reason: str, t0: float) -> dict:
@@ -454,16 +452,19 @@ def report_row(job: Job, status: str, reason: str, t0: float) -> dict:
 
 def run_pipelined(colorizer, todo: list[Job], hints, overwrite: bool, mark, counts: dict[str, int],
                   report: list[dict], bar) -> None:
-    """Decode, predict and encode overlap: a reader thread decodes the next images and a writer
-    thread encodes the finished ones while the network works on the current one; bounded queues
-    keep at most ``QUEUE`` images on each side in memory. One bad file is reported and skipped."""
+    """Decode, predict and encode overlap: a reader thread decodes the next images (and takes their
+    lightness), a writer thread recombines full-resolution color and encodes the finished ones, while
+    the network works on the current one; bounded queues keep at most ``QUEUE`` images on each side in
+    memory. One bad file is reported and skipped."""
     import queue
     import threading
     import time
 
+    import torch
     from tqdm import tqdm
 
     from tinct.imageio import load_image
+    from tinct.pipeline import set_threads
 
     decoded: queue.Queue = queue.Queue(QUEUE)
     finished: queue.Queue = queue.Queue(QUEUE)
@@ -491,9 +492,11 @@ def run_pipelined(colorizer, todo: list[Job], hints, overwrite: bool, mark, coun
         for job in todo:
             t0 = time.perf_counter()
             try:
-                item = (job, load_image(job.src), None, t0)
+                img = load_image(job.src)
+                px = pixels(img, job)
+                item = (job, img, colorizer.lightness(px), 16 if px.dtype.itemsize == 2 else 8, None, t0)
             except Exception as exc:  # noqa: BLE001  reported by the main thread, in order
-                item = (job, None, exc, t0)
+                item = (job, None, None, 8, exc, t0)
             if not put(decoded, item):
                 return
         put(decoded, None)
@@ -503,41 +506,50 @@ def run_pipelined(colorizer, todo: list[Job], hints, overwrite: bool, mark, coun
             item = finished.get()
             if item is None:
                 return
-            job, img, rgb, t0 = item
+            job, img, (l_full, ab, depth), t0 = item
             try:
-                _save_one(job, img, rgb, overwrite, mark)
+                _save_one(job, img, colorizer.finish(l_full, ab, depth), overwrite, mark)
                 record(job, "done", "", t0)
             except Exception as exc:  # noqa: BLE001  one bad file must not stop the run
                 record(job, "failed", _reason(exc, job.src), t0)
 
-    threads = [threading.Thread(target=reader, daemon=True), threading.Thread(target=writer, daemon=True)]
-    for t in threads:
+    writers = [threading.Thread(target=writer, daemon=True) for _ in range(WRITERS if len(todo) > 1 else 1)]
+    for t in [threading.Thread(target=reader, daemon=True), *writers]:
         t.start()
+    threads = torch.get_num_threads()
+    if len(todo) > 1:  # the reader and writers keep a core busy: the network's threads would only wait for it
+        set_threads(max(1, threads - 1))
+
+    def close_writers(timeout: float | None = None) -> None:
+        for _ in writers:
+            put(finished, None)
+        for t in writers:
+            t.join(timeout)
+
     try:
         while True:
             item = decoded.get()
             if item is None:
                 break
-            job, img, exc, t0 = item
+            job, img, l_full, depth, exc, t0 = item
             if exc is not None:
                 record(job, "failed", _reason(exc, job.src), t0)
                 continue
             try:
-                rgb = colorizer.colorize_array(pixels(img, job), hints)
+                l_full, ab = colorizer.predict_l(l_full, hints)
             except HintError:
                 raise  # hints come from the command line: a usage error, not a bad file
             except Exception as exc:  # noqa: BLE001  one bad file must not stop the run
                 record(job, "failed", _reason(exc, job.src), t0)
                 continue
-            put(finished, (job, img, rgb, t0))
-        put(finished, None)
-        threads[1].join()
+            put(finished, (job, img, (l_full, ab, depth), t0))
+        close_writers()
     except KeyboardInterrupt:  # what the network has finished is still written, then the run stops
-        put(finished, None)
-        threads[1].join(timeout=60)
+        close_writers(timeout=60)
         raise
     finally:
         stop.set()
+        set_threads(threads)
 
 
 def write_report(path: Path, rows: list[dict]) -> None:

@@ -22,11 +22,9 @@ class _Worker:
     """One Ray actor: a model, and the local run's per-file code."""
 
     def __init__(self, model, render_size, temperature, backend, onnx_file, threads, hints, overwrite, mark):
-        import torch
+        from tinct.pipeline import Colorizer, set_threads
 
-        from tinct.pipeline import Colorizer
-
-        torch.set_num_threads(threads)
+        set_threads(threads)
         self.colorizer = Colorizer(model, render_size=render_size, temperature=temperature, backend=backend,
                                    onnx_file=onnx_file)
         self.hints, self.overwrite, self.mark = hints, overwrite, mark

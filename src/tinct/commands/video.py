@@ -118,13 +118,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args, todo, hints, counts: dict[str, int]) -> None:
-    import torch
     from tqdm import tqdm
 
     from tinct.video import VideoColorizer
 
     if args.threads:
-        torch.set_num_threads(args.threads)
+        from tinct.pipeline import set_threads
+
+        set_threads(args.threads)
     if not todo:
         return
     vc = VideoColorizer(args.model, args.render_size, hints if not hints.is_empty() else None, args.per_frame,

@@ -59,9 +59,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.torch_threads:
-            import torch
+            from tinct.pipeline import set_threads
 
-            torch.set_num_threads(settings.torch_threads)
+            set_threads(settings.torch_threads)
         if settings.preload:
             store.get(store.default)  # before the first request is accepted
         queue.start()
