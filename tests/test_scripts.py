@@ -228,3 +228,22 @@ def test_video_scripts_run_on_a_small_clip(tmp_path):
     assert r.returncode == 0, r.stderr
     film = json.loads(r.stdout.strip().splitlines()[-1])
     assert film["frames"] == 6 and film["still_flicker_steadied"] >= 0 and (tmp_path / "strip.jpg").is_file()
+
+
+def test_make_scans_writes_gray_scans_with_exif_and_icc(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    (tmp_path / "photos").mkdir()
+    rng = np.random.default_rng(0)
+    for i, size in enumerate([(80, 60), (60, 90)]):
+        Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)).save(tmp_path / "photos" / f"{i}.jpg")
+    r = _script("make_scans.py", tmp_path / "photos", "-o", tmp_path / "scans", "--count", "5", "--long-side", "400")
+    assert r.returncode == 0, r.stderr
+    scans = sorted((tmp_path / "scans").glob("*.jpg"))
+    assert len(scans) == 2 and "2 scans" in r.stdout
+    with Image.open(scans[0]) as a, Image.open(scans[1]) as b:
+        assert (a.mode, a.size, b.size) == ("L", (400, 300), (300, 400))
+        assert a.getexif()[0x0132] == "1962:05:01 10:00:00" and a.info.get("icc_profile")
+    bad = _script("make_scans.py", tmp_path / "photos", "-o", tmp_path / "s2", "--count", "0")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
