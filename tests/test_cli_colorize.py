@@ -372,11 +372,17 @@ def test_folder_run_is_pipelined_and_writes_an_audit_report(tmp_path, models, ca
     for i in range(5):
         want = c.colorize_array(load_image(tmp_path / "in" / f"p{i}.png").rgb)
         assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / f"p{i}.png").convert("RGB")), want)
+    assert [r["file"] for r in rows] == sorted(r["file"] for r in rows)  # in file order, whatever writer wrote it
+    import cv2
+    import torch
+
     code, _, _ = colorize(capsys, tmp_path / "in", "-o", tmp_path / "out2", "--model", models["hint"],
-                          "--report", tmp_path / "run.json")
+                          "--report", tmp_path / "run.json", "--threads", "2")
     import json
 
     assert len(json.loads((tmp_path / "run.json").read_text())) == 6
+    # the network ran on one thread fewer beside the reader and writers; both settings are given back
+    assert torch.get_num_threads() == 2 and cv2.getNumThreads() == 2
 
 
 def test_jobs_share_the_files_between_worker_processes(tmp_path, models, capsys):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from tinct import color, pipeline
@@ -169,3 +170,13 @@ def test_render_size_is_capped_by_the_memory_budget(tmp_path, capsys):
     assert "2048" in err and "memory" in err and "Traceback" not in err
     with pytest.raises(TinctError, match="max render size"):
         server_settings.Settings(max_render_size=4096)
+
+
+@pytest.mark.parametrize("low,full", [((6, 8), (50, 70)), ((32, 32), (20, 13)), ((7, 5), (7, 5)), ((1, 3), (9, 4))])
+def test_row_upsampler_is_bilinear_interpolation(low, full):
+    """The strips' upsampling equals F.interpolate(bilinear, align_corners=False), up or down."""
+    small = torch.randn(1, 2, *low) * 40
+    want = F.interpolate(small, size=full, mode="bilinear", align_corners=False)[0].numpy()
+    up = pipeline._RowUpsampler(small, *full)
+    got = np.stack([np.concatenate([up.rows(y, min(full[0], y + 3))[c] for y in range(0, full[0], 3)]) for c in range(2)])
+    assert got.shape == want.shape and np.abs(got - want).max() < 1e-3
