@@ -306,7 +306,8 @@ def l_from_uint8(rgb: np.ndarray) -> np.ndarray:
     r, g, b = cv2.split(np.ascontiguousarray(rgb))
     if cv2.norm(r, g, cv2.NORM_INF) == 0 and cv2.norm(g, b, cv2.NORM_INF) == 0:
         return cv2.LUT(r, l_gray)
-    y = cv2.LUT(r, lin) * np.float32(0.212671) + cv2.LUT(g, lin) * np.float32(0.715160) + cv2.LUT(b, lin) * np.float32(0.072169)
+    y = (cv2.LUT(r, lin) * np.float32(0.212671) + cv2.LUT(g, lin) * np.float32(0.715160)
+         + cv2.LUT(b, lin) * np.float32(0.072169))
     return np.where(y > _EPS, 116 * np.cbrt(y) - 16, _KAPPA * y).astype(np.float32)
 
 

@@ -271,6 +271,7 @@ class _RowUpsampler:
 
 
 def _strips(h: int, w: int):
+    """(y0, y1) row ranges of about :data:`STRIP_PIXELS` pixels (at least 8 rows) covering an HxW image."""
     rows = max(8, STRIP_PIXELS // max(w, 1))
     return ((y, min(h, y + rows)) for y in range(0, h, rows))
 

@@ -453,9 +453,10 @@ def report_row(job: Job, status: str, reason: str, t0: float) -> dict:
 def run_pipelined(colorizer, todo: list[Job], hints, overwrite: bool, mark, counts: dict[str, int],
                   report: list[dict], bar) -> None:
     """Decode, predict and encode overlap: a reader thread decodes the next images (and takes their
-    lightness), a writer thread recombines full-resolution color and encodes the finished ones, while
-    the network works on the current one; bounded queues keep at most ``QUEUE`` images on each side in
-    memory. One bad file is reported and skipped."""
+    lightness), ``WRITERS`` writer threads recombine full-resolution color and encode the finished
+    ones, while the network works on the current one (on one thread fewer: the others keep a core
+    busy); bounded queues keep at most ``QUEUE`` images on each side in memory. One bad file is
+    reported and skipped."""
     import queue
     import threading
     import time
