@@ -331,8 +331,8 @@ def lab_to_uint16(l: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray |
     """L, a and b planes (H, W) float32 -> HxWx3 uint16 sRGB, gamut-clamped (:func:`lab_to_rgb`,
     rounded to 16 bits; computed exactly, not with OpenCV's 8-bit-grade tables)."""
     lab = torch.from_numpy(np.stack([l, a, b]))[None]
-    res = (lab_to_rgb(lab)[0].permute(1, 2, 0) * 65535.0 + 0.5).to(torch.int32).numpy().astype(np.uint16)
+    rgb = (lab_to_rgb(lab)[0].permute(1, 2, 0) * 65535.0 + 0.5).to(torch.int32).numpy()
     if out is None:
-        return res
-    out[...] = res
+        return rgb.astype(np.uint16)
+    out[...] = rgb  # cast into the caller's array, no extra copy
     return out

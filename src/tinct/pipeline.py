@@ -212,7 +212,8 @@ class Colorizer:
     @staticmethod
     def lightness(rgb: np.ndarray) -> torch.Tensor:
         """The full-resolution raw L (1, 1, H, W) of a uint8 or uint16 RGB image: what the network sees."""
-        return _l_channel(rgb)
+        l = color.l_from_uint16(rgb) if rgb.dtype == np.uint16 else color.l_from_uint8(rgb)
+        return torch.from_numpy(l)[None, None]
 
     def predict_l(self, l_full: torch.Tensor, hints: Hints | None = None, render_size: int | None = None):
         """:meth:`predict` from the image's :meth:`lightness` (a folder run computes it while decoding)."""
@@ -241,12 +242,6 @@ def split_uint16(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     alpha = np.ascontiguousarray(arr[:, :, c - 1]) if c in (2, 4) else None
     rgb = np.repeat(arr[:, :, :1], 3, axis=2) if c in (1, 2) else np.ascontiguousarray(arr[:, :, :3])
     return rgb, alpha
-
-
-def _l_channel(rgb: np.ndarray) -> torch.Tensor:
-    """(1, 1, H, W) raw L of a uint8 (or uint16) image."""
-    l = color.l_from_uint16(rgb) if rgb.dtype == np.uint16 else color.l_from_uint8(rgb)
-    return torch.from_numpy(l)[None, None]
 
 
 class _RowUpsampler:
