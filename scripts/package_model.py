@@ -70,6 +70,7 @@ def main() -> int:
         kwargs["fusion_guide"] = donor_record["kwargs"].get("fusion_guide")
         kwargs["fusion_fit"] = donor_record["kwargs"].get("fusion_fit")
         kwargs["fusion_confine"] = donor_record["kwargs"].get("fusion_confine")
+        kwargs["fusion_width"] = donor_record["kwargs"].get("fusion_width", 32)
         state = {k: v for k, v in state.items() if not k.startswith("fusion.")}
         state.update({f"fusion.{k}": v for k, v in donor.fusion.state_dict().items()})
         provenance["fusion"] = donor_record.get("provenance", {}).get("fusion", {})

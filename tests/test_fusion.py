@@ -154,6 +154,21 @@ def test_cli_train_fusion(fusion_setup, tmp_path, capsys):
     assert code == 2 and "is the base model file" in err and "Traceback" not in err
 
 
+def test_cli_train_fusion_width_is_recorded_and_checked(fusion_setup, tmp_path, capsys):
+    base_path, _, _, data = fusion_setup
+    out = tmp_path / "wide.safetensors"
+    args = ["train-fusion", str(base_path), "--data", str(data), "--samples", "3", "--size", "64", "--crop", "32",
+            "--steps", "2", "--batch-size", "2", "--quiet"]
+    assert main([*args, "--out", str(out), "--width", "12"]) == 0, capsys.readouterr().err
+    assert read_record(out)["kwargs"]["fusion_width"] == 12
+    assert load_model(out)[0].fusion.out.in_channels == 12  # the file describes its own stage
+    assert read_record(fusion_setup[1])["kwargs"]["fusion_width"] == 32  # the default
+    capsys.readouterr()
+    code = main([*args, "--out", str(tmp_path / "bad.safetensors"), "--width", "2"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--width must be 4-256" in err and not (tmp_path / "bad.safetensors").exists()
+
+
 def test_cli_train_fusion_refuses_a_model_without_hints(tmp_path, capsys, fusion_setup):
     _, _, _, data = fusion_setup
     plain = save_model(create_model("effunet", pretrained=False, width=8), tmp_path / "plain.safetensors")

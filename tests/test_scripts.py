@@ -21,7 +21,7 @@ def test_package_model_sets_decoding_and_copies_a_fusion_stage(tmp_path):
     torch.manual_seed(0)
     base = save_model(create_model("effunet", pretrained=False, width=8, hints=True), tmp_path / "base.safetensors")
     torch.manual_seed(1)
-    donor_model = create_model("effunet", pretrained=False, width=8, hints=True, fusion=True)
+    donor_model = create_model("effunet", pretrained=False, width=8, hints=True, fusion=True, fusion_width=16)
     torch.nn.init.normal_(donor_model.fusion.out.weight)
     donor = save_model(donor_model, tmp_path / "donor.safetensors")
     out = tmp_path / "shipped.safetensors"
@@ -38,6 +38,7 @@ def test_package_model_sets_decoding_and_copies_a_fusion_stage(tmp_path):
     assert "pretrained" not in record["kwargs"]
     shipped, _ = load_model(out)
     base_model, _ = load_model(base)
+    assert record["kwargs"]["fusion_width"] == 16  # the donor's stage, at its own width
     assert torch.allclose(shipped.fusion.out.weight, donor_model.fusion.out.weight.half().float())
     assert torch.allclose(shipped.ab_head.weight, base_model.ab_head.weight.half().float())
     assert shipped.global_prior == 3.0 and shipped.default_temperature == 0.45

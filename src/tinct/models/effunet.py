@@ -50,7 +50,7 @@ class EffUNet(ColorNet):
     def __init__(self, width: int = 32, pretrained: bool = True, hints: bool = False, bins_head: bool = True,
                  prefer_bins: bool = True, temperature: float = 0.4, blend: float = 0.5, fusion: bool = False,
                  global_prior: float = 0.0, fusion_prior: float = 1e-4, fusion_guide=None, fusion_fit=None,
-                 fusion_confine=None):
+                 fusion_confine=None, fusion_width: int = 32):
         """``prefer_bins``: decode with the annealed mean of the bin head at ``temperature`` (vivid)
         rather than the regression head (muted); ``blend`` mixes that much of the regression head
         into the annealed mean (0 = bins only). ``fusion``: point hints also go through an edge-aware
@@ -62,7 +62,8 @@ class EffUNet(ColorNet):
         color transform fitted to the points (:mod:`tinct.hints.fit`); ``fusion_confine`` =
         (falloff, agreement): a lone point's change fades with the distance from it over that share
         of the shorter side, unless its color lies within about ``agreement`` ab units of the
-        network's (:func:`tinct.hints.fusion.confined`; None = as fused).
+        network's (:func:`tinct.hints.fusion.confined`; None = as fused); ``fusion_width``: the
+        fusion stage's channels.
         ``global_prior``:
         a palette or reference image also reweights the bin distribution by its colors, with this
         exponent (0 = off), and the regression head is then left out of the decoding."""
@@ -98,8 +99,8 @@ class EffUNet(ColorNet):
             self.register_buffer("bins", color.ab_bins(), persistent=True)
             self.logit_head = nn.Sequential(conv_bn_act(2 * w, 2 * w), nn.Conv2d(2 * w, self.bins.shape[0], 1))
         self.expose_features = False  # set to get the decoder features with hints (fusion training)
-        self.fusion = (HintFusion(prior_weight=fusion_prior, guide=fusion_guide, fit=fusion_fit,
-                                  confine=fusion_confine) if fusion else None)
+        self.fusion = (HintFusion(width=fusion_width, prior_weight=fusion_prior, guide=fusion_guide,
+                                  fit=fusion_fit, confine=fusion_confine) if fusion else None)
 
     def _forward(self, l, ab_hint, mask, global_hint):
         out, x4 = self._net(l, ab_hint, mask, global_hint)

@@ -76,6 +76,8 @@ class FusionConfig:
     crop: int = 128
     """random crop of a sample used per training item"""
     lr: float = 1e-3
+    width: int = 32
+    """channels of the fusion stage's layers"""
     val_fraction: float = 0.1
     """share of the samples held out to score network, Levin and fusion"""
     seed: int = 0
@@ -252,6 +254,8 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
         raise TinctError(f"--fit takes two strengths above 0 (gain, offset), or 0,0 for none; got {cfg.fit}")
     if cfg.fit_lightness < 0 or (cfg.fit_lightness and not any(cfg.fit)):
         raise TinctError(f"--fit-lightness must be 0 or more, and needs --fit; got {cfg.fit_lightness}")
+    if not 4 <= cfg.width <= 256:
+        raise TinctError(f"--width must be 4-256 channels, got {cfg.width}")
     if cfg.loss not in ("mse", "logmse"):
         raise TinctError(f"--loss must be mse or logmse, got {cfg.loss!r}")
     _shard(cfg.shard)
@@ -268,7 +272,7 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
     if len(train) == 0:
         train = val
     fit = _fit_strengths(cfg)
-    fusion = HintFusion(prior_weight=cfg.prior_weight, guide=cfg.guide, fit=fit)
+    fusion = HintFusion(width=cfg.width, prior_weight=cfg.prior_weight, guide=cfg.guide, fit=fit)
     opt = torch.optim.Adam(fusion.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     before = _val_scores(fusion, val)
@@ -289,7 +293,7 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
         bar.set_postfix(loss=f"{loss.item():.5f}")
     after = _val_scores(fusion, val)
 
-    kwargs = {**recorded_kwargs(base), "fusion": True, "fusion_prior": cfg.prior_weight,
+    kwargs = {**recorded_kwargs(base), "fusion": True, "fusion_prior": cfg.prior_weight, "fusion_width": cfg.width,
               "fusion_guide": list(cfg.guide) if any(cfg.guide) else None, "fusion_fit": list(fit) if fit else None}
     model = create_model("effunet", **{**kwargs, "pretrained": False})
     missing = model.load_state_dict(base.state_dict(), strict=False)
