@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from tinct import Colorizer, Hints, metrics
-from tinct.bench_report import contact_sheet
+from tinct.bench.report import contact_sheet
 from tinct.lineart import xdog
 
 TILE = 256

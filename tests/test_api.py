@@ -125,7 +125,7 @@ def test_png_gray_matches_the_pipeline(client, model_paths):
 def test_16bit_upload_answered_with_16_bits(client, model_paths):
     """A 16-bit PNG scan keeps its 16 bits in a PNG or TIFF answer (the CLI's rule), equal to the
     Python API's uint16 result; JPEG, or depth 8, answer 8 bits; a bad depth is a 422."""
-    from tinct.image16 import write_png16
+    from tinct.imageio.depth16 import write_png16
 
     y, x = np.mgrid[0:48, 0:80]
     rgb16 = np.repeat((x * 700 + y * 60 + 3000).astype(np.uint16)[:, :, None], 3, axis=2)

@@ -13,8 +13,10 @@ import pytest
 import torch
 from PIL import Image
 
-from tinct import bench, bench_report, color, metrics
+from tinct import bench, color, metrics
+from tinct.bench import report as bench_report
 from tinct.cli import main
+from tinct.errors import TinctError
 from tinct.modelfile import read_record, save_model
 from tinct.registry import create_model, get_spec, list_models
 
@@ -67,7 +69,7 @@ def test_parse_model_spec():
     assert bench.parse_model_spec("arch:cic") == ("arch", "arch:cic", {"name": "cic"})
     assert bench.parse_model_spec("arch:unet:base=8,depth=3") == ("arch", "arch:unet:base=8,depth=3",
                                                                     {"name": "unet", "base": 8, "depth": 3})
-    with pytest.raises(bench.TinctError):
+    with pytest.raises(TinctError):
         bench.parse_model_spec("arch:unet:base")
 
 
@@ -160,16 +162,16 @@ def test_cli_errors(images, tmp_path, monkeypatch, capsys):
 
 
 def test_cli_hints_is_wired(images, tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "tinct.bench_hints", None)  # module missing
+    monkeypatch.setitem(sys.modules, "tinct.bench.hints", None)  # module missing
     assert main(["bench", "--hints", "--data", str(images)]) == 2
-    assert "tinct.bench_hints" in capsys.readouterr().err
+    assert "tinct.bench.hints" in capsys.readouterr().err
     calls = []
 
     def run_hint_bench(data_dir, models, out_dir, size, limit, seed, progress=True, jobs=1):
         calls.append((Path(data_dir), models, Path(out_dir), size, limit, seed, jobs))
         return {"markdown": "| hints | PSNR |"}
 
-    monkeypatch.setitem(sys.modules, "tinct.bench_hints", types.SimpleNamespace(run_hint_bench=run_hint_bench))
+    monkeypatch.setitem(sys.modules, "tinct.bench.hints", types.SimpleNamespace(run_hint_bench=run_hint_bench))
     assert main(["bench", "--hints", "--data", str(images), "--models", "a.safetensors", "--size", "64",
                  "--limit", "2", "--seed", "3", "--out", str(tmp_path / "h"), "--jobs", "2"]) == 0
     assert calls == [(images, ["a.safetensors"], tmp_path / "h", 64, 2, 3, 2)]

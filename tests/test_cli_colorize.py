@@ -310,7 +310,7 @@ def test_metadata_kept_and_output_marked_as_colorized(tmp_path, models, capsys):
     also says tinct colorized it (version, model, date), unless --no-provenance."""
     from PIL import ImageCms
 
-    from tinct import provenance
+    from tinct.imageio import provenance
 
     exif = Image.Exif()
     exif[0x0132] = "1931:05:04 10:00:00"  # DateTime
@@ -410,7 +410,7 @@ def test_16bit_scans_stay_16bit(tmp_path, models, capsys):
     keeps 16 bits per sample and its fine gray steps; JPEG and --depth 8 give 8 bits; the Python
     API maps uint16 to uint16."""
     from tinct import Colorizer
-    from tinct.image16 import write_png16
+    from tinct.imageio.depth16 import write_png16
     from tinct.imageio import load_image
 
     y, x = np.mgrid[0:48, 0:80]

@@ -179,7 +179,7 @@ def test_cli_train_fusion_refuses_a_model_without_hints(tmp_path, capsys, fusion
 
 def test_hint_bench_scores_the_network_alone_too(fusion_setup, tmp_path):
     from conftest import random_rgb
-    from tinct.bench_hints import run_hint_bench
+    from tinct.bench.hints import run_hint_bench
 
     _, fused, _, _ = fusion_setup
     data = tmp_path / "val"

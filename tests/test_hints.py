@@ -1,4 +1,4 @@
-"""User hints (tinct.hints) and the SIGGRAPH17 hint benchmark (tinct.bench_hints)."""
+"""User hints (tinct.hints) and the SIGGRAPH17 hint benchmark (tinct.bench.hints)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from tinct import bench_hints, color
+from tinct import color
+from tinct.bench import hints as bench_hints
 from tinct.errors import HintError, ImageError, TinctError
 from tinct.hints import (
     GRID_CELLS,
@@ -326,7 +327,7 @@ def test_a_worker_whose_parent_dies_exits(tmp_path):
     import sys
     import time
 
-    grandchild = ("import sys, time; from tinct.bench_hints import _exit_with_parent; "
+    grandchild = ("import sys, time; from tinct.bench.hints import _exit_with_parent; "
                   "_exit_with_parent(int(sys.argv[1]), 0.05); time.sleep(60)")
     middle = ("import os, subprocess, sys; p = subprocess.Popen([sys.executable, '-c', %r, str(os.getpid())], "
               "stdout=subprocess.DEVNULL); print(p.pid, flush=True)" % grandchild)

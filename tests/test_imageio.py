@@ -406,7 +406,7 @@ def test_quiet_overlapping_uses_restore_the_filters():
     """Two threads reading images at once: entries and exits interleave (A in, B in, A out, B out)."""
     import warnings
 
-    from tinct.imagedecode import QUIET
+    from tinct.imageio.decode import QUIET
 
     before = list(warnings.filters)
     a, b = QUIET, QUIET
@@ -584,7 +584,7 @@ def test_16bit_png_keeps_16bit_samples_upright(tmp_path):
     a = noise((20, 30, 3), seed=6, dtype=np.uint16, high=65536)
     exif = Image.Exif()
     exif[0x0112] = 6
-    from tinct.image16 import write_png16 as ours
+    from tinct.imageio.depth16 import write_png16 as ours
 
     with open(tmp_path / "rot.png", "wb") as f:
         ours(f, a, exif=exif.tobytes())

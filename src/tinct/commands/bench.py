@@ -41,7 +41,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     g.add_argument("--batch-size", type=int, default=16, help="training batch size (default 16)")
     g.add_argument("--crop", type=int, default=128, help="training crop (default 128)")
     g.add_argument("--seed", type=int, default=0, help="training / hint sampling seed (default 0)")
-    p.add_argument("--hints", action="store_true", help="run the user-guided hint benchmark (tinct.bench_hints)")
+    p.add_argument("--hints", action="store_true", help="run the user-guided hint benchmark (tinct.bench.hints)")
     p.add_argument("--video", action="store_true",
                    help="flicker benchmark: --data is a folder of color clips; steadied against per-frame colorization")
     p.add_argument("--max-frames", type=int, default=60, help="with --video: frames per clip (default 60)")
@@ -57,7 +57,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tinct import bench, bench_report
+    from tinct import bench
+    from tinct.bench import report as bench_report
     from tinct.errors import TinctError
 
     if args.video:
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         print(report["markdown"])
         return 0
     if args.throughput:
-        from tinct import throughput
+        from tinct.bench import throughput
 
         models = args.models or ["photo"]
         if len(models) != 1:
@@ -95,11 +96,11 @@ def run(args: argparse.Namespace) -> int:
     data = bench.find_data_dir(args.data, bench.DEFAULT_DATA, "--data")
     if args.hints:
         try:
-            from tinct.bench_hints import run_hint_bench
+            from tinct.bench.hints import run_hint_bench
         except ModuleNotFoundError as exc:
-            if exc.name != "tinct.bench_hints":
+            if exc.name != "tinct.bench.hints":
                 raise
-            raise TinctError("the hint benchmark is not available in this tinct (no tinct.bench_hints module)") from None
+            raise TinctError("the hint benchmark is not available in this tinct (no tinct.bench.hints module)") from None
         result = run_hint_bench(data, args.models or ["photo"], Path(args.out), args.size, args.limit, args.seed,
                                 progress=not args.no_progress, jobs=args.jobs)
         text = result.get("markdown") if isinstance(result, dict) else None

@@ -345,7 +345,7 @@ def remove_stale_temporaries(outputs) -> None:
 
 def provenance_of(colorizer) -> dict[str, str]:
     """What the outputs' XMP says: tinct, its version, the model (name and file hash), the date."""
-    from tinct import provenance
+    from tinct.imageio import provenance
     from tinct.modelfile import file_sha256
 
     return provenance.record(colorizer.name, file_sha256(colorizer.path) if colorizer.path is not None else None)

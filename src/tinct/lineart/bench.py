@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from tinct import metrics
 from tinct.bench import list_images, load_bench_model, load_eval_image
-from tinct.bench_report import atomic_write_bytes, contact_sheet
+from tinct.bench.report import atomic_write_bytes, contact_sheet
 from tinct.errors import TinctError
 from tinct.hints import Hints, Point
 from tinct.lineart.extract import canny, xdog

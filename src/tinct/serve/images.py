@@ -93,7 +93,7 @@ def encode(arr: np.ndarray, fmt: str, quality: int | None = None) -> tuple[bytes
     array (a 16-bit upload) -> a 16-bit PNG or TIFF."""
     pil_format, media = OUTPUT_FORMATS[fmt]
     if arr.dtype == np.uint16:
-        from tinct.image16 import write16
+        from tinct.imageio.depth16 import write16
 
         buf = io.BytesIO()
         write16(buf, pil_format, arr[:, :, :3], arr[:, :, 3] if arr.shape[2] == 4 else None)

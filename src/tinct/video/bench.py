@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tinct import bench_report, metrics
+from tinct import metrics
+from tinct.bench import report as bench_report
 from tinct.errors import TinctError
 from tinct.video.io import VIDEO_EXTENSIONS, read_frames
 from tinct.video.temporal import cdc, warp_error

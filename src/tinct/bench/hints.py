@@ -9,7 +9,7 @@ center, sigma = side / 4) and filled with the patch's mean ground-truth ab
 (image, count) from a ``torch.Generator`` seeded by ``(seed, image index, count)``. The score is
 PSNR on uint8 RGB (L of the truth + predicted ab), averaged over images.
 
-``python -m tinct.bench_hints DATA_DIR --models levin [FILE ...] --out DIR [--limit N]``
+``python -m tinct.bench.hints DATA_DIR --models levin [FILE ...] --out DIR [--limit N]``
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from tinct import bench, color, metrics
-from tinct.bench_report import atomic_write_bytes
+from tinct import color, metrics
+from tinct.bench import field as bench
+from tinct.bench.report import atomic_write_bytes
 from tinct.errors import HintError, ImageError, ModelFileError, TinctError
 from tinct.hints import Hints, Point, reference_histogram, sample_points
 from tinct.imageio import as_rgb
@@ -408,7 +409,7 @@ def save_side_by_side(path: str | os.PathLike, images: Sequence, labels: Sequenc
 
 # ---------------------------------------------------------------- command line
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tinct.bench_hints", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m tinct.bench.hints", description=__doc__.split("\n\n")[0])
     ap.add_argument("data_dir", help="folder of color test images")
     ap.add_argument("--models", nargs="+", default=["levin"], help="shipped names, model files or 'levin'")
     ap.add_argument("--out", default="hints_bench", help="output folder")
@@ -436,7 +437,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = merge_results(result, earlier)
             write_results(result, args.out)
     except (TinctError, ValueError) as exc:
-        print(f"bench_hints: error: {exc}", file=sys.stderr)
+        print(f"tinct.bench.hints: error: {exc}", file=sys.stderr)
         return 2
     print(markdown_table(result))
     return 0

@@ -254,7 +254,7 @@ def run_bench(cfg: BenchConfig, extra: dict[str, dict[str, Any]] | None = None,
     stored in the report. Returns the report."""
     from tqdm import tqdm
 
-    from tinct import bench_report
+    from tinct.bench import report as bench_report
 
     _check_config(cfg)
     specs = list(cfg.models)

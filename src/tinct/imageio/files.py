@@ -3,7 +3,7 @@
 :func:`load_image` reads a file defensively: every way a file can be unusable (missing, empty,
 not an image, corrupt, truncated, too large, too small) is a one-line
 :class:`~tinct.errors.ImageError` naming the file (its ``kind`` says which); EXIF orientation is
-applied; 16-bit data is scaled to 8 bits as value / 257 (:mod:`tinct.imagedecode`); alpha (also
+applied; 16-bit data is scaled to 8 bits as value / 257 (:mod:`tinct.imageio.decode`); alpha (also
 palette transparency) is kept apart. :func:`load_image_bytes` does the same for a file held in
 memory (an upload) and :func:`probe_image_bytes` checks its header alone. :func:`as_rgb`
 does the same conversion for the Python API (PIL images and numpy arrays), and
@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from tinct import imagedecode
+from tinct.imageio import decode as imagedecode
 from tinct.errors import ImageError
-from tinct.imagedecode import gray3, icc_space, pil_to_arrays, read_16bit_color, scale_to_uint8, to8, wide_rawmode
+from tinct.imageio.decode import gray3, icc_space, pil_to_arrays, read_16bit_color, scale_to_uint8, to8, wide_rawmode
 
 MAX_PIXELS = 100_000_000  # default decompression-bomb limit of load_image
 MIN_SIDE = 8  # smallest width/height load_image accepts by default
@@ -360,7 +360,7 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | Non
     The format follows the extension; a uint16 image (a 16-bit scan) is written with 16 bits per
     sample, as PNG or TIFF only. Alpha is kept in PNG, WebP and TIFF; a JPEG or BMP output
     with (not fully opaque) alpha is an error. ``like`` carries EXIF, the ICC profile and the XMP
-    of the source; ``provenance`` (:func:`tinct.provenance.record`) adds tinct's mark to the XMP
+    of the source; ``provenance`` (:func:`tinct.imageio.provenance.record`) adds tinct's mark to the XMP
     (JPEG, PNG, WebP, TIFF). An existing file is only replaced when ``overwrite`` is true.
     """
     p = Path(path)
@@ -395,7 +395,7 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | Non
     try:
         with open(tmp, "xb") as f:
             if wide:
-                from tinct.image16 import write16
+                from tinct.imageio.depth16 import write16
 
                 write16(f, fmt, rgb, None if alpha is None else alpha.astype(np.uint16) * 257,
                         icc=options.get("icc_profile"), exif=like.exif if like is not None else None,
@@ -419,7 +419,7 @@ def _output_xmp(like: LoadedImage | None, provenance: dict | None) -> bytes | No
     """The source's XMP packet with tinct's provenance mark added (when asked for)."""
     xmp = like.xmp if like is not None else None
     if provenance:
-        from tinct.provenance import xmp_packet
+        from tinct.imageio.provenance import xmp_packet
 
         xmp = xmp_packet(xmp, provenance)
     return xmp

@@ -1,0 +1,27 @@
+"""Image files in and out: reading any file or in-memory image defensively (:mod:`.files`, with
+Pillow decoding and its guards in :mod:`.decode`), 16-bit PNG and TIFF output (:mod:`.depth16`)
+and the provenance mark a colorized file carries (:mod:`.provenance`). The reading and writing
+functions are importable from here."""
+
+from tinct.imageio.files import (
+    ALPHA_FORMATS,
+    DEEP_FORMATS,
+    FORMATS,
+    INPUT_EXTENSIONS,
+    MAX_PIXELS,
+    MIN_SIDE,
+    ImageHeader,
+    LoadedImage,
+    as_rgb,
+    center_crop_resize,
+    format_for,
+    load_image,
+    load_image_bytes,
+    load_square,
+    probe_image_bytes,
+    save_image,
+)
+
+__all__ = ["ALPHA_FORMATS", "DEEP_FORMATS", "FORMATS", "INPUT_EXTENSIONS", "MAX_PIXELS", "MIN_SIDE", "ImageHeader",
+           "LoadedImage", "as_rgb", "center_crop_resize", "format_for", "load_image", "load_image_bytes",
+           "load_square", "probe_image_bytes", "save_image"]
