@@ -1,6 +1,7 @@
 """Image files in and out: reading any file or in-memory image defensively (:mod:`.files`, with
-Pillow decoding and its guards in :mod:`.decode`), 16-bit PNG and TIFF output (:mod:`.depth16`)
-and the provenance mark a colorized file carries (:mod:`.provenance`). The reading and writing
+Pillow decoding and its guards in :mod:`.decode`), 16-bit PNG and TIFF output (:mod:`.depth16`),
+the source's metadata carried into the output (:mod:`.metadata`) and the provenance mark a
+colorized file carries (:mod:`.provenance`). The reading and writing
 functions are importable from here."""
 
 from tinct.imageio.files import (

@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from tinct.imageio import decode as imagedecode
 from tinct.errors import ImageError
+from tinct.imageio import decode as imagedecode
 from tinct.imageio.decode import gray3, icc_space, pil_to_arrays, read_16bit_color, scale_to_uint8, to8, wide_rawmode
+from tinct.imageio.metadata import clean_exif, output_xmp, save_options, tiff_exif, xmp_of
 
 MAX_PIXELS = 100_000_000  # default decompression-bomb limit of load_image
 MIN_SIDE = 8  # smallest width/height load_image accepts by default
@@ -243,9 +244,9 @@ def _from_pil(src: _Source, im: Image.Image, wide: str | None) -> LoadedImage:
         orientation = im.getexif().get(0x0112, 1)
     except Exception:  # unreadable EXIF: no orientation
         orientation = 1
-    exif = _clean_exif(im.info.get("exif") or (_tiff_exif(im) if fmt == "TIFF" else None))
+    exif = clean_exif(im.info.get("exif") or (tiff_exif(im) if fmt == "TIFF" else None))
     icc = im.info.get("icc_profile") or None
-    xmp = _xmp_of(im)
+    xmp = xmp_of(im)
     bit_depth = 16 if wide or mode.startswith("I;16") else 32 if mode in ("I", "F") else 8
     rgb = alpha = rgb16 = None
     if wide:
@@ -262,52 +263,6 @@ def _from_pil(src: _Source, im: Image.Image, wide: str | None) -> LoadedImage:
     h, w = rgb.shape[:2]
     return LoadedImage(rgb=rgb, alpha=alpha, mode=mode, format=fmt, size=(w, h), exif=exif, icc_profile=icc,
                        xmp=xmp, bit_depth=bit_depth, rgb16=rgb16, path=src.path)
-
-
-TIFF_EXIF_TAGS = (0x010E, 0x010F, 0x0110, 0x0112, 0x0131, 0x0132, 0x013B, 0x8298)  # description, make, model,
-# orientation, software, date, artist, copyright: what a TIFF's own tags say that EXIF also says
-
-
-def _tiff_exif(im: Image.Image) -> bytes | None:
-    """The EXIF of a TIFF (its descriptive tags and its EXIF and GPS directories) as EXIF bytes."""
-    try:
-        src = im.getexif()
-        out = Image.Exif()
-        for tag in TIFF_EXIF_TAGS:
-            if tag in src:
-                out[tag] = src[tag]
-        for ifd in (0x8769, 0x8825):
-            sub = src.get_ifd(ifd)
-            if sub:
-                out.get_ifd(ifd).update(sub)
-        return out.tobytes() if len(out) or out._ifds else None
-    except Exception:  # unreadable tags: no EXIF
-        return None
-
-
-def _xmp_of(im: Image.Image) -> bytes | None:
-    """The XMP packet of a JPEG, WebP, PNG (iTXt) or TIFF (tag 700), as bytes."""
-    raw = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
-    if raw is None and im.format == "TIFF":
-        raw = getattr(im, "tag_v2", {}).get(700)
-    if isinstance(raw, str):
-        raw = raw.encode("utf-8")
-    if isinstance(raw, tuple):  # some TIFF readers give a tuple of ints
-        raw = bytes(raw)
-    return raw if isinstance(raw, bytes) and raw.strip() else None
-
-
-def _clean_exif(raw: bytes | None) -> bytes | None:
-    """EXIF bytes without the orientation tag (it has been applied to the pixels)."""
-    if not raw:
-        return None
-    try:
-        exif = Image.Exif()
-        exif.load(raw)
-        exif.pop(0x0112, None)
-        return exif.tobytes() if len(exif) else None
-    except Exception:  # damaged EXIF is dropped, not fatal
-        return None
 
 
 # ------------------------------------------------------------------------------------- Python API
@@ -386,7 +341,7 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | Non
     im = None if wide else Image.fromarray(rgb, "RGB")
     if alpha is not None and im is not None:
         im.putalpha(Image.fromarray(alpha, "L"))
-    options = _save_options(fmt, like, quality, provenance)
+    options = save_options(fmt, like, quality, provenance)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -399,7 +354,7 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | Non
 
                 write16(f, fmt, rgb, None if alpha is None else alpha.astype(np.uint16) * 257,
                         icc=options.get("icc_profile"), exif=like.exif if like is not None else None,
-                        xmp=_output_xmp(like, provenance))
+                        xmp=output_xmp(like, provenance))
             else:
                 im.save(f, format=fmt, **options)
             f.flush()
@@ -413,48 +368,6 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | Non
         if tmp.exists():
             tmp.unlink()
     return p
-
-
-def _output_xmp(like: LoadedImage | None, provenance: dict | None) -> bytes | None:
-    """The source's XMP packet with tinct's provenance mark added (when asked for)."""
-    xmp = like.xmp if like is not None else None
-    if provenance:
-        from tinct.imageio.provenance import xmp_packet
-
-        xmp = xmp_packet(xmp, provenance)
-    return xmp
-
-
-def _save_options(fmt: str, like: LoadedImage | None, quality: int, provenance: dict | None = None) -> dict:
-    opts: dict = {}
-    xmp = _output_xmp(like, provenance)
-    if xmp and fmt in ("JPEG", "WEBP"):
-        opts["xmp"] = xmp
-    elif xmp and fmt == "PNG":
-        from PIL.PngImagePlugin import PngInfo
-
-        info = PngInfo()
-        info.add_itxt("XML:com.adobe.xmp", xmp.decode("utf-8", "replace"))
-        opts["pnginfo"] = info
-    if fmt == "TIFF" and (xmp or (like is not None and like.exif)):
-        tags = Image.Exif()  # TIFF keeps EXIF among its own tags: one directory with both
-        if like is not None and like.exif:
-            tags.load(like.exif)
-            tags.pop(0x8769, None)  # sub-IFD pointers of the source file are meaningless here
-            tags.pop(0x8825, None)
-        if xmp:
-            tags[700] = xmp
-        opts["tiffinfo"] = tags
-    if fmt in ("JPEG", "WEBP"):
-        opts["quality"] = int(quality)
-    if fmt == "TIFF":
-        opts["compression"] = "tiff_deflate"
-    if like is not None:
-        if like.icc_profile and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
-            opts["icc_profile"] = like.icc_profile
-        if like.exif and fmt in ("JPEG", "PNG", "WEBP"):
-            opts["exif"] = like.exif
-    return opts
 
 
 def _publish(tmp: Path, p: Path, overwrite: bool) -> None:
