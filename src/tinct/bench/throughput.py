@@ -29,12 +29,12 @@ if mode == "jobs2":
 if mode == "onnx":
     argv += ["--backend", "onnx"]
 if mode == "serial":  # decode, predict and encode in turn: the loop before pipelining
-    from tinct.commands import colorize as cmd
+    from tinct.batch import jobs, local
     def serial(colorizer, todo, hints, overwrite, mark, counts, report, bar):
         for job in todo:
-            cmd._colorize_one(colorizer, job, hints, overwrite, mark)
+            jobs.colorize_one(colorizer, job, hints, overwrite, mark)
             counts["done"] += 1
-    cmd.run_pipelined = serial
+    local.run_pipelined = serial
 t0 = time.perf_counter()
 code = main(argv)
 wall = time.perf_counter() - t0

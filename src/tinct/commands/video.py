@@ -89,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
     from tinct.hints.io import load_reference, parse_palette
     from tinct.hints import Hints
 
-    from tinct.commands.colorize import check_run_options, remove_stale_temporaries
+    from tinct.batch.jobs import remove_stale_temporaries
+    from tinct.commands.colorize import check_run_options
 
     check_run_options(args)
     if not 0 <= args.keep < 1:

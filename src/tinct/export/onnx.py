@@ -66,8 +66,6 @@ def export_onnx(model: str | os.PathLike, out: str | os.PathLike) -> Path:
             torch.onnx.export(_Plain(net, keys), (probe,), tmp, input_names=["l"], output_names=list(keys),
                               dynamic_axes={"l": {0: "n", 2: "h", 3: "w"}, **{k: {0: "n"} for k in keys}},
                               opset_version=OPSET, dynamo=False)
-        import onnx
-
         graph = onnx.load(tmp)
         meta = {"model_sha256": file_sha256(path), "model": path.stem, "arch": record["arch"], "outputs": list(keys),
                 "tinct_version": __version__}

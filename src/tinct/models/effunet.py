@@ -11,7 +11,6 @@ start at zero, so an untrained hint path leaves the automatic colorizer unchange
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from tinct import color

@@ -2,7 +2,7 @@
 
 The files to do are a dataset of (input, output) rows; a pool of actors, each holding one
 :class:`tinct.pipeline.Colorizer` (the model is loaded once per actor), reads, colorizes and
-writes every row exactly as the local run does (``colorize._colorize_one``: same decoding, same
+writes every row exactly as the local run does (:func:`tinct.batch.jobs.colorize_one`: same decoding, same
 16-bit rule, same atomic writes, same provenance mark, made once by the driver), and returns a
 report row; the driver gathers the rows into the same summary and ``--report``. Inputs and
 outputs must be on storage every node sees (a shared or network file system). Needs the
@@ -32,17 +32,17 @@ class _Worker:
     def __call__(self, batch: dict) -> dict:
         from pathlib import Path
 
-        from tinct.commands.colorize import Job, _colorize_one, _reason, report_row
+        from tinct.batch.jobs import Job, colorize_one, failure_reason, report_row
 
         rows: dict[str, list] = {k: [] for k in ("file", "output", "status", "reason", "seconds")}
         for src, out, explicit, deep in zip(batch["src"], batch["out"], batch["explicit"], batch["deep"]):
             job = Job(Path(src), Path(out), bool(explicit), bool(deep))
             t0 = time.perf_counter()
             try:
-                _colorize_one(self.colorizer, job, self.hints, self.overwrite, self.mark)
+                colorize_one(self.colorizer, job, self.hints, self.overwrite, self.mark)
                 status, reason = "done", ""
             except Exception as exc:  # noqa: BLE001  one bad file must not stop the run
-                status, reason = "failed", _reason(exc, job.src)
+                status, reason = "failed", failure_reason(exc, job.src)
             for k, v in report_row(job, status, reason, t0).items():
                 rows[k].append(v)
         return rows
@@ -64,7 +64,7 @@ def _check_reachable(address: str) -> None:
 
 
 def run_ray(args: argparse.Namespace, todo: list, hints, counts: dict[str, int], report: list[dict]) -> None:
-    """Colorize ``todo`` (``colorize.Job`` items) on the Ray cluster at ``args.ray`` ("local":
+    """Colorize ``todo`` (:class:`tinct.batch.jobs.Job` items) on the Ray cluster at ``args.ray`` ("local":
     start one on this machine), ``args.jobs`` actors of ``args.threads`` (default 1) torch threads."""
     try:
         import ray
@@ -73,11 +73,11 @@ def run_ray(args: argparse.Namespace, todo: list, hints, counts: dict[str, int],
         raise TinctError("--ray needs Ray Data: pip install 'tinct[ray]'") from None
     from tqdm import tqdm
 
-    from tinct.commands.colorize import _check_model_hints, provenance_of
+    from tinct.batch.jobs import check_model_hints, provenance_of
     from tinct.pipeline import Colorizer
 
     probe = Colorizer(args.model, render_size=args.render_size, temperature=args.temperature)
-    _check_model_hints(probe, hints)  # one clear error before any cluster work
+    check_model_hints(probe, hints)  # one clear error before any cluster work
     mark = None if args.no_provenance else provenance_of(probe)
     threads = args.threads or 1
     started = not ray.is_initialized()
