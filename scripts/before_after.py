@@ -11,7 +11,7 @@ import sys
 import numpy as np
 
 from tinct import color
-from tinct.bench.hints import save_side_by_side
+from tinct.bench.hint_effects import save_side_by_side
 from tinct.pipeline import Colorizer
 
 SAMPLES = ("coffee", "chelsea", "astronaut")

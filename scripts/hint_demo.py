@@ -25,7 +25,8 @@ from PIL import Image
 from scipy import ndimage
 
 from tinct import bench, color, metrics
-from tinct.bench.hints import point_effect, reference_shift, render, save_side_by_side
+from tinct.bench.hint_effects import point_effect, reference_shift, save_side_by_side
+from tinct.bench.hints import render
 from tinct.hints.io import parse_point
 from tinct.hints import sample_points
 from tinct.hints.fit import hint_patches

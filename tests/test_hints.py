@@ -1,4 +1,4 @@
-"""User hints (tinct.hints) and the SIGGRAPH17 hint benchmark (tinct.bench.hints)."""
+"""User hints (tinct.hints), the SIGGRAPH17 hint benchmark (tinct.bench.hints) and what one hint does (tinct.bench.hint_effects)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from tinct import color
+from tinct.bench import hint_effects
 from tinct.bench import hints as bench_hints
 from tinct.errors import HintError, ImageError, TinctError
 from tinct.hints import (
@@ -268,35 +269,35 @@ class LocalHintNet(ColorNet):
 def test_point_effect_and_side_by_side(tmp_path):
     img = np.full((64, 64, 3), 120, dtype=np.uint8)
     point = Point(x=20, y=30, rgb=(220, 60, 40), size=3)
-    res = bench_hints.point_effect(Colorizer(LocalHintNet(), render_size=64), img, point, radius=10, return_images=True)
+    res = hint_effects.point_effect(Colorizer(LocalHintNet(), render_size=64), img, point, radius=10, return_images=True)
     assert res["inside"] > 5 and res["outside"] < 0.5 and res["ratio"] > 10
     assert res["region_pixels"] == pytest.approx(math.pi * 100, rel=0.05)
     # Levin spreads a single hint everywhere: the same measure says so
-    lev = bench_hints.point_effect(Colorizer(create_model("levin")), img, point, radius=10)
+    lev = hint_effects.point_effect(Colorizer(create_model("levin")), img, point, radius=10)
     assert lev["ratio"] == pytest.approx(1.0, abs=0.05) and lev["outside"] > 5
-    path = bench_hints.save_side_by_side(tmp_path / "pair.png", [res["images"]["before"], res["images"]["after"]],
+    path = hint_effects.save_side_by_side(tmp_path / "pair.png", [res["images"]["before"], res["images"]["after"]],
                                          ["before", "after"], marks=[(point.x, point.y)])
     with Image.open(path) as im:
         assert im.size == (64 * 2 + 8, 64 + 18)
     with pytest.raises(ImageError):
-        bench_hints.save_side_by_side(tmp_path / "bad.png", [img, img[:10]])
+        hint_effects.save_side_by_side(tmp_path / "bad.png", [img, img[:10]])
 
 
 def test_reference_shift(bench):
     p = np.full(512, 1 / 512)
     q = np.zeros(512)
     q[0] = 1
-    assert bench_hints.histogram_distances(p, p) == pytest.approx({"chi2": 0, "l1": 0, "hellinger": 0}, abs=1e-6)
-    far = bench_hints.histogram_distances(np.eye(2)[0], np.eye(2)[1])
+    assert hint_effects.histogram_distances(p, p) == pytest.approx({"chi2": 0, "l1": 0, "hellinger": 0}, abs=1e-6)
+    far = hint_effects.histogram_distances(np.eye(2)[0], np.eye(2)[1])
     assert far == pytest.approx({"chi2": 1, "l1": 2, "hellinger": 1})
     root, _ = bench
     image = np.asarray(Image.open(root / "imgs" / "img0.png"))
     reference = np.asarray(Image.open(root / "imgs" / "img1.png"))
-    res = bench_hints.reference_shift(Colorizer(root / "tiny.safetensors"), image, reference)
+    res = hint_effects.reference_shift(Colorizer(root / "tiny.safetensors"), image, reference)
     assert set(res["before"]) == {"rgb_chi2", "rgb_l1", "rgb_hellinger", "ab_chi2", "ab_l1", "ab_hellinger"}
     assert all(0 <= v <= 2 for v in res["before"].values()) and set(res["closer"]) == set(res["before"])
     with pytest.raises(HintError):  # Levin has no use for a reference image
-        bench_hints.reference_shift(Colorizer(create_model("levin")), image, reference)
+        hint_effects.reference_shift(Colorizer(create_model("levin")), image, reference)
 
 
 def test_hint_bench_merge_adds_an_earlier_runs_rows(bench, tmp_path, capsys):

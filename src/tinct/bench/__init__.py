@@ -1,5 +1,6 @@
 """Benchmarks: the field's automatic protocol (:mod:`.field`, ``tinct bench``), the user-hint
-protocol of SIGGRAPH 2017 (:mod:`.hints`), folder throughput (:mod:`.throughput`) and the written
+protocol of SIGGRAPH 2017 (:mod:`.hints`) and what one hint does to an image
+(:mod:`.hint_effects`), folder throughput (:mod:`.throughput`) and the written
 reports and contact sheets (:mod:`.report`). Line art and video have their own benchmarks in
 their subpackages. The field benchmark's public names are importable from here."""
 
