@@ -124,6 +124,7 @@ def is_done(job: Job) -> bool:
 
 
 def remove_job_temporaries(jobs: list[Job]) -> None:
+    """Before ``--resume`` or ``--overwrite``: the temporaries a killed run left beside these jobs' outputs."""
     remove_stale_temporaries(out for job in jobs for out in {job.out, _alt_png(job) or job.out})
 
 
@@ -141,6 +142,7 @@ def remove_stale_temporaries(outputs) -> None:
 
 
 def check_model_hints(colorizer, hints) -> None:
+    """One clear error when the model cannot take the hints given (before any file is read)."""
     if hints is None:
         return
     if not colorizer.supports_hints:
@@ -151,6 +153,7 @@ def check_model_hints(colorizer, hints) -> None:
 
 
 def failure_reason(exc: BaseException, src: Path) -> str:
+    """A failed file's one-line reason for the summary and the report (the file name not repeated)."""
     msg = " ".join(str(exc).split()) or type(exc).__name__
     prefix = f"{src}: "
     msg = msg.removeprefix(prefix)
@@ -158,6 +161,7 @@ def failure_reason(exc: BaseException, src: Path) -> str:
 
 
 def colorize_one(colorizer, job: Job, hints, overwrite: bool, provenance: dict | None = None) -> Path:
+    """Read, colorize and write one file (the serial path: the Ray actors' and ``--throughput``'s baseline)."""
     from tinct.imageio import load_image
 
     img = load_image(job.src)
@@ -175,6 +179,7 @@ def pixels(img, job: Job):
 
 
 def save_one(job: Job, img, rgb, overwrite: bool, provenance: dict | None = None) -> Path:
+    """Write one output with its source's metadata; transparency its format cannot hold goes to a .png."""
     from tinct.imageio import save_image
 
     out, alpha = job.out, img.alpha

@@ -23,12 +23,12 @@ from tinct.batch.jobs import (
 from tinct.errors import HintError
 
 QUEUE = 2  # decoded images waiting for the network, and results waiting to be written
-
-
 WRITERS = 2  # threads that recombine full-resolution color and encode (the heaviest stage of a 12 MP scan)
 
 
 def run_jobs(args: argparse.Namespace, todo: list[Job], hints, counts: dict[str, int]) -> None:
+    """Colorize ``todo`` as ``tinct colorize``'s arguments say (Ray, worker processes or one
+    pipelined process), counting into ``counts`` and writing ``--report``."""
     from tqdm import tqdm
 
     from tinct.pipeline import Colorizer, set_threads
