@@ -4,6 +4,7 @@ colorization, and the difference against the 1.5 GB budget.
 
     python scripts/memory_budget.py                # the default cases at each model's largest render size
     python scripts/memory_budget.py --render-size 1024 --models photo
+    python scripts/memory_budget.py --models runs/candidate.safetensors
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 BUDGET_MB = 1536
 
@@ -44,15 +46,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--render-size", type=int, default=None,
                     help="default: each model's largest allowed (Colorizer.max_render_size: 2048, line art 1024)")
-    ap.add_argument("--models", nargs="+", default=["photo", "lineart", "art"])
+    ap.add_argument("--models", nargs="+", default=["photo", "lineart", "art"],
+                    help="shipped names or model files (a candidate before it ships)")
     args = ap.parse_args()
     from tinct.pipeline import shipped_models
 
     render = str(args.render_size) if args.render_size else "max"
     cases = []
     for model in args.models:
-        if model not in shipped_models():
-            print(f"skip {model}: not shipped here")
+        if model not in shipped_models() and not Path(model).is_file():
+            print(f"skip {model}: not shipped here, and no such model file")
             continue
         cases += [(model, render, 0, 40.0), (model, render, 1000, 2.0)]
     worst = 0
