@@ -35,7 +35,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folder")
     ap.add_argument("--model", default="photo")
-    ap.add_argument("--render-size", type=int, default=256)
+    ap.add_argument("--render-size", type=int, help="working size (default: the model's own)")
     ap.add_argument("--out", default="docs/bw_photos_sheet.jpg")
     ap.add_argument("--columns", type=int, default=5, help="pairs per row")
     ap.add_argument("--tile", type=int, default=180)
@@ -60,7 +60,7 @@ def main() -> int:
         sheet.paste(a, (x, y))
         sheet.paste(b, (x + t, y))
     ImageDraw.Draw(sheet).text((4, 6), f"{len(pairs)} black-and-white photos | tinct model '{args.model}' "
-                               f"(render size {args.render_size}); mean CF of outputs {np.mean(cf_out):.1f}", fill=(0, 0, 0))
+                               f"(render size {colorizer.render_size}); mean CF of outputs {np.mean(cf_out):.1f}", fill=(0, 0, 0))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     sheet.save(args.out, quality=88)
     summary = {"images": len(files), "model": args.model, "mean_cf_input": float(np.mean(cf_in)),

@@ -22,6 +22,7 @@ def main() -> int:
     ap.add_argument("--temperature", type=float, help="annealed-mean temperature of the bin head")
     ap.add_argument("--blend", type=float, help="share of the regression head mixed in (0..1)")
     ap.add_argument("--prefer-bins", choices=["yes", "no"], help="decode with the bin head (yes) or regression (no)")
+    ap.add_argument("--render-size", type=int, help="the working size used when the user gives none (32-2048)")
     ap.add_argument("--auto-temperature", type=float, help="line art: softmax temperature of the automatic hint")
     ap.add_argument("--global-prior", type=float, help="exponent of the palette / reference color prior (0 = off)")
     ap.add_argument("--fusion-from", help="a fused model file (tinct train-fusion) whose fusion stage is copied in")
@@ -43,7 +44,7 @@ def main() -> int:
     model, record = load_model(args.src)
     kwargs = recorded_kwargs(model)  # every argument, as loaded
     for key, value in (("temperature", args.temperature), ("blend", args.blend), ("global_prior", args.global_prior),
-                       ("auto_temperature", args.auto_temperature)):
+                       ("auto_temperature", args.auto_temperature), ("render_size", args.render_size)):
         if value is not None:
             kwargs[key] = value
     if args.prefer_bins:

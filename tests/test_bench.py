@@ -311,3 +311,31 @@ def test_throughput_runs_every_mode_on_the_same_files(images, tiny_model, tmp_pa
         assert r["exit"] == 0 and r["images"] == 6 and r["images_per_s"] > 0 and r["peak_mb"] > 0
     assert report["rows"][0]["ratio"] == 1.0
     assert "| jobs2 |" in capsys.readouterr().out
+
+
+def test_each_model_is_scored_at_its_own_working_size(images, tmp_path):
+    """A model file that records a working size is benchmarked at it, as `tinct colorize` runs it; a
+    model that records none at the bench size; --render-size overrides both; a bad one is refused."""
+    from tinct.pipeline import Colorizer
+
+    torch.manual_seed(0)
+    net = create_model("effunet", pretrained=False, width=8)
+    plain = save_model(net, tmp_path / "plain.safetensors")
+    sized = create_model("effunet", pretrained=False, width=8, render_size=32)
+    sized.load_state_dict(net.state_dict())
+    own = save_model(sized, tmp_path / "own.safetensors")
+    assert read_record(own)["kwargs"]["render_size"] == 32 and Colorizer(own).render_size == 32
+    assert Colorizer(plain).render_size == 256  # the pipeline's default
+    cfg = bench.BenchConfig(models=[f"plain={plain}", f"own={own}"], data=images, out=tmp_path / "o", size=SIZE,
+                            latency=False, sheet_count=0, progress=False, threads=1)
+    report = bench.run_bench(cfg)
+    assert _row(report, "plain")["render_size"] == SIZE and _row(report, "own")["render_size"] == 32
+    assert _row(report, "plain")["psnr"] != pytest.approx(_row(report, "own")["psnr"], abs=1e-6)  # not the same run
+    assert "own 32 px" in bench_report.markdown(report)
+    forced = bench.run_bench(bench.BenchConfig(**{**cfg.__dict__, "render_size": 64, "out": tmp_path / "f"}))
+    assert _row(forced, "own")["render_size"] == 64
+    assert _row(forced, "own")["psnr"] == pytest.approx(_row(report, "plain")["psnr"])  # same weights, same size
+    with pytest.raises(TinctError, match="render-size"):
+        bench.run_bench(bench.BenchConfig(**{**cfg.__dict__, "render_size": 8}))
+    with pytest.raises(ValueError, match="render_size"):
+        create_model("effunet", pretrained=False, width=8, render_size=4)

@@ -178,3 +178,21 @@ def test_hint_only_changes_what_hints_do_and_nothing_else(image_dir, tmp_path, c
                  "--steps", "1", "--crop", "32", "--batch-size", "2", "--hint-only", "--quiet", "--workers", "0"])
     err = capsys.readouterr().err
     assert code == 2 and "--hint-only needs" in err and "Traceback" not in err
+
+
+def test_validation_reports_the_cast_of_the_outputs():
+    """A colorizer that returns gray on a warm orange crop has a cast of minus the crop's a and b."""
+    from tinct import color
+    from tinct.train.loop import evaluate
+
+    class Gray(torch.nn.Module):
+        def forward(self, l):
+            return {"ab": torch.zeros(l.shape[0], 2, *l.shape[-2:])}
+
+    rgb = torch.tensor([0.85, 0.55, 0.25]).view(1, 3, 1, 1).expand(2, 3, 16, 16).contiguous()
+    lab = color.rgb_to_lab(rgb)
+    row = evaluate(Gray(), rgb, hints=False)
+    assert row["a_bias"] == pytest.approx(-float(lab[:, 1].mean()), abs=0.5)
+    assert row["b_bias"] == pytest.approx(-float(lab[:, 2].mean()), abs=0.5)
+    assert row["b_bias"] < -30  # orange is strongly yellow: the gray output's cast is blue
+    assert row["val_PSNR"] == pytest.approx(row["gray_PSNR"])

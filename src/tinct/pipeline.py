@@ -99,7 +99,7 @@ class Colorizer:
             self.model, self.record = load_model(path, role="colorizer", device=device)
             self.name, self.path = path.stem, path
         if render_size is None:  # the model's own working size (line art: 512), else 256
-            render_size = getattr(self.model, "render_size", DEFAULT_RENDER_SIZE)
+            render_size = getattr(self.model, "render_size", None) or DEFAULT_RENDER_SIZE
         self.render_size = self.check_size(render_size)
         self.temperature = temperature
         self.device = torch.device(device)

@@ -3,7 +3,9 @@ color images, for any set of model files, always beside the gray baseline (ab = 
 
 Each image is resized so its shorter side is ``size`` and center-cropped to ``size x size``; the
 model sees the gray image made from its L (through :class:`tinct.pipeline.Colorizer`, the one
-inference path, at ``render_size = size``) and its output is compared with the original. Model
+inference path, at the model's own working size as ``tinct colorize`` uses it, or ``size`` for a
+model that records none; ``render_size`` sets one for all) and its output is compared with the
+original. Model
 specs: a shipped name (``photo``), a model file, ``LABEL=FILE`` to name a row, or ``arch:NAME``
 (optionally ``arch:NAME:key=value,...``): that architecture with random weights, timed only.
 
@@ -186,6 +188,8 @@ class BenchConfig:
     progress: bool = True
     labels: dict[str, str] = field(default_factory=dict)
     """optional row label per model spec"""
+    render_size: int | None = None
+    """working size of every model (None: each model's own, else ``size``)"""
     grid: bool = False
     """also score each hint model with the 14x14 color grid taken from the original (the artwork report's hint)"""
 
@@ -213,6 +217,8 @@ def _check_config(cfg: BenchConfig) -> None:
                              ("--threads", cfg.threads, 1), ("--sheet-count", cfg.sheet_count, 0)):
         if value is not None and value < low:
             raise TinctError(f"{name} must be at least {low}, got {value}")
+    if cfg.render_size is not None and not 32 <= cfg.render_size <= 2048:
+        raise TinctError(f"--render-size must be between 32 and 2048, got {cfg.render_size}")
 
 
 def _unique_labels(models: list[BenchModel]) -> None:
@@ -223,6 +229,11 @@ def _unique_labels(models: list[BenchModel]) -> None:
             m.label = f"{m.label}#{seen[m.label]}"
         else:
             seen[m.label] = 1
+
+
+def _render_size(cfg: BenchConfig, m: BenchModel) -> int:
+    """The working size a model is scored at: the one given, else the model's own, else the bench size."""
+    return cfg.render_size or getattr(m.colorizer.model, "render_size", None) or cfg.size
 
 
 def _mean_row(label: str, kind: str, per_image: list[dict[str, float]], gt_cf_mean: float) -> dict[str, Any]:
@@ -283,7 +294,7 @@ def run_bench(cfg: BenchConfig, extra: dict[str, dict[str, Any]] | None = None,
             outputs = []
             for label, m, with_grid in entries:
                 hints = Hints(grid=grid_of(rgb)) if with_grid else None
-                out = m.colorizer.colorize_array(gray, hints, render_size=cfg.size)
+                out = m.colorizer.colorize_array(gray, hints, render_size=_render_size(cfg, m))
                 per_model[label].append(metrics.image_metrics(out, rgb, cf_abs=cfg.cf_abs))
                 outputs.append(out)
             if len(sheet_rows) < cfg.sheet_count:
@@ -295,6 +306,8 @@ def run_bench(cfg: BenchConfig, extra: dict[str, dict[str, Any]] | None = None,
             row = _mean_row(m.label, "model", per_model[m.label], gt_mean) if m.quality else \
                 {"label": m.label, "kind": "arch"}
             row.update(spec=m.spec, params=m.params, **(extra or {}).get(m.label, {}))
+            if m.quality:
+                row["render_size"] = _render_size(cfg, m)
             if cfg.latency:
                 row["latency_ms"] = {str(s): measure_latency(m.colorizer, s, cfg.latency_runs) for s in LATENCY_SIZES}
             rows.append(row)
@@ -309,7 +322,7 @@ def run_bench(cfg: BenchConfig, extra: dict[str, dict[str, Any]] | None = None,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(cfg.threads),
         "settings": {"data": str(cfg.data), "n_images": len(files), "size": cfg.size,
-                     "protocol": PROTOCOL.format(size=cfg.size), "limit": cfg.limit,
+                     "protocol": PROTOCOL.format(size=cfg.size), "limit": cfg.limit, "render_size": cfg.render_size,
                      "cf_variant": "ddcolor-abs" if cfg.cf_abs else "hasler-suesstrunk",
                      "threads": cfg.threads, "latency": cfg.latency, "latency_runs": cfg.latency_runs,
                      "latency_sizes": list(LATENCY_SIZES) if cfg.latency else [],

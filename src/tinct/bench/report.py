@@ -91,6 +91,10 @@ def markdown(report: dict[str, Any]) -> str:
          "t = 0..150, averaged (Zhang et al. 2016), in %; a bias / b bias: mean a / b of the outputs minus "
          "the originals' (CIE Lab; b > 0 is a yellow cast, a > 0 a red one)."),
     ]
+    sizes = [f"{r['label']} {r['render_size']} px" for r in report["rows"] if r.get("render_size")]
+    if sizes:
+        notes.append("- Working size (the longer side the model predicts at; its colors are then put on the "
+                     f"{st['size']}x{st['size']} L): " + ", ".join(sizes) + ".")
     if any(r.get("kind") == "arch" for r in report["rows"]):
         notes.append("- `arch:NAME` rows are architectures with random weights, timed only (quality shown as -).")
     if st.get("latency"):

@@ -19,7 +19,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="shipped model names, model files, LABEL=FILE, or arch:NAME[:key=value,...] "
                         "(random weights, speed only); default: photo (none with --train-budget)")
     p.add_argument("--data", help="folder of color images (default: ../shared/data/photos/val if it exists)")
-    p.add_argument("--size", type=int, default=256, help="benchmark image size and render size (default 256)")
+    p.add_argument("--size", type=int, default=256, help="benchmark image size (default 256)")
+    p.add_argument("--render-size", type=int, help="working size of every model (default: each model's own, as "
+                   "tinct colorize uses it; SIZE for a model that records none)")
     p.add_argument("--limit", type=int, help="use only the first N images (sorted by name)")
     p.add_argument("--out", default="runs/bench", help="output folder (default runs/bench)")
     p.add_argument("--latency-runs", type=int, default=10, help="timed runs per model and size (median; default 10)")
@@ -110,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
         models=args.models if args.models is not None else ([] if args.train_budget else ["photo"]),
         data=data, out=Path(args.out), size=args.size, limit=args.limit, latency_runs=args.latency_runs,
         threads=args.threads, latency=not args.no_latency, sheet_count=args.sheet_count,
-        speed_ref=args.speed_ref, cf_abs=args.cf_ddcolor, progress=not args.no_progress, grid=args.grid)
+        speed_ref=args.speed_ref, cf_abs=args.cf_ddcolor, progress=not args.no_progress, grid=args.grid,
+        render_size=args.render_size)
     if args.train_budget is not None:
         budget = bench.TrainBudget(
             steps=args.train_budget,

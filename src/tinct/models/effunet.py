@@ -49,7 +49,7 @@ class EffUNet(ColorNet):
     def __init__(self, width: int = 32, pretrained: bool = True, hints: bool = False, bins_head: bool = True,
                  prefer_bins: bool = True, temperature: float = 0.4, blend: float = 0.5, fusion: bool = False,
                  global_prior: float = 0.0, fusion_prior: float = 1e-4, fusion_guide=None, fusion_fit=None,
-                 fusion_confine=None, fusion_width: int = 32):
+                 fusion_confine=None, fusion_width: int = 32, render_size: int | None = None):
         """``prefer_bins``: decode with the annealed mean of the bin head at ``temperature`` (vivid)
         rather than the regression head (muted); ``blend`` mixes that much of the regression head
         into the annealed mean (0 = bins only). ``fusion``: point hints also go through an edge-aware
@@ -62,7 +62,9 @@ class EffUNet(ColorNet):
         (falloff, agreement): a lone point's change fades with the distance from it over that share
         of the shorter side, unless its color lies within about ``agreement`` ab units of the
         network's (:func:`tinct.hints.fusion.confined`; None = as fused); ``fusion_width``: the
-        fusion stage's channels.
+        fusion stage's channels. ``render_size``: the working size the pipeline uses when the user
+        gives none (None: the pipeline's default; the network judges colors best near the scale it
+        was trained at).
         ``global_prior``:
         a palette or reference image also reweights the bin distribution by its colors, with this
         exponent (0 = off), and the regression head is then left out of the decoding."""
@@ -71,7 +73,10 @@ class EffUNet(ColorNet):
             raise ValueError("fusion needs hints=True")
         if not 0.0 <= blend <= 1.0:
             raise ValueError(f"blend must be in [0, 1], got {blend}")
+        if render_size is not None and not 32 <= render_size <= 2048:
+            raise ValueError(f"render_size must be in [32, 2048], got {render_size}")
         self.blend = blend
+        self.render_size = render_size
         self.global_prior = global_prior
         self.hints = hints
         self.global_hint_dim = GLOBAL_HINT_DIM if hints else 0

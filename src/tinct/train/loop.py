@@ -111,8 +111,9 @@ def _full_ab(model, out: dict[str, torch.Tensor], size) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate(model, val_rgb: torch.Tensor, hints: bool) -> dict[str, float]:
-    """MAE of normalized ab, PSNR of the colorized crops and of the gray baseline (no hints). For a
-    line-art model the "gray" baseline is the drawing itself and the output is its own Lab."""
+    """MAE of normalized ab, PSNR of the colorized crops and of the gray baseline, and the mean a and
+    b of the outputs minus the originals' (a cast shows there; no hints). For a line-art model the
+    "gray" baseline is the drawing itself and the output is its own Lab."""
     was_training = model.training
     model.eval()
     if getattr(model, "output_kind", "ab") == "lab":
@@ -133,7 +134,9 @@ def evaluate(model, val_rgb: torch.Tensor, hints: bool) -> dict[str, float]:
         mse = ((q(x) - q(val_rgb)) ** 2).flatten(1).mean(1).clamp(min=1e-10)
         return float((10 * torch.log10(255.0**2 / mse)).mean())
 
-    return {"val_MAE": float((pred - ab).abs().mean()), "val_PSNR": psnr(rgb_pred), "gray_PSNR": psnr(gray)}
+    bias = (color.denormalize_ab(pred) - color.denormalize_ab(ab)).mean((0, 2, 3))  # a color cast, in Lab units
+    return {"val_MAE": float((pred - ab).abs().mean()), "val_PSNR": psnr(rgb_pred), "gray_PSNR": psnr(gray),
+            "a_bias": float(bias[0]), "b_bias": float(bias[1])}
 
 
 def train(cfg: TrainConfig) -> TrainResult:
