@@ -39,9 +39,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--model", default="photo", metavar="NAME|FILE",
                    help="shipped model name or model file (.safetensors); default: photo (see `tinct models`)")
     p.add_argument("--render-size", type=int, default=None, metavar="PX",
-                   help="working size of the network, longer side in pixels (default: the model's own, 256 for "
-                        "photos, 512 for line art); larger sizes give finer color detail and take longer. The "
-                        "output keeps the input's resolution")
+                   help="working size of the network, longer side in pixels (default: the model's own: 160 for "
+                        "photo, 512 for line art, else 256); larger sizes give finer color detail (for photo also "
+                        "more vivid but more often wrong colors) and take longer. The output keeps the input's "
+                        "resolution")
     p.add_argument("--temperature", type=float, default=None, metavar="T",
                    help="for classification models: lower = more vivid colors, higher = safer (default: the model's)")
     ow = p.add_mutually_exclusive_group()
