@@ -217,8 +217,13 @@ def _check_config(cfg: BenchConfig) -> None:
                              ("--threads", cfg.threads, 1), ("--sheet-count", cfg.sheet_count, 0)):
         if value is not None and value < low:
             raise TinctError(f"{name} must be at least {low}, got {value}")
-    if cfg.render_size is not None and not 32 <= cfg.render_size <= 2048:
-        raise TinctError(f"--render-size must be between 32 and 2048, got {cfg.render_size}")
+    if cfg.render_size is not None:
+        from tinct.pipeline import check_render_size
+
+        try:
+            check_render_size(cfg.render_size)
+        except TinctError as exc:
+            raise TinctError(f"--render-size: {exc}") from None
 
 
 def _unique_labels(models: list[BenchModel]) -> None:
