@@ -22,10 +22,27 @@ from tinct import bench, color, metrics
 from tinct.modelfile import load_model
 
 
-def decode(model, out, t: float, blend: float) -> torch.Tensor:
-    """Normalized ab at the regression head's size: blend * regression + (1 - blend) * annealed mean."""
+def decode(model, out, t: float, blend: float, chroma: tuple[float, float] | None = None) -> torch.Tensor:
+    """Normalized ab at the regression head's size: blend * regression + (1 - blend) * annealed mean,
+    then, with ``chroma`` = (quantile, power), its chroma raised towards that quantile of the
+    distribution's chroma by the hue sureness to that power (:func:`tinct.color.raise_chroma`)."""
     am = color.normalize_ab(color.annealed_mean(out["logits"], model.bins, t))
-    return blend * out["ab"] + (1 - blend) * color.resize_ab(am, out["ab"].shape[-2:])
+    ab = blend * out["ab"] + (1 - blend) * color.resize_ab(am, out["ab"].shape[-2:])
+    if chroma is not None:
+        target, sure = color.chroma_target(out["logits"], model.bins, chroma[0])
+        ab = color.normalize_ab(color.raise_chroma(color.denormalize_ab(ab), target, sure ** chroma[1]))
+    return ab
+
+
+def overall(scores) -> dict:
+    """The same figures over every image of every source."""
+    keys = next(iter(scores.values())).keys()
+    pooled = {k: [s for per in scores.values() for s in per[k]] for k in keys}
+    gt_cf = float(np.mean([s[1] for s in pooled["truth"]]))
+    return {k: {"psnr": float(np.mean([s[0] for s in v])), "cf": float(np.mean([s[1] for s in v])),
+                "dcf": abs(float(np.mean([s[1] for s in v])) - gt_cf), "bias_a": float(np.mean([s[2] for s in v])),
+                "bias_b": float(np.mean([s[3] for s in v])), "spread": float(np.mean([s[4] for s in v])), "n": len(v)}
+            for k, v in pooled.items() if k != "truth"}
 
 
 def main() -> int:
@@ -34,6 +51,9 @@ def main() -> int:
     ap.add_argument("data", type=Path)
     ap.add_argument("--temperatures", type=float, nargs="+", default=[0.4, 0.5, 0.6])
     ap.add_argument("--blends", type=float, nargs="+", default=[0.3, 0.5, 0.7, 1.0])
+    ap.add_argument("--chroma", nargs="*", default=[], metavar="Q,P",
+                    help="also each decoding with chroma raised to quantile Q by hue sureness^P (e.g. 0.7,2)")
+    ap.add_argument("--render-size", type=int, help="the network's working size (default: --size)")
     ap.add_argument("--limit", type=int, help="images per source")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--threads", type=int, default=1)
@@ -42,37 +62,45 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     model, _ = load_model(args.model, role="colorizer")
     files = bench.list_images(args.data, args.limit)
-    combos = [(t, b) for t in args.temperatures for b in args.blends]
+    chromas = [None] + [tuple(float(v) for v in c.split(",")) for c in args.chroma]
+    combos = [(t, b, c) for t in args.temperatures for b in args.blends for c in chromas]
+    work = args.render_size or args.size
     scores: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for path in tqdm(files, desc="sweep", unit="img"):
         src = bench.source_of(path, args.data) or "all"
         rgb = bench.load_eval_image(path, args.size)
         gray = bench.gray_input(rgb)
         l = torch.from_numpy(color.l_from_uint8(rgb))[None, None]
+        l_work = torch.nn.functional.interpolate(l, size=(work, work), mode="bilinear", align_corners=False,
+                                                 antialias=True) if work != args.size else l
         with torch.inference_mode():
-            out = model(color.normalize_l(l))
+            out = model(color.normalize_l(l_work))
         rows = {"gray": gray}
-        for t, b in combos:
-            ab = color.resize_ab(color.denormalize_ab(decode(model, out, t, b)), (args.size, args.size))
-            rows[f"T{t:g}/b{b:g}"] = color.lab_to_uint8(l[0, 0].numpy(), *ab[0].numpy())
+        for t, b, c in combos:
+            with torch.inference_mode():
+                ab = color.resize_ab(color.denormalize_ab(decode(model, out, t, b, c)), (args.size, args.size))
+            key = f"T{t:g}/b{b:g}" + (f"/q{c[0]:g}p{c[1]:g}" if c else "")
+            rows[key] = color.lab_to_uint8(l[0, 0].numpy(), *ab[0].numpy())
         for key, pred in rows.items():
             lab_p, lab_t = metrics.rgb_to_lab(pred), metrics.rgb_to_lab(rgb)
             bias = (lab_p[..., 1:] - lab_t[..., 1:]).reshape(-1, 2).mean(0)
             scores[src][key].append((metrics.psnr(pred, rgb), metrics.colorfulness(pred), float(bias[0]),
-                                     float(bias[1])))
-        scores[src]["truth"].append((0.0, metrics.colorfulness(rgb), 0.0, 0.0))
+                                     float(bias[1]), metrics.colorfulness_spread(pred)))
+        scores[src]["truth"].append((0.0, metrics.colorfulness(rgb), 0.0, 0.0, metrics.colorfulness_spread(rgb)))
     report = {}
     for src, per in sorted(scores.items()):
         gt_cf = float(np.mean([s[1] for s in per["truth"]]))
         report[src] = {k: {"psnr": float(np.mean([s[0] for s in v])), "cf": float(np.mean([s[1] for s in v])),
                            "dcf": abs(float(np.mean([s[1] for s in v])) - gt_cf),
                            "bias_a": float(np.mean([s[2] for s in v])), "bias_b": float(np.mean([s[3] for s in v])),
+                           "spread": float(np.mean([s[4] for s in v])),
                            "n": len(v)} for k, v in per.items() if k != "truth"}
-    print("| source | decoding | PSNR | vs gray | CF | dCF | a bias | b bias |\n|---|---|---|---|---|---|---|---|")
+    report["all"] = overall(scores)
+    print("| source | decoding | PSNR | vs gray | CF | dCF | CF spread | a bias | b bias |\n|---|---|---|---|---|---|---|---|---|")
     for src, rows in report.items():
         g = rows["gray"]["psnr"]
         for k, r in rows.items():
-            print(f"| {src} | {k} | {r['psnr']:.2f} | {r['psnr'] - g:+.2f} | {r['cf']:.1f} | {r['dcf']:.1f} | "
+            print(f"| {src} | {k} | {r['psnr']:.2f} | {r['psnr'] - g:+.2f} | {r['cf']:.1f} | {r['dcf']:.1f} | {r['spread']:.1f} | "
                   f"{r['bias_a']:+.2f} | {r['bias_b']:+.2f} |")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

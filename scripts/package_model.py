@@ -36,6 +36,8 @@ def main() -> int:
     ap.add_argument("--confine", help="FALLOFF,AGREE: a lone point hint's change fades with the distance from it over "
                                       "FALLOFF x the shorter side, unless its color is within about AGREE ab units of "
                                       "the network's (none = as fused)")
+    ap.add_argument("--network-from", help="a training checkpoint (tinct train's checkpoint.pt) whose network weights "
+                    "replace the source's; the source's fusion stage and settings are kept")
     ap.add_argument("--half", action="store_true", help="store float16 weights")
     ap.add_argument("--note", action="append", default=[], help="a line added to the provenance notes")
     ap.add_argument("--purpose", help="one line on what the model is for (shown by the server and the page)")
@@ -53,6 +55,16 @@ def main() -> int:
 
     provenance = dict(record.get("provenance", {}))
     state = model.state_dict()
+    if args.network_from:
+        import torch
+
+        ck = torch.load(args.network_from, map_location="cpu", weights_only=True)
+        net = {k: v for k, v in ck["model"].items() if not k.startswith("fusion.")}
+        mine = {k for k in state if not k.startswith("fusion.")}
+        if set(net) != mine or any(net[k].shape != state[k].shape for k in net):
+            raise SystemExit(f"{args.network_from}: network weights do not match {args.src}")
+        state = {**state, **net}
+        provenance["network_from"] = {"checkpoint": str(args.network_from), "step": ck.get("step")}
     if args.average_with:
         other, other_record = load_model(args.average_with)
         if other_record["arch"] != record["arch"] or other_record["kwargs"].get("hints") != record["kwargs"].get("hints"):

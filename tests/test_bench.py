@@ -339,3 +339,39 @@ def test_each_model_is_scored_at_its_own_working_size(images, tmp_path):
         bench.run_bench(bench.BenchConfig(**{**cfg.__dict__, "render_size": 8}))
     with pytest.raises(ValueError, match="render_size"):
         create_model("effunet", pretrained=False, width=8, render_size=4)
+
+
+def test_the_judge_is_a_real_imagenet_classifier():
+    """EfficientNet-Lite2 with its bundled weights knows scikit-image's cat and coffee cup."""
+    skdata = pytest.importorskip("skimage.data")
+    from tinct.bench.realism import Judge
+
+    judge = Judge()
+    cat = np.asarray(Image.fromarray(skdata.chelsea()).resize((256, 256)))
+    assert any(judge(cat, c)[1] for c in (281, 282, 285))  # tabby, tiger cat, Egyptian cat
+    assert not judge(cat, 0)[1]  # not a tench
+    cup = np.asarray(Image.fromarray(skdata.coffee()).resize((256, 256)))
+    assert any(judge(cup, c)[1] for c in (967, 968))  # espresso, cup
+
+
+def test_realism_rows_score_truth_gray_and_models(images, tiny_model, tmp_path, capsys):
+    from tinct.bench.realism import label_of, summarize
+
+    assert label_of(Path("val/x/val_n01440764_ILSVRC2012_val_00017472.jpg")) == 0
+    assert label_of(Path("n03888257_12.JPEG")) == 701 and label_of(Path("img0.png")) is None
+    s = summarize({"truth": [(True, True)] * 4, "gray": [(False, True), (True, True), (False, False), (False, True)],
+                   "m": [(True, True), (True, True), (False, True), (False, True)]}, "truth", "gray")
+    assert s["gray"]["top1"] == 25.0 and s["m"]["top1"] == 50.0 and s["m"]["recovered"] == pytest.approx(1 / 3)
+    data = tmp_path / "labelled"
+    data.mkdir()
+    for i, wnid in enumerate(("n01440764", "n02102040", "n03028079")):
+        (data / f"val_{wnid}_{i}.png").write_bytes((images / f"img{i}.png").read_bytes())
+    (data / "unlabelled.png").write_bytes((images / "img3.png").read_bytes())
+    assert main(["bench", "--models", str(tiny_model), "--data", str(data), "--size", str(SIZE), "--no-latency",
+                 "--realism", "--out", str(tmp_path / "o"), "--no-progress", "--threads", "1"]) == 0
+    rep = json.loads((tmp_path / "o" / "bench.json").read_text())["realism"]
+    assert set(rep) == {bench.TRUTH_LABEL, bench.GRAY_LABEL, "tiny"} and all(r["n"] == 3 for r in rep.values())
+    assert "Classifier test" in (tmp_path / "o" / "bench.md").read_text()
+    assert main(["bench", "--models", str(tiny_model), "--data", str(images), "--size", str(SIZE), "--no-latency",
+                 "--realism", "--out", str(tmp_path / "p"), "--no-progress"]) == 2
+    assert "no image" in capsys.readouterr().err

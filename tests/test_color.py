@@ -149,3 +149,23 @@ def test_match_histogram_moves_tones_toward_the_wanted_colors():
     assert out[0, 0].flatten()[darkest] == out[0, 0].min()
     half = color.match_histogram(lab, hist, 0.5)
     assert torch.allclose(half[0], 0.5 * (out[0] + lab[0]), atol=1e-4)
+
+
+def test_chroma_target_is_sure_of_one_hue_and_unsure_of_opposite_hues():
+    from tinct import color
+
+    bins = color.ab_bins()
+    red = int(((bins - torch.tensor([40.0, 20.0])) ** 2).sum(1).argmin())
+    green = int(((bins - torch.tensor([-40.0, -20.0])) ** 2).sum(1).argmin())
+    logits = torch.full((1, bins.shape[0], 1, 2), -30.0)
+    logits[0, red, 0, 0] = 10.0  # pixel 0: one red
+    logits[0, red, 0, 1] = logits[0, green, 0, 1] = 10.0  # pixel 1: red or green, evenly
+    chroma, sure = color.chroma_target(logits, bins, 0.5)
+    assert float(sure[0, 0, 0, 0]) > 0.99 and float(sure[0, 0, 0, 1]) < 0.05
+    assert abs(float(chroma[0, 0, 0, 0]) - float(bins[red].norm())) < 1e-3
+    ab = torch.tensor([[[[10.0, 1.0]], [[5.0, 0.5]]]])  # (1, 2, 1, 2) faint versions of the hue
+    out = color.raise_chroma(ab, chroma, sure)
+    assert float(out[0, :, 0, 0].norm()) > 20.0  # raised where sure, its hue kept
+    assert torch.allclose(out[0, :, 0, 0] / out[0, :, 0, 0].norm(), ab[0, :, 0, 0] / ab[0, :, 0, 0].norm(), atol=1e-5)
+    assert float(out[0, :, 0, 1].norm()) < 1.2 * float(ab[0, :, 0, 1].norm())  # left nearly alone where unsure
+    assert torch.equal(color.raise_chroma(ab, torch.zeros_like(chroma), sure), ab)  # chroma never falls

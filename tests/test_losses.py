@@ -42,3 +42,22 @@ def test_gradient_penalty_zero_for_unit_slope_critic():
     l = torch.zeros(3, 1, 4, 4)
     gp = losses.gradient_penalty(Lin(), l, torch.rand(3, 2, 4, 4), torch.rand(3, 2, 4, 4))
     assert gp.item() < 1e-8
+
+
+def test_colorfulness_matches_the_metric_and_the_hinge_only_pushes_faint_outputs():
+    import numpy as np
+
+    from tinct import losses, metrics
+
+    g = torch.Generator().manual_seed(0)
+    rgb = (torch.rand(2, 3, 16, 16, generator=g) * 255).round() / 255
+    for i in range(2):
+        ref = metrics.colorfulness((rgb[i].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+        assert abs(float(losses.colorfulness(rgb[i : i + 1])) - ref) < 1e-2 * ref
+    gray = rgb.mean(1, keepdim=True).expand(-1, 3, -1, -1)
+    faint = (gray + 0.3 * (rgb - gray)).requires_grad_(True)
+    loss = losses.colorfulness_hinge(faint, rgb, gray, 1.2)
+    loss.backward()
+    assert float(loss.detach()) > 0 and float(faint.grad.abs().sum()) > 0
+    vivid = (gray + 1.5 * (rgb - gray)).clamp(0, 1)
+    assert float(losses.colorfulness_hinge(vivid, rgb, gray, 1.0)) == 0.0  # already as colorful: no push

@@ -196,3 +196,45 @@ def test_validation_reports_the_cast_of_the_outputs():
     assert row["b_bias"] == pytest.approx(-float(lab[:, 2].mean()), abs=0.5)
     assert row["b_bias"] < -30  # orange is strongly yellow: the gray output's cast is blue
     assert row["val_PSNR"] == pytest.approx(row["gray_PSNR"])
+
+
+def test_colorfulness_options_train_and_the_checkpoint_table_is_a_csv(image_dir, tmp_path):
+    res = train(_cfg(image_dir, tmp_path, model="effunet", model_kwargs={"pretrained": False, "width": 8},
+                     loss="l1+cls", hints=True, cf_weight=0.5, min_colorfulness=5.0))
+    lines = (res.run_dir / "history.csv").read_text().splitlines()
+    assert lines[0].startswith("epoch,step,") and "val_CF" in lines[0] and "val_dCF" in lines[0]
+    assert len(lines) == 3 and lines[2].split(",")[1] == "4"
+    assert all(np.isfinite(r["val_CF"]) for r in res.history)
+
+
+def test_channels_last_is_the_same_arithmetic(image_dir, tmp_path):
+    """The memory order changes how fast a step is, not what it computes (within float rounding)."""
+    kw = dict(model="effunet", model_kwargs={"pretrained": False, "width": 8}, loss="l1+cls", hints=True, steps=2)
+    a = train(_cfg(image_dir, tmp_path / "nhwc", channels_last=True, **kw))
+    b = train(_cfg(image_dir, tmp_path / "nchw", channels_last=False, **kw))
+    assert a.history[-1]["G_loss"] == pytest.approx(b.history[-1]["G_loss"], rel=1e-3)
+    ma, mb = load_model(a.model_path)[0], load_model(b.model_path)[0]
+    for (k, va), vb in zip(ma.named_parameters(), mb.parameters()):  # 2 Adam steps of 2e-4 at most apart
+        assert torch.allclose(va.float(), vb.float(), atol=1e-3), k
+
+
+def test_too_gray_training_images_are_skipped(image_dir, tmp_path):
+    from tinct.metrics import colorfulness
+    from tinct.train.data import ColorImages, list_images
+
+    gray_dir = tmp_path / "mixed"
+    gray_dir.mkdir()
+    Image.fromarray(np.full((40, 40, 3), 128, np.uint8)).save(gray_dir / "a_gray.png")
+    Image.open(sorted(image_dir.glob("*.png"))[0]).save(gray_dir / "b_color.png")
+    ds = ColorImages(list_images(gray_dir), 32, min_colorfulness=15.0)
+    x = ds[(0, 3)]  # the gray image is skipped: its neighbour comes instead
+    assert colorfulness((x.permute(1, 2, 0).numpy() * 255).astype(np.uint8)) >= 15.0
+
+
+def test_colorfulness_options_are_checked(image_dir, tmp_path, capsys):
+    for flag, value in (("--cf-weight", "-1"), ("--cf-enhance", "0.5"), ("--min-colorfulness", "nan")):
+        assert main(["train", "--model", "cnn4", "--data", str(image_dir), "--out", str(tmp_path / "x"),
+                     "--steps", "1", flag, value]) == 2
+    err = capsys.readouterr().err
+    assert "--cf-weight must be" in err and "--cf-enhance must be" in err and "--min-colorfulness must be" in err
+    assert "Traceback" not in err

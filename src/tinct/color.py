@@ -225,6 +225,38 @@ def _annealed_mean(logits, bins, temperature, log_prior):
     return torch.einsum("nqhw,qc->nchw", p, bins.to(p))
 
 
+CHROMA_GAIN_MAX = 4.0  # raise_chroma multiplies chroma by at most this (a near-gray pixel's hue is noise)
+
+
+def chroma_target(logits: torch.Tensor, bins: torch.Tensor, quantile: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(chroma, sureness), each (N, 1, H, W), from bin logits (N, Q, H, W) read as the network's
+    distribution (temperature 1): ``chroma`` is the ``quantile`` of the chroma of the ab it predicts
+    there (Larsson et al. 2016 take chroma from the median); ``sureness`` in [0, 1] is how much
+    the hues agree: the length of the mean ab over the mean chroma (1 = every probable color on one
+    hue; 0 = opposite hues cancel). A vivid decoding that is wrong only where the hue is unsure
+    raises chroma towards ``chroma`` by ``sureness``."""
+    p = torch.softmax(logits.float(), dim=1)
+    c = bins.to(p).norm(dim=1)
+    order = torch.argsort(c)
+    cum = torch.cumsum(p[:, order], dim=1)
+    idx = (cum < quantile).sum(dim=1, keepdim=True).clamp_(max=c.numel() - 1)
+    chroma = c[order][idx]
+    mean = torch.einsum("nqhw,qc->nchw", p, bins.to(p))
+    sure = mean.norm(dim=1, keepdim=True) / torch.einsum("nqhw,q->nhw", p, c)[:, None].clamp(min=1e-6)
+    return chroma, sure.clamp_(0.0, 1.0)
+
+
+def raise_chroma(ab: torch.Tensor, chroma: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Raw ab (N, 2, H, W) with its chroma moved up towards ``chroma`` by ``weight`` (both N, 1, h, w,
+    resized to ab's size), its hue kept; chroma never falls."""
+    if chroma.shape[-2:] != ab.shape[-2:]:
+        chroma = F.interpolate(chroma, size=ab.shape[-2:], mode="bilinear", align_corners=False)
+        weight = F.interpolate(weight, size=ab.shape[-2:], mode="bilinear", align_corners=False)
+    now = ab.norm(dim=1, keepdim=True)
+    new = now + weight * (chroma - now).clamp(min=0.0)
+    return ab * (new / now.clamp(min=1e-3)).clamp(max=CHROMA_GAIN_MAX)
+
+
 def histogram_ab_prior(hist: torch.Tensor, bins: torch.Tensor, sigma: float = 10.0, floor: float = 0.02) -> torch.Tensor:
     """(N, bins^3) RGB histogram -> (N, Q) distribution over the ab ``bins``: every RGB bin center
     spreads its mass over nearby ab bins (Gaussian, ``sigma`` ab units), then ``floor`` of the

@@ -57,6 +57,25 @@ def rebalanced_ce(logits: torch.Tensor, target_ab: torch.Tensor, bins: torch.Ten
     return ce.mean()
 
 
+def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
+    """Differentiable Hasler & Suesstrunk colorfulness (N,) of sRGB batches (N, 3, H, W) in [0, 1],
+    on the 0-255 scale of :func:`tinct.metrics.colorfulness`."""
+    r, g, b = (rgb * 255.0).unbind(1)
+    rg, yb = (r - g).flatten(1), (0.5 * (r + g) - b).flatten(1)
+    spread = (rg.var(1, unbiased=False) + yb.var(1, unbiased=False) + 1e-6).sqrt()
+    return spread + 0.3 * (rg.mean(1) ** 2 + yb.mean(1) ** 2 + 1e-6).sqrt()
+
+
+def colorfulness_hinge(pred_rgb: torch.Tensor, target_rgb: torch.Tensor, gray_rgb: torch.Tensor,
+                       enhance: float = 1.2) -> torch.Tensor:
+    """Mean over the batch of ``max(0, CF(target enhanced) - CF(prediction)) / 100``: only an output
+    less colorful than its own (saturated: ``gray + enhance (target - gray)``, DDColor's
+    color_enhance) original is pushed, so a gray wall is not asked to turn red."""
+    with torch.no_grad():
+        goal = colorfulness((gray_rgb + enhance * (target_rgb - gray_rgb)).clamp(0, 1))
+    return ((goal - colorfulness(pred_rgb)).clamp(min=0) / 100.0).mean()
+
+
 # ---- GAN objectives. D outputs logits (vanilla) or critic scores (wgan-gp). ----
 def d_loss_vanilla(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
     """pix2pix discriminator loss, halved as in the reference implementation."""

@@ -84,6 +84,14 @@ def colorfulness(rgb: np.ndarray, abs_values: bool = False) -> float:
     return float(np.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * np.sqrt(rg.mean() ** 2 + yb.mean() ** 2))
 
 
+def colorfulness_spread(rgb: np.ndarray) -> float:
+    """The spread part of colorfulness, ``sqrt(std(rg)^2 + std(yb)^2)``: unlike CF's mean term, a
+    uniform tint (a sepia wash) adds nothing to it; only different colors in one image do."""
+    rgb = _check_rgb(rgb).astype(np.float64)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    return float(np.sqrt((r - g).std() ** 2 + (0.5 * (r + g) - b).std() ** 2))
+
+
 def delta_cf(pred_cf: Sequence[float], target_cf: Sequence[float]) -> float:
     """``|mean CF(outputs) - mean CF(ground truths)|`` over a set."""
     if len(pred_cf) == 0 or len(target_cf) == 0:
@@ -161,7 +169,7 @@ def auc(pred: np.ndarray, target: np.ndarray, max_threshold: int = AUC_MAX_THRES
 
 def image_metrics(pred: np.ndarray, target: np.ndarray, cf_abs: bool = False) -> dict[str, float]:
     """Every per-image metric of a prediction against its original: PSNR, SSIM, CF (of the
-    prediction), CIEDE2000, AuC, and the color cast: the mean a and b of the prediction minus the
+    prediction) and its spread part, CIEDE2000, AuC, and the color cast: the mean a and b of the prediction minus the
     original's (``bias_a`` > 0 reddish, ``bias_b`` > 0 yellowish)."""
     pred, target = _check_pair(pred, target)
     lab_p, lab_t = rgb_to_lab(pred), rgb_to_lab(target)
@@ -172,6 +180,7 @@ def image_metrics(pred: np.ndarray, target: np.ndarray, cf_abs: bool = False) ->
         "psnr": psnr(pred, target),
         "ssim": ssim(pred, target),
         "cf": colorfulness(pred, abs_values=cf_abs),
+        "cf_spread": colorfulness_spread(pred),
         "ciede2000": float(ciede2000(lab_p, lab_t).mean()),
         "auc": _auc_ab(lab_p[..., 1:], lab_t[..., 1:]),
     }

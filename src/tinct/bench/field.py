@@ -192,6 +192,8 @@ class BenchConfig:
     """working size of every model (None: each model's own, else ``size``)"""
     grid: bool = False
     """also score each hint model with the 14x14 color grid taken from the original (the artwork report's hint)"""
+    realism: bool = False
+    """also run the classifier test (:mod:`tinct.bench.realism`) on the images with an ImageNet label"""
 
 
 GRID_SUFFIX = " + 14x14 grid"
@@ -243,8 +245,9 @@ def _render_size(cfg: BenchConfig, m: BenchModel) -> int:
 
 def _mean_row(label: str, kind: str, per_image: list[dict[str, float]], gt_cf_mean: float) -> dict[str, Any]:
     row: dict[str, Any] = {"label": label, "kind": kind}
-    for key in ("psnr", "ssim", "cf", "ciede2000", "auc", "bias_a", "bias_b"):
-        row[key] = float(np.mean([r[key] for r in per_image]))
+    for key in ("psnr", "ssim", "cf", "cf_spread", "ciede2000", "auc", "bias_a", "bias_b"):
+        if all(key in r for r in per_image):
+            row[key] = float(np.mean([r[key] for r in per_image]))
     row["delta_cf"] = metrics.delta_cf([r["cf"] for r in per_image], [gt_cf_mean])
     return row
 
@@ -261,6 +264,12 @@ def _source_rows(sources: list[str | None], gt_cf: list[float],
             rows.append(_mean_row(label, "gray" if label == GRAY_LABEL else "model", [per[i] for i in idx], gt))
         out[src] = {"n_images": len(idx), "rows": rows}
     return out
+
+
+def label_of(path: Path) -> int | None:
+    from tinct.bench.realism import label_of as _label_of
+
+    return _label_of(path)
 
 
 def run_bench(cfg: BenchConfig, extra: dict[str, dict[str, Any]] | None = None,
@@ -290,6 +299,11 @@ def run_bench(cfg: BenchConfig, extra: dict[str, dict[str, Any]] | None = None,
         names, gt_cf, gray_rows = [], [], []
         per_model: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in entries}
         sheet_rows: list[list[np.ndarray]] = []
+        judge, hits = None, {TRUTH_LABEL: [], GRAY_LABEL: [], **{label: [] for label, _, _ in entries}}
+        if cfg.realism:
+            from tinct.bench.realism import Judge
+
+            judge = Judge()
         for path in tqdm(files, desc="bench", unit="img", disable=not cfg.progress):
             rgb = load_eval_image(path, cfg.size)
             gray = gray_input(rgb)
@@ -302,6 +316,10 @@ def run_bench(cfg: BenchConfig, extra: dict[str, dict[str, Any]] | None = None,
                 out = m.colorizer.colorize_array(gray, hints, render_size=_render_size(cfg, m))
                 per_model[label].append(metrics.image_metrics(out, rgb, cf_abs=cfg.cf_abs))
                 outputs.append(out)
+            cls = label_of(path) if judge is not None else None
+            if cls is not None:
+                for label, img in ((TRUTH_LABEL, rgb), (GRAY_LABEL, gray), *zip([e[0] for e in entries], outputs)):
+                    hits[label].append(judge(img, cls))
             if len(sheet_rows) < cfg.sheet_count:
                 sheet_rows.append([gray, *outputs, rgb])
         gt_mean = float(np.mean(gt_cf))
@@ -338,6 +356,13 @@ def run_bench(cfg: BenchConfig, extra: dict[str, dict[str, Any]] | None = None,
     sources = [source_of(p, Path(cfg.data)) for p in files]
     if any(sources):
         report["sources"] = _source_rows(sources, gt_cf, {GRAY_LABEL: gray_rows, **per_model})
+    if cfg.realism:
+        from tinct.bench.realism import summarize
+
+        if not hits[TRUTH_LABEL]:
+            raise TinctError(f"--realism: no image in {cfg.data} has an ImageNet label in its name "
+                             "(an Imagenette synset id such as n01440764)")
+        report["realism"] = summarize(hits, TRUTH_LABEL, GRAY_LABEL)
     if train is not None:
         report["train"] = train
     sheet_labels = ["gray", *[label for label, _, _ in entries], "original"]

@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 SHEET_TILE_MAX = 256  # contact-sheet tiles are the benchmark size, at most this many pixels
 SHEET_HEADER = 18  # pixels above the first row for the column labels
 
-_QUALITY = (("PSNR", "psnr", "{:.2f}"), ("SSIM", "ssim", "{:.4f}"), ("CF", "cf", "{:.2f}"),
+_QUALITY = (("PSNR", "psnr", "{:.2f}"), ("SSIM", "ssim", "{:.4f}"), ("CF", "cf", "{:.2f}"), ("CF spread", "cf_spread", "{:.2f}"),
             ("dCF", "delta_cf", "{:.2f}"), ("CIEDE2000", "ciede2000", "{:.2f}"), ("AuC %", "auc", "{:.2f}"),
             ("a bias", "bias_a", "{:+.2f}"), ("b bias", "bias_b", "{:+.2f}"))
 
@@ -72,6 +72,18 @@ def source_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def realism_table(report: dict[str, Any]) -> list[str]:
+    """The classifier test's lines for ``bench.md`` (:mod:`tinct.bench.realism`)."""
+    rows = report["realism"]
+    n = next(iter(rows.values()))["n"]
+    lines = [f"Classifier test (EfficientNet-Lite2, ImageNet top-1 / top-5 on the {n} images with an ImageNet "
+             "label; `recovered`: share of the gray-to-original top-1 gap the colors win back):", "",
+             "| images | top-1 % | top-5 % | recovered |", "|---|---|---|---|"]
+    for label, r in rows.items():
+        lines.append(f"| {label} | {r['top1']:.1f} | {r['top5']:.1f} | {_fmt(r['recovered'], '{:+.2f}')} |")
+    return lines + [""]
+
+
 def markdown(report: dict[str, Any]) -> str:
     """``bench.md``: settings, the table and how to read it."""
     st, mach = report["settings"], report["machine"]
@@ -84,6 +96,7 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         *([f"Per source (subfolders of `{st['data']}`):", "", source_table(report), ""]
           if report.get("sources") else []),
+        *(realism_table(report) if report.get("realism") else []),
         f"- Protocol: {st['protocol']}.",
         (f"- Colorfulness (CF): {cf}; dCF = |mean CF of the outputs - mean CF of the originals|; "
          "`ground truth` shows the originals' CF."),

@@ -34,6 +34,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="colorfulness as DDColor's code (abs of rg and yb) instead of plain Hasler-Suesstrunk")
     p.add_argument("--grid", action="store_true",
                    help="also score each hint model with the 14x14 color grid of the original (the artwork report's hint)")
+    p.add_argument("--realism", action="store_true",
+                   help="also the classifier test: ImageNet top-1/top-5 of EfficientNet-Lite2 on the originals, the "
+                        "gray inputs and the colorizations of images named by an Imagenette synset id")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     g = p.add_argument_group("architecture study (--train-budget)")
     g.add_argument("--train-budget", type=int, metavar="STEPS",
@@ -113,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         data=data, out=Path(args.out), size=args.size, limit=args.limit, latency_runs=args.latency_runs,
         threads=args.threads, latency=not args.no_latency, sheet_count=args.sheet_count,
         speed_ref=args.speed_ref, cf_abs=args.cf_ddcolor, progress=not args.no_progress, grid=args.grid,
-        render_size=args.render_size)
+        render_size=args.render_size, realism=args.realism)
     if args.train_budget is not None:
         budget = bench.TrainBudget(
             steps=args.train_budget,

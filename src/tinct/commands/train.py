@@ -40,6 +40,8 @@ def add_config_arguments(p: argparse.ArgumentParser, cls, required: tuple[str, .
             p.add_argument("--model-kwargs", type=json.loads, default={}, help="constructor options as JSON, e.g. '{\"base\": 16}'")
         elif f.name == "disc_kwargs":
             p.add_argument("--disc-kwargs", type=json.loads, default={}, help=helptext)
+        elif f.type in (bool, "bool") and f.default is True:
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=True, help=f"{helptext} (default: on)")
         elif f.type in (bool, "bool"):
             p.add_argument(flag, action="store_true", help=helptext)
         elif str(f.type) == "tuple[float, float]":

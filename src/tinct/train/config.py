@@ -43,6 +43,14 @@ class TrainConfig:
     """weight of the rebalanced classification loss in l1+cls"""
     rebalance: float = 0.5
     """class rebalancing of the classification loss, Zhang et al.'s lambda: 0.5 theirs (rare colors weigh more), 1 = none (a calibrated distribution)"""
+    cf_weight: float = 0.0
+    """weight of the colorfulness hinge: per image, how far the decoded output's colorfulness falls short of its original's (saturated by --cf-enhance), over 100; an output as colorful as its target costs nothing (0 = off)"""
+    cf_enhance: float = 1.2
+    """saturation of the hinge's targets: gray + s (rgb - gray), DDColor's color_enhance (the other losses keep the true colors)"""
+    min_colorfulness: float = 0.0
+    """skip training images whose colorfulness (Hasler-Suesstrunk) is below this (BigColor and DDColor drop those under 15)"""
+    channels_last: bool = True
+    """train in channels_last (NHWC) memory order: the same arithmetic, 2-3x faster depthwise and 1x1 convolutions on CPUs"""
     hints: bool = False
     """train with SIGGRAPH17-style sampled hints (the model gets hint inputs)"""
     val_dir: str | None = None

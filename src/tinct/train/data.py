@@ -11,6 +11,8 @@ import torch
 from PIL import Image, ImageFile
 from torch.utils.data import Dataset, Sampler
 
+from tinct.metrics import colorfulness
+
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 
 
@@ -51,10 +53,14 @@ class ColorImages(Dataset):
     Training: shorter side resized to crop * U(1, 1.3), random crop, random flip.
     Validation (``train=False``): shorter side to crop, center crop.
     ``lineart``: a fourth channel holds a line drawing of the crop (:func:`tinct.lineart.random_lineart`,
-    seeded by the item's seed, so validation drawings are fixed)."""
+    seeded by the item's seed, so validation drawings are fixed). ``min_colorfulness``: a training
+    image less colorful than this (measured after the resize) is skipped like an unreadable one
+    (its next neighbour is used)."""
 
-    def __init__(self, files: list[Path], crop: int, train: bool = True, lineart: bool = False):
+    def __init__(self, files: list[Path], crop: int, train: bool = True, lineart: bool = False,
+                 min_colorfulness: float = 0.0):
         self.files, self.crop, self.train, self.lineart = files, crop, train, lineart
+        self.min_colorfulness = min_colorfulness
 
     def __len__(self) -> int:
         return len(self.files)
@@ -62,17 +68,21 @@ class ColorImages(Dataset):
     def __getitem__(self, item) -> torch.Tensor:
         idx, aug_seed = item if isinstance(item, tuple) else (item, 0)
         rng = np.random.default_rng(aug_seed)
+        c = self.crop
+        short = int(round(c * rng.uniform(1.0, 1.3))) if self.train else c
         for attempt in range(len(self.files)):
             try:
                 im = _load_rgb(self.files[(idx + attempt) % len(self.files)])
-                break
             except (OSError, ValueError, Image.DecompressionBombError):
                 continue  # an unreadable training file is skipped, its neighbour used instead
+            if self.train:
+                im = _resize_short(im, short)
+                if self.min_colorfulness > 0 and colorfulness(np.asarray(im)) < self.min_colorfulness:
+                    continue
+            break
         else:
             raise RuntimeError("no readable training image")
-        c = self.crop
         if self.train:
-            im = _resize_short(im, int(round(c * rng.uniform(1.0, 1.3))))
             w, h = im.size
             x, y = int(rng.integers(0, w - c + 1)), int(rng.integers(0, h - c + 1))
             im = im.crop((x, y, x + c, y + c))

@@ -85,6 +85,16 @@ def class_prior(files: list[Path], bins: torch.Tensor, n: int = 400, seed: int =
     return losses.smoothed_prior(counts, bins)
 
 
+def set_memory_format(model: torch.nn.Module, channels_last: bool) -> torch.nn.Module:
+    """Put a network's 4-D weights in channels_last (NHWC) order, or back to NCHW. On CPUs,
+    depthwise and 1x1 convolutions run 2.5-3x faster in NHWC; the arithmetic is the same."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    for p in model.parameters():
+        if p.dim() == 4:
+            p.data = p.data.contiguous(memory_format=fmt)
+    return model
+
+
 def _split_lab(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     lab = color.rgb_to_lab(rgb)
     return color.normalize_l(lab[:, :1]), color.normalize_ab(lab[:, 1:])
@@ -135,8 +145,9 @@ def evaluate(model, val_rgb: torch.Tensor, hints: bool) -> dict[str, float]:
         return float((10 * torch.log10(255.0**2 / mse)).mean())
 
     bias = (color.denormalize_ab(pred) - color.denormalize_ab(ab)).mean((0, 2, 3))  # a color cast, in Lab units
+    cf, cf_true = float(losses.colorfulness(rgb_pred).mean()), float(losses.colorfulness(val_rgb).mean())
     return {"val_MAE": float((pred - ab).abs().mean()), "val_PSNR": psnr(rgb_pred), "gray_PSNR": psnr(gray),
-            "a_bias": float(bias[0]), "b_bias": float(bias[1])}
+            "a_bias": float(bias[0]), "b_bias": float(bias[1]), "val_CF": cf, "val_dCF": abs(cf - cf_true)}
 
 
 def train(cfg: TrainConfig) -> TrainResult:
@@ -153,6 +164,12 @@ def train(cfg: TrainConfig) -> TrainResult:
         raise TinctError(f"{cfg.model!r} is not a trainable colorizer")
     rec_kind, lam, gan_kind, gan_w = resolve_loss(cfg, spec)
     lab_out = getattr(spec.cls, "output_kind", "ab") == "lab"  # line art: drawings in, whole images out
+    for name, value, low, high in (("--cf-weight", cfg.cf_weight, 0.0, 100.0), ("--cf-enhance", cfg.cf_enhance, 1.0, 3.0),
+                                   ("--min-colorfulness", cfg.min_colorfulness, 0.0, 150.0)):
+        if not (math.isfinite(value) and low <= value <= high):
+            raise TinctError(f"{name} must be between {low:g} and {high:g}, got {value}")
+    if cfg.cf_weight > 0 and lab_out:
+        raise TinctError("--cf-weight is for networks that color a photo's lightness, not line art")
     run = Path(cfg.out)
     run.mkdir(parents=True, exist_ok=True)
 
@@ -208,6 +225,10 @@ def train(cfg: TrainConfig) -> TrainResult:
         torch.set_rng_state(ck["torch_rng"])
     elif cfg.resume:
         raise TinctError(f"--resume: no checkpoint in {run}")
+    set_memory_format(model, cfg.channels_last)
+    if disc is not None:
+        set_memory_format(disc, cfg.channels_last)
+    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
 
     gmodel = model
     if world > 1:
@@ -216,7 +237,8 @@ def train(cfg: TrainConfig) -> TrainResult:
             disc = torch.nn.parallel.DistributedDataParallel(disc)
     epoch_steps = cfg.epoch_steps or max(1, min(len(train_files) // (cfg.batch_size * world), math.ceil(cfg.steps / 5)))
     sampler = RunBatches(len(train_files), cfg.batch_size, cfg.steps, cfg.seed, start, rank, world)
-    loader = DataLoader(ColorImages(train_files, cfg.crop, lineart=lab_out), batch_sampler=sampler,
+    loader = DataLoader(ColorImages(train_files, cfg.crop, lineart=lab_out, min_colorfulness=cfg.min_colorfulness),
+                        batch_sampler=sampler,
                         num_workers=cfg.workers)
     val_set = ColorImages(val_files, cfg.crop, train=False, lineart=lab_out)
     val_rgb = torch.stack([val_set[i] for i in range(len(val_files))])
@@ -245,10 +267,10 @@ def train(cfg: TrainConfig) -> TrainResult:
             # line art gets the report's histogram hint half of the time
             ab_hint, mask, glob = sample_training_hints(ab, rgb, gen, p_none=0.1 if cfg.hint_only else 0.5,
                                                         p_global=0.5 if lab_out else 0.2)
-            hk = {"ab_hint": ab_hint, "mask": mask}
+            hk = {"ab_hint": ab_hint.contiguous(memory_format=fmt), "mask": mask.contiguous(memory_format=fmt)}
             if getattr(model, "global_hint_dim", 0):
                 hk["global_hint"] = glob
-        out = gmodel(l, **hk)
+        out = gmodel(l.contiguous(memory_format=fmt), **hk)
         d_loss = torch.zeros(())
         if disc:
             fake = out["lab"] if lab_out else _full_ab(model, out, l.shape[-2:])
@@ -270,6 +292,11 @@ def train(cfg: TrainConfig) -> TrainResult:
             rec = losses.reconstruction(pred, ab, "l1" if rec_kind == "l1+cls" else rec_kind)
         if "cls" in rec_kind and not lab_out:
             rec = rec + cfg.cls_weight * losses.rebalanced_ce(out["logits"], ab, model.bins, weights)
+        if cfg.cf_weight > 0:  # the colorfulness hinge, on the decoding that ships
+            l_raw = color.denormalize_l(l)
+            pred_rgb = color.lab_to_rgb(torch.cat([l_raw, color.denormalize_ab(_full_ab(model, out, l.shape[-2:]))], 1))
+            gray_rgb = color.lab_to_rgb(torch.cat([l_raw, torch.zeros_like(ab)], 1))
+            aux = aux + cfg.cf_weight * losses.colorfulness_hinge(pred_rgb, rgb, gray_rgb, cfg.cf_enhance)
         g_loss = lam * rec + aux
         if disc:
             for p in disc.parameters():
@@ -302,6 +329,7 @@ def train(cfg: TrainConfig) -> TrainResult:
             save_grid(model, val_rgb[:6], run / "samples" / f"epoch_{row['epoch']:03d}.png")
             _checkpoint(ckpt_path, model, disc, opt_g, opt_d, done, history)
             (run / "history.json").write_text(json.dumps(history, indent=2))
+            _append_csv(run / "history.csv", row)
     bar.close()
     final = history[-1] if history else {}
     model_path = run / "model.safetensors"
@@ -317,6 +345,15 @@ def train(cfg: TrainConfig) -> TrainResult:
     if world > 1:
         dist.barrier()
     return TrainResult(model_path=model_path, history=history, final=final, run_dir=run)
+
+
+def _append_csv(path: Path, row: dict) -> None:
+    """One line per checkpoint, appended (the header when the file is new): the run's own record."""
+    new = not path.exists()
+    with open(path, "a", encoding="utf-8") as f:
+        if new:
+            f.write(",".join(row) + "\n")
+        f.write(",".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in row.values()) + "\n")
 
 
 def _checkpoint(path: Path, model, disc, opt_g, opt_d, step: int, history: list) -> None:
