@@ -4,9 +4,12 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from tinct.modelfile import load_model
+
+pytestmark = pytest.mark.slow  # script, torchrun and Ray tests: the full run, not the quick lane
 
 
 def test_torchrun_two_processes(tmp_path):

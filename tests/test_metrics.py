@@ -188,9 +188,17 @@ def test_image_metrics_agrees_with_the_single_metrics():
     m = metrics.image_metrics(a, b, cf_abs=True)
     assert m == pytest.approx({"psnr": metrics.psnr(a, b), "ssim": metrics.ssim(a, b),
                                "cf": metrics.colorfulness(a, abs_values=True),
+                               "cf_spread": metrics.colorfulness_spread(a),
                                "ciede2000": metrics.ciede2000_mean(a, b), "auc": metrics.auc(a, b),
                                "bias_a": float((metrics.rgb_to_lab(a) - metrics.rgb_to_lab(b))[..., 1].mean()),
                                "bias_b": float((metrics.rgb_to_lab(a) - metrics.rgb_to_lab(b))[..., 2].mean())})
+
+
+def test_colorfulness_spread_ignores_a_uniform_tint():
+    gray = np.repeat(60 + _rand((24, 24, 1), 3) // 2, 3, axis=2)  # 60-187: the tint never clips
+    sepia = np.clip(gray.astype(int) + np.array([30, 10, -25]), 0, 255).astype(np.uint8)
+    assert metrics.colorfulness(sepia) > 10 and metrics.colorfulness_spread(sepia) < 2
+    assert metrics.colorfulness_spread(_rand((24, 24, 3), 4)) > 30
 
 
 def test_metrics_module_does_not_import_scikit_image():

@@ -20,6 +20,8 @@ from tinct.cli import main
 from tinct.modelfile import save_model
 from tinct.registry import create_model
 
+pytestmark = pytest.mark.slow  # script, torchrun and Ray tests: the full run, not the quick lane
+
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 

@@ -4,10 +4,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from tinct.modelfile import load_model, read_record, save_model
 from tinct.registry import create_model
+
+pytestmark = pytest.mark.slow  # script, torchrun and Ray tests: the full run, not the quick lane
 
 ROOT = Path(__file__).resolve().parents[1]
 

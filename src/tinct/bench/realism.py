@@ -42,7 +42,7 @@ class Judge:
 
     @torch.inference_mode()
     def __call__(self, rgb: np.ndarray, label: int) -> tuple[bool, bool]:
-        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
+        x = torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1)[None].float() / 255.0
         x = F.interpolate(x, size=(JUDGE_SIZE, JUDGE_SIZE), mode="bicubic", align_corners=False).clamp(0, 1)
         top5 = self.net(self.normalize(x))[0].topk(5).indices.tolist()
         return top5[0] == label, label in top5

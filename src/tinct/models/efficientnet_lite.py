@@ -88,7 +88,9 @@ class EfficientNetLite0(nn.Module):
         return feats
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.features(x)[-1]
+        x = self.stem(x)
+        for block in self._blocks:
+            x = block(x)
         x = self.act(self._bn1(self._conv_head(x)))
         return self._fc(x.mean(dim=(2, 3)))
 

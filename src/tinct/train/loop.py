@@ -60,7 +60,7 @@ def init_weights(model: torch.nn.Module, path: str, arch: str) -> None:
         state = load_model(p, arch=arch)[0].state_dict()
     else:
         try:
-            ck = torch.load(p, map_location="cpu", weights_only=False)
+            ck = torch.load(p, map_location="cpu", weights_only=True)  # a user's file: tensors and plain data only
         except Exception as exc:  # noqa: BLE001  any unreadable file is one clear error
             raise TinctError(f"--init: {p} is not a model file or checkpoint ({type(exc).__name__})") from None
         state = ck.get("model") if isinstance(ck, dict) else None
@@ -215,7 +215,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     start, history = 0, []
     ckpt_path = run / "checkpoint.pt"
     if cfg.resume and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         model.load_state_dict(ck["model"])
         opt_g.load_state_dict(ck["opt_g"])
         if disc:
