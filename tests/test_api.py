@@ -327,7 +327,7 @@ def test_16bit_color_upload_keeps_exact_values(client, tmp_path, monkeypatch):
     (asked for 8 bits; 16 bits in, 16 bits out is the next test)."""
     seen = []
 
-    def identity(colorizer, rgb, hints=None, render_size=None):
+    def identity(colorizer, rgb, hints=None, render_size=None, extras=None):
         seen.append(rgb.copy())
         return rgb  # the response then carries the pixels the server decoded
 
@@ -557,3 +557,43 @@ def test_a_drained_queue_gives_freed_memory_back(monkeypatch):
     finally:
         q.shutdown()
     assert 1 <= len(calls) <= 3 and q.pending == 0
+
+
+def _post_to(client, url, data, **fields):
+    parts = {k: (None, v if isinstance(v, str) else json.dumps(v)) for k, v in fields.items()}
+    parts["image"] = ("photo.png", data, "image/png")
+    return client.post(url, files=parts)
+
+
+def test_confidence_map_endpoint(client):
+    r = _post_to(client, "/api/v1/confidence", encoded(gray(64, 48)))
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/png" and 0.0 <= float(r.headers["X-Tinct-Confidence-Mean"]) <= 1.0
+    assert decoded(r).size == (64, 48)
+    hinted = _post_to(client, "/api/v1/confidence", encoded(gray(64, 48)),
+                      hints={"points": [{"x": 10, "y": 10, "color": "#20c040", "size": 4}]})
+    assert np.asarray(decoded(hinted).convert("L"))[10, 10] == 255  # the user's point is sure
+    assert_error(_post_to(client, "/api/v1/confidence", encoded(gray()), x="3"), 422, "unknown form field")
+
+
+def test_suggested_colors_endpoint(client):
+    r = _post_to(client, "/api/v1/suggest", encoded(gray(64, 48)), x="20", y="30.5", k="3")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["model"] == "tiny" and 1 <= len(body["suggestions"]) <= 3
+    probs = [s["probability"] for s in body["suggestions"]]
+    assert probs == sorted(probs, reverse=True)
+    assert all(len(s["rgb"]) == 3 and s["hex"].startswith("#") and len(s["hex"]) == 7 for s in body["suggestions"])
+    for fields, words in (({"x": "64", "y": "1"}, ("x must be",)), ({"x": "nan", "y": "1"}, ("x must be",)),
+                          ({"x": "1"}, ("'y' is missing",)), ({"x": "1", "y": "1", "k": "1000"}, ("k must be",)),
+                          ({"x": "1", "y": "-1e9"}, ("y must be",))):
+        assert_error(_post_to(client, "/api/v1/suggest", encoded(gray(64, 48)), **fields), 422, *words)
+
+
+def test_models_without_a_distribution_say_so(model_paths, tmp_path):
+    path = save_model(create_model("unet", base=8, depth=3), tmp_path / "unet.safetensors")
+    with TestClient(make_app(model_paths, models=(str(model_paths["tiny"]), str(path)))) as c:
+        r = _post_to(c, "/api/v1/confidence", encoded(gray()), model="unet")
+        assert_error(r, 422, "no color distribution")
+        assert_error(_post_to(c, "/api/v1/suggest", encoded(gray()), model="unet", x="1", y="1"), 422,
+                     "no color distribution")

@@ -596,3 +596,31 @@ def test_models_say_what_they_are_for_and_line_art_asks_for_colors(page):
     wait_result(page, 1)
     assert page.locator("#viewer").get_attribute("data-width") == "96"
     assert page.errors == []
+
+
+def test_where_tinct_is_unsure_and_suggested_colors(page, server):
+    upload(page, png_bytes(photo(120, 90)))
+    wait_result(page, 1)
+    assert page.locator("#unsure-canvas").is_hidden()
+    page.check("#unsure-toggle")
+    page.wait_for_selector("#viewer[data-unsure-version='1']")
+    veil = canvas_pixels(page, "#unsure-canvas")
+    assert veil.shape == (90, 120, 4) and page.locator("#unsure-canvas").is_visible()
+    assert (veil[:, :, 3] > 0).any() and (veil[:, :, 3] == 0).any()  # some of the picture is tinted, not all
+    assert "whose colors are guesses" in page.locator("#status").inner_text()
+    page.uncheck("#unsure-toggle")
+    assert page.locator("#unsure-canvas").is_hidden()
+
+    # a click places a hint and shows the colors the model finds likely there; a swatch recolors the hint
+    box = page.locator("#viewer").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    page.wait_for_selector("#suggestions:not([hidden]) .swatch")
+    swatches = page.locator("#suggestion-swatches .swatch")
+    assert 1 <= swatches.count() <= 5
+    chosen = swatches.nth(0).get_attribute("data-color")
+    swatches.nth(0).click()
+    assert chosen in page.locator("#hint-list").inner_text()
+    assert page.locator("#hint-color").input_value() == chosen
+    page.click("#undo")  # the swatch was one undoable edit
+    assert chosen not in page.locator("#hint-list").inner_text() or chosen == "#c0502a"
+    assert not page.errors

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from tinct import color
+from tinct import color, uncertainty
 from tinct.errors import HintError, ModelFileError, TinctError
 from tinct.hints import Hints, to_tensors
 from tinct.imageio import as_rgb
@@ -142,21 +142,37 @@ class Colorizer:
         """Whether the model takes a palette or reference image."""
         return bool(getattr(self.model, "global_hint_dim", 0))
 
-    def __call__(self, image, hints: Hints | None = None, render_size: int | None = None):
+    def __call__(self, image, hints: Hints | None = None, render_size: int | None = None, confidence: bool = False):
+        """The colorized image; with ``confidence``, ``(image, confidence)``: an HxW float32 map in
+        [0, 1] of how sure the model is of each pixel's color (:mod:`tinct.uncertainty`)."""
+        if confidence and not self.supports_confidence:
+            raise TinctError(f"model {self.name!r} gives no color distribution, so no confidence map "
+                             "(models with a 313-bin head, such as 'photo' and 'art', do)")
+        extras: dict | None = {} if confidence else None
         if isinstance(image, Image.Image) and image.getexif().get(ORIENTATION, 1) != 1:
             image = ImageOps.exif_transpose(image)  # upright, as the CLI and the server read files
         if isinstance(image, np.ndarray) and image.dtype == np.uint16:  # 16 bits in, 16 bits out
             rgb16, alpha16 = split_uint16(image)
-            out16 = self.colorize_array(rgb16, hints, render_size)
-            return np.dstack([out16, alpha16]) if alpha16 is not None else out16
-        rgb, alpha = as_rgb(image)
-        out = self.colorize_array(rgb, hints, render_size)
-        if isinstance(image, Image.Image):
-            result = Image.fromarray(out)
-            if alpha is not None:
-                result.putalpha(Image.fromarray(alpha))
+            out16 = self.colorize_array(rgb16, hints, render_size, extras)
+            result = np.dstack([out16, alpha16]) if alpha16 is not None else out16
+        else:
+            rgb, alpha = as_rgb(image)
+            out = self.colorize_array(rgb, hints, render_size, extras)
+            if isinstance(image, Image.Image):
+                result = Image.fromarray(out)
+                if alpha is not None:
+                    result.putalpha(Image.fromarray(alpha))
+            else:
+                result = np.dstack([out, alpha]) if alpha is not None else out
+        if not confidence:
             return result
-        return np.dstack([out, alpha]) if alpha is not None else out
+        h, w = (result.height, result.width) if isinstance(result, Image.Image) else result.shape[:2]
+        return result, uncertainty.upsample(extras["confidence"], (h, w))[0, 0].numpy()
+
+    @property
+    def supports_confidence(self) -> bool:
+        """Whether the model predicts a distribution over colors (a 313-bin head) to be sure or unsure with."""
+        return self.output_kind == "ab" and hasattr(self.model, "bins") and bool(getattr(self.model, "bins_head", True))
 
     @property
     def output_kind(self) -> str:
@@ -167,19 +183,20 @@ class Colorizer:
         """Raw ab (1, 2, h', w') for a raw working-size L (1, 1, h, w) and user hints."""
         return self.predict_lab(l_work, hints, full_hw)[0]
 
-    def predict_lab(self, l_work: torch.Tensor, hints: Hints | None, full_hw: tuple[int, int]):
+    def predict_lab(self, l_work: torch.Tensor, hints: Hints | None, full_hw: tuple[int, int],
+                    extras: dict | None = None):
         """(raw ab (1, 2, h', w'), raw L (1, 1, h', w') or None) for a working-size L and user hints;
-        the L is None unless the model paints lightness ("lab")."""
+        the L is None unless the model paints lightness ("lab"). ``extras``: see :meth:`predict_tensors`."""
         if hints is not None and not isinstance(hints, Hints):
             raise HintError(f"hints must be a tinct.Hints, got {type(hints).__name__}")
         if hints is None or hints.is_empty():
-            return self.predict_tensors(l_work)
+            return self.predict_tensors(l_work, extras=extras)
         if not self.supports_hints:
             raise HintError(f"model {self.name!r} takes no hints; use a hint model such as 'photo'")
         if hints.has_global and not self.supports_global_hints:
             raise HintError(f"model {self.name!r} takes no palette or reference image")
         ab_hint, mask, glob = to_tensors(hints, full_hw, tuple(l_work.shape[-2:]))
-        return self.predict_tensors(l_work, ab_hint, mask, glob)
+        return self.predict_tensors(l_work, ab_hint, mask, glob, extras=extras)
 
     def predict_ab_tensors(self, l_work: torch.Tensor, ab_hint: torch.Tensor | None = None,
                            mask: torch.Tensor | None = None, global_hint: torch.Tensor | None = None) -> torch.Tensor:
@@ -188,8 +205,11 @@ class Colorizer:
 
     @torch.inference_mode()
     def predict_tensors(self, l_work: torch.Tensor, ab_hint: torch.Tensor | None = None,
-                        mask: torch.Tensor | None = None, global_hint: torch.Tensor | None = None):
-        """(raw ab (N, 2, h', w'), raw L (N, 1, h', w') or None) for raw L and hint tensors."""
+                        mask: torch.Tensor | None = None, global_hint: torch.Tensor | None = None,
+                        extras: dict | None = None):
+        """(raw ab (N, 2, h', w'), raw L (N, 1, h', w') or None) for raw L and hint tensors. A dict
+        given as ``extras`` receives the network's bin ``logits`` and the working-size
+        ``confidence`` (N, 1, h, w) of the colors returned (:mod:`tinct.uncertainty`)."""
         given = (("ab_hint", ab_hint), ("mask", mask), ("global_hint", global_hint))
         kw = {k: v.to(self.device) for k, v in given if v is not None}
         if kw and not self.supports_hints:
@@ -197,12 +217,21 @@ class Colorizer:
         l_in = color.normalize_l(l_work).to(self.device)
         out = self.onnx(l_in) if self.onnx is not None and not kw else self.model(l_in, **kw)
         ab = color.denormalize_ab(self.model.decode(out, self.temperature)).float().cpu()
+        if extras is not None and "logits" in out:
+            extras["logits"] = out["logits"].float().cpu()
+            extras["confidence"] = uncertainty.confidence(extras["logits"], self.model.bins, ab)
+            if mask is not None:  # where the user gave the color, it is sure
+                hinted = F.interpolate(mask.float().cpu(), size=extras["confidence"].shape[-2:], mode="area") > 0
+                extras["confidence"][hinted] = 1.0
         l_pred = self.model.decode_l(out) if hasattr(self.model, "decode_l") else None
         return ab, None if l_pred is None else color.denormalize_l(l_pred).float().cpu()
 
-    def colorize_array(self, rgb: np.ndarray, hints: Hints | None = None, render_size: int | None = None) -> np.ndarray:
-        """HxWx3 uint8 -> HxWx3 uint8 (uint16 -> uint16 for 16-bit scans), the core of every interface."""
-        return self.finish(*self.predict(rgb, hints, render_size), depth=16 if rgb.dtype == np.uint16 else 8)
+    def colorize_array(self, rgb: np.ndarray, hints: Hints | None = None, render_size: int | None = None,
+                       extras: dict | None = None) -> np.ndarray:
+        """HxWx3 uint8 -> HxWx3 uint8 (uint16 -> uint16 for 16-bit scans), the core of every interface.
+        ``extras``: see :meth:`predict_tensors`."""
+        l_full, ab = self.predict_l(self.lightness(rgb), hints, render_size, extras)
+        return self.finish(l_full, ab, depth=16 if rgb.dtype == np.uint16 else 8)
 
     def predict(self, rgb: np.ndarray, hints: Hints | None = None, render_size: int | None = None):
         """The first half of :meth:`colorize_array`: (full-resolution raw L (1, 1, H, W), predicted
@@ -215,12 +244,14 @@ class Colorizer:
         l = color.l_from_uint16(rgb) if rgb.dtype == np.uint16 else color.l_from_uint8(rgb)
         return torch.from_numpy(l)[None, None]
 
-    def predict_l(self, l_full: torch.Tensor, hints: Hints | None = None, render_size: int | None = None):
-        """:meth:`predict` from the image's :meth:`lightness` (a folder run computes it while decoding)."""
+    def predict_l(self, l_full: torch.Tensor, hints: Hints | None = None, render_size: int | None = None,
+                  extras: dict | None = None):
+        """:meth:`predict` from the image's :meth:`lightness` (a folder run computes it while decoding);
+        ``extras``: see :meth:`predict_tensors`."""
         h, w = l_full.shape[-2:]
         work = working_size((h, w), self.render_size if render_size is None else self.check_size(render_size))
         l_work = F.interpolate(l_full, size=work, mode="bilinear", align_corners=False, antialias=True)
-        ab, l_pred = self.predict_lab(l_work, hints, (h, w))
+        ab, l_pred = self.predict_lab(l_work, hints, (h, w), extras)
         if l_pred is not None:
             l_seen = F.interpolate(l_work, size=l_pred.shape[-2:], mode="area") if l_pred.shape != l_work.shape else l_work
             ratio = ((l_pred + RELIGHT_EPS) / (l_seen + RELIGHT_EPS)).clamp_(0.0, RELIGHT_MAX)

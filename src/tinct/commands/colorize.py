@@ -67,6 +67,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     h.add_argument("--palette", metavar="SPEC", help='colors the result should use, e.g. "#aa3300:2,#3366ff" '
                                                      "(COLOR[:WEIGHT], comma separated)")
     h.add_argument("--reference", metavar="IMAGE", help="an image whose colors the result should follow")
+    p.add_argument("--confidence", metavar="FILE.png",
+                   help="also write where the model is unsure, for one input file: a grayscale PNG of the "
+                        "output's size, white where the model is sure of the color, dark where it guesses")
     p.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads for torch (default: torch's)")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="worker processes, each with its own model and a share of the files (default 1); "
@@ -149,11 +152,15 @@ def run(args: argparse.Namespace) -> int:
             what = f"outputs {existing[0]} and {len(existing) - 1} more already exist" if len(existing) > 1 \
                 else f"output {existing[0]} already exists"
             raise TinctError(f"{what}; use --overwrite to replace or --resume to skip")
+    if args.confidence:
+        _check_confidence_path(args, jobs)
     if args.resume or args.overwrite:
         remove_job_temporaries(todo)
     skipped = len(jobs) - len(todo)
     counts = {"done": 0, "failed": 0}
     try:
+        if todo and args.confidence:
+            return _run_with_confidence(args, todo[0], hints)
         if todo:
             from tinct.batch.local import run_jobs
 
@@ -166,3 +173,46 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"colorized {counts['done']}, skipped {skipped}, failed {counts['failed']}")
     return 1 if counts["failed"] else 0
+
+
+def _check_confidence_path(args: argparse.Namespace, jobs) -> None:
+    """--confidence: one input file, a .png path that is neither the input nor the output, and
+    not an existing file unless --overwrite."""
+    from pathlib import Path
+
+    if len(jobs) != 1:
+        raise TinctError(f"--confidence takes one input file, but {len(jobs)} inputs were given")
+    path = Path(args.confidence)
+    if path.suffix.lower() != ".png":
+        raise TinctError(f"--confidence writes a PNG: give a path ending in .png, got {args.confidence!r}")
+    job = jobs[0]
+    if path.resolve() in (job.src.resolve(), job.out.resolve()):
+        raise TinctError(f"--confidence {path} would overwrite the {'input' if path.resolve() == job.src.resolve() else 'output'}")
+    if path.exists() and not args.overwrite:
+        raise TinctError(f"confidence map {path} already exists; use --overwrite to replace")
+
+
+def _run_with_confidence(args: argparse.Namespace, job, hints) -> int:
+    """One file colorized with its confidence map, in one network pass."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from tinct.batch.jobs import check_model_hints, pixels, provenance_of, save_one
+    from tinct.imageio import load_image, save_image
+    from tinct.pipeline import Colorizer, set_threads
+
+    if args.threads:
+        set_threads(args.threads)
+    colorizer = Colorizer(args.model, render_size=args.render_size, temperature=args.temperature,
+                          backend=args.backend, onnx_file=args.onnx)
+    check_model_hints(colorizer, hints)
+    img = load_image(job.src)
+    rgb, conf = colorizer(pixels(img, job), hints, confidence=True)
+    out = save_one(job, img, rgb, args.overwrite or args.resume, None if args.no_provenance else provenance_of(colorizer))
+    gray = np.round(conf * 255).astype(np.uint8)
+    save_image(Path(args.confidence), np.repeat(gray[:, :, None], 3, axis=2), None, overwrite=True)
+    if not args.quiet:
+        print(f"colorized 1, skipped 0, failed 0; confidence map {args.confidence} "
+              f"(mean {float(conf.mean()):.2f}, {100 * float((conf < 0.5).mean()):.0f} % of the pixels below 0.5)")
+    return 0

@@ -29,6 +29,27 @@ class Options:
     deep: bool = True  # a 16-bit upload keeps its 16 bits in a PNG or TIFF answer (depth "auto")
 
 
+def number_field(parts: dict[str, Part], name: str, lo: float, hi: float) -> float:
+    """A required number from ``lo`` to ``hi`` (inclusive) in form field ``name``, or 422."""
+    import math
+
+    if name not in parts:
+        raise ApiError(422, f"the form field {name!r} is missing")
+    text = parts[name].text().strip()
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value) or not lo <= value <= hi:
+        raise ApiError(422, f"{name} must be a number from {lo:g} to {hi:g}, got {text[:40]!r}")
+    return value
+
+
+def int_field(parts: dict[str, Part], name: str, lo: int, hi: int) -> int | None:
+    """An optional whole number from ``lo`` to ``hi`` in form field ``name`` (None when absent), or 422."""
+    return _int_field(parts, name, lo, hi)
+
+
 def _int_field(parts: dict[str, Part], name: str, lo: int, hi: int) -> int | None:
     if name not in parts:
         return None
@@ -42,11 +63,13 @@ def _int_field(parts: dict[str, Part], name: str, lo: int, hi: int) -> int | Non
     return value
 
 
-def parse_options(parts: dict[str, Part], settings: Settings) -> Options:
-    """model, render_size, format, quality and depth from the form; unknown fields are refused."""
-    unknown = sorted(set(parts) - set(FIELDS))
+def parse_options(parts: dict[str, Part], settings: Settings, extra_fields: tuple[str, ...] = ()) -> Options:
+    """model, render_size, format, quality and depth from the form; unknown fields (beyond
+    ``extra_fields``, an endpoint's own) are refused."""
+    known = FIELDS + extra_fields
+    unknown = sorted(set(parts) - set(known))
     if unknown:
-        raise ApiError(422, f"unknown form field {unknown[0]!r}; the fields are: {', '.join(FIELDS)}")
+        raise ApiError(422, f"unknown form field {unknown[0]!r}; the fields are: {', '.join(known)}")
     model = parts["model"].text().strip() or None if "model" in parts else None
     render = _int_field(parts, "render_size", MIN_RENDER_SIZE, settings.max_render_size)
     fmt = parts["format"].text().strip().lower() if "format" in parts else "png"

@@ -15,7 +15,7 @@ from tinct.serve.errors import ApiError
 from tinct.serve.images import OUTPUT_FORMATS, decode, encode, open_image
 from tinct.serve.models import ModelStore
 from tinct.serve.multipart import idle_timeout, read_form
-from tinct.serve.options import Options, parse_hints, parse_options
+from tinct.serve.options import Options, int_field, number_field, parse_hints, parse_options
 from tinct.serve.schemas import COLORIZE_BODY, ERRORS, ModelList, RenderSize, ServerConfig
 from tinct.serve.settings import MIN_RENDER_SIZE, Settings, human_bytes
 from tinct.serve.worker import Busy
@@ -29,12 +29,7 @@ def _colorize_job(store: ModelStore, name: str, img, hints: Hints | None, opts: 
     """Runs in an inference thread: decode, colorize through the one pipeline, encode."""
     colorizer = store.get(name)
     pixels = decode(img, deep=opts.deep)
-    if reference is not None:
-        try:
-            ref = decode(reference)[:, :, :3]
-        except ApiError as exc:
-            raise ApiError(exc.status, f"reference image: {exc.message}") from None
-        hints = dataclasses.replace(hints or Hints(), reference=np.ascontiguousarray(ref))
+    hints = _with_reference(hints, reference)
     start = time.perf_counter()
     out = colorizer(pixels, hints=hints, render_size=opts.render_size)
     millis = (time.perf_counter() - start) * 1000
@@ -52,20 +47,23 @@ def _download_name(filename: str | None, fmt: str) -> str:
     return f"{safe}-color.{'jpg' if fmt == 'jpeg' else fmt}"
 
 
-@router.post(
-    "/colorize",
-    summary="Colorize an image",
-    response_class=Response,
-    responses={200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}, "image/tiff": {}},
-                     "description": "the colorized image, same size as the input; headers X-Tinct-Model, "
-                                    "X-Tinct-Millis (model time), X-Tinct-Render-Size"}, **ERRORS},
-    openapi_extra=COLORIZE_BODY,
-)
-async def colorize(request: Request) -> Response:
-    """Send a multipart form with the image in field `image`; get the colorized image back.
-    Optional fields: `hints` (JSON points / palette), `reference` (an image whose colors guide the
-    result; image and reference together stay under the upload limit), `model`, `render_size`,
-    `format`, `quality`."""
+@dataclasses.dataclass
+class _Request:
+    """What every image endpoint reads from its form, checked."""
+
+    entry: object
+    img: object
+    size: tuple[int, int]
+    hints: Hints | None
+    reference: object
+    opts: Options
+    parts: dict
+    filename: str | None
+
+
+async def _read(request: Request, extra_fields: tuple[str, ...] = ()) -> _Request:
+    """The queue check (503 before reading anything), the upload limits, the image, the options,
+    the model, the hints and the reference image of an image endpoint's form."""
     settings: Settings = request.app.state.settings
     store: ModelStore = request.app.state.store
     try:
@@ -83,7 +81,7 @@ async def colorize(request: Request) -> Response:
         other = next((p.name for p in parts.values() if p.filename is not None), None)
         hint = f" (a file came in the field {other!r})" if other else ""
         raise ApiError(400, f"no image: send the file in the form field 'image'{hint}")
-    opts = parse_options(parts, settings)
+    opts = parse_options(parts, settings, extra_fields)
     try:
         entry = store.entry(opts.model)
     except KeyError:
@@ -99,19 +97,117 @@ async def colorize(request: Request) -> Response:
             raise ApiError(exc.status, f"reference image: {exc.message}") from None
     if (hints is not None or reference is not None) and not entry.hints:
         raise HintError(f"model {entry.name!r} takes no hints; send none or choose a hint model")
+    return _Request(entry, img, size, hints, reference, opts, parts, upload.filename)
+
+
+async def _run(request: Request, fn, *args):
     try:
-        data, media, millis = await request.app.state.queue.run(_colorize_job, store, entry.name, img, hints, opts,
-                                                                reference)
+        return await request.app.state.queue.run(fn, *args)
     except Busy as busy:
         raise _busy(busy) from None
+
+
+@router.post(
+    "/colorize",
+    summary="Colorize an image",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}, "image/tiff": {}},
+                     "description": "the colorized image, same size as the input; headers X-Tinct-Model, "
+                                    "X-Tinct-Millis (model time), X-Tinct-Render-Size"}, **ERRORS},
+    openapi_extra=COLORIZE_BODY,
+)
+async def colorize(request: Request) -> Response:
+    """Send a multipart form with the image in field `image`; get the colorized image back.
+    Optional fields: `hints` (JSON points / palette), `reference` (an image whose colors guide the
+    result; image and reference together stay under the upload limit), `model`, `render_size`,
+    `format`, `quality`."""
+    store: ModelStore = request.app.state.store
+    r = await _read(request)
+    data, media, millis = await _run(request, _colorize_job, store, r.entry.name, r.img, r.hints, r.opts, r.reference)
     headers = {
-        "X-Tinct-Model": entry.name,
+        "X-Tinct-Model": r.entry.name,
         "X-Tinct-Millis": f"{millis:.0f}",
-        "X-Tinct-Render-Size": str(opts.render_size or store.get(entry.name).render_size),
-        "Content-Disposition": f'inline; filename="{_download_name(upload.filename, opts.format)}"',
+        "X-Tinct-Render-Size": str(r.opts.render_size or store.get(r.entry.name).render_size),
+        "Content-Disposition": f'inline; filename="{_download_name(r.filename, r.opts.format)}"',
         "Cache-Control": "no-store",
     }
     return Response(data, media_type=media, headers=headers)
+
+
+def _with_reference(hints: Hints | None, reference) -> Hints | None:
+    if reference is None:
+        return hints
+    try:
+        ref = decode(reference)[:, :, :3]
+    except ApiError as exc:
+        raise ApiError(exc.status, f"reference image: {exc.message}") from None
+    return dataclasses.replace(hints or Hints(), reference=np.ascontiguousarray(ref))
+
+
+def _check_distribution(colorizer) -> None:
+    if not colorizer.supports_confidence:
+        raise ApiError(422, f"model {colorizer.name!r} gives no color distribution: no confidence map or "
+                            "suggested colors (choose 'photo' or 'art')")
+
+
+def _confidence_job(store: ModelStore, name: str, img, hints: Hints | None, opts: Options, reference=None):
+    """Runs in an inference thread: the confidence map as an 8-bit grayscale PNG (white = sure)."""
+    colorizer = store.get(name)
+    _check_distribution(colorizer)
+    hints = _with_reference(hints, reference)
+    _, conf = colorizer(decode(img, deep=False)[:, :, :3], hints=hints, render_size=opts.render_size, confidence=True)
+    data, _ = encode(np.repeat(np.round(conf * 255).astype(np.uint8)[:, :, None], 3, axis=2), "png")
+    return data, float(conf.mean()), float((conf < 0.5).mean())
+
+
+@router.post(
+    "/confidence",
+    summary="Where the model is unsure",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}},
+                     "description": "a grayscale PNG of the input's size: white where the model is sure of the "
+                                    "color it paints, dark where it guesses; header X-Tinct-Confidence-Mean"},
+               **ERRORS},
+    openapi_extra=COLORIZE_BODY,
+)
+async def confidence(request: Request) -> Response:
+    """The same form as `/colorize` (image, hints, reference, model, render_size); the answer is the
+    confidence map of the colorization those fields ask for."""
+    r = await _read(request)
+    data, mean, unsure = await _run(request, _confidence_job, request.app.state.store, r.entry.name, r.img, r.hints,
+                                    r.opts, r.reference)
+    return Response(data, media_type="image/png", headers={
+        "X-Tinct-Model": r.entry.name, "X-Tinct-Confidence-Mean": f"{mean:.3f}",
+        "X-Tinct-Unsure-Share": f"{unsure:.3f}", "Cache-Control": "no-store"})
+
+
+def _suggest_job(store: ModelStore, name: str, img, hints: Hints | None, opts: Options, reference, x, y, k):
+    from tinct.uncertainty import suggest
+
+    colorizer = store.get(name)
+    _check_distribution(colorizer)
+    return suggest(colorizer, decode(img, deep=False)[:, :, :3], x, y, k, _with_reference(hints, reference),
+                   opts.render_size)
+
+
+@router.post("/suggest", summary="The most likely colors at a point", responses=ERRORS,
+             openapi_extra=COLORIZE_BODY)
+async def suggest_colors(request: Request) -> dict:
+    """The form of `/colorize` plus `x`, `y` (pixel coordinates) and optionally `k` (1-8, default 5):
+    the `k` most likely distinct colors there, best first, each with its probability, at that
+    pixel's lightness (ready to be sent back as a point hint)."""
+    from tinct.uncertainty import MAX_SUGGESTIONS
+
+    r = await _read(request, ("x", "y", "k"))
+    w, h = r.size
+    x = number_field(r.parts, "x", 0, w - 1)
+    y = number_field(r.parts, "y", 0, h - 1)
+    k = int_field(r.parts, "k", 1, MAX_SUGGESTIONS) or 5
+    found = await _run(request, _suggest_job, request.app.state.store, r.entry.name, r.img, r.hints, r.opts,
+                       r.reference, x, y, k)
+    return {"model": r.entry.name, "x": x, "y": y,
+            "suggestions": [{"rgb": list(c), "hex": "#%02x%02x%02x" % c, "probability": round(p, 4)}
+                            for c, p in found]}
 
 
 @router.get("/models", response_model=ModelList, summary="The models this server offers")

@@ -21,6 +21,8 @@
     cancel: $("cancel"), tbRecolorize: $("tb-recolorize"), tbDownload: $("tb-download"),
     refChip: $("reference-chip"), refThumb: $("reference-thumb"), refName: $("reference-name"),
     refRemove: $("reference-remove"), format: $("download-format"), quality: $("download-quality"),
+    unsure: $("unsure-canvas"), unsureToggle: $("unsure-toggle"), suggestions: $("suggestions"),
+    swatches: $("suggestion-swatches"),
   };
   const VIEWS = ["slider", "side", "after"];
   const MAX_ZOOM = 8;
@@ -47,6 +49,8 @@
     pointers: new Map(),   // pointers down on the viewer: id -> {x, y}
     gesture: null,         // a pan or pinch in progress
     suppressClick: false,  // the click that ends a pan or a drag adds no hint
+    unsureFor: -1,         // the result version whose confidence overlay is drawn
+    side: null,            // AbortController of the confidence or suggestion request in flight
   };
 
   // ---------------------------------------------------------------- messages
@@ -302,6 +306,110 @@
     setStatus(state.result ? "Cancelled; the picture shown is unchanged." : "Cancelled.");
   });
 
+  // The form fields of the picture as shown (image, model, working size, hints, reference): what
+  // /colorize made it from, and what /confidence and /suggest are asked about.
+  function shownForm() {
+    const model = currentModel();
+    const form = new FormData();
+    form.append("image", state.file, state.file.name || "image");
+    if (el.model.value) form.append("model", el.model.value);
+    if (el.render.value) form.append("render_size", el.render.value);
+    if (state.hints.length && model && model.hints) {
+      form.append("hints", JSON.stringify({ points: state.hints.map((h) => ({ x: h.x, y: h.y, color: h.color })) }));
+    }
+    if (state.reference && model && model.hints) form.append("reference", state.reference, state.reference.name || "reference");
+    return form;
+  }
+
+  function sideRequest() {  // one confidence or suggestion request at a time: a newer one cancels the older
+    if (state.side) state.side.abort();
+    state.side = new AbortController();
+    return state.side;
+  }
+
+  // ---------------------------------------------------------------- where tinct is unsure
+  async function updateUnsure() {
+    el.unsure.hidden = !el.unsureToggle.checked || !state.result;
+    if (el.unsure.hidden || state.unsureFor === state.version) return;
+    const controller = sideRequest();
+    const version = state.version;
+    try {
+      const res = await fetch("/api/v1/confidence", { method: "POST", body: shownForm(), signal: controller.signal });
+      if (!res.ok) throw new Error(await errorText(res));
+      const bitmap = await createImageBitmap(await res.blob());
+      if (version !== state.version) return;  // a newer result came meanwhile
+      const { width, height } = bitmap;
+      const scratch = document.createElement("canvas");
+      scratch.width = width;
+      scratch.height = height;
+      const sctx = scratch.getContext("2d", { willReadFrequently: true });
+      sctx.drawImage(bitmap, 0, 0);
+      bitmap.close();
+      const conf = sctx.getImageData(0, 0, width, height).data;
+      el.unsure.width = width;
+      el.unsure.height = height;
+      const ctx = el.unsure.getContext("2d");
+      const veil = ctx.createImageData(width, height);
+      let unsure = 0;
+      for (let i = 0; i < conf.length; i += 4) {
+        const doubt = 1 - conf[i] / 255;  // 0 sure .. 1 a pure guess
+        veil.data[i] = 230; veil.data[i + 1] = 0; veil.data[i + 2] = 200;
+        veil.data[i + 3] = doubt > 0.5 ? Math.round(200 * (doubt - 0.5) * 2) : 0;
+        if (doubt > 0.5) unsure += 1;
+      }
+      ctx.putImageData(veil, 0, 0);
+      state.unsureFor = version;
+      el.viewer.dataset.unsureVersion = String(version);
+      setStatus(`Tinted: the ${Math.round((100 * unsure) / (width * height))} % of the picture whose colors are ` +
+        "guesses. Click there to see likely colors.");
+    } catch (err) {
+      if (err.name === "AbortError") return;
+      el.unsureToggle.checked = false;
+      el.unsure.hidden = true;
+      showMessage(`could not show where tinct is unsure: ${err.message}`);
+    }
+  }
+  el.unsureToggle.addEventListener("change", updateUnsure);
+
+  // ---------------------------------------------------------------- suggested colors at a click
+  async function suggestAt(index) {
+    const hint = state.hints[index];
+    const model = currentModel();
+    if (!hint || !state.file || (model && !model.hints)) return;
+    const controller = sideRequest();
+    const form = shownForm();
+    form.delete("hints");  // the colors the model itself considers there, before this hint
+    form.append("x", String(hint.x));
+    form.append("y", String(hint.y));
+    form.append("k", "5");
+    try {
+      const res = await fetch("/api/v1/suggest", { method: "POST", body: form, signal: controller.signal });
+      if (!res.ok) throw new Error(await errorText(res));
+      const body = await res.json();
+      el.swatches.replaceChildren(...body.suggestions.map((s) => {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "swatch";
+        b.style.background = s.hex;
+        b.dataset.color = s.hex;
+        b.title = `${s.hex} (${Math.round(100 * s.probability)} % likely)`;
+        b.setAttribute("aria-label", `use ${s.hex}, ${Math.round(100 * s.probability)} % likely`);
+        b.addEventListener("click", () => {
+          const i = state.hints.indexOf(hint);
+          if (i < 0) return;
+          el.hintColor.value = s.hex;
+          edit(() => { state.hints[i] = { ...state.hints[i], color: s.hex }; });
+          setStatus(`Hint ${i + 1} set to ${s.hex}. Press “Recolorize” to use it.`);
+        });
+        return b;
+      }));
+      el.suggestions.hidden = body.suggestions.length === 0;
+    } catch (err) {
+      if (err.name === "AbortError") return;
+      el.suggestions.hidden = true;
+    }
+  }
+
   async function colorize(attempt = 0, file = null) {
     const fresh = file !== null && file !== state.file;  // a new photo: no hints of the old one
     const image = file || state.file;
@@ -390,6 +498,8 @@
     const ref = state.reference && currentModel() && currentModel().hints ? ` · colors of ${state.reference.name}` : "";
     setStatus(`${width}×${height} · model ${model} · ${millis} ms${ref}`);
     updateQuality();
+    if (fresh) el.suggestions.hidden = true;
+    updateUnsure();
   }
 
   // The "before" side: the upload as the model sees it (its lightness), drawn in gray. When the
@@ -574,6 +684,7 @@
   function addHint(x, y) {
     edit(() => state.hints.push({ x, y, color: el.hintColor.value }));
     setStatus(`Hint added at ${x}, ${y}. Press “Recolorize” to use it.`);
+    suggestAt(state.hints.length - 1);
   }
 
   el.viewer.addEventListener("click", (e) => {
@@ -720,6 +831,7 @@
     if (e.key === "+" || e.key === "=") zoomBy(1.5);
     else if (e.key === "-" || e.key === "_") zoomBy(1 / 1.5);
     else if (e.key === "0") setZoom(1, 0, 0);
+    else if (e.key === "u" || e.key === "U") { el.unsureToggle.checked = !el.unsureToggle.checked; updateUnsure(); }
     else if (e.key in pans) setZoom(state.zoom.z, state.zoom.tx + pans[e.key][0], state.zoom.ty + pans[e.key][1]);
     else if (e.key === "Enter") {  // a hint at the middle of what is shown
       if (!hintsAllowed()) return;
