@@ -6,6 +6,10 @@ with error > 10 (low confidence = flagged); writes JSON and a plot.
 
     python scripts/confidence_calibration.py data/photo_v7/val --limit 50 --out docs/confidence
 
+Suggested colors: at ``--points`` random pixels per image, how often the original's color is within
+CIEDE2000 10 of one of the top 3 suggestions (:func:`tinct.uncertainty.suggestions`) against how
+often it is within 10 of the automatic output.
+
 Measures: ``mass`` (:func:`tinct.uncertainty.confidence`, shipped), ``entropy`` (1 - normalized
 entropy) and ``hue`` (how much the probable hues agree, :func:`tinct.color.chroma_target`).
 """
@@ -49,6 +53,7 @@ def main() -> int:
     ap.add_argument("--limit", type=int, help="images per source")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--pixels", type=int, default=4000, help="random pixels kept per image")
+    ap.add_argument("--points", type=int, default=5, help="random pixels per image for the suggestions")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
@@ -57,6 +62,7 @@ def main() -> int:
     model = col.model
     rng = np.random.default_rng(0)
     errs, scores = [], {"mass": [], "entropy": [], "hue": []}
+    hits = {"top1": 0, "top3": 0, "auto": 0, "n": 0}
     for path in tqdm(bench.list_images(args.data, args.limit), desc="calibration", unit="img"):
         rgb = bench.load_eval_image(path, args.size)
         l_full = col.lightness(bench.gray_input(rgb))
@@ -70,6 +76,18 @@ def main() -> int:
         _, hue = color.chroma_target(logits, model.bins, 0.5)
         hw = (args.size, args.size)
         maps = {"mass": extras["confidence"], "entropy": ent, "hue": hue}
+        lab_t, lab_o = metrics.rgb_to_lab(rgb), metrics.rgb_to_lab(out)
+        p0 = uncertainty.distribution(logits)[0]
+        for _ in range(args.points):
+            y, x = int(rng.integers(0, args.size)), int(rng.integers(0, args.size))
+            gy, gx = y * logits.shape[-2] // args.size, x * logits.shape[-1] // args.size
+            sug = uncertainty.suggestions(p0[:, gy, gx], model.bins, 3)
+            cand = np.array([[lab_t[y, x, 0], a, b] for (a, b), _ in sug])
+            d = metrics.ciede2000(cand, np.repeat(lab_t[y : y + 1, x], len(cand), axis=0))
+            hits["top1"] += int(d[0] <= ERROR_THRESHOLD)
+            hits["top3"] += int(d.min() <= ERROR_THRESHOLD)
+            hits["auto"] += int(metrics.ciede2000(lab_o[y : y + 1, x], lab_t[y : y + 1, x])[0] <= ERROR_THRESHOLD)
+            hits["n"] += 1
         idx = rng.choice(err.size, size=min(args.pixels, err.size), replace=False)
         errs.append(err[idx])
         for k, m in maps.items():
@@ -87,6 +105,14 @@ def main() -> int:
         r = report["measures"][k]
         print(f"{k:8s} AUROC {r['auroc']:.3f}  least/most confident tenth error {tenths[0]:.2f} / {tenths[-1]:.2f} "
               f"({r['ratio_least_most']:.2f}x, monotone {r['monotone']}): " + " ".join(f"{t:.1f}" for t in tenths))
+    n = max(hits["n"], 1)
+    report["suggestions"] = {"points": hits["n"], "top1_within_10": hits["top1"] / n, "top3_within_10": hits["top3"] / n,
+                             "automatic_within_10": hits["auto"] / n,
+                             "top3_vs_automatic": hits["top3"] / max(hits["auto"], 1)}
+    sg = report["suggestions"]
+    print(f"suggestions at {hits['n']} points: the original within CIEDE2000 10 of the top suggestion "
+          f"{100 * sg['top1_within_10']:.1f} %, of one of the top 3 {100 * sg['top3_within_10']:.1f} %, of the "
+          f"automatic output {100 * sg['automatic_within_10']:.1f} % ({sg['top3_vs_automatic']:.2f}x)")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "calibration.json").write_text(json.dumps(report, indent=1))
