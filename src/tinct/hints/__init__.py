@@ -3,10 +3,10 @@
 Below the models (it imports none of them); the hint network :mod:`tinct.models.effunet` and the
 pipeline use it.
 
-- :mod:`~tinct.hints.user`: :class:`Hints` and :class:`Point`, their checks, and
+- :mod:`~tinct.hints.user`: :class:`Hints`, :class:`Point` and :class:`Stroke`, their checks, and
   :func:`to_tensors`: hints rendered as the network's inputs (ab_hint, mask, 513-d global hint).
-- :mod:`~tinct.hints.io`: hints from the command line and JSON files (points, palette, grid
-  image, reference image).
+- :mod:`~tinct.hints.io`: the one parser of hints as users write them: command-line strings and
+  the hints JSON of files and of the HTTP API (points, strokes, palette, grid, reference image).
 - :mod:`~tinct.hints.sampling`: hints taken from the ground truth, for training and the benchmark.
 - :mod:`~tinct.hints.levin`: Levin et al.'s colorization by optimization (a sparse solve), with a
   prior and an edge guide.
@@ -18,10 +18,10 @@ The history of what was tried and measured on this subsystem: ``docs/hints_histo
 """
 
 from tinct.hints.sampling import grid_hint_from_truth, sample_points, sample_training_hints
-from tinct.hints.user import (GRID_CELLS, HIST_BINS, MAX_PATCH, Hints, Point, auto_patch, check_point, check_rgb,
+from tinct.hints.user import (GRID_CELLS, HIST_BINS, MAX_PATCH, Hints, Point, Stroke, auto_patch, check_point, check_rgb,
                               global_from_histogram, palette_histogram, parse_color, reference_histogram, rgb_to_ab,
                               to_tensors)
 
-__all__ = ["GRID_CELLS", "HIST_BINS", "MAX_PATCH", "Hints", "Point", "auto_patch", "check_point", "check_rgb",
+__all__ = ["GRID_CELLS", "HIST_BINS", "MAX_PATCH", "Hints", "Point", "Stroke", "auto_patch", "check_point", "check_rgb",
            "global_from_histogram", "grid_hint_from_truth", "palette_histogram", "parse_color", "reference_histogram",
            "rgb_to_ab", "sample_points", "sample_training_hints", "to_tensors"]

@@ -1,15 +1,19 @@
 """Hints as users write them (command-line strings, a JSON file, a color-grid image) turned into
 :class:`tinct.hints.Hints`. Every malformed part is a one-line :class:`~tinct.errors.HintError`.
 
-JSON form (paths are relative to the JSON file)::
+The hints JSON, the one schema of ``tinct colorize --hints FILE``, the HTTP API's ``hints`` field
+and :func:`hints_from_dict` (paths are relative to the JSON file)::
 
     {"points": [{"x": 10, "y": 20, "color": "#ff0000", "size": 5}, "40,12,#00ff00"],
+     "strokes": [{"points": [[10, 20], [40, 22], [60, 30]], "color": "#2f5d2a", "width": 12}],
      "grid": "grid.png",
      "palette": [{"color": "#aa3300", "weight": 2}, "#3366ff"],
      "reference": "ref.jpg"}
 
+x, y and width are in pixels of the input image; a color is ``"#RRGGBB"`` or ``[r, g, b]``.
 ``grid`` may also be a list of rows of colors (null = no hint in that cell); ``palette`` may also
-be a CLI string such as ``"#aa3300:2,#3366ff"``.
+be a CLI string such as ``"#aa3300:2,#3366ff"``. Where no file may be read (the HTTP API:
+``base_dir=None``), ``grid`` must be rows of colors and the reference comes as an upload.
 """
 
 from __future__ import annotations
@@ -24,11 +28,15 @@ import numpy as np
 from PIL import Image
 
 from tinct.errors import HintError, ImageError
-from tinct.hints.user import GRID_CELLS, Hints, Point, parse_color
+from tinct.hints.user import GRID_CELLS, MAX_STROKE_POINTS, Hints, Point, Stroke, parse_color
 
 POINT_FORMAT = "X,Y,#RRGGBB[,SIZE]"
-HINT_KEYS = ("points", "grid", "palette", "reference")
+HINT_KEYS = ("points", "strokes", "grid", "palette", "reference")
 POINT_KEYS = ("x", "y", "color", "size")
+STROKE_KEYS = ("points", "color", "width")
+MAX_POINTS = 1000  # point hints in one document
+MAX_STROKES = 200
+MAX_PALETTE = 64
 
 
 def _number(value: Any, what: str) -> float:
@@ -45,6 +53,8 @@ def _coord(value: Any, what: str) -> float:
 
 
 def _size(value: Any, what: str) -> int:
+    if value is None:
+        return 0  # automatic
     if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
             or value != int(value)):
         raise HintError(f"{what} must be a whole number of pixels, got {value!r}")
@@ -169,6 +179,37 @@ def _points_from(value: Any) -> list[Point]:
     return points
 
 
+def _strokes_from(value: Any) -> list[Stroke]:
+    if not isinstance(value, list):
+        raise HintError("strokes: expected a list")
+    if len(value) > MAX_STROKES:
+        raise HintError(f"strokes: at most {MAX_STROKES} strokes, got {len(value)}")
+    strokes = []
+    for i, item in enumerate(value):
+        what = f"strokes[{i}]"
+        if not isinstance(item, dict):
+            raise HintError(f'{what}: expected {{"points": [[x, y], ...], "color": "#RRGGBB", "width": W}}')
+        unknown = sorted(set(item) - set(STROKE_KEYS))
+        if unknown:
+            raise HintError(f"{what}: unknown key {unknown[0]!r} (expected {', '.join(STROKE_KEYS)})")
+        for key in ("points", "color"):
+            if key not in item:
+                raise HintError(f"{what}: missing {key!r}")
+        pts = item["points"]
+        if not isinstance(pts, list) or not 1 <= len(pts) <= MAX_STROKE_POINTS:
+            raise HintError(f"{what}.points: expected 1 to {MAX_STROKE_POINTS} [x, y] pairs")
+        coords = []
+        for j, pt in enumerate(pts):
+            if not isinstance(pt, list) or len(pt) != 2:
+                raise HintError(f"{what}.points[{j}]: expected [x, y], got {pt!r}"[:200])
+            coords.append((_coord(pt[0], f"{what}.points[{j}].x"), _coord(pt[1], f"{what}.points[{j}].y")))
+        width = _number(item.get("width", 8), f"{what}.width")
+        if width <= 0:
+            raise HintError(f"{what}.width must be above 0, got {width:g}")
+        strokes.append(Stroke(points=tuple(coords), rgb=_color(item["color"], f"{what}.color"), width=width))
+    return strokes
+
+
 def _palette_from(value: Any) -> list[tuple[tuple[int, int, int], float]]:
     if isinstance(value, str):
         return parse_palette(value)
@@ -211,26 +252,45 @@ def load_reference(path: str | os.PathLike) -> np.ndarray:
         raise HintError(f"reference image: {exc}") from None
 
 
-def hints_from_dict(d: Any, base_dir: str | os.PathLike = ".") -> Hints:
-    """A JSON-like dict (keys: points, grid, palette, reference) -> :class:`Hints`. Paths of the
-    grid and reference images are taken relative to ``base_dir``."""
+def hints_from_dict(d: Any, base_dir: str | os.PathLike | None = ".") -> Hints:
+    """The hints JSON (see the module docstring) -> :class:`Hints`. Paths of the grid and reference
+    images are taken relative to ``base_dir``; with ``base_dir=None`` no file is read (the HTTP
+    API): a path is refused with a line saying what to send instead."""
     if not isinstance(d, dict):
         raise HintError(f"hints: expected an object with keys {', '.join(HINT_KEYS)}")
-    unknown = sorted(set(d) - set(HINT_KEYS))
+    keys = HINT_KEYS if base_dir is not None else tuple(k for k in HINT_KEYS if k != "reference")
+    unknown = sorted(set(d) - set(keys))
     if unknown:
-        raise HintError(f"hints: unknown key {unknown[0]!r} (expected {', '.join(HINT_KEYS)})")
-    base = Path(base_dir)
+        extra = " (send the reference image as its own upload)" if unknown[0] == "reference" else ""
+        raise HintError(f"hints: unknown key {unknown[0]!r} (expected {', '.join(keys)}){extra}")
     hints = Hints()
     if d.get("points") is not None:
         hints.points = _points_from(d["points"])
+        if len(hints.points) > MAX_POINTS:
+            raise HintError(f"points: at most {MAX_POINTS} point hints, got {len(hints.points)}")
+    if d.get("strokes") is not None:
+        hints.strokes = _strokes_from(d["strokes"])
     if d.get("grid") is not None:
         grid = d["grid"]
-        hints.grid = load_grid(_path(grid, base, "grid")) if isinstance(grid, str) else _grid_from_list(grid)
+        if isinstance(grid, str) and base_dir is None:
+            raise HintError("grid: send the 14x14 grid as rows of colors here, not a file path")
+        hints.grid = load_grid(_path(grid, Path(base_dir), "grid")) if isinstance(grid, str) else _grid_from_list(grid)
     if d.get("palette") is not None:
         hints.palette = _palette_from(d["palette"])
+        if len(hints.palette) > MAX_PALETTE:
+            raise HintError(f"palette: at most {MAX_PALETTE} colors, got {len(hints.palette)}")
     if d.get("reference") is not None:
-        hints.reference = load_reference(_path(d["reference"], base, "reference"))
+        hints.reference = load_reference(_path(d["reference"], Path(base_dir), "reference"))
     return hints
+
+
+def hints_from_json(text: str) -> Hints:
+    """The hints JSON as text, with no file access (the HTTP API's ``hints`` field)."""
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError, UnicodeDecodeError):
+        raise HintError("hints are not valid JSON") from None
+    return hints_from_dict(data, None)
 
 
 def load_hints_json(path: str | os.PathLike) -> Hints:
@@ -252,7 +312,7 @@ def load_hints_json(path: str | os.PathLike) -> Hints:
 
 def merge_hints(base: Hints, extra: Hints) -> Hints:
     """``base`` with ``extra`` on top: points are added, grid/palette/reference replaced."""
-    return Hints(points=[*base.points, *extra.points],
+    return Hints(points=[*base.points, *extra.points], strokes=[*base.strokes, *extra.strokes],
                  grid=extra.grid if extra.grid is not None else base.grid,
                  palette=extra.palette if extra.palette else base.palette,
                  reference=extra.reference if extra.reference is not None else base.reference)

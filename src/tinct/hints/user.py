@@ -5,7 +5,9 @@ image), checked, and rendered into the explicit inputs of a hint network (Zhang 
 "given" flag.
 
 Point hints give (x, y) in the pixels of the full-resolution input and a color whose chroma (ab) is
-used; the image keeps its own lightness. The 14x14 color grid of the artistic-colorization report
+used; the image keeps its own lightness. A stroke is a brush line of one color through a list of
+such points, ``width`` pixels wide: every working-size pixel it covers is a hint pixel, as if the
+user had clicked all along it. The 14x14 color grid of the artistic-colorization report
 is a coarse color layout: each cell's color becomes a patch hint at the cell's center. Every
 function is pure.
 """
@@ -25,6 +27,8 @@ from tinct.errors import HintError
 GRID_CELLS = 14
 HIST_BINS = 8  # per channel: 512 bins
 MAX_PATCH = 64  # largest point-hint patch side, in working-size pixels
+MAX_STROKE_POINTS = 10_000  # points of one stroke
+MAX_STROKE_WIDTH = 500.0  # pixels of the full-resolution image
 
 
 @dataclass(frozen=True)
@@ -35,17 +39,26 @@ class Point:
     size: int = 0  # patch side in working-size pixels; 0 = automatic (about 1/64 of the longer side)
 
 
+@dataclass(frozen=True)
+class Stroke:
+    points: tuple[tuple[float, float], ...]  # (x, y) in the full-resolution image's pixels, in drawing order
+    rgb: tuple[int, int, int]
+    width: float = 8.0  # brush width in full-resolution pixels (at least one working-size pixel is painted)
+
+
 @dataclass
 class Hints:
     """Everything a user can say about the colors they want. All parts are optional."""
 
     points: list[Point] = field(default_factory=list)
+    strokes: list[Stroke] = field(default_factory=list)
     grid: np.ndarray | None = None  # (g, g, 3) uint8 colors or (g, g, 4) with alpha 0 = no hint
     palette: list[tuple[tuple[int, int, int], float]] | None = None  # [(rgb, weight), ...]
     reference: np.ndarray | None = None  # HxWx3 uint8 reference image
 
     def is_empty(self) -> bool:
-        return not self.points and self.grid is None and not self.palette and self.reference is None
+        return (not self.points and not self.strokes and self.grid is None and not self.palette
+                and self.reference is None)
 
     @property
     def has_global(self) -> bool:
@@ -101,6 +114,49 @@ def check_point(p: Point, full_hw: tuple[int, int]) -> None:
     check_rgb(p.rgb)
     if isinstance(p.size, bool) or not isinstance(p.size, (int, np.integer)) or not 0 <= p.size <= MAX_PATCH:
         raise HintError(f"hint patch size must be an integer 0-{MAX_PATCH}, got {p.size!r}")
+
+
+def check_stroke(st: Stroke, full_hw: tuple[int, int]) -> None:
+    """A stroke's numbers: 1 to :data:`MAX_STROKE_POINTS` points inside the image, a valid color,
+    a width above 0 and at most :data:`MAX_STROKE_WIDTH`."""
+    if not isinstance(st, Stroke):
+        raise HintError(f"strokes must be tinct.hints.Stroke, got {type(st).__name__}")
+    if not isinstance(st.points, (list, tuple)) or not 1 <= len(st.points) <= MAX_STROKE_POINTS:
+        n = len(st.points) if isinstance(st.points, (list, tuple)) else st.points
+        raise HintError(f"a stroke has 1 to {MAX_STROKE_POINTS} points, got {n!r}")
+    fh, fw = full_hw
+    for i, pt in enumerate(st.points):
+        if not isinstance(pt, (list, tuple)) or len(pt) != 2:
+            raise HintError(f"stroke point {i} must be (x, y), got {pt!r}")
+        x, y = _number(pt[0], "stroke x"), _number(pt[1], "stroke y")
+        if not (0 <= x < fw and 0 <= y < fh):
+            raise HintError(f"stroke point ({x:g}, {y:g}) lies outside the {fw}x{fh} image")
+    check_rgb(st.rgb)
+    width = _number(st.width, "stroke width")
+    if not 0 < width <= MAX_STROKE_WIDTH:
+        raise HintError(f"stroke width must be above 0 and at most {MAX_STROKE_WIDTH:g} pixels, got {width:g}")
+
+
+def _paint_stroke(ab_hint: torch.Tensor, mask: torch.Tensor, st: Stroke, sy: float, sx: float) -> None:
+    """Rasterize a stroke at the working size (OpenCV's anti-aliasing off: a pixel is in or out)."""
+    import cv2
+
+    h, w = mask.shape[-2:]
+    layer = np.zeros((h, w), np.uint8)
+    shift = 4  # sub-pixel precision of the polyline's vertices
+    pts = np.array([[(x + 0.5) * sx * 16 - 8, (y + 0.5) * sy * 16 - 8] for x, y in st.points], np.float64)
+    pts = np.round(pts).astype(np.int32).reshape(-1, 1, 2)
+    thickness = max(1, round(float(st.width) * min(sy, sx)))
+    if len(pts) == 1:
+        cv2.circle(layer, tuple(int(v) for v in pts[0, 0]), (thickness // 2) << shift, 1, -1, cv2.LINE_8, shift)
+    else:
+        cv2.polylines(layer, [pts], False, 1, thickness, cv2.LINE_8, shift)
+    if not layer.any():  # thinner than a pixel: its first point's pixel at least
+        x, y = st.points[0]
+        layer[min(h - 1, int((y + 0.5) * sy)), min(w - 1, int((x + 0.5) * sx))] = 1
+    on = torch.from_numpy(layer.astype(bool))
+    ab_hint[0, :, on] = rgb_to_ab(st.rgb).view(2, 1)
+    mask[0, 0, on] = 1.0
 
 
 def rgb_to_ab(rgb: tuple[int, int, int] | np.ndarray) -> torch.Tensor:
@@ -180,6 +236,9 @@ def to_tensors(hints: Hints | None, full_hw: tuple[int, int], work_hw: tuple[int
         check_point(p, full_hw)
         # the center of full-resolution pixel (x, y) is (x + 0.5, y + 0.5)
         _paint(ab_hint, mask, (p.y + 0.5) * sy, (p.x + 0.5) * sx, p.size or auto_patch(work_hw), rgb_to_ab(p.rgb))
+    for st in hints.strokes:
+        check_stroke(st, full_hw)
+        _paint_stroke(ab_hint, mask, st, sy, sx)
     if hints.grid is not None:
         g = np.asarray(hints.grid)
         if g.ndim != 3 or g.shape[2] not in (3, 4):
