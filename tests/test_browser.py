@@ -631,3 +631,31 @@ def test_where_tinct_is_unsure_and_suggested_colors(page, server):
     page.click("#undo")  # the swatch was one undoable edit
     assert page.locator("#hint-list input[type=color]").input_value() == before
     assert not page.errors
+
+
+def test_a_brush_stroke_is_drawn_undone_and_sent(page, server):
+    upload(page, png_bytes(photo(120, 90)))
+    wait_result(page, 1)
+    first = canvas_pixels(page)
+    page.check("#brush-toggle")
+    box = page.locator("#viewer").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.9, box["y"] + box["height"] * 0.35, steps=8)
+    page.mouse.up()
+    assert page.locator("[data-testid='stroke']").count() == 1  # one drag, one stroke
+    assert page.locator("[data-testid='hint-marker']").count() == 0  # and no point hint
+    page.click("#undo")
+    assert page.locator("[data-testid='stroke']").count() == 0
+    page.click("#redo")
+    assert page.locator("[data-testid='stroke']").count() == 1
+    page.click("#recolorize")
+    wait_result(page, 2)
+    sent = server[1].bodies[-1]
+    doc = json.loads(sent.split(b'name="hints"')[1].split(b"\r\n\r\n", 1)[1].split(b"\r\n--", 1)[0])
+    (stroke,) = doc["strokes"]
+    assert len(stroke["points"]) >= 3 and stroke["width"] >= 1 and stroke["color"] == page.locator("#hint-color").input_value()
+    xs = [p[0] for p in stroke["points"]]
+    assert 66 <= min(xs) <= 76 and max(xs) >= 100  # from 60 % to 90 % of the 120-pixel width
+    assert not np.array_equal(canvas_pixels(page), first)
+    assert not page.errors

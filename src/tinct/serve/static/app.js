@@ -22,7 +22,8 @@
     refChip: $("reference-chip"), refThumb: $("reference-thumb"), refName: $("reference-name"),
     refRemove: $("reference-remove"), format: $("download-format"), quality: $("download-quality"),
     unsure: $("unsure-canvas"), unsureToggle: $("unsure-toggle"), suggestions: $("suggestions"),
-    swatches: $("suggestion-swatches"),
+    swatches: $("suggestion-swatches"), brush: $("brush-toggle"), brushWidth: $("brush-width"),
+    brushWidthOut: $("brush-width-out"),
   };
   const VIEWS = ["slider", "side", "after"];
   const MAX_ZOOM = 8;
@@ -37,6 +38,7 @@
     file: null,            // the uploaded File
     result: null,          // {width, height, pixels: ImageData, model, millis}
     hints: [],             // [{x, y, color}] in the image's pixels
+    strokes: [],           // [{points: [[x, y], ...], color, width}] brush strokes, in the image's pixels
     reference: null,       // a File whose colors guide the result (palette / reference hint)
     position: 50,          // slider, percent of the width showing the original
     request: null,         // AbortController of the request in flight
@@ -50,6 +52,7 @@
     gesture: null,         // a pan or pinch in progress
     suppressClick: false,  // the click that ends a pan or a drag adds no hint
     unsureFor: -1,         // the result version whose confidence overlay is drawn
+    drawing: null,         // the brush stroke being drawn: {id, color, points, width}
     side: null,            // AbortController of the confidence or suggestion request in flight
   };
 
@@ -306,6 +309,13 @@
     setStatus(state.result ? "Cancelled; the picture shown is unchanged." : "Cancelled.");
   });
 
+  // The hints JSON (tinct.hints.io's schema, the CLI's --hints file): points, and strokes when there are any.
+  function hintsJSON() {
+    const doc = { points: state.hints.map((h) => ({ x: h.x, y: h.y, color: h.color })) };
+    if (state.strokes.length) doc.strokes = state.strokes.map((s) => ({ points: s.points, color: s.color, width: s.width }));
+    return JSON.stringify(doc);
+  }
+
   // The form fields of the picture as shown (image, model, working size, hints, reference): what
   // /colorize made it from, and what /confidence and /suggest are asked about.
   function shownForm() {
@@ -314,9 +324,7 @@
     form.append("image", state.file, state.file.name || "image");
     if (el.model.value) form.append("model", el.model.value);
     if (el.render.value) form.append("render_size", el.render.value);
-    if (state.hints.length && model && model.hints) {
-      form.append("hints", JSON.stringify({ points: state.hints.map((h) => ({ x: h.x, y: h.y, color: h.color })) }));
-    }
+    if ((state.hints.length || state.strokes.length) && model && model.hints) form.append("hints", hintsJSON());
     if (state.reference && model && model.hints) form.append("reference", state.reference, state.reference.name || "reference");
     return form;
   }
@@ -422,9 +430,7 @@
     form.append("image", image, image.name || "image");
     if (el.model.value) form.append("model", el.model.value);
     if (el.render.value) form.append("render_size", el.render.value);
-    if (!fresh && state.hints.length && model && model.hints) {
-      form.append("hints", JSON.stringify({ points: state.hints.map((h) => ({ x: h.x, y: h.y, color: h.color })) }));
-    }
+    if (!fresh && (state.hints.length || state.strokes.length) && model && model.hints) form.append("hints", hintsJSON());
     if (state.reference && model && model.hints) {
       form.append("reference", state.reference, state.reference.name || "reference");
     }
@@ -447,6 +453,7 @@
       if (fresh) {
         state.file = image;
         state.hints = [];
+        state.strokes = [];
         state.past = [];
         state.future = [];
       }
@@ -647,7 +654,7 @@
   function updateButtons() {
     const busy = el.viewer.classList.contains("busy");
     el.recolorize.disabled = !state.file || busy;
-    el.clearHints.disabled = state.hints.length === 0;
+    el.clearHints.disabled = state.hints.length === 0 && state.strokes.length === 0;
     el.download.disabled = !state.result;
     el.collage.disabled = !state.result;
     el.tbRecolorize.disabled = el.recolorize.disabled;
@@ -696,7 +703,8 @@
   });
 
   // ---------------------------------------------------------------- undo / redo of hint edits
-  const snapshot = () => state.hints.map((h) => ({ ...h }));
+  const snapshot = () => ({ hints: state.hints.map((h) => ({ ...h })), strokes: state.strokes.map((t) => ({ ...t })) });
+  const restore = (snap) => { state.hints = snap.hints; state.strokes = snap.strokes; };
   function edit(change) {  // every hint edit goes through here: one undo step each
     state.past.push(snapshot());
     if (state.past.length > 200) state.past.shift();
@@ -707,14 +715,14 @@
   function undo() {
     if (!state.past.length) return;
     state.future.push(snapshot());
-    state.hints = state.past.pop();
+    restore(state.past.pop());
     renderHints();
     setStatus("Undone. Press “Recolorize” to see it.");
   }
   function redo() {
     if (!state.future.length) return;
     state.past.push(snapshot());
-    state.hints = state.future.pop();
+    restore(state.future.pop());
     renderHints();
     setStatus("Redone. Press “Recolorize” to see it.");
   }
@@ -782,6 +790,51 @@
   }, { passive: false });
 
   // one pointer drags the zoomed picture; two pinch
+  // ---------------------------------------------------------------- the brush: strokes of the hint color
+  el.brushWidth.addEventListener("input", () => { el.brushWidthOut.textContent = `${el.brushWidth.value} px`; });
+  el.brush.addEventListener("change", () => {
+    el.viewer.classList.toggle("brushing", el.brush.checked);
+    if (el.brush.checked) setStatus("Brush on: drag across an area to paint it the hint color.");
+  });
+  el.viewer.addEventListener("pointerdown", (e) => {
+    if (!el.brush.checked || !state.result || e.button !== 0 || e.target.closest(".handle, .hint-marker")) return;
+    if (!hintsAllowed()) return;
+    const p = imagePoint(e.clientX, e.clientY);
+    if (!p) return;
+    e.preventDefault();
+    e.stopImmediatePropagation();  // no pan, pinch or slide while painting
+    el.viewer.setPointerCapture(e.pointerId);
+    const { width, height } = state.result;
+    const scale = width / el.after.getBoundingClientRect().width;  // screen to image pixels
+    state.drawing = { id: e.pointerId, color: el.hintColor.value, points: [[p.x, p.y]],
+      width: Math.max(1, Math.round(Number(el.brushWidth.value) * scale)), size: [width, height] };
+  }, true);
+  el.viewer.addEventListener("pointermove", (e) => {
+    const d = state.drawing;
+    if (!d || d.id !== e.pointerId) return;
+    e.stopImmediatePropagation();
+    const p = imagePoint(e.clientX, e.clientY);
+    if (!p) return;
+    const [lx, ly] = d.points[d.points.length - 1];
+    if (Math.hypot(p.x - lx, p.y - ly) < 2 || d.points.length >= 5000) return;
+    d.points.push([p.x, p.y]);
+    const layer = el.markers.querySelector("svg.strokes");
+    if (layer) layer.replaceWith(strokeLayer(d));
+  }, true);
+  function endStroke(e) {
+    const d = state.drawing;
+    if (!d || d.id !== e.pointerId) return;
+    e.stopImmediatePropagation();
+    state.drawing = null;
+    state.suppressClick = true;  // the click that ends a stroke adds no point
+    if (e.type === "pointercancel") { renderHints(); return; }
+    edit(() => state.strokes.push({ points: d.points, color: d.color, width: d.width }));
+    setStatus(`Stroke ${state.strokes.length} painted (${d.points.length} points, ${d.width} px wide). ` +
+      "Press “Recolorize” to use it.");
+  }
+  el.viewer.addEventListener("pointerup", endStroke, true);
+  el.viewer.addEventListener("pointercancel", endStroke, true);
+
   el.viewer.addEventListener("pointerdown", (e) => {
     if (!state.result || e.target.closest(".handle, .hint-marker")) return;
     state.pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
@@ -843,9 +896,27 @@
     e.preventDefault();
   });
 
+  const SVG = "http://www.w3.org/2000/svg";
+  function strokeLayer(extra = null) {  // the strokes (and the one being drawn) as SVG over the picture
+    const { width, height } = state.result || { width: 1, height: 1 };
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("class", "strokes");
+    svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    svg.setAttribute("preserveAspectRatio", "none");
+    for (const s of extra ? [...state.strokes, extra] : state.strokes) {
+      const line = document.createElementNS(SVG, "polyline");
+      line.setAttribute("points", s.points.map(([x, y]) => `${x + 0.5},${y + 0.5}`).join(" "));
+      line.setAttribute("stroke", s.color);
+      line.setAttribute("stroke-width", String(s.width));
+      line.dataset.testid = "stroke";
+      svg.append(line);
+    }
+    return svg;
+  }
+
   function renderHints() {
     const { width, height } = state.result || { width: 1, height: 1 };
-    el.markers.replaceChildren(...state.hints.map((h, i) => {
+    el.markers.replaceChildren(strokeLayer(), ...state.hints.map((h, i) => {
       const m = document.createElement("div");
       m.className = "hint-marker";
       m.dataset.testid = "hint-marker";
@@ -889,7 +960,7 @@
   }
 
   function renderMarkersOnly() {
-    [...el.markers.children].forEach((m, i) => { m.style.background = state.hints[i].color; });
+    [...el.markers.querySelectorAll(".hint-marker")].forEach((m, i) => { m.style.background = state.hints[i].color; });
   }
 
   // drag a hint's dot to move the hint (one undo step per drag)
@@ -931,7 +1002,7 @@
   }
 
   el.clearHints.addEventListener("click", () => {
-    if (state.hints.length) edit(() => { state.hints = []; });
+    if (state.hints.length || state.strokes.length) edit(() => { state.hints = []; state.strokes = []; });
   });
 
   // the reference image: shown as a thumbnail, kept for the next photo until removed
