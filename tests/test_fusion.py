@@ -511,7 +511,8 @@ def test_files_recording_the_retired_network_statistics_option(tmp_path):
 def test_a_confined_lone_point_changes_little_far_from_it():
     """With ``confine``, one point's change fades with the distance from it (and its reach): far
     away the output is the network's, near it the point's color; plain Levin (which paints the
-    whole picture) gets no say far off. Two points are left as fused; hint pixels keep their color."""
+    whole picture) gets no say far off. Two or three points are each confined the same way; four
+    or more are left as fused; hint pixels keep their color."""
     l, ab_hint, mask = _inputs()
     l = torch.zeros_like(l)  # flat: nothing stops the propagations
     net = torch.full((1, 2, 64, 64), -0.3)
@@ -532,7 +533,17 @@ def test_a_confined_lone_point_changes_little_far_from_it():
     hint2 = ab_hint.clone()
     hint2[:, 0, 50:54, 50:54] = 0.4
     with torch.no_grad():
-        assert torch.equal(loose(l, net, hint2, two, feats), tight(l, net, hint2, two, feats))
+        a2, b2 = loose(l, net, hint2, two, feats), tight(l, net, hint2, two, feats)
+    corner = (slice(50, 64), slice(0, 8))  # far from both points
+    assert float(change(b2)[corner].mean()) < 0.05 * float(change(a2)[corner].mean())
+    assert float(change(b2)[50:54, 44:50].mean()) > 0.3 * float(change(a2)[50:54, 44:50].mean())  # near the second
+    four = two.clone()
+    hint4 = hint2.clone()
+    for y, x in ((2, 56), (56, 2)):
+        four[:, :, y : y + 3, x : x + 3] = 1
+        hint4[:, 1, y : y + 3, x : x + 3] = -0.4
+    with torch.no_grad():
+        assert torch.equal(loose(l, net, hint4, four, feats), tight(l, net, hint4, four, feats))
     # a point that agrees with what the network saw may speak for the whole picture
     agreeing = HintFusion(confine=(0.2, 40.0))
     with torch.no_grad():

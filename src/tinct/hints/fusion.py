@@ -17,9 +17,9 @@ colors and mask, and the network's decoder features. With no hint pixel the stag
    ``fused = w_net net + w_prop prop + w_plain plain + w_match matched + 0.1 c``;
 5. the points win where they reach: ``out = r prop + (1 - r) fused`` with ``r = reach ** n`` for
    ``n`` points; hint pixels keep their color exactly;
-6. with ``confine`` = (falloff, agreement), a lone point is a local edit (:func:`confined`): its
-   change is kept to its reach and fades with the distance from it, unless its color is close to
-   what the network saw there (then it may correct the whole picture).
+6. with ``confine`` = (falloff, agreement), one to three points are local edits (:func:`confined`):
+   each point's change is kept to its reach and fades with the distance from it, unless its color
+   is close to what the network saw there (then it may correct the whole picture).
 
 Working sizes above :data:`MAX_PIXELS` are fused at a reduced size and upsampled. The stage is
 trained with the network frozen (:mod:`tinct.train.fusion`). What was tried on the way and
@@ -35,7 +35,7 @@ from torch import nn
 
 from tinct import color
 from tinct.hints.levin import affinity_weights, propagate_with_prior
-from tinct.hints.fit import count_points, fit_color_transform
+from tinct.hints.fit import count_points, fit_color_transform, hint_patches
 
 IN_CHANNELS = 1 + 2 + 2 + 2 + 1 + 3  # L, net ab, propagated ab, hint ab, mask, 3 hint densities
 GLOBAL_CHANNELS = 2  # plain Levin ab
@@ -159,33 +159,46 @@ def match_hints(features: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tenso
     return F.interpolate(out, size=size, mode="bilinear", align_corners=False).to(ab_hint.dtype)
 
 
+CONFINE_MAX_POINTS = 3  # up to this many points are each a local edit (more say something about the picture)
+
+
 def confined(net_ab: torch.Tensor, fused: torch.Tensor, reach: torch.Tensor, mask: torch.Tensor, ab_hint: torch.Tensor,
              falloff: float, agree: float = 0.0, seen_ab: torch.Tensor | None = None) -> torch.Tensor:
-    """A lone point is a local edit: for images with one hint patch, ``net + E (fused - net)`` with
-    the envelope ``E = s + (1 - s) reach exp(-(r / (falloff * shorter side))^2)``, ``r`` the
-    distance to the patch's center and ``reach`` the point's edge-aware reach. ``s`` is how far the
-    point may speak for the whole picture: ``exp(-(d / agree)^2)``, ``d`` the distance (CIE ab
-    units) between the point's color and the network's own color there (``seen_ab``: without the
-    point; default ``net_ab``), 0 when ``agree`` is 0. A point close to what the network saw (a
-    truer shade of it) may correct the whole picture's cast; one that contradicts it (a red coat
-    where the network saw gray) stays in its region and neighborhood. Two or more points are left
-    as fused (what they say about the picture is :mod:`tinct.hints.fit`'s to judge). Hint pixels
-    keep their color."""
+    """A few points are local edits: for images with 1 to :data:`CONFINE_MAX_POINTS` hint patches,
+    ``net + E (fused - net)`` with the envelope ``E = max over the points of s + (1 - s) reach
+    exp(-(r / (falloff * shorter side))^2)``, ``r`` the distance to that patch's center and
+    ``reach`` the points' edge-aware reach. ``s`` is how far a point may speak for the whole
+    picture: ``exp(-(d / agree)^2)``, ``d`` the distance (CIE ab units) between the point's color and
+    the network's own color there (``seen_ab``: without the points; default ``net_ab``), 0 when
+    ``agree`` is 0. A point close to what the network saw (a truer shade of it) may correct the
+    whole picture's cast; one that contradicts it (a red coat where the network saw gray) stays in
+    its region and neighborhood, and two or three unrelated corrections stay two or three local
+    edits. More points are left as fused (what they say about the picture is
+    :mod:`tinct.hints.fit`'s to judge). Hint pixels keep their color."""
+
     n = count_points(mask).flatten()
     out = fused.clone()
     h, w = mask.shape[-2:]
     yy = torch.arange(h, dtype=fused.dtype).view(h, 1)
     xx = torch.arange(w, dtype=fused.dtype).view(1, w)
     seen = net_ab if seen_ab is None else seen_ab
-    for i in (n == 1).nonzero().flatten().tolist():
+    for i in ((n >= 1) & (n <= CONFINE_MAX_POINTS)).nonzero().flatten().tolist():
         m = (mask[i, 0] > 0.5).to(fused.dtype)
-        total = m.sum()
-        cy, cx = (m * yy).sum() / total, (m * xx).sum() / total
-        env = reach[i, 0] * torch.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (falloff * min(h, w)) ** 2)
-        if agree > 0:
-            d = color.denormalize_ab(((ab_hint[i] - seen[i]) * m).sum(dim=(1, 2)) / total).norm()
-            share = torch.exp(-(d / agree) ** 2)
-            env = share + (1 - share) * env
+        labels, count = hint_patches(m.cpu().numpy() > 0.5)
+        labels = torch.from_numpy(labels)
+        env = torch.zeros(h, w, dtype=fused.dtype)
+        for k in range(1, max(count, 1) + 1):
+            mk = (labels == k).to(fused.dtype) if count else m
+            total = mk.sum()
+            if total <= 0:
+                continue
+            cy, cx = (mk * yy).sum() / total, (mk * xx).sum() / total
+            env_k = reach[i, 0] * torch.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (falloff * min(h, w)) ** 2)
+            if agree > 0:
+                d = color.denormalize_ab(((ab_hint[i] - seen[i]) * mk).sum(dim=(1, 2)) / total).norm()
+                share = torch.exp(-(d / agree) ** 2)
+                env_k = share + (1 - share) * env_k
+            env = torch.maximum(env, env_k)
         out[i] = torch.where(m > 0, fused[i], net_ab[i] + env * (fused[i] - net_ab[i]))
     return out
 
