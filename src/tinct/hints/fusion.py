@@ -302,6 +302,7 @@ class HintFusion(nn.Module):
         out = net_ab.clone()
         idx = has.nonzero().flatten()
         pick = lambda t: None if t is None else t[idx]  # noqa: E731
+        own = net_ab  # the network's colors before the points' global transform: a local edit's base
         if self.fit is not None:  # what the points say about the whole picture (tinct.hints.fit)
             net_ab = net_ab.clone()
             net_ab[idx] = fit_color_transform(net_ab[idx], ab_hint[idx], mask[idx], self.fit, l=l[idx], gate=True)
@@ -311,7 +312,7 @@ class HintFusion(nn.Module):
         fused = self.fuse(l[idx], net_ab[idx], prop, ab_hint[idx], mask[idx], plain, matched)
         fused = self.obeyed(fused, prop, reach, mask[idx])
         if self.confine is not None:
-            fused = confined(net_ab[idx], fused, reach, mask[idx], ab_hint[idx], *self.confine,
+            fused = confined(own[idx], fused, reach, mask[idx], ab_hint[idx], *self.confine,
                              seen_ab=pick(guide_ab))
         out[idx] = fused
         return out
