@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from tinct import color, losses
@@ -61,3 +62,11 @@ def test_colorfulness_matches_the_metric_and_the_hinge_only_pushes_faint_outputs
     assert float(loss.detach()) > 0 and float(faint.grad.abs().sum()) > 0
     vivid = (gray + 1.5 * (rgb - gray)).clamp(0, 1)
     assert float(losses.colorfulness_hinge(vivid, rgb, gray, 1.0)) == 0.0  # already as colorful: no push
+
+
+def test_cast_sees_a_tint_over_the_whole_picture_not_local_errors():
+    g = torch.Generator().manual_seed(1)
+    ab = torch.rand(2, 2, 8, 8, generator=g) - 0.5
+    swapped = ab.flip(-1)  # every pixel wrong, the picture's mean the same
+    assert float(losses.cast(swapped, ab)) < 1e-6
+    assert float(losses.cast(ab + torch.tensor([0.0, 0.1]).view(1, 2, 1, 1), ab)) == pytest.approx(0.1, abs=1e-6)

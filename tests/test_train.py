@@ -200,7 +200,7 @@ def test_validation_reports_the_cast_of_the_outputs():
 
 def test_colorfulness_options_train_and_the_checkpoint_table_is_a_csv(image_dir, tmp_path):
     res = train(_cfg(image_dir, tmp_path, model="effunet", model_kwargs={"pretrained": False, "width": 8},
-                     loss="l1+cls", hints=True, cf_weight=0.5, min_colorfulness=5.0))
+                     loss="l1+cls", hints=True, cf_weight=0.5, cast_weight=1.0, min_colorfulness=5.0))
     lines = (res.run_dir / "history.csv").read_text().splitlines()
     assert lines[0].startswith("epoch,step,") and "val_CF" in lines[0] and "val_dCF" in lines[0]
     assert len(lines) == 3 and lines[2].split(",")[1] == "4"
@@ -232,9 +232,11 @@ def test_too_gray_training_images_are_skipped(image_dir, tmp_path):
 
 
 def test_colorfulness_options_are_checked(image_dir, tmp_path, capsys):
-    for flag, value in (("--cf-weight", "-1"), ("--cf-enhance", "0.5"), ("--min-colorfulness", "nan")):
+    for flag, value in (("--cf-weight", "-1"), ("--cf-enhance", "0.5"), ("--min-colorfulness", "nan"),
+                        ("--cast-weight", "1e9")):
         assert main(["train", "--model", "cnn4", "--data", str(image_dir), "--out", str(tmp_path / "x"),
                      "--steps", "1", flag, value]) == 2
     err = capsys.readouterr().err
     assert "--cf-weight must be" in err and "--cf-enhance must be" in err and "--min-colorfulness must be" in err
+    assert "--cast-weight must be" in err
     assert "Traceback" not in err

@@ -76,6 +76,12 @@ def colorfulness_hinge(pred_rgb: torch.Tensor, target_rgb: torch.Tensor, gray_rg
     return ((goal - colorfulness(pred_rgb)).clamp(min=0) / 100.0).mean()
 
 
+def cast(pred_ab: torch.Tensor, target_ab: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of the L1 distance between each image's mean (normalized) ab and its
+    original's: a color cast over the whole picture, which per-pixel losses let average out."""
+    return (pred_ab.mean(dim=(2, 3)) - target_ab.mean(dim=(2, 3))).abs().sum(1).mean()
+
+
 # ---- GAN objectives. D outputs logits (vanilla) or critic scores (wgan-gp). ----
 def d_loss_vanilla(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
     """pix2pix discriminator loss, halved as in the reference implementation."""

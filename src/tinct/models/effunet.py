@@ -10,6 +10,8 @@ start at zero, so an untrained hint path leaves the automatic colorizer unchange
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -22,6 +24,9 @@ from tinct.models.efficientnet_lite import (
     efficientnet_lite0,
 )
 from tinct.registry import register_model
+
+
+GLOBAL_RATIO_LOG_CAP = math.log(4.0)  # a palette raises or lowers a color's odds at most 4x (before the exponent)
 
 
 @register_model(
@@ -66,8 +71,9 @@ class EffUNet(ColorNet):
         gives none (None: the pipeline's default; the network judges colors best near the scale it
         was trained at).
         ``global_prior``:
-        a palette or reference image also reweights the bin distribution by its colors, with this
-        exponent (0 = off), and the regression head is then left out of the decoding."""
+        a palette or reference image also reweights the bin distribution by its colors over the
+        colors the picture would have without it (their ratio per image, at most 4x either way), with
+        this exponent (0 = off), and the regression head is then left out of the decoding."""
         super().__init__()
         if fusion and not hints:
             raise ValueError("fusion needs hints=True")
@@ -144,7 +150,12 @@ class EffUNet(ColorNet):
             if global_hint is not None and self.global_prior > 0:
                 given = global_hint[:, -1:]  # rows without a histogram get a flat prior
                 prior = color.histogram_ab_prior(global_hint[:, :-1], self.bins)
-                out["log_prior"] = self.global_prior * given * prior.log()
+                # the wanted colors over the ones the picture would have: the picture's histogram
+                # moves toward the palette's, rather than toward its most common (grayish) colors
+                # (capped: a color the picture has no place for stays out of it)
+                seen = torch.softmax(out["logits"].float(), dim=1).mean(dim=(2, 3)).clamp(min=1e-6)
+                ratio = (prior.log() - seen.log()).clamp(-GLOBAL_RATIO_LOG_CAP, GLOBAL_RATIO_LOG_CAP)
+                out["log_prior"] = self.global_prior * given * ratio.to(out["logits"].dtype)
         return out, x4
 
     def decode(self, out: dict[str, torch.Tensor], temperature: float | None = None) -> torch.Tensor:

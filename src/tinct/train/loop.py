@@ -165,11 +165,12 @@ def train(cfg: TrainConfig) -> TrainResult:
     rec_kind, lam, gan_kind, gan_w = resolve_loss(cfg, spec)
     lab_out = getattr(spec.cls, "output_kind", "ab") == "lab"  # line art: drawings in, whole images out
     for name, value, low, high in (("--cf-weight", cfg.cf_weight, 0.0, 100.0), ("--cf-enhance", cfg.cf_enhance, 1.0, 3.0),
+                                   ("--cast-weight", cfg.cast_weight, 0.0, 100.0),
                                    ("--min-colorfulness", cfg.min_colorfulness, 0.0, 150.0)):
         if not (math.isfinite(value) and low <= value <= high):
             raise TinctError(f"{name} must be between {low:g} and {high:g}, got {value}")
-    if cfg.cf_weight > 0 and lab_out:
-        raise TinctError("--cf-weight is for networks that color a photo's lightness, not line art")
+    if (cfg.cf_weight > 0 or cfg.cast_weight > 0) and lab_out:
+        raise TinctError("--cf-weight and --cast-weight are for networks that color a photo's lightness, not line art")
     run = Path(cfg.out)
     run.mkdir(parents=True, exist_ok=True)
 
@@ -292,11 +293,15 @@ def train(cfg: TrainConfig) -> TrainResult:
             rec = losses.reconstruction(pred, ab, "l1" if rec_kind == "l1+cls" else rec_kind)
         if "cls" in rec_kind and not lab_out:
             rec = rec + cfg.cls_weight * losses.rebalanced_ce(out["logits"], ab, model.bins, weights)
-        if cfg.cf_weight > 0:  # the colorfulness hinge, on the decoding that ships
-            l_raw = color.denormalize_l(l)
-            pred_rgb = color.lab_to_rgb(torch.cat([l_raw, color.denormalize_ab(_full_ab(model, out, l.shape[-2:]))], 1))
-            gray_rgb = color.lab_to_rgb(torch.cat([l_raw, torch.zeros_like(ab)], 1))
-            aux = aux + cfg.cf_weight * losses.colorfulness_hinge(pred_rgb, rgb, gray_rgb, cfg.cf_enhance)
+        if cfg.cf_weight > 0 or cfg.cast_weight > 0:  # terms on the decoding that ships
+            shown = _full_ab(model, out, l.shape[-2:])
+            if cfg.cf_weight > 0:  # the colorfulness hinge
+                l_raw = color.denormalize_l(l)
+                pred_rgb = color.lab_to_rgb(torch.cat([l_raw, color.denormalize_ab(shown)], 1))
+                gray_rgb = color.lab_to_rgb(torch.cat([l_raw, torch.zeros_like(ab)], 1))
+                aux = aux + cfg.cf_weight * losses.colorfulness_hinge(pred_rgb, rgb, gray_rgb, cfg.cf_enhance)
+            if cfg.cast_weight > 0:
+                aux = aux + cfg.cast_weight * losses.cast(shown, ab)
         g_loss = lam * rec + aux
         if disc:
             for p in disc.parameters():

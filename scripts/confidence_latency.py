@@ -1,0 +1,54 @@
+"""What the confidence map and suggested colors cost: the median time of a colorization without
+and with ``confidence=True``, and of ``tinct.uncertainty.suggest``, at three photo sizes, the runs
+interleaved in one process so that both see the same machine.
+
+    python scripts/confidence_latency.py [--model photo] [--runs 7] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from tinct import uncertainty
+from tinct.pipeline import Colorizer, set_threads
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="photo")
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    set_threads(args.threads)
+    col = Colorizer(args.model)
+    rng = np.random.default_rng(0)
+    for w, h in ((512, 384), (1024, 768), (2048, 1536)):
+        yy, xx = np.mgrid[0:h, 0:w]
+        gray = ((np.sin(xx / 37.0) + np.cos(yy / 23.0)) * 50 + 128 + rng.normal(0, 6, (h, w))).clip(0, 255)
+        img = np.repeat(gray.astype(np.uint8)[:, :, None], 3, axis=2)
+        col(img), col(img, confidence=True)  # warm-up
+        plain, conf, sugg = [], [], []
+        for _ in range(args.runs):
+            t0 = time.perf_counter()
+            col(img)
+            t1 = time.perf_counter()
+            col(img, confidence=True)
+            t2 = time.perf_counter()
+            uncertainty.suggest(col, img, w // 3, h // 2)
+            t3 = time.perf_counter()
+            plain.append(t1 - t0)
+            conf.append(t2 - t1)
+            sugg.append(t3 - t2)
+        p, c, s = (float(np.median(v)) * 1000 for v in (plain, conf, sugg))
+        print(f"{w}x{h}: colorize {p:.0f} ms, with the confidence map {c:.0f} ms (+{100 * (c / p - 1):.1f} %), "
+              f"suggested colors at a point {s:.0f} ms ({s / p:.2f}x a colorization)")
+    return 0
+
+
+if __name__ == "__main__":
+    torch.set_grad_enabled(False)
+    raise SystemExit(main())
