@@ -14,7 +14,6 @@ to the full resolution when asked (``Colorizer(...)(image, confidence=True)``)."
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from tinct import color
 
@@ -33,13 +32,22 @@ def confidence(logits: torch.Tensor, bins: torch.Tensor, ab: torch.Tensor) -> to
     to the logits' size) under the network's distribution."""
     p = distribution(logits)
     ab = color.resize_ab(ab.float(), logits.shape[-2:])
-    d2 = ((ab[:, None] - bins.to(p)[None, :, :, None, None]) ** 2).sum(2)  # (N, Q, h, w)
+    b = bins.to(p)
+    # |ab - bin|^2 = |ab|^2 - 2 ab.bin + |bin|^2, without a (N, Q, 2, h, w) difference tensor
+    d2 = (ab**2).sum(1, keepdim=True) - 2 * torch.einsum("nchw,qc->nqhw", ab, b) + (b**2).sum(1)[None, :, None, None]
     return (p * (d2 <= RADIUS**2)).sum(1, keepdim=True).clamp_(0.0, 1.0)
 
 
 def upsample(conf: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
-    """A working-size confidence (N, 1, h, w) at ``hw`` (bilinear), as the colors are upsampled."""
-    return F.interpolate(conf, size=hw, mode="bilinear", align_corners=False).clamp_(0.0, 1.0)
+    """A working-size confidence (N, 1, h, w) at ``hw`` (bilinear, as the colors are upsampled;
+    OpenCV's kernel, the same numbers as ``F.interpolate(..., align_corners=False)``)."""
+    import cv2
+    import numpy as np
+
+    h, w = hw
+    planes = [cv2.resize(np.ascontiguousarray(c[0].float().numpy()), (w, h), interpolation=cv2.INTER_LINEAR)
+              for c in conf]
+    return torch.from_numpy(np.stack(planes)[:, None]).clamp_(0.0, 1.0)
 
 
 def suggestions(p: torch.Tensor, bins: torch.Tensor, k: int = 5) -> list[tuple[tuple[float, float], float]]:
