@@ -659,3 +659,29 @@ def test_a_brush_stroke_is_drawn_undone_and_sent(page, server):
     assert 66 <= min(xs) <= 76 and max(xs) >= 100  # from 60 % to 90 % of the 120-pixel width
     assert not np.array_equal(canvas_pixels(page), first)
     assert not page.errors
+
+
+def test_a_palette_of_weighted_colors_is_sent_and_kept(page, server):
+    upload(page, png_bytes(photo(120, 90)))
+    wait_result(page, 1)
+    first = canvas_pixels(page)
+    page.locator("#hint-color").fill("#1040e0")
+    page.click("#palette-add")
+    page.locator("#hint-color").fill("#e0a010")
+    page.click("#palette-add")
+    page.locator("#palette-list input[type=number]").nth(0).fill("3")
+    page.locator("#palette-list input[type=number]").nth(0).dispatch_event("change")
+    page.click("#recolorize")
+    wait_result(page, 2)
+    body = server[1].bodies[-1]
+    assert b'"palette":[{"color":"#1040e0","weight":3},{"color":"#e0a010","weight":1}]' in body
+    assert not np.array_equal(canvas_pixels(page), first)
+    for _ in range(6):
+        page.click("#palette-add")
+    assert page.locator("#palette-list li").count() == 8 and page.locator("#palette-add").is_disabled()
+    page.locator("#palette-list .remove").nth(7).click()
+    assert page.locator("#palette-list li").count() == 7
+    upload(page, png_bytes(photo(100, 80)), name="second.png")  # the palette stays for the next photo
+    wait_result(page, 3)
+    assert b'"palette":[{"color":"#1040e0","weight":3}' in server[1].bodies[-1]
+    assert not page.errors

@@ -23,8 +23,9 @@
     refRemove: $("reference-remove"), format: $("download-format"), quality: $("download-quality"),
     unsure: $("unsure-canvas"), unsureToggle: $("unsure-toggle"), suggestions: $("suggestions"),
     swatches: $("suggestion-swatches"), brush: $("brush-toggle"), brushWidth: $("brush-width"),
-    brushWidthOut: $("brush-width-out"),
+    brushWidthOut: $("brush-width-out"), paletteList: $("palette-list"), paletteAdd: $("palette-add"),
   };
+  const MAX_PALETTE = 8;
   const VIEWS = ["slider", "side", "after"];
   const MAX_ZOOM = 8;
   const COLLAGE_MAX = 4096;  // the collage's longer side, at most
@@ -39,6 +40,7 @@
     result: null,          // {width, height, pixels: ImageData, model, millis}
     hints: [],             // [{x, y, color}] in the image's pixels
     strokes: [],           // [{points: [[x, y], ...], color, width}] brush strokes, in the image's pixels
+    palette: [],           // [{color, weight}]: colors the whole picture should use, kept for the next photo
     reference: null,       // a File whose colors guide the result (palette / reference hint)
     position: 50,          // slider, percent of the width showing the original
     request: null,         // AbortController of the request in flight
@@ -309,10 +311,55 @@
     setStatus(state.result ? "Cancelled; the picture shown is unchanged." : "Cancelled.");
   });
 
+  function hasHints() {
+    return state.hints.length > 0 || state.strokes.length > 0 || state.palette.some((c) => c.weight > 0);
+  }
+
+  // ---------------------------------------------------------------- the palette
+  function renderPalette() {
+    el.paletteList.replaceChildren(...state.palette.map((c, i) => {
+      const li = document.createElement("li");
+      const pick = document.createElement("input");
+      pick.type = "color";
+      pick.value = c.color;
+      pick.setAttribute("aria-label", `Palette color ${i + 1}`);
+      pick.addEventListener("change", () => { state.palette[i].color = pick.value; });
+      const weight = document.createElement("input");
+      weight.type = "number";
+      weight.min = "0";
+      weight.max = "100";
+      weight.step = "0.5";
+      weight.value = String(c.weight);
+      weight.setAttribute("aria-label", `Weight of palette color ${i + 1}`);
+      weight.addEventListener("change", () => {
+        const v = Number(weight.value);
+        state.palette[i].weight = Number.isFinite(v) ? Math.min(100, Math.max(0, v)) : 1;
+        weight.value = String(state.palette[i].weight);
+      });
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "remove";
+      remove.textContent = "×";
+      remove.setAttribute("aria-label", `Remove palette color ${i + 1}`);
+      remove.addEventListener("click", () => { state.palette.splice(i, 1); renderPalette(); });
+      li.append(pick, weight, remove);
+      return li;
+    }));
+    el.paletteAdd.disabled = state.palette.length >= MAX_PALETTE;
+  }
+  el.paletteAdd.addEventListener("click", () => {
+    if (state.palette.length >= MAX_PALETTE) return;
+    state.palette.push({ color: el.hintColor.value, weight: 1 });
+    renderPalette();
+    setStatus("Palette color added. Press “Recolorize” to use it.");
+  });
+
   // The hints JSON (tinct.hints.io's schema, the CLI's --hints file): points, and strokes when there are any.
   function hintsJSON() {
     const doc = { points: state.hints.map((h) => ({ x: h.x, y: h.y, color: h.color })) };
     if (state.strokes.length) doc.strokes = state.strokes.map((s) => ({ points: s.points, color: s.color, width: s.width }));
+    const palette = state.palette.filter((c) => c.weight > 0);
+    if (palette.length) doc.palette = palette.map((c) => ({ color: c.color, weight: c.weight }));
     return JSON.stringify(doc);
   }
 
@@ -324,7 +371,7 @@
     form.append("image", state.file, state.file.name || "image");
     if (el.model.value) form.append("model", el.model.value);
     if (el.render.value) form.append("render_size", el.render.value);
-    if ((state.hints.length || state.strokes.length) && model && model.hints) form.append("hints", hintsJSON());
+    if (hasHints() && model && model.hints) form.append("hints", hintsJSON());
     if (state.reference && model && model.hints) form.append("reference", state.reference, state.reference.name || "reference");
     return form;
   }
@@ -430,7 +477,9 @@
     form.append("image", image, image.name || "image");
     if (el.model.value) form.append("model", el.model.value);
     if (el.render.value) form.append("render_size", el.render.value);
-    if (!fresh && (state.hints.length || state.strokes.length) && model && model.hints) form.append("hints", hintsJSON());
+    if (model && model.hints && (fresh ? state.palette.some((c) => c.weight > 0) : hasHints())) {
+      form.append("hints", fresh ? JSON.stringify({ palette: state.palette.filter((c) => c.weight > 0) }) : hintsJSON());
+    }
     if (state.reference && model && model.hints) {
       form.append("reference", state.reference, state.reference.name || "reference");
     }
