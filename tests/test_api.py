@@ -597,3 +597,15 @@ def test_models_without_a_distribution_say_so(model_paths, tmp_path):
         assert_error(r, 422, "no color distribution")
         assert_error(_post_to(c, "/api/v1/suggest", encoded(gray()), model="unet", x="1", y="1"), 422,
                      "no color distribution")
+
+
+def test_variants_endpoint(client):
+    import base64
+
+    r = _post_to(client, "/api/v1/variants", encoded(gray(64, 48)), n="3")
+    assert r.status_code == 200, r.text
+    urls = r.json()["variants"]
+    assert len(urls) == 3 and all(u.startswith("data:image/png;base64,") for u in urls)
+    first = Image.open(io.BytesIO(base64.b64decode(urls[0].split(",", 1)[1])))
+    assert first.size == (64, 48)
+    assert_error(_post_to(client, "/api/v1/variants", encoded(gray()), n="1000"), 422, "n must be")

@@ -109,3 +109,37 @@ def test_suggested_colors_at_a_point(photo, make_rgb):
                 {"x": 0, "y": 0, "k": 1000}):
         with pytest.raises(TinctError):
             uncertainty.suggest(photo, rgb, **{"k": 3, **bad})
+
+
+def test_variants_differ_where_unsure_and_agree_where_sure(photo):
+    rng = np.random.default_rng(2)
+    yy, xx = np.mgrid[0:96, 0:128]
+    gray = ((np.sin(xx / 9.0) + np.cos(yy / 7.0)) * 40 + 120 + rng.normal(0, 4, (96, 128))).clip(0, 255).astype(np.uint8)
+    gray = np.repeat(gray[:, :, None], 3, axis=2)
+    outs = uncertainty.variants(photo, gray, 4)
+    assert len(outs) == 4 and np.array_equal(outs[0], photo(gray))  # the first is the usual output
+    _, conf = photo(gray, confidence=True)
+    lab = [color.rgb_to_lab(torch.from_numpy(o).permute(2, 0, 1)[None].float() / 255)[0, 1:].numpy() for o in outs]
+    spread = np.mean([np.sqrt(((lab[0] - x) ** 2).sum(0)) for x in lab[1:]], axis=0)
+    unsure, sure = conf <= np.quantile(conf, 0.25), conf >= np.quantile(conf, 0.75)
+    assert spread[unsure].mean() > 1.5 * spread[sure].mean()
+    pil = uncertainty.variants(photo, Image.fromarray(gray), 2)
+    assert all(isinstance(p, Image.Image) for p in pil)
+    for bad in (0, 9, 2.5, True):
+        with pytest.raises(TinctError):
+            uncertainty.variants(photo, gray, bad)
+
+
+def test_cli_writes_the_alternatives_beside_the_output(tmp_path, make_rgb, capsys):
+    src = tmp_path / "old.png"
+    Image.fromarray(make_rgb(48, 64, seed=2)).convert("L").save(src)
+    out = tmp_path / "old_color.png"
+    assert main(["colorize", str(src), "-o", str(out), "--variants", "3"]) == 0
+    alts = [tmp_path / "old_color_alt1.png", tmp_path / "old_color_alt2.png"]
+    assert out.exists() and all(a.exists() for a in alts)
+    assert "2 alternatives" in capsys.readouterr().out
+    assert main(["colorize", str(src), "-o", str(tmp_path / "x.png"), "--variants", "1"]) == 2
+    assert main(["colorize", str(tmp_path), "-o", str(tmp_path / "d"), "--variants", "3"]) == 2
+    assert main(["colorize", str(src), "-o", str(out), "--variants", "3", "--overwrite"]) == 0
+    err = capsys.readouterr().err
+    assert "between 2 and 8" in err and "one input file" in err and "Traceback" not in err

@@ -70,6 +70,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--confidence", metavar="FILE.png",
                    help="also write where the model is unsure, for one input file: a grayscale PNG of the "
                         "output's size, white where the model is sure of the color, dark where it guesses")
+    p.add_argument("--variants", type=int, metavar="N",
+                   help="for one input file, also N-1 alternative colorizations beside the output (OUT_alt1, ...): "
+                        "they differ where the model is unsure, one color per region (2-8)")
     p.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads for torch (default: torch's)")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="worker processes, each with its own model and a share of the files (default 1); "
@@ -154,12 +157,14 @@ def run(args: argparse.Namespace) -> int:
             raise TinctError(f"{what}; use --overwrite to replace or --resume to skip")
     if args.confidence:
         _check_confidence_path(args, jobs)
+    if args.variants is not None:
+        _check_variants(args, jobs)
     if args.resume or args.overwrite:
         remove_job_temporaries(todo)
     skipped = len(jobs) - len(todo)
     counts = {"done": 0, "failed": 0}
     try:
-        if todo and args.confidence:
+        if todo and (args.confidence or args.variants):
             return _run_with_confidence(args, todo[0], hints)
         if todo:
             from tinct.batch.local import run_jobs
@@ -192,8 +197,23 @@ def _check_confidence_path(args: argparse.Namespace, jobs) -> None:
         raise TinctError(f"confidence map {path} already exists; use --overwrite to replace")
 
 
+def _variant_paths(args: argparse.Namespace, job) -> list:
+    return [job.out.with_name(f"{job.out.stem}_alt{i}{job.out.suffix}") for i in range(1, args.variants)]
+
+
+def _check_variants(args: argparse.Namespace, jobs) -> None:
+    """--variants: 2 to 8, one input file, no alternative written over an existing file."""
+    if not 2 <= args.variants <= 8:
+        raise TinctError(f"--variants must be between 2 and 8, got {args.variants}")
+    if len(jobs) != 1:
+        raise TinctError(f"--variants takes one input file, but {len(jobs)} inputs were given")
+    existing = [p for p in _variant_paths(args, jobs[0]) if p.exists()]
+    if existing and not args.overwrite:
+        raise TinctError(f"alternative {existing[0]} already exists; use --overwrite to replace")
+
+
 def _run_with_confidence(args: argparse.Namespace, job, hints) -> int:
-    """One file colorized with its confidence map, in one network pass."""
+    """One file colorized with its confidence map and/or its alternatives."""
     from pathlib import Path
 
     import numpy as np
@@ -208,11 +228,25 @@ def _run_with_confidence(args: argparse.Namespace, job, hints) -> int:
                           backend=args.backend, onnx_file=args.onnx)
     check_model_hints(colorizer, hints)
     img = load_image(job.src)
-    rgb, conf = colorizer(pixels(img, job), hints, confidence=True)
-    out = save_one(job, img, rgb, args.overwrite or args.resume, None if args.no_provenance else provenance_of(colorizer))
-    gray = np.round(conf * 255).astype(np.uint8)
-    save_image(Path(args.confidence), np.repeat(gray[:, :, None], 3, axis=2), None, overwrite=True)
+    mark = None if args.no_provenance else provenance_of(colorizer)
+    if args.variants:
+        from dataclasses import replace
+
+        from tinct.uncertainty import variants
+
+        alts = variants(colorizer, pixels(img, job), args.variants, hints)
+        for path, alt in zip(_variant_paths(args, job), alts[1:]):
+            save_one(replace(job, out=path), img, alt, True, mark)
+        rgb = alts[0]
+    if args.confidence:
+        rgb, conf = colorizer(pixels(img, job), hints, confidence=True)
+        gray = np.round(conf * 255).astype(np.uint8)
+        save_image(Path(args.confidence), np.repeat(gray[:, :, None], 3, axis=2), None, overwrite=True)
+    save_one(job, img, rgb, args.overwrite or args.resume, mark)
     if not args.quiet:
-        print(f"colorized 1, skipped 0, failed 0; confidence map {args.confidence} "
-              f"(mean {float(conf.mean()):.2f}, {100 * float((conf < 0.5).mean()):.0f} % of the pixels below 0.5)")
+        extra = f"; {args.variants - 1} alternatives beside it" if args.variants else ""
+        if args.confidence:
+            extra += (f"; confidence map {args.confidence} (mean {float(conf.mean()):.2f}, "
+                      f"{100 * float((conf < 0.5).mean()):.0f} % of the pixels below 0.5)")
+        print(f"colorized 1, skipped 0, failed 0{extra}")
     return 0

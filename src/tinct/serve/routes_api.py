@@ -210,6 +210,30 @@ async def suggest_colors(request: Request) -> dict:
                             for c, p in found]}
 
 
+def _variants_job(store: ModelStore, name: str, img, hints: Hints | None, opts: Options, reference, n: int):
+    """Runs in an inference thread: ``n`` colorizations (the first the usual one) as PNG data URLs."""
+    import base64
+
+    from tinct.uncertainty import variants
+
+    colorizer = store.get(name)
+    _check_distribution(colorizer)
+    outs = variants(colorizer, decode(img, deep=False)[:, :, :3], n, _with_reference(hints, reference), opts.render_size)
+    return ["data:image/png;base64," + base64.b64encode(encode(o, "png")[0]).decode("ascii") for o in outs]
+
+
+@router.post("/variants", summary="Several plausible colorizations", responses=ERRORS, openapi_extra=COLORIZE_BODY)
+async def alternatives(request: Request) -> dict:
+    """The form of `/colorize` plus `n` (2-8, default 4): `n` colorizations as PNG data URLs, the
+    first the usual one; the others differ where the model is unsure (one color per region) and
+    agree where it is sure."""
+    r = await _read(request, ("n",))
+    n = int_field(r.parts, "n", 2, 8) or 4
+    images = await _run(request, _variants_job, request.app.state.store, r.entry.name, r.img, r.hints, r.opts,
+                        r.reference, n)
+    return {"model": r.entry.name, "variants": images}
+
+
 @router.get("/models", response_model=ModelList, summary="The models this server offers")
 async def models(request: Request) -> ModelList:
     store: ModelStore = request.app.state.store

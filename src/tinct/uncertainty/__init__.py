@@ -7,12 +7,15 @@ calibrated distribution the cross-entropy trained).
   shown color is one guess among several (a sweater that could be red or blue).
 - :func:`suggestions`: the most likely distinct colors at one place, best first: the modes of the
   distribution there (bins merged within :data:`MERGE` ab units), each with its probability.
+- :func:`variants`: several plausible colorizations that differ where the model is unsure and
+  agree where it is sure, one color per region.
 
 The confidence costs one softmax over the working-size logits; the pipeline returns it upsampled
 to the full resolution when asked (``Colorizer(...)(image, confidence=True)``)."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from tinct import color
@@ -20,6 +23,7 @@ from tinct import color
 RADIUS = 15.0  # ab units: the shown color and its neighbours (bins are 10 apart; CIEDE2000 10 is about 10-15 ab)
 MERGE = 22.0  # ab units within which two bins are one suggestion
 MAX_SUGGESTIONS = 8
+MAX_VARIANTS = 8
 
 
 def distribution(logits: torch.Tensor) -> torch.Tensor:
@@ -102,3 +106,76 @@ def suggest(colorizer, image, x: float, y: float, k: int = 5, hints=None,
         r, g, bl = (round(float(c) * 255) for c in color.lab_to_rgb(lab)[0, :, 0, 0])
         out.append(((r, g, bl), prob))
     return out
+
+
+VARIANT_CLASSES = 8  # hue sectors a segment's leading color falls in (plus one for near-gray)
+GRAY_CHROMA = 8.0  # ab units: a leading color this close to gray is its own class
+VARIANT_POWER = 2.0  # a variant moves a region by doubt ** this: little where the model is fairly sure
+
+
+def _segments(p: torch.Tensor, bins: torch.Tensor) -> tuple[np.ndarray, int]:
+    """Regions of one image's distribution (Q, h, w) that lead with the same kind of color: each
+    pixel's most probable bin, classed by hue sector (or near-gray), split into connected regions.
+    One object the network sees as one color is one region."""
+    import cv2
+
+    lead = bins[p.argmax(0)]  # (h, w, 2)
+    hue = torch.atan2(lead[..., 1], lead[..., 0])
+    cls = ((hue + np.pi) / (2 * np.pi) * VARIANT_CLASSES).long().clamp_(0, VARIANT_CLASSES - 1) + 1
+    cls[lead.norm(dim=-1) < GRAY_CHROMA] = 0
+    cls = cls.numpy().astype(np.uint8)
+    labels = np.zeros(cls.shape, np.int32)
+    count = 0
+    for c in np.unique(cls):
+        n, lab = cv2.connectedComponents((cls == c).astype(np.uint8), connectivity=4)
+        labels[lab > 0] = lab[lab > 0] + count
+        count += n - 1
+    return labels, count
+
+
+def variants(colorizer, image, n: int = 4, hints=None, render_size: int | None = None) -> list:
+    """``n`` plausible colorizations of ``image`` (each the same kind as ``Colorizer`` returns): the
+    first is the colorizer's own output; in each other one, every region of the picture
+    (:func:`_segments`) takes another of its likely colors (:func:`suggestions` of the region's
+    mean distribution, the next one down for each variant), by as much as the model is unsure
+    there (1 - :func:`confidence`), so the variants differ where the model guesses and agree where
+    it is sure, one color per region. One network pass."""
+    from PIL import Image
+
+    from tinct.errors import TinctError
+    from tinct.imageio import as_rgb
+
+    if not colorizer.supports_confidence:
+        raise TinctError(f"model {colorizer.name!r} gives no color distribution, so no alternatives")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_VARIANTS:
+        raise TinctError(f"the number of variants must be an integer from 1 to {MAX_VARIANTS}, got {n!r}")
+    rgb, alpha = as_rgb(image)
+    extras: dict = {}
+    l_full, ab = colorizer.predict_l(colorizer.lightness(rgb), hints, render_size, extras)
+    logits, conf = extras["logits"], extras["confidence"]
+    p = distribution(logits)[0]
+    bins = colorizer.model.bins.float()
+    labels, count = _segments(p, bins)
+    lab_t = torch.from_numpy(labels)
+    low = color.resize_ab(ab, logits.shape[-2:])[0]  # the shown colors at the logits' size
+    doubt = (1 - conf[0, 0]).clamp(0, 1)
+    shifts = torch.zeros(n - 1, 2, *labels.shape)
+    for s in range(1, count + 1):
+        region = lab_t == s
+        modes = suggestions(p[:, region].mean(1), bins, k=min(MAX_SUGGESTIONS, n))
+        shown = low[:, region].mean(1)
+        for v in range(1, n):
+            target = torch.tensor(modes[v % len(modes)][0]) if len(modes) > 1 else shown
+            shifts[v - 1][:, region] = (target - shown)[:, None] * doubt[region][None] ** VARIANT_POWER
+    outs = []
+    for v in range(n):
+        ab_v = ab if v == 0 else ab + color.resize_ab(shifts[v - 1][None], ab.shape[-2:])
+        out = colorizer.finish(l_full.clone(), ab_v, depth=16 if rgb.dtype == np.uint16 else 8)
+        if isinstance(image, Image.Image):
+            img = Image.fromarray(out)
+            if alpha is not None:
+                img.putalpha(Image.fromarray(alpha))
+            outs.append(img)
+        else:
+            outs.append(np.dstack([out, alpha]) if alpha is not None else out)
+    return outs
