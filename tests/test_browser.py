@@ -125,7 +125,7 @@ def browser():
         b.close()
 
 
-def open_page(browser, server, **context):
+def open_page(browser, server, live: bool = False, **context):
     ctx = browser.new_context(accept_downloads=True, **context)
     page = ctx.new_page()
     page.set_default_timeout(30_000)
@@ -135,6 +135,8 @@ def open_page(browser, server, **context):
             and page.errors.append(m.text))
     page.goto(server[0] + "/")
     page.wait_for_selector("body[data-ready='true']")
+    if not live:  # these tests press Recolorize themselves; test_live_hints checks the live mode
+        page.evaluate("() => { const b = document.getElementById('live-toggle'); if (b.checked) b.click(); }")
     return page
 
 
@@ -685,3 +687,33 @@ def test_a_palette_of_weighted_colors_is_sent_and_kept(page, server):
     wait_result(page, 3)
     assert b'"palette":[{"color":"#1040e0","weight":3}' in server[1].bodies[-1]
     assert not page.errors
+
+
+def test_live_hints_recolor_without_recolorize_and_undo_updates_the_picture(browser, server):
+    page = open_page(browser, server, live=True, viewport={"width": 1200, "height": 850})
+    try:
+        assert page.locator("#live-toggle").is_checked()
+        upload(page, png_bytes(photo(120, 90)))
+        wait_result(page, 1)
+        first = canvas_pixels(page)
+        box = page.locator("#viewer").bounding_box()
+        page.locator("#hint-color").fill("#2050ff")
+        page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.25)
+        wait_result(page, 2)  # no Recolorize pressed
+        assert b'"points":[{"x":90,"y":22,"color":"#2050ff"}]' in server[1].bodies[-1]
+        hinted = canvas_pixels(page)
+        assert not np.array_equal(hinted, first)
+        page.click("#undo")
+        wait_result(page, 3)
+        assert b'name="hints"' not in server[1].bodies[-1]
+        assert np.array_equal(canvas_pixels(page), first)  # undo brings the picture back
+        # three quick edits make one request, not three
+        n = len(server[1].bodies)
+        for x in (0.7, 0.8, 0.9):
+            page.mouse.click(box["x"] + box["width"] * x, box["y"] + box["height"] * 0.25)
+        wait_result(page, 4)
+        time.sleep(1.0)
+        assert len(server[1].bodies) == n + 1 and page.locator("#viewer").get_attribute("data-result-version") == "4"
+        assert not page.errors
+    finally:
+        page.context.close()

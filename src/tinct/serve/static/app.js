@@ -23,9 +23,10 @@
     refRemove: $("reference-remove"), format: $("download-format"), quality: $("download-quality"),
     unsure: $("unsure-canvas"), unsureToggle: $("unsure-toggle"), suggestions: $("suggestions"),
     swatches: $("suggestion-swatches"), brush: $("brush-toggle"), brushWidth: $("brush-width"),
-    brushWidthOut: $("brush-width-out"), paletteList: $("palette-list"), paletteAdd: $("palette-add"),
+    brushWidthOut: $("brush-width-out"), live: $("live-toggle"), paletteList: $("palette-list"), paletteAdd: $("palette-add"),
   };
   const MAX_PALETTE = 8;
+  const LIVE_DELAY_MS = 450;  // hint edits this close together make one request
   const VIEWS = ["slider", "side", "after"];
   const MAX_ZOOM = 8;
   const COLLAGE_MAX = 4096;  // the collage's longer side, at most
@@ -760,20 +761,36 @@
     state.future = [];
     change();
     renderHints();
+    scheduleLive();
   }
+  // Live hints: a little after the last edit the picture is recolorized; a newer request cancels
+  // the one in flight (colorize aborts it), so the server never works for a picture nobody sees.
+  let liveTimer = 0;
+  function scheduleLive() {
+    if (!el.live.checked || !state.result || !state.file) return;
+    clearTimeout(liveTimer);
+    liveTimer = setTimeout(() => colorize(), LIVE_DELAY_MS);
+  }
+  el.live.addEventListener("change", () => {
+    try { localStorage.setItem("tinct.live", el.live.checked ? "on" : "off"); } catch (_) { /* private mode */ }
+    if (el.live.checked) scheduleLive();
+  });
+  try { if (localStorage.getItem("tinct.live") === "off") el.live.checked = false; } catch (_) { /* private mode */ }
   function undo() {
     if (!state.past.length) return;
     state.future.push(snapshot());
     restore(state.past.pop());
     renderHints();
-    setStatus("Undone. Press “Recolorize” to see it.");
+    setStatus(el.live.checked ? "Undone." : "Undone. Press “Recolorize” to see it.");
+    scheduleLive();
   }
   function redo() {
     if (!state.future.length) return;
     state.past.push(snapshot());
     restore(state.future.pop());
     renderHints();
-    setStatus("Redone. Press “Recolorize” to see it.");
+    setStatus(el.live.checked ? "Redone." : "Redone. Press “Recolorize” to see it.");
+    scheduleLive();
   }
   el.undo.addEventListener("click", undo);
   el.redo.addEventListener("click", redo);
@@ -991,7 +1008,7 @@
         state.hints[i].color = color.value;
         renderMarkersOnly();
       });
-      color.addEventListener("change", () => { recoloring = false; });
+      color.addEventListener("change", () => { recoloring = false; scheduleLive(); });
       const where = document.createElement("span");
       where.className = "where";
       where.textContent = `${i + 1}. at ${h.x}, ${h.y}`;
@@ -1040,7 +1057,8 @@
         state.past.push(start.before);
         state.future = [];
         renderHints();
-        setStatus(`Hint ${i + 1} moved to ${state.hints[i].x}, ${state.hints[i].y}. Press “Recolorize” to use it.`);
+        setStatus(`Hint ${i + 1} moved to ${state.hints[i].x}, ${state.hints[i].y}.`);
+        scheduleLive();
       }
       start = null;
       if (e.type === "pointerup") state.suppressClick = true;
