@@ -717,3 +717,22 @@ def test_live_hints_recolor_without_recolorize_and_undo_updates_the_picture(brow
         assert not page.errors
     finally:
         page.context.close()
+
+
+def test_more_options_shows_alternatives_and_one_becomes_the_result(page, server):
+    upload(page, png_bytes(photo(120, 90)))
+    wait_result(page, 1)
+    first = canvas_pixels(page)
+    page.click("#more-options")
+    page.wait_for_selector("#options:not([hidden]) [data-testid='option']")
+    options = page.locator("#options [data-testid='option']")
+    assert options.count() == 4
+    options.nth(2).click()
+    wait_result(page, 2)
+    chosen = canvas_pixels(page)
+    assert chosen.shape == first.shape and not np.array_equal(chosen, first)
+    assert options.nth(2).get_attribute("aria-pressed") == "true" and page.locator("#options").is_visible()
+    options.nth(0).click()  # the first option is the colorization shown before
+    wait_result(page, 3)
+    assert np.abs(canvas_pixels(page).astype(int) - first.astype(int)).max() <= 1
+    assert not page.errors

@@ -23,7 +23,7 @@
     refRemove: $("reference-remove"), format: $("download-format"), quality: $("download-quality"),
     unsure: $("unsure-canvas"), unsureToggle: $("unsure-toggle"), suggestions: $("suggestions"),
     swatches: $("suggestion-swatches"), brush: $("brush-toggle"), brushWidth: $("brush-width"),
-    brushWidthOut: $("brush-width-out"), live: $("live-toggle"), paletteList: $("palette-list"), paletteAdd: $("palette-add"),
+    brushWidthOut: $("brush-width-out"), live: $("live-toggle"), moreOptions: $("more-options"), options: $("options"), paletteList: $("palette-list"), paletteAdd: $("palette-add"),
   };
   const MAX_PALETTE = 8;
   const LIVE_DELAY_MS = 450;  // hint edits this close together make one request
@@ -427,6 +427,46 @@
   }
   el.unsureToggle.addEventListener("change", updateUnsure);
 
+  // ---------------------------------------------------------------- more options: other plausible colorizations
+  async function showOptions() {
+    if (!state.result || !state.file) return;
+    const controller = sideRequest();
+    const form = shownForm();
+    form.append("n", "4");
+    setStatus("Making other plausible colorizations…");
+    try {
+      const res = await fetch("/api/v1/variants", { method: "POST", body: form, signal: controller.signal });
+      if (!res.ok) throw new Error(await errorText(res));
+      const body = await res.json();
+      el.options.replaceChildren(...body.variants.map((url, i) => {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.dataset.testid = "option";
+        b.setAttribute("aria-pressed", String(i === 0));
+        b.setAttribute("aria-label", i === 0 ? "The colorization shown" : `Option ${i + 1}`);
+        const img = document.createElement("img");
+        img.src = url;
+        img.alt = i === 0 ? "the colorization shown" : `option ${i + 1}`;
+        b.append(img);
+        b.addEventListener("click", async () => {
+          await img.decode();  // the thumbnail holds the full picture (a data: URL; the page's policy allows images only)
+          const bitmap = await createImageBitmap(img);
+          state.choosingOption = true;  // the options stay up while one of them is shown
+          try { await showResult(bitmap, body.model, state.result.millis); } finally { state.choosingOption = false; }
+          el.options.querySelectorAll("button").forEach((o) => o.setAttribute("aria-pressed", String(o === b)));
+          setStatus(i === 0 ? "The first colorization is shown again." : `Option ${i + 1} is shown; a hint recolors from the first.`);
+        });
+        return b;
+      }));
+      el.options.hidden = false;
+      setStatus("Other plausible colorizations: they differ where tinct is unsure. Click one to show it.");
+    } catch (err) {
+      if (err.name === "AbortError") return;
+      showMessage(`could not make other options: ${err.message}`);
+    }
+  }
+  el.moreOptions.addEventListener("click", showOptions);
+
   // ---------------------------------------------------------------- suggested colors at a click
   async function suggestAt(index) {
     const hint = state.hints[index];
@@ -556,6 +596,7 @@
     setStatus(`${width}×${height} · model ${model} · ${millis} ms${ref}`);
     updateQuality();
     if (fresh) el.suggestions.hidden = true;
+    if (!state.choosingOption) el.options.hidden = true;
     updateUnsure();
   }
 
