@@ -70,18 +70,21 @@ class Recorder:
     def __init__(self, app):
         self.app = app
         self.bodies: list[bytes] = []
+        self.job_bodies: list[bytes] = []  # POST /api/v1/jobs
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"] != "/api/v1/colorize":
+        if scope["type"] != "http" or scope["path"] not in ("/api/v1/colorize", "/api/v1/jobs") \
+                or scope["method"] != "POST":
             return await self.app(scope, receive, send)
         chunks: list[bytes] = []
+        into = self.bodies if scope["path"] == "/api/v1/colorize" else self.job_bodies
 
         async def recording():
             message = await receive()
             if message["type"] == "http.request":
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body"):
-                    self.bodies.append(b"".join(chunks))
+                    into.append(b"".join(chunks))
             return message
 
         return await self.app(scope, recording, send)
@@ -735,4 +738,22 @@ def test_more_options_shows_alternatives_and_one_becomes_the_result(page, server
     options.nth(0).click()  # the first option is the colorization shown before
     wait_result(page, 3)
     assert np.abs(canvas_pixels(page).astype(int) - first.astype(int)).max() <= 1
+    assert not page.errors
+
+
+def test_an_album_job_takes_the_palette_and_the_reference(page, server):
+    page.locator("#hint-color").fill("#c04020")
+    page.click("#palette-add")
+    ref = np.zeros((40, 60, 3), np.uint8)
+    ref[..., 2] = 200
+    page.set_input_files("#reference-input", files=[{"name": "sea.png", "mimeType": "image/png", "buffer": png_bytes(ref)}])
+    page.set_input_files("#file-input", files=[{"name": f"p{i}.png", "mimeType": "image/png",
+                                                "buffer": png_bytes(photo(64, 48))} for i in range(2)])
+    deadline = time.monotonic() + 60
+    while "colorized" not in page.locator("#job-text").inner_text():
+        assert time.monotonic() < deadline, page.locator("#job-text").inner_text()
+        time.sleep(0.1)
+    body = server[1].job_bodies[-1]
+    assert b'name="hints"' in body and b'"palette":[{"color":"#c04020","weight":1}]' in body
+    assert b'name="reference"; filename="sea.png"' in body
     assert not page.errors

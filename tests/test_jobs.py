@@ -147,3 +147,39 @@ def test_a_restart_keeps_results_and_marks_interrupted_jobs(model, tmp_path):
         assert not (tmp_path / "jobs" / stuck).exists()
         got = client.get(done["result_url"])
         assert got.status_code == 200 and zipfile.ZipFile(io.BytesIO(got.content)).namelist()
+
+
+def test_one_look_for_the_whole_album(tmp_path):
+    torch.manual_seed(0)
+    path = save_model(create_model("effunet", pretrained=False, width=8, hints=True, global_prior=3.0),
+                      tmp_path / "hinted.safetensors")
+    files = [("images", (f"scan{i}.png", png(i), "image/png")) for i in range(2)]
+    palette = {"palette": [{"color": "#c04020", "weight": 2}, "#3060a0"]}
+    ref = io.BytesIO()
+    Image.fromarray(random_rgb(30, 30, seed=9)).save(ref, "PNG")
+    with TestClient(create_app(Settings(models=(str(path),), default_model="hinted", preload=False,
+                                        jobs_dir=str(tmp_path / "jobs"), torch_threads=1,
+                                        allowed_hosts=("testserver",)))) as client:
+        def run(extra):
+            r = client.post("/api/v1/jobs", files=files + extra)
+            assert r.status_code == 202, r.text
+            state = wait_done(client, r.json()["id"])
+            assert state["status"] == "done", state
+            z = zipfile.ZipFile(io.BytesIO(client.get(state["result_url"]).content))
+            return [np.asarray(Image.open(io.BytesIO(z.read(f"scan{i}-color.png")))) for i in range(2)]
+
+        plain = run([])
+        looked = run([("hints", (None, json.dumps(palette))), ("reference", ("ref.png", ref.getvalue(), "image/png"))])
+        assert all(not np.array_equal(a, b) for a, b in zip(plain, looked))  # every image took the look
+        from tinct.hints import Hints
+        from tinct.pipeline import Colorizer
+
+        col = Colorizer(path)
+        want = col.colorize_array(np.asarray(Image.open(io.BytesIO(png(1))).convert("RGB")),
+                                  Hints(palette=[((192, 64, 32), 2.0), ((48, 96, 160), 1.0)],
+                                        reference=np.asarray(Image.open(io.BytesIO(ref.getvalue())).convert("RGB"))))
+        assert np.array_equal(looked[1], want)
+        bad = client.post("/api/v1/jobs", files=files + [("hints", (None, '{"points": [{"x": 1, "y": 1, "color": "#ff0000"}]}'))])
+        assert bad.status_code == 400 and "palette only" in bad.json()["error"]
+        bad = client.post("/api/v1/jobs", files=files + [("reference", ("r.png", b"not an image" * 10, "image/png"))])
+        assert bad.status_code in (400, 415) and "reference image" in bad.json()["error"]

@@ -192,10 +192,24 @@ class JobRunner:
                           message=f"{len(res.damaged)} damaged frame(s) skipped" if res.damaged else "")
         return res.out
 
+    @staticmethod
+    def _album_hints(folder: Path):
+        """The job's one look for every image (palette and/or reference), or None."""
+        from tinct.hints import Hints
+        from tinct.hints.io import hints_from_dict, load_reference
+
+        hints = Hints()
+        if (folder / "palette.json").is_file():
+            hints = hints_from_dict(json.loads((folder / "palette.json").read_text()), None)
+        if (folder / "reference.img").is_file():
+            hints.reference = load_reference(folder / "reference.img")
+        return None if hints.is_empty() else hints
+
     def _images(self, job, colorizer, inputs: list[Path], folder: Path) -> Path:
         from tinct.imageio import load_image, save_image
 
         names = json.loads((folder / "names.json").read_text())
+        hints = self._album_hints(folder)
         out = folder / "result.zip"
         report, used = [], set()
         self.store.update(job["id"], total=len(inputs))
@@ -206,7 +220,7 @@ class JobRunner:
                 stem = Path(name).stem or f"image-{i}"
                 try:
                     img = load_image(src)
-                    rgb = colorizer.colorize_array(img.rgb, None, job["render_size"])
+                    rgb = colorizer.colorize_array(img.rgb, hints, job["render_size"])
                     ext = ".jpg" if (img.format == "JPEG" and img.alpha is None) else ".png"
                     arc = f"{stem}-color{ext}"
                     k = 1

@@ -20,7 +20,7 @@ from tinct.serve.options import MIN_RENDER_SIZE
 from tinct.serve.settings import human_bytes
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
-FIELDS = {"video", "images", "model", "render_size"}
+FIELDS = {"video", "images", "model", "render_size", "hints", "reference"}
 
 
 def _state(request: Request, job: dict) -> dict:
@@ -46,7 +46,9 @@ def _job(request: Request, job_id: str) -> dict:
 @router.post("/jobs", status_code=202, summary="Colorize a clip or a batch of images in the background")
 async def submit(request: Request) -> JSONResponse:
     """Multipart form: `video` (one clip: mp4, mov, mkv, avi, webm) or `images` (one or more image
-    files, the field repeated); optional `model` and `render_size`. Answers 202 with the job's URLs."""
+    files, the field repeated); optional `model` and `render_size`; for images, optionally one look
+    for the whole album: `hints` with a `palette` only (the hints JSON) and/or a `reference` image.
+    Answers 202 with the job's URLs."""
     s = request.app.state.settings
     jobs = request.app.state.jobs
     jobs.store.expire()
@@ -63,7 +65,8 @@ async def submit(request: Request) -> JSONResponse:
                                 max_parts=s.max_job_images + 3, spool=jobs.store.folder(job_id))
         unknown = sorted({k.split("[")[0] for k in parts} - FIELDS)
         if unknown:
-            raise ApiError(422, f"unknown form field {unknown[0]!r}; the fields are: video or images, model, render_size")
+            raise ApiError(422, f"unknown form field {unknown[0]!r}; the fields are: video or images, model, "
+                                "render_size, hints, reference")
         videos = [p for k, p in parts.items() if k.split("[")[0] == "video" and p.path is not None]
         images = [p for k, p in parts.items() if k.split("[")[0] == "images" and p.path is not None]
         if bool(videos) == bool(images):
@@ -97,6 +100,7 @@ async def submit(request: Request) -> JSONResponse:
             kind, name = "video", videos[0].filename or "clip"
         else:
             kind, name = "images", f"{len(images)} images"
+            _album_look(parts, entry, jobs.store.folder(job_id), s.max_pixels)
             names = {p.path.name: (p.filename or p.path.name).replace("/", "_").replace("\\", "_") for p in images}
             (jobs.store.folder(job_id) / "names.json").write_text(json.dumps(names))
     except BaseException:
@@ -106,6 +110,36 @@ async def submit(request: Request) -> JSONResponse:
     jobs.runner.submit(job_id)
     return JSONResponse(_state(request, jobs.store.get(job_id)), status_code=202,
                         headers={"Location": f"/api/v1/jobs/{job_id}"})
+
+
+def _album_look(parts, entry, folder, max_pixels: int) -> None:
+    """A palette (the hints JSON with ``palette`` alone) and/or a reference image for every image of
+    the job, checked now (400 with the reason) and kept in the job's folder for the runner."""
+    from tinct.hints.io import hints_from_json
+    from tinct.serve.images import open_image
+
+    given = "hints" in parts or "reference" in parts
+    if given and not entry.hints:
+        raise ApiError(400, f"model {entry.name!r} takes no palette or reference; choose a hint model")
+    if "hints" in parts and parts["hints"].text().strip():
+        text = parts["hints"].text()
+        hints = hints_from_json(text)
+        if hints.points or hints.strokes or hints.grid is not None:
+            raise ApiError(400, "a job's hints are for every image: send a palette only (points, strokes and "
+                                "grids belong to one picture)")
+        if hints.palette:
+            (folder / "palette.json").write_text(json.dumps({"palette": [
+                {"color": list(c), "weight": w} for c, w in hints.palette]}))
+    if "reference" in parts:
+        ref = parts["reference"]
+        data = ref.path.read_bytes() if ref.path is not None else bytes(ref.data)
+        try:
+            open_image(data, max_pixels)
+        except ApiError as exc:
+            raise ApiError(exc.status, f"reference image: {exc.message}") from None
+        (folder / "reference.img").write_bytes(data)
+        if ref.path is not None:
+            ref.path.unlink()
 
 
 @router.get("/jobs/{job_id}", summary="A job's state and progress")

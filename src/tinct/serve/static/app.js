@@ -165,6 +165,12 @@
     for (const f of files) form.append(video ? "video" : "images", f, f.name || "file");
     if (el.model.value) form.append("model", el.model.value);
     if (el.render.value) form.append("render_size", el.render.value);
+    const model = currentModel();
+    if (!video && model && model.hints) {  // one look for the whole album: the palette and the reference
+      const palette = state.palette.filter((c) => c.weight > 0);
+      if (palette.length) form.append("hints", JSON.stringify({ palette }));
+      if (state.reference) form.append("reference", state.reference, state.reference.name || "reference");
+    }
     const label = video ? `“${files[0].name}”` : `${files.length} photos`;
     $("job-text").textContent = `Sending ${label}…`;
     $("job-progress").removeAttribute("value");
