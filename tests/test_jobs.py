@@ -1,5 +1,5 @@
-"""The job API: a real clip and real images colorized in the background, progress, download (then
-the files are gone), cancel, limits, a full queue, a restart, and the origin check."""
+"""The job API: a real clip and real images colorized in the background, progress, download (again
+until the result expires or is deleted), cancel, limits, a full queue, a restart, and the origin check."""
 
 from __future__ import annotations
 
@@ -71,9 +71,12 @@ def test_a_clip_job_from_upload_to_download(model, tmp_path):
         out.write_bytes(busy.content)
         info = probe(out)
         assert (info.width, info.height, info.audio) == (96, 64, 1)
-        again = client.get(state["result_url"])
-        assert again.status_code == 410 and "error" in again.json()
-        assert not (tmp_path / "jobs" / job["id"]).exists()  # the files went with the download
+        again = client.get(state["result_url"])  # an interrupted download is asked for again
+        assert again.status_code == 200 and again.content == busy.content
+        gone = client.delete(job["status_url"])  # until it expires, or the client deletes it
+        assert gone.status_code == 200 and gone.json()["status"] == "deleted"
+        assert client.get(state["result_url"]).status_code == 410
+        assert not any((tmp_path / "jobs" / job["id"]).glob("result*"))
 
 
 def test_an_images_job_zips_results_and_reports_bad_files(model, tmp_path):

@@ -12,6 +12,7 @@ import torch
 
 from clips import frames, packets, write_clip
 from tinct.cli import main
+from tinct.errors import TinctError
 from tinct.modelfile import save_model
 from tinct.registry import create_model
 
@@ -231,3 +232,14 @@ def test_still_flicker_counts_only_pixels_whose_gray_input_stays():
     assert still_flicker(jumpy, gray) > 5
     moving = [np.full((8, 8), v, np.uint8) for v in (100, 150, 100)]  # the input itself changes: not counted
     assert still_flicker(jumpy, moving) == 0.0
+
+
+def test_a_text_file_named_mp4_is_refused_in_words(tmp_path):
+    from tinct.video.io import probe
+
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("hello, this is not a film")
+    with pytest.raises(TinctError) as info:
+        probe(fake)
+    msg = str(info.value)
+    assert "not a readable video" in msg and "Errno" not in msg and "Invalid data" in msg

@@ -246,4 +246,5 @@ async def config(request: Request) -> ServerConfig:
     return ServerConfig(max_upload_bytes=s.max_upload_bytes, max_pixels=s.max_pixels,
                         render_size=RenderSize(default=s.render_size, min=MIN_RENDER_SIZE, max=s.max_render_size),
                         formats=list(OUTPUT_FORMATS), queue_size=s.queue_size, workers=s.workers,
-                        timeout_s=s.timeout_s, backend=s.backend)
+                        timeout_s=s.timeout_s, backend=s.backend, max_job_bytes=s.max_job_bytes,
+                        max_job_images=s.max_job_images, max_video_s=s.max_video_s, job_ttl_s=s.job_ttl_s)

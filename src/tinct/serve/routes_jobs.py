@@ -11,7 +11,6 @@ import time
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
-from starlette.background import BackgroundTask
 
 from tinct.errors import TinctError
 from tinct.serve.errors import ApiError
@@ -147,7 +146,7 @@ async def status(request: Request, job_id: str) -> JSONResponse:
     return JSONResponse(_state(request, _job(request, job_id)), headers={"Cache-Control": "no-store"})
 
 
-@router.get("/jobs/{job_id}/result", summary="Download a finished job's result (then its files are removed)")
+@router.get("/jobs/{job_id}/result", summary="Download a finished job's result (again until it expires)")
 async def result(request: Request, job_id: str):
     job = _job(request, job_id)
     store = request.app.state.jobs.store
@@ -159,11 +158,10 @@ async def result(request: Request, job_id: str):
     path = store.folder(job_id) / job["result"]
     if not path.is_file():
         raise ApiError(410, "the job's result is gone")
-    store.update(job_id, status="downloaded")
     name = f"{job['name'].rsplit('.', 1)[0]}-color.mp4" if job["kind"] == "video" else "colorized.zip"
     media = "video/mp4" if path.suffix == ".mp4" else "application/zip"
-    return FileResponse(path, media_type=media, filename=name,
-                        background=BackgroundTask(store.remove_files, job_id), headers={"Cache-Control": "no-store"})
+    # kept until it expires (an interrupted download is simply asked for again); DELETE removes it sooner
+    return FileResponse(path, media_type=media, filename=name, headers={"Cache-Control": "no-store"})
 
 
 @router.delete("/jobs/{job_id}", summary="Cancel a job and remove its files")

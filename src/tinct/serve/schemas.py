@@ -46,6 +46,10 @@ class ServerConfig(BaseModel):
     workers: int
     timeout_s: float
     backend: str = "torch"
+    max_job_bytes: int = 0  # one job's upload: a clip, or all of its images
+    max_job_images: int = 0
+    max_video_s: float = 0.0
+    job_ttl_s: float = 0.0  # how long a finished job's result can be downloaded
 
 
 class Health(BaseModel):

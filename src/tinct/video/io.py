@@ -6,6 +6,7 @@ the output, copies the input's audio packets untouched, and publishes the file a
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -57,7 +58,13 @@ def _open(path: Path):
 
 
 def _short(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:160] or type(exc).__name__
+    """An FFmpeg error in words: its message without the ``[Errno N]`` prefix and the file name."""
+    msg = getattr(exc, "strerror", None) or str(exc)
+    msg = re.sub(r"^\[Errno -?\d+\]\s*", "", " ".join(str(msg).split()))
+    filename = getattr(exc, "filename", None)
+    if filename:
+        msg = msg.replace(f": '{filename}'", "").replace(str(filename), "the file")
+    return msg[:160] or type(exc).__name__
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:

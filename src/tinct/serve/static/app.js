@@ -108,7 +108,10 @@
         options.unshift(new Option("the model's own (default)", "", true, true));
       }
       el.render.replaceChildren(...options);
-      $("drop-note").textContent += ` Up to ${mb(config.max_upload_bytes)} and ${config.max_pixels / 1e6} megapixels.`;
+      $("drop-note").textContent += ` Up to ${mb(config.max_upload_bytes)} and ${config.max_pixels / 1e6} megapixels.` +
+        (config.max_job_bytes ? ` Films and several photos at once run as a job: up to ${mb(config.max_job_bytes)}, ` +
+          `${config.max_job_images} photos or ${Math.round(config.max_video_s / 60)} minutes of film; the result ` +
+          `can be downloaded for ${Math.round(config.job_ttl_s / 60)} minutes.` : "");
       $("help-limits").textContent = `PNG, JPEG, WebP, TIFF, BMP or GIF, up to ${mb(config.max_upload_bytes)} and ` +
         `${config.max_pixels / 1e6} megapixels. The result has the photo's full size; "Detail" sets the size the ` +
         `model works at (${rs.min}-${rs.max} px): larger is finer and slower.`;
@@ -171,7 +174,7 @@
       if (palette.length) form.append("hints", JSON.stringify({ palette }));
       if (state.reference) form.append("reference", state.reference, state.reference.name || "reference");
     }
-    const label = video ? `“${files[0].name}”` : `${files.length} photos`;
+    const label = video ? `“${files[0].name}”` : files.length === 1 ? "1 photo" : `${files.length} photos`;
     $("job-text").textContent = `Sending ${label}…`;
     $("job-progress").removeAttribute("value");
     $("job-download").hidden = true;
@@ -213,7 +216,9 @@
     $("job-cancel").hidden = true;
     if (s.status === "done") {
       bar.value = 1;
-      $("job-text").textContent = `${job.label} is colorized${s.message ? ` (${s.message})` : ""}.`;
+      const verb = job.label.endsWith("photos") ? "are" : "is";
+      $("job-text").textContent = `${job.label} ${verb} colorized${s.message ? ` (${s.message})` : ""}; ` +
+        "the result can be downloaded again until it expires.";
       job.result = s.result_url;
       $("job-download").textContent = job.video ? "Download the film" : "Download the photos (zip)";
       $("job-download").hidden = false;
