@@ -7,7 +7,7 @@ import argparse
 
 def add_parser(sub) -> argparse.ArgumentParser:
     from tinct.commands.train import add_config_arguments
-    from tinct.train.fusion import FusionConfig
+    from tinct.train.config import FusionConfig
 
     p = sub.add_parser("train-fusion", help="train the point-hint fusion stage of a hint model",
                        description="Freeze a hint model (effunet with hints), precompute its colors and "

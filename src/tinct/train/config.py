@@ -89,3 +89,51 @@ class TrainResult:
     history: list[dict[str, float]]
     final: dict[str, float]
     run_dir: Path
+
+
+@dataclass
+class FusionConfig:
+    base: str
+    """hint model (a shipped name such as photo, or a file; effunet with hints) to add the fusion stage to"""
+    data: str
+    """folder of color training images"""
+    out: str
+    """model file to write"""
+    samples: int = 1500
+    """training samples (image + hint draw) to precompute"""
+    size: int = 256
+    """sample side (the benchmark's 256)"""
+    patch: int = 6
+    """side of the square hint patches"""
+    max_hints: int = 500
+    """hint counts are drawn log-uniformly in 1..max_hints"""
+    prior_weight: float = 1e-4
+    """weight of the network's colors in the propagation (0 = plain Levin: a lone hint paints everything)"""
+    guide: tuple[float, float] = (0.0, 0.0)
+    """(ab weight, feature weight): the propagations also stop at edges of the network's colors and features"""
+    fit: tuple[float, float] = (0.0, 0.0)
+    """(gain, offset) prior strengths in hints: from the second point on, map the network's colors by a global color transform fitted to the points (0,0 = off)"""
+    fit_lightness: float = 0.0
+    """prior strength of a lightness-dependent cast in that transform (0 = none)"""
+    loss: str = "mse"
+    """mse (squared ab error over all pixels) or logmse (mean over crops of the log of each crop's squared error: each image counts as its PSNR does)"""
+    cache: str = ""
+    """file(s) of precomputed samples, comma-separated: loaded if they exist (and match these settings), else computed and saved to the first"""
+    shard: str = ""
+    """i/n: precompute only the i-th of n interleaved shares of the shuffled images (run n at once, then train with --cache on all n files)"""
+    steps: int = 2000
+    """optimizer steps (cosine learning-rate decay); 0 = only precompute the samples into --cache"""
+    batch_size: int = 8
+    crop: int = 128
+    """random crop of a sample used per training item"""
+    lr: float = 1e-3
+    width: int = 32
+    """channels of the fusion stage's layers"""
+    val_fraction: float = 0.1
+    """share of the samples held out to score network, Levin and fusion"""
+    seed: int = 0
+    threads: int | None = None
+    """torch threads (default: torch's)"""
+    half: bool = False
+    """store float16 weights"""
+    quiet: bool = False
