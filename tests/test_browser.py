@@ -757,3 +757,31 @@ def test_an_album_job_takes_the_palette_and_the_reference(page, server):
     assert b'name="hints"' in body and b'"palette":[{"color":"#c04020","weight":1}]' in body
     assert b'name="reference"; filename="sea.png"' in body
     assert not page.errors
+
+
+def test_a_busy_server_shows_a_countdown_then_the_result(page):
+    calls = []
+
+    def busy_once(route):
+        calls.append(1)
+        if len(calls) == 1:
+            route.fulfill(status=503, headers={"Retry-After": "3", "Content-Type": "application/json"},
+                          body='{"error": "busy", "retry_after": 3}')
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/colorize", busy_once)
+    upload(page, png_bytes(photo(64, 48)))
+    deadline = time.monotonic() + 10
+    while "trying again in" not in page.locator("#progress-text").inner_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    first = page.locator("#progress-text").inner_text()
+    assert "attempt 1 of 3" in first and "Colorizing" not in first
+    time.sleep(1.2)
+    later = page.locator("#progress-text").inner_text()
+    left = lambda t: int(t.split("trying again in ")[1].split(" s")[0])  # noqa: E731
+    if "trying again in" in later:
+        assert left(later) < left(first)  # it counts down
+    wait_result(page, 1)
+    assert len(calls) == 2 and not page.errors

@@ -542,8 +542,18 @@
       const res = await fetch("/api/v1/colorize", { method: "POST", body: form, signal: controller.signal });
       if (res.status === 503 && attempt < MAX_RETRIES) {
         const wait = Math.min(30, Number(res.headers.get("Retry-After")) || 2);
-        showMessage(`the server is busy; trying again in ${wait} s.`, "info");
+        showMessage(`the server is busy with other pictures; trying again in ${wait} s ` +
+          `(attempt ${attempt + 1} of ${MAX_RETRIES}).`, "info");
+        clearInterval(state.ticker);  // a countdown while waiting, not a colorizing clock
+        const until = performance.now() + wait * 1000;
+        const tick = () => {
+          const left = Math.max(0, Math.ceil((until - performance.now()) / 1000));
+          el.progressText.textContent = `Server busy: trying again in ${left} s (attempt ${attempt + 1} of ${MAX_RETRIES})`;
+        };
+        tick();
+        state.ticker = setInterval(tick, 250);
         await new Promise((r) => setTimeout(r, wait * 1000));
+        clearInterval(state.ticker);
         if (state.request === controller) { state.request = null; return colorize(attempt + 1, file); }
         return;
       }
