@@ -162,9 +162,6 @@ def test_cli_errors(images, tmp_path, monkeypatch, capsys):
 
 
 def test_cli_hints_is_wired(images, tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "tinct.bench.hints", None)  # module missing
-    assert main(["bench", "--hints", "--data", str(images)]) == 2
-    assert "tinct.bench.hints" in capsys.readouterr().err
     calls = []
 
     def run_hint_bench(data_dir, models, out_dir, size, limit, seed, progress=True, jobs=1):

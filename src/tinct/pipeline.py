@@ -179,10 +179,6 @@ class Colorizer:
         """"ab" (colors the input's lightness) or "lab" (line art: paints lightness too)."""
         return getattr(self.model, "output_kind", "ab")
 
-    def predict_ab(self, l_work: torch.Tensor, hints: Hints | None, full_hw: tuple[int, int]) -> torch.Tensor:
-        """Raw ab (1, 2, h', w') for a raw working-size L (1, 1, h, w) and user hints."""
-        return self.predict_lab(l_work, hints, full_hw)[0]
-
     def predict_lab(self, l_work: torch.Tensor, hints: Hints | None, full_hw: tuple[int, int],
                     extras: dict | None = None):
         """(raw ab (1, 2, h', w'), raw L (1, 1, h', w') or None) for a working-size L and user hints;

@@ -426,7 +426,7 @@ def run_train_budget(cfg: BenchConfig, budget: TrainBudget, train_fn: Callable |
     for arch in archs:
         kw = {"model": arch, "data": str(budget.data), "out": str(Path(cfg.out) / arch), "steps": budget.steps,
               "batch_size": budget.batch_size, "crop": budget.crop, "seed": budget.seed, "model_kwargs": {},
-              "loss": None, "gan": None, "threads": cfg.threads, "quiet": not cfg.progress}
+              "loss": None, "threads": cfg.threads, "quiet": not cfg.progress}
         t0 = time.perf_counter()
         result = train_fn(TrainConfig(**{k: v for k, v in kw.items() if k in known}))
         wall = time.perf_counter() - t0

@@ -100,12 +100,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     data = bench.find_data_dir(args.data, bench.DEFAULT_DATA, "--data")
     if args.hints:
-        try:
-            from tinct.bench.hints import run_hint_bench
-        except ModuleNotFoundError as exc:
-            if exc.name != "tinct.bench.hints":
-                raise
-            raise TinctError("the hint benchmark is not available in this tinct (no tinct.bench.hints module)") from None
+        from tinct.bench.hints import run_hint_bench
+
         result = run_hint_bench(data, args.models or ["photo"], Path(args.out), args.size, args.limit, args.seed,
                                 progress=not args.no_progress, jobs=args.jobs)
         text = result.get("markdown") if isinstance(result, dict) else None
