@@ -70,6 +70,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--confidence", metavar="FILE.png",
                    help="also write where the model is unsure, for one input file: a grayscale PNG of the "
                         "output's size, white where the model is sure of the color, dark where it guesses")
+    p.add_argument("--layers", metavar="DIR",
+                   help="line art, one input file: paint region by region (one flat color per area the lines enclose, "
+                        "gaps up to 4 px closed) and write the layers to DIR: lines.png (on transparency), flats.png, "
+                        "shading.png (16-bit, value/16384 = factor); the output is what they stack to")
     p.add_argument("--variants", type=int, metavar="N",
                    help="for one input file, also N-1 alternative colorizations beside the output (OUT_alt1, ...): "
                         "they differ where the model is unsure, one color per region (2-8)")
@@ -159,12 +163,14 @@ def run(args: argparse.Namespace) -> int:
         _check_confidence_path(args, jobs)
     if args.variants is not None:
         _check_variants(args, jobs)
+    if args.layers is not None and len(jobs) != 1:
+        raise TinctError(f"--layers takes one input file, but {len(jobs)} inputs were given")
     if args.resume or args.overwrite:
         remove_job_temporaries(todo)
     skipped = len(jobs) - len(todo)
     counts = {"done": 0, "failed": 0}
     try:
-        if todo and (args.confidence or args.variants):
+        if todo and (args.confidence or args.variants or args.layers):
             return _run_with_confidence(args, todo[0], hints)
         if todo:
             from tinct.batch.local import run_jobs
@@ -213,10 +219,11 @@ def _check_variants(args: argparse.Namespace, jobs) -> None:
 
 
 def _run_with_confidence(args: argparse.Namespace, job, hints) -> int:
-    """One file colorized with its confidence map and/or its alternatives."""
+    """One file colorized with its confidence map, its alternatives and/or its line-art layers."""
     from pathlib import Path
 
     import numpy as np
+    from PIL import Image
 
     from tinct.batch.jobs import check_model_hints, pixels, provenance_of, save_one
     from tinct.imageio import load_image, save_image
@@ -242,9 +249,19 @@ def _run_with_confidence(args: argparse.Namespace, job, hints) -> int:
         rgb, conf = colorizer(pixels(img, job), hints, confidence=True)
         gray = np.round(conf * 255).astype(np.uint8)
         save_image(Path(args.confidence), np.repeat(gray[:, :, None], 3, axis=2), None, overwrite=True)
+    if args.layers:
+        if colorizer.output_kind != "lab":
+            raise TinctError(f"--layers is for line-art models (such as 'lineart'), not {colorizer.name!r}")
+        from tinct.lineart.regions import write_layers
+
+        painted = colorizer(img.rgb, hints)
+        drawing = np.asarray(Image.fromarray(img.rgb).convert("L"))
+        rgb = write_layers(args.layers, painted, drawing)
     save_one(job, img, rgb, args.overwrite or args.resume, mark)
     if not args.quiet:
         extra = f"; {args.variants - 1} alternatives beside it" if args.variants else ""
+        if args.layers:
+            extra += f"; layers in {args.layers}"
         if args.confidence:
             extra += (f"; confidence map {args.confidence} (mean {float(conf.mean()):.2f}, "
                       f"{100 * float((conf < 0.5).mean()):.0f} % of the pixels below 0.5)")
