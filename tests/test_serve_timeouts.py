@@ -93,3 +93,74 @@ def test_a_stalled_upload_gets_408(port):
     s.sendall(head + f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\n".encode())
     status, body = response(s)  # then nothing more is sent
     assert status == 408 and "stalled" in json.loads(body)["error"]
+
+
+def test_an_abandoned_colorization_stops_within_a_second(monkeypatch, tmp_path):
+    """A client that goes away (the page's Cancel, a newer request) stops the server's work at the
+    pipeline's next stage: a colorization that would take 30 s, abandoned after 0.5 s, ends within
+    1 s of the disconnect, and the next request is answered at once."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from tinct import cancel
+    from tinct.pipeline import Colorizer
+
+    stages, ended = [], {}
+
+    def slow(colorizer, rgb, hints=None, render_size=None, extras=None):
+        for _ in range(300):  # 30 s of 0.1-s stages, each checking for cancellation as the pipeline does
+            stages.append(time.monotonic())
+            try:
+                cancel.check()
+            except cancel.Cancelled:
+                ended["at"] = time.monotonic()
+                raise
+            time.sleep(0.1)
+        return rgb
+
+    monkeypatch.setattr(Colorizer, "colorize_array", slow)
+    from tinct.modelfile import save_model
+    from tinct.registry import create_model
+
+    model = save_model(create_model("effunet", pretrained=False, width=8), tmp_path / "tiny.safetensors")
+    app = create_app(Settings(models=(str(model),), default_model="tiny", torch_threads=1, workers=1))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", http=GuardedH11Protocol.with_timeout(10)))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        port = sock.getsockname()[1]
+        buf = io.BytesIO()
+        Image.fromarray(np.full((32, 32), 128, np.uint8)).save(buf, "PNG")
+        boundary = "tinctboundary"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n"
+                f"Content-Type: image/png\r\n\r\n").encode() + buf.getvalue() + f"\r\n--{boundary}--\r\n".encode()
+        head = (f"POST /api/v1/colorize HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: multipart/form-data; "
+                f"boundary={boundary}\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+        s = connect(port)
+        s.sendall(head + body)
+        while not stages:
+            time.sleep(0.02)
+        time.sleep(0.5)
+        gone = time.monotonic()
+        s.close()  # the client goes away
+        deadline = time.monotonic() + 5
+        while "at" not in ended:
+            assert time.monotonic() < deadline, "the abandoned colorization kept running"
+            time.sleep(0.02)
+        assert ended["at"] - gone < 1.0
+        n = len(stages)
+        time.sleep(0.4)
+        assert len(stages) == n  # nothing more runs for it
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()

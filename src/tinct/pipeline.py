@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from tinct import color, uncertainty
+from tinct import cancel, color, uncertainty
 from tinct.errors import HintError, ModelFileError, TinctError
 from tinct.hints import Hints, to_tensors
 from tinct.imageio import as_rgb
@@ -211,7 +211,9 @@ class Colorizer:
         if kw and not self.supports_hints:
             raise HintError(f"model {self.name!r} takes no hints; use a hint model such as 'photo'")
         l_in = color.normalize_l(l_work).to(self.device)
+        cancel.check()
         out = self.onnx(l_in) if self.onnx is not None and not kw else self.model(l_in, **kw)
+        cancel.check()
         ab = color.denormalize_ab(self.model.decode(out, self.temperature)).float().cpu()
         if extras is not None and "logits" in out:
             extras["logits"] = out["logits"].float().cpu()
@@ -313,5 +315,6 @@ def _recombine_strips(l_full: torch.Tensor, ab_low: torch.Tensor, depth: int = 8
     convert = color.lab_to_uint16 if depth == 16 else color.lab_to_uint8
     l, up = l_full[0, 0].numpy(), _RowUpsampler(ab_low, h, w)
     for y0, y1 in _strips(h, w):
+        cancel.check()
         convert(l[y0:y1], *up.rows(y0, y1), out=out[y0:y1])
     return out

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tinct import color
+from tinct import cancel, color
 from tinct.hints.levin import affinity_weights, propagate_with_prior
 from tinct.hints.fit import count_points, fit_color_transform, hint_patches
 
@@ -127,8 +127,11 @@ def propagations(l, net_ab, ab_hint, mask, prior_weight: float = PRIOR_WEIGHT, g
     guide = guide_for(net_ab if guide_ab is None else guide_ab,
                       features if guide_features is None else guide_features, guide_weights)
     weights = affinities(l, guide)
+    cancel.check()
     prop, reach = propagate(l, net_ab, ab_hint, mask, prior_weight, return_reach=True, weights=weights)
+    cancel.check()
     plain = propagate(l, net_ab, ab_hint, mask, 0.0, weights=weights)
+    cancel.check()
     return prop, reach, plain
 
 

@@ -100,11 +100,32 @@ async def _read(request: Request, extra_fields: tuple[str, ...] = ()) -> _Reques
     return _Request(entry, img, size, hints, reference, opts, parts, upload.filename)
 
 
+DISCONNECT_POLL_S = 0.2  # how often a request in the queue looks whether its client is still there
+
+
 async def _run(request: Request, fn, *args):
+    """``fn(*args)`` in the inference queue, cancelled (:mod:`tinct.cancel`) when the client goes away
+    (a page's Cancel, a newer request that supersedes it, a closed tab): the server never keeps
+    working for a picture nobody will see."""
+    import asyncio
+    import threading
+
+    stop = threading.Event()
+
+    async def watch() -> None:
+        while not stop.is_set():
+            if await request.is_disconnected():
+                stop.set()
+                return
+            await asyncio.sleep(DISCONNECT_POLL_S)
+
+    watcher = asyncio.create_task(watch())
     try:
-        return await request.app.state.queue.run(fn, *args)
+        return await request.app.state.queue.run(fn, *args, stop=stop)
     except Busy as busy:
         raise _busy(busy) from None
+    finally:
+        watcher.cancel()
 
 
 @router.post(

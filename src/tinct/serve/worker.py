@@ -106,15 +106,22 @@ class InferenceQueue:
         if idle:  # the queue has drained: memory back to (near) where it was before the burst
             release_memory()
 
-    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run ``fn(*args)`` in a worker thread; raises :class:`Busy` when full or timed out."""
+    async def run(self, fn: Callable[..., Any], *args: Any, stop: threading.Event | None = None) -> Any:
+        """Run ``fn(*args)`` in a worker thread; raises :class:`Busy` when full or timed out. With
+        ``stop``, the work is cancelled (:mod:`tinct.cancel`) once it is set: a waiting job never
+        starts, a running one stops at the pipeline's next stage."""
         if self._pool is None:
             raise Busy("the server is starting or stopping; try again shortly", 1)
         self._admit()
+        from tinct import cancel
 
         def timed() -> Any:
             start = time.perf_counter()
             try:
+                if stop is not None:
+                    with cancel.watching(stop):
+                        cancel.check()  # abandoned while it waited: do nothing at all
+                        return fn(*args)
                 return fn(*args)
             finally:
                 timed.seconds = time.perf_counter() - start  # type: ignore[attr-defined]
@@ -130,5 +137,7 @@ class InferenceQueue:
             return await asyncio.wait_for(asyncio.wrap_future(cfut), self.timeout_s)
         except asyncio.TimeoutError:
             cfut.cancel()  # frees the slot now if the job had not started; a running job frees it when done
+            if stop is not None:
+                stop.set()
             raise Busy(f"the image took longer than {self.timeout_s:g} s; try a smaller render size or "
                        "try again later", self.retry_after()) from None
