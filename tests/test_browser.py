@@ -785,3 +785,23 @@ def test_a_busy_server_shows_a_countdown_then_the_result(page):
         assert left(later) < left(first)  # it counts down
     wait_result(page, 1)
     assert len(calls) == 2 and not page.errors
+
+
+def test_a_color_grid_image_is_sent_as_rows_of_colors(page, server):
+    upload(page, png_bytes(photo(120, 90)))
+    wait_result(page, 1)
+    first = canvas_pixels(page)
+    grid = np.zeros((28, 28, 4), np.uint8)
+    grid[:14, :, :3] = (30, 90, 200)  # a blue top half, opaque
+    grid[:14, :, 3] = 255
+    buf = io.BytesIO()
+    Image.fromarray(grid, "RGBA").save(buf, "PNG")  # the bottom half transparent: no hint there
+    page.set_input_files("#grid-input", files=[{"name": "layout.png", "mimeType": "image/png", "buffer": buf.getvalue()}])
+    wait_result(page, 2)
+    doc = json.loads(server[1].bodies[-1].split(b'name="hints"')[1].split(b"\r\n\r\n", 1)[1].split(b"\r\n--", 1)[0])
+    rows = doc["grid"]
+    assert len(rows) == 14 and all(len(r) == 14 for r in rows)
+    assert rows[0][0] == "#1e5ac8" and rows[13][13] is None
+    assert "98 of 196 cells" in page.locator("#grid-note").inner_text()
+    assert not np.array_equal(canvas_pixels(page), first)
+    assert not page.errors

@@ -23,7 +23,7 @@
     refRemove: $("reference-remove"), format: $("download-format"), quality: $("download-quality"),
     unsure: $("unsure-canvas"), unsureToggle: $("unsure-toggle"), suggestions: $("suggestions"),
     swatches: $("suggestion-swatches"), brush: $("brush-toggle"), brushWidth: $("brush-width"),
-    brushWidthOut: $("brush-width-out"), live: $("live-toggle"), moreOptions: $("more-options"), options: $("options"), paletteList: $("palette-list"), paletteAdd: $("palette-add"),
+    brushWidthOut: $("brush-width-out"), live: $("live-toggle"), grid: $("grid-input"), gridNote: $("grid-note"), moreOptions: $("more-options"), options: $("options"), paletteList: $("palette-list"), paletteAdd: $("palette-add"),
   };
   const MAX_PALETTE = 8;
   const LIVE_DELAY_MS = 450;  // hint edits this close together make one request
@@ -42,6 +42,7 @@
     hints: [],             // [{x, y, color}] in the image's pixels
     strokes: [],           // [{points: [[x, y], ...], color, width}] brush strokes, in the image's pixels
     palette: [],           // [{color, weight}]: colors the whole picture should use, kept for the next photo
+    grid: null,            // 14x14 rows of "#rrggbb" or null: a coarse color layout (the art model's hint)
     reference: null,       // a File whose colors guide the result (palette / reference hint)
     position: 50,          // slider, percent of the width showing the original
     request: null,         // AbortController of the request in flight
@@ -324,8 +325,45 @@
   });
 
   function hasHints() {
-    return state.hints.length > 0 || state.strokes.length > 0 || state.palette.some((c) => c.weight > 0);
+    return state.hints.length > 0 || state.strokes.length > 0 || state.palette.some((c) => c.weight > 0) ||
+      state.grid !== null;
   }
+
+  // ---------------------------------------------------------------- the 14x14 color grid
+  const GRID = 14;
+  el.grid.addEventListener("change", async () => {
+    const file = el.grid.files[0];
+    el.grid.value = "";
+    if (!file) return;
+    try {
+      const bitmap = await createImageBitmap(file);
+      const c = document.createElement("canvas");
+      c.width = GRID;
+      c.height = GRID;
+      const ctx = c.getContext("2d", { willReadFrequently: true });
+      ctx.imageSmoothingQuality = "high";
+      ctx.drawImage(bitmap, 0, 0, GRID, GRID);
+      bitmap.close();
+      const px = ctx.getImageData(0, 0, GRID, GRID).data;
+      const hex = (i) => "#" + [px[i], px[i + 1], px[i + 2]].map((v) => v.toString(16).padStart(2, "0")).join("");
+      state.grid = Array.from({ length: GRID }, (_, y) => Array.from({ length: GRID }, (_, x) => {
+        const i = 4 * (y * GRID + x);
+        return px[i + 3] < 128 ? null : hex(i);
+      }));
+      const used = state.grid.flat().filter((v) => v !== null).length;
+      el.gridNote.textContent = `Color grid “${file.name}”: ${used} of ${GRID * GRID} cells give a hint. `;
+      const clear = document.createElement("button");
+      clear.type = "button";
+      clear.textContent = "Remove the grid";
+      clear.dataset.testid = "grid-remove";
+      clear.addEventListener("click", () => { state.grid = null; el.gridNote.hidden = true; scheduleLive(); });
+      el.gridNote.append(clear);
+      el.gridNote.hidden = false;
+      if (state.result) colorize();
+    } catch (_) {
+      showMessage(`could not read “${file.name}” as an image for the color grid.`);
+    }
+  });
 
   // ---------------------------------------------------------------- the palette
   function renderPalette() {
@@ -372,6 +410,7 @@
     if (state.strokes.length) doc.strokes = state.strokes.map((s) => ({ points: s.points, color: s.color, width: s.width }));
     const palette = state.palette.filter((c) => c.weight > 0);
     if (palette.length) doc.palette = palette.map((c) => ({ color: c.color, weight: c.weight }));
+    if (state.grid) doc.grid = state.grid;
     return JSON.stringify(doc);
   }
 
