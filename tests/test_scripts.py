@@ -211,7 +211,7 @@ def test_package_model_sets_the_confinement_and_hint_locality_measures_it(tmp_pa
                 "--clicks", "2", "--sheet", tmp_path / "sheet.png")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout.strip().splitlines()[-1])
-    assert out["clicks"] == 4 and out["mean_near"] >= 0 and 0 <= out["share_ratio_at_most_0.25"] <= 1
+    assert out["trials"] == 4 and out["points"] == 1 and out["mean_near"] >= 0 and 0 <= out["share_ratio_at_most_0.25"] <= 1
     with Image.open(tmp_path / "sheet.png") as im:
         assert im.width == 3 * 256  # no hint | the compared model | the model
 
