@@ -157,13 +157,7 @@ class Colorizer:
             result = np.dstack([out16, alpha16]) if alpha16 is not None else out16
         else:
             rgb, alpha = as_rgb(image)
-            out = self.colorize_array(rgb, hints, render_size, extras)
-            if isinstance(image, Image.Image):
-                result = Image.fromarray(out)
-                if alpha is not None:
-                    result.putalpha(Image.fromarray(alpha))
-            else:
-                result = np.dstack([out, alpha]) if alpha is not None else out
+            result = like_input(image, self.colorize_array(rgb, hints, render_size, extras), alpha)
         if not confidence:
             return result
         h, w = (result.height, result.width) if isinstance(result, Image.Image) else result.shape[:2]
@@ -260,6 +254,16 @@ class Colorizer:
     def finish(l_full: torch.Tensor, ab: torch.Tensor, depth: int = 8) -> np.ndarray:
         """The second half: ab upsampled onto the full-resolution L, as uint8 RGB (``depth`` 16: uint16)."""
         return _recombine_strips(l_full, ab, depth)
+
+
+def like_input(image, out: np.ndarray, alpha: np.ndarray | None):
+    """An HxWx3 result in the kind of the input: PIL in, PIL out; arrays stay arrays; alpha put back."""
+    if isinstance(image, Image.Image):
+        result = Image.fromarray(out)
+        if alpha is not None:
+            result.putalpha(Image.fromarray(alpha))
+        return result
+    return np.dstack([out, alpha]) if alpha is not None else out
 
 
 def split_uint16(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:

@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
     counts = {"done": 0, "failed": 0}
     try:
         if todo and (args.confidence or args.variants or args.layers):
-            return _run_with_confidence(args, todo[0], hints)
+            return _run_one_with_extras(args, todo[0], hints)
         if todo:
             from tinct.batch.local import run_jobs
 
@@ -218,7 +218,7 @@ def _check_variants(args: argparse.Namespace, jobs) -> None:
         raise TinctError(f"alternative {existing[0]} already exists; use --overwrite to replace")
 
 
-def _run_with_confidence(args: argparse.Namespace, job, hints) -> int:
+def _run_one_with_extras(args: argparse.Namespace, job, hints) -> int:
     """One file colorized with its confidence map, its alternatives and/or its line-art layers."""
     from pathlib import Path
 

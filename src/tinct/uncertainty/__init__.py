@@ -140,8 +140,6 @@ def variants(colorizer, image, n: int = 4, hints=None, render_size: int | None =
     mean distribution, the next one down for each variant), by as much as the model is unsure
     there (1 - :func:`confidence`), so the variants differ where the model guesses and agree where
     it is sure, one color per region. One network pass."""
-    from PIL import Image
-
     from tinct.errors import TinctError
     from tinct.imageio import as_rgb
 
@@ -167,15 +165,10 @@ def variants(colorizer, image, n: int = 4, hints=None, render_size: int | None =
         for v in range(1, n):
             target = torch.tensor(modes[v % len(modes)][0]) if len(modes) > 1 else shown
             shifts[v - 1][:, region] = (target - shown)[:, None] * doubt[region][None] ** VARIANT_POWER
+    from tinct.pipeline import like_input
+
     outs = []
     for v in range(n):
         ab_v = ab if v == 0 else ab + color.resize_ab(shifts[v - 1][None], ab.shape[-2:])
-        out = colorizer.finish(l_full.clone(), ab_v, depth=16 if rgb.dtype == np.uint16 else 8)
-        if isinstance(image, Image.Image):
-            img = Image.fromarray(out)
-            if alpha is not None:
-                img.putalpha(Image.fromarray(alpha))
-            outs.append(img)
-        else:
-            outs.append(np.dstack([out, alpha]) if alpha is not None else out)
+        outs.append(like_input(image, colorizer.finish(l_full, ab_v, depth=16 if rgb.dtype == np.uint16 else 8), alpha))
     return outs
