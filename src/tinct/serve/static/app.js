@@ -445,13 +445,7 @@
       const bitmap = await createImageBitmap(await res.blob());
       if (version !== state.version) return;  // a newer result came meanwhile
       const { width, height } = bitmap;
-      const scratch = document.createElement("canvas");
-      scratch.width = width;
-      scratch.height = height;
-      const sctx = scratch.getContext("2d", { willReadFrequently: true });
-      sctx.drawImage(bitmap, 0, 0);
-      bitmap.close();
-      const conf = sctx.getImageData(0, 0, width, height).data;
+      const conf = bitmapPixels(bitmap).data;
       el.unsure.width = width;
       el.unsure.height = height;
       const ctx = el.unsure.getContext("2d");
@@ -628,16 +622,20 @@
     }
   }
 
-  async function showResult(bitmap, model, millis, fresh = false) {
-    const { width, height } = bitmap;
-    const sameImage = !fresh && state.result && state.result.width === width && state.result.height === height;
+  function bitmapPixels(bitmap) {  // an ImageBitmap's pixels (ImageData); the bitmap is closed
     const scratch = document.createElement("canvas");
-    scratch.width = width;
-    scratch.height = height;
+    scratch.width = bitmap.width;
+    scratch.height = bitmap.height;
     const ctx = scratch.getContext("2d", { willReadFrequently: true });
     ctx.drawImage(bitmap, 0, 0);
     bitmap.close();
-    state.result = { width, height, pixels: ctx.getImageData(0, 0, width, height), model, millis };
+    return ctx.getImageData(0, 0, scratch.width, scratch.height);
+  }
+
+  async function showResult(bitmap, model, millis, fresh = false) {
+    const { width, height } = bitmap;
+    const sameImage = !fresh && state.result && state.result.width === width && state.result.height === height;
+    state.result = { width, height, pixels: bitmapPixels(bitmap), model, millis };
     el.after.width = width;
     el.after.height = height;
     if (!sameImage) await drawBefore();
