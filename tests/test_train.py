@@ -240,3 +240,30 @@ def test_colorfulness_options_are_checked(image_dir, tmp_path, capsys):
     assert "--cf-weight must be" in err and "--cf-enhance must be" in err and "--min-colorfulness must be" in err
     assert "--cast-weight must be" in err
     assert "Traceback" not in err
+
+
+
+def test_critic_steps_train_the_critic_alone_then_both(image_dir, tmp_path, capsys):
+    """NoGAN: during --critic-steps the generator is frozen (weights and batch-norm statistics) and
+    only the critic learns; a resumed run then trains both."""
+    kw = dict(model="effunet", model_kwargs={"pretrained": False, "width": 8}, loss="l1+cls", hints=True,
+              gan_weight=0.1, critic_steps=2, epoch_steps=2)
+    start = train(_cfg(image_dir, tmp_path / "init", steps=1, **{**kw, "gan_weight": 0.0, "critic_steps": 0}))
+    g0 = load_model(start.model_path)[0].state_dict()
+    critic = train(_cfg(image_dir, tmp_path / "run", steps=2, init=str(start.model_path), **kw))
+    row = critic.history[0]
+    assert np.isfinite(row["D_loss"]) and 0.0 <= row["D_acc"] <= 1.0 and row["G_loss"] == 0.0
+    g1 = load_model(critic.model_path)[0].state_dict()
+    assert all(torch.equal(g0[k], g1[k]) for k in g0)  # the generator did not move, nor its statistics
+    d1 = torch.load(critic.run_dir / "checkpoint.pt", weights_only=True)["disc"]
+    joint = train(_cfg(image_dir, tmp_path / "run", steps=4, resume=True, **kw))
+    assert joint.history[-1]["G_loss"] > 0
+    g2 = load_model(joint.model_path)[0].state_dict()
+    d2 = torch.load(joint.run_dir / "checkpoint.pt", weights_only=True)["disc"]
+    assert any(not torch.equal(g1[k], g2[k]) for k in g1) and any(not torch.equal(d1[k], d2[k]) for k in d1)
+    assert main(["train", "--model", "cnn4", "--data", str(image_dir), "--out", str(tmp_path / "x"),
+                 "--steps", "4", "--critic-steps", "2"]) == 2
+    assert main(["train", "--model", "cnn4", "--data", str(image_dir), "--out", str(tmp_path / "x"),
+                 "--steps", "4", "--critic-steps", "5", "--loss", "pix2pix"]) == 2
+    err = capsys.readouterr().err
+    assert "--critic-steps trains a critic" in err and "--critic-steps must be" in err

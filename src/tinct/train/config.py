@@ -37,6 +37,8 @@ class TrainConfig:
     """discriminator for GAN losses (default: the architecture's, else patchgan)"""
     gan_weight: float = 0.0
     """add a non-saturating GAN term with this weight to a non-GAN loss (0 = none)"""
+    critic_steps: int = 0
+    """steps at the start in which only the critic learns, on the frozen generator's outputs, before the GAN term reaches the generator (DeOldify's NoGAN: the critic already tells real colors from colorized ones when the joint phase starts); needs --gan-weight or a GAN loss"""
     lambda_rec: float | None = None
     """weight of the reconstruction loss (pix2pix: lambda = 100)"""
     cls_weight: float = 1.0

@@ -171,6 +171,10 @@ def train(cfg: TrainConfig) -> TrainResult:
             raise TinctError(f"{name} must be between {low:g} and {high:g}, got {value}")
     if (cfg.cf_weight > 0 or cfg.cast_weight > 0) and lab_out:
         raise TinctError("--cf-weight and --cast-weight are for networks that color a photo's lightness, not line art")
+    if not 0 <= cfg.critic_steps <= cfg.steps:
+        raise TinctError(f"--critic-steps must be between 0 and --steps ({cfg.steps}), got {cfg.critic_steps}")
+    if cfg.critic_steps and not gan_kind:
+        raise TinctError("--critic-steps trains a critic: it needs --gan-weight or a GAN loss (pix2pix, wgan-gp)")
     run = Path(cfg.out)
     run.mkdir(parents=True, exist_ok=True)
 
@@ -245,7 +249,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     val_rgb = torch.stack([val_set[i] for i in range(len(val_files))])
     if main:
         (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    acc = {"D_loss": 0.0, "G_loss": 0.0, "rec": 0.0, "n": 0}
+    acc = {"D_loss": 0.0, "G_loss": 0.0, "rec": 0.0, "D_acc": 0.0, "n": 0}
     t0 = time.time()
     bar = tqdm(total=cfg.steps, initial=start, disable=cfg.quiet or not main, desc=f"train {cfg.model}", unit="step")
     model.train(not cfg.hint_only)  # frozen batch norms keep their statistics with --hint-only
@@ -271,7 +275,14 @@ def train(cfg: TrainConfig) -> TrainResult:
             hk = {"ab_hint": ab_hint.contiguous(memory_format=fmt), "mask": mask.contiguous(memory_format=fmt)}
             if getattr(model, "global_hint_dim", 0):
                 hk["global_hint"] = glob
-        out = gmodel(l.contiguous(memory_format=fmt), **hk)
+        critic_only = disc is not None and step < cfg.critic_steps  # NoGAN: the generator frozen
+        if critic_only:
+            model.eval()
+            with torch.no_grad():
+                out = gmodel(l.contiguous(memory_format=fmt), **hk)
+            model.train(not cfg.hint_only)
+        else:
+            out = gmodel(l.contiguous(memory_format=fmt), **hk)
         d_loss = torch.zeros(())
         if disc:
             fake = out["lab"] if lab_out else _full_ab(model, out, l.shape[-2:])
@@ -283,53 +294,62 @@ def train(cfg: TrainConfig) -> TrainResult:
                 d_loss = losses.d_loss_vanilla(d_real, d_fake)
             d_loss.backward()
             opt_d.step()
-        rec, aux = torch.zeros(()), torch.zeros(())
-        if lab_out:
-            rec = losses.reconstruction(out["lab"], target, "l1" if rec_kind == "l1+cls" else rec_kind)
-            if "hist_logits" in out:  # the automatic hint's head (it reads detached features)
-                aux = cfg.cls_weight * histogram_loss(out["hist_logits"], rgb)
-        elif rec_kind in ("l1", "l2", "huber", "l1+cls"):
-            pred = out["ab"] if "ab" in out else model.decode(out)
-            rec = losses.reconstruction(pred, ab, "l1" if rec_kind == "l1+cls" else rec_kind)
-        if "cls" in rec_kind and not lab_out:
-            rec = rec + cfg.cls_weight * losses.rebalanced_ce(out["logits"], ab, model.bins, weights)
-        if cfg.cf_weight > 0 or cfg.cast_weight > 0:  # terms on the decoding that ships
-            shown = _full_ab(model, out, l.shape[-2:])
-            if cfg.cf_weight > 0:  # the colorfulness hinge
-                l_raw = color.denormalize_l(l)
-                pred_rgb = color.lab_to_rgb(torch.cat([l_raw, color.denormalize_ab(shown)], 1))
-                gray_rgb = color.lab_to_rgb(torch.cat([l_raw, torch.zeros_like(ab)], 1))
-                aux = aux + cfg.cf_weight * losses.colorfulness_hinge(pred_rgb, rgb, gray_rgb, cfg.cf_enhance)
-            if cfg.cast_weight > 0:
-                aux = aux + cfg.cast_weight * losses.cast(shown, ab)
-        g_loss = lam * rec + aux
-        if disc:
-            for p in disc.parameters():
-                p.requires_grad_(False)
-            d_fake = disc(l, fake)
-            g_loss = g_loss + gan_w * (losses.g_loss_wgan(d_fake) if gan_kind == "wgan-gp" else losses.g_loss_vanilla(d_fake))
-            for p in disc.parameters():
-                p.requires_grad_(True)
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
-        g_loss, d_loss, rec = g_loss.detach(), d_loss.detach(), rec.detach()
-        if not all(math.isfinite(float(v)) for v in (g_loss, d_loss)):
-            raise TinctError(f"training diverged at step {step} (loss is not finite); try a lower --lr")
-        acc["D_loss"] += float(d_loss)
-        acc["G_loss"] += float(g_loss)
-        acc["rec"] += float(rec)
-        acc["n"] += 1
-        bar.update(1)
-        bar.set_postfix(G=f"{float(g_loss):.3f}", D=f"{float(d_loss):.3f}" if disc else "-")
+            # share of the critic's patches right about real and colorized (0.5 = it cannot tell)
+            acc["D_acc"] += float(((d_real > 0).float().mean() + (d_fake < 0).float().mean()) / 2)
+        if critic_only:
+            acc["D_loss"] += float(d_loss.detach())
+            acc["n"] += 1
+            bar.update(1)
+            bar.set_postfix(D=f"{float(d_loss.detach()):.3f}", critic="only")
+        else:
+            rec, aux = torch.zeros(()), torch.zeros(())
+            if lab_out:
+                rec = losses.reconstruction(out["lab"], target, "l1" if rec_kind == "l1+cls" else rec_kind)
+                if "hist_logits" in out:  # the automatic hint's head (it reads detached features)
+                    aux = cfg.cls_weight * histogram_loss(out["hist_logits"], rgb)
+            elif rec_kind in ("l1", "l2", "huber", "l1+cls"):
+                pred = out["ab"] if "ab" in out else model.decode(out)
+                rec = losses.reconstruction(pred, ab, "l1" if rec_kind == "l1+cls" else rec_kind)
+            if "cls" in rec_kind and not lab_out:
+                rec = rec + cfg.cls_weight * losses.rebalanced_ce(out["logits"], ab, model.bins, weights)
+            if cfg.cf_weight > 0 or cfg.cast_weight > 0:  # terms on the decoding that ships
+                shown = _full_ab(model, out, l.shape[-2:])
+                if cfg.cf_weight > 0:  # the colorfulness hinge
+                    l_raw = color.denormalize_l(l)
+                    pred_rgb = color.lab_to_rgb(torch.cat([l_raw, color.denormalize_ab(shown)], 1))
+                    gray_rgb = color.lab_to_rgb(torch.cat([l_raw, torch.zeros_like(ab)], 1))
+                    aux = aux + cfg.cf_weight * losses.colorfulness_hinge(pred_rgb, rgb, gray_rgb, cfg.cf_enhance)
+                if cfg.cast_weight > 0:
+                    aux = aux + cfg.cast_weight * losses.cast(shown, ab)
+            g_loss = lam * rec + aux
+            if disc:
+                for p in disc.parameters():
+                    p.requires_grad_(False)
+                d_fake = disc(l, fake)
+                g_loss = g_loss + gan_w * (losses.g_loss_wgan(d_fake) if gan_kind == "wgan-gp" else losses.g_loss_vanilla(d_fake))
+                for p in disc.parameters():
+                    p.requires_grad_(True)
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            opt_g.step()
+            g_loss, d_loss, rec = g_loss.detach(), d_loss.detach(), rec.detach()
+            if not all(math.isfinite(float(v)) for v in (g_loss, d_loss)):
+                raise TinctError(f"training diverged at step {step} (loss is not finite); try a lower --lr")
+            acc["D_loss"] += float(d_loss)
+            acc["G_loss"] += float(g_loss)
+            acc["rec"] += float(rec)
+            acc["n"] += 1
+            bar.update(1)
+            bar.set_postfix(G=f"{float(g_loss):.3f}", D=f"{float(d_loss):.3f}" if disc else "-")
         done = step + 1
         if main and (done % epoch_steps == 0 or done == cfg.steps):
             n = max(acc["n"], 1)
             row = {"epoch": len(history) + 1, "step": done, "D_loss": acc["D_loss"] / n if disc else float("nan"),
+                   "D_acc": acc["D_acc"] / n if disc else float("nan"),
                    "G_loss": acc["G_loss"] / n, "rec_loss": acc["rec"] / n, **evaluate(model, val_rgb, cfg.hints),
                    "lr": learning_rate(cfg, step), "beta1": cfg.beta1, "seconds": round(time.time() - t0, 1)}
             history.append(row)
-            acc = {"D_loss": 0.0, "G_loss": 0.0, "rec": 0.0, "n": 0}
+            acc = dict.fromkeys(acc, 0.0)
             tqdm.write(table_row(row, header=len(history) == 1)) if not cfg.quiet else None
             save_grid(model, val_rgb[:6], run / "samples" / f"epoch_{row['epoch']:03d}.png")
             _checkpoint(ckpt_path, model, disc, opt_g, opt_d, done, history)

@@ -12,7 +12,7 @@ from PIL import Image
 
 from tinct import color
 
-COLUMNS = ["epoch", "step", "D_loss", "G_loss", "val_MAE", "val_PSNR", "gray_PSNR", "a_bias", "b_bias", "val_CF", "val_dCF", "seconds"]
+COLUMNS = ["epoch", "step", "D_loss", "D_acc", "G_loss", "val_MAE", "val_PSNR", "gray_PSNR", "a_bias", "b_bias", "val_CF", "val_dCF", "seconds"]
 
 
 def table_row(row: dict, header: bool = False) -> str:
