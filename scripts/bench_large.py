@@ -31,7 +31,7 @@ if mode == "tinct":
     c = Colorizer(model, render_size=int(render))
 t1 = time.perf_counter()
 img = load_image(src)
-rgb = c.colorize_array(img.rgb) if mode == "tinct" else img.rgb
+rgb = c(img.rgb) if mode == "tinct" else img.rgb
 save_image(dst, rgb, overwrite=True, quality=92)
 t2 = time.perf_counter()
 print(json.dumps({"setup_s": t1 - t0, "job_s": t2 - t1, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))

@@ -45,7 +45,7 @@ def main() -> int:
     pairs, cf_in, cf_out, ab_out = [], [], [], []
     for f in tqdm(files, desc="colorize", unit="img"):
         img = load_image(f)
-        out = colorizer.colorize_array(img.rgb)
+        out = colorizer(img.rgb)
         assert out.shape == img.rgb.shape  # full resolution
         cf_in.append(metrics.colorfulness(img.rgb))
         cf_out.append(metrics.colorfulness(out))

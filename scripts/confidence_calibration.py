@@ -25,7 +25,7 @@ import torch
 from tqdm import tqdm
 
 from tinct import bench, color, metrics, uncertainty
-from tinct.pipeline import Colorizer
+from tinct.pipeline import Colorizer, lightness
 
 ERROR_THRESHOLD = 10.0
 
@@ -65,9 +65,9 @@ def main() -> int:
     hits = {"top1": 0, "top3": 0, "auto": 0, "n": 0}
     for path in tqdm(bench.list_images(args.data, args.limit), desc="calibration", unit="img"):
         rgb = bench.load_eval_image(path, args.size)
-        l_full = col.lightness(bench.gray_input(rgb))
+        l_full = lightness(bench.gray_input(rgb))
         extras: dict = {}
-        l_full, ab = col.predict_l(l_full, None, None, extras=extras)
+        l_full, ab = col.predict(l_full, None, None, extras=extras)
         out = col.finish(l_full, ab)
         err = metrics.ciede2000(metrics.rgb_to_lab(out), metrics.rgb_to_lab(rgb)).reshape(-1)
         logits = extras["logits"]

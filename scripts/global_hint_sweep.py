@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from tinct import bench, color, metrics
 from tinct.hints import Hints, to_tensors
-from tinct.pipeline import Colorizer, working_size
+from tinct.pipeline import Colorizer, lightness, working_size
 
 
 def dominant_colors(rgb: np.ndarray, k: int = 3) -> list[tuple[tuple[int, int, int], float]]:
@@ -52,7 +52,7 @@ def sheet(col, args) -> int:
         im.thumbnail((320, 320))
         rgb = np.asarray(im)
         h, w = rgb.shape[:2]
-        l_full = col.lightness(rgb)
+        l_full = lightness(rgb)
         hw = working_size((h, w), col.render_size)
         l_work = torch.nn.functional.interpolate(l_full, size=hw, mode="bilinear", align_corners=False, antialias=True)
         _, _, glob = to_tensors(Hints(palette=palette), (h, w), hw)
@@ -95,7 +95,7 @@ def main() -> int:
     t = m.default_temperature
     for path in tqdm(bench.list_images(args.data, args.limit), unit="img"):
         rgb = bench.load_eval_image(path, 256)
-        l_full = col.lightness(bench.gray_input(rgb))
+        l_full = lightness(bench.gray_input(rgb))
         hw = working_size((256, 256), col.render_size)
         l_work = torch.nn.functional.interpolate(l_full, size=hw, mode="bilinear", align_corners=False, antialias=True)
         hints = Hints(palette=dominant_colors(rgb)) if args.palette else Hints(reference=rgb)

@@ -54,11 +54,11 @@ def several_points(c: Colorizer, rgb: np.ndarray, count: int, out: str) -> dict:
     lab = color.rgb_to_lab(color.to_tensor(truth))
     l, ab = lab[:, :1], color.normalize_ab(lab[0, 1:])
     ab_hint, mask = sample_points(ab, count, 6, torch.Generator().manual_seed(0))
-    plain = Colorizer(copy.deepcopy(c.model), c.render_size, c.temperature)
-    plain.model.fusion.fit = None
-    outs = {"automatic": render(l, c.predict_ab_tensors(l)),
-            "points, no fit": render(l, plain.predict_ab_tensors(l, ab_hint[None], mask[None])),
-            "points": render(l, c.predict_ab_tensors(l, ab_hint[None], mask[None]))}
+    plain = Colorizer(c.model, c.render_size, c.temperature, fusion=copy.deepcopy(c.fusion))
+    plain.fusion.fit = None
+    outs = {"automatic": render(l, c.predict_tensors(l)[0]),
+            "points, no fit": render(l, plain.predict_tensors(l, ab_hint[None], mask[None])[0]),
+            "points": render(l, c.predict_tensors(l, ab_hint[None], mask[None])[0])}
     labels, n = hint_patches(mask[0].numpy() > 0.5)
     centers = [(float(x), float(y)) for y, x in ndimage.center_of_mass(mask[0].numpy(), labels, range(1, n + 1))]
     save_side_by_side(out, [gray(truth), outs["automatic"], outs["points, no fit"], outs["points"], truth],
@@ -95,7 +95,7 @@ def main() -> int:
                       ["automatic", "with the reference image", "reference"])
     report = {"point": {k: eff[k] for k in ("inside", "outside", "ratio", "region_pixels")},
               "reference": {k: shift[k] for k in ("before", "after", "closer")}}
-    if getattr(c.model, "fusion", None) is not None:
+    if c.fusion is not None:
         report["points"] = several_points(c, sample(args.fit_image), args.fit_points, args.out_fit)
     print(json.dumps(report, indent=2))
     return 0

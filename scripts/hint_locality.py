@@ -44,7 +44,7 @@ def main() -> int:
         im.thumbnail((args.max_side, args.max_side), Image.BICUBIC)
         rgb = np.asarray(im)
         h, w = rgb.shape[:2]
-        base = metrics.rgb_to_lab(c.colorize_array(rgb))[..., 1:]
+        base = metrics.rgb_to_lab(c(rgb))[..., 1:]
         yy, xx = np.mgrid[0:h, 0:w]
         short = min(h, w)
         for k in range(args.clicks):
@@ -54,15 +54,15 @@ def main() -> int:
                 hue = float(rng.random())
                 col = tuple(int(round(v * 255)) for v in colorsys.hsv_to_rgb(hue, 1.0, 1.0))
                 pts.append(Point(x=x, y=y, rgb=col))
-            out = c.colorize_array(rgb, Hints(points=pts))
+            out = c(rgb, Hints(points=pts))
             d = np.sqrt(((metrics.rgb_to_lab(out)[..., 1:] - base) ** 2).sum(-1))
             dist = np.min([np.hypot(yy - p.y, xx - p.x) for p in pts], axis=0)
             near, far = float(d[dist <= 0.1 * short].mean()), float(d[dist > 0.3 * short].mean()) if (dist > 0.3 * short).any() else 0.0
             rows.append({"image": path.name, "points": [(p.x, p.y, p.rgb) for p in pts], "near": near, "far": far,
                          "ratio": far / max(near, 1e-6)})
             if args.sheet and k == 0 and len(sheet) < 6:
-                tiles = [Image.fromarray(c.colorize_array(rgb))]
-                for result in ([other.colorize_array(rgb, Hints(points=pts))] if other else []) + [out]:
+                tiles = [Image.fromarray(c(rgb))]
+                for result in ([other(rgb, Hints(points=pts))] if other else []) + [out]:
                     marked = Image.fromarray(result)
                     for p in pts:
                         ImageDraw.Draw(marked).ellipse((p.x - 6, p.y - 6, p.x + 6, p.y + 6), outline=(255, 255, 255),

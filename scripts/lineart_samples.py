@@ -79,8 +79,8 @@ def main() -> int:
             reference, k = colors[k % len(colors)], k + 1
         else:
             reference = original
-        auto = c.colorize_array(drawing)
-        guided = c.colorize_array(drawing, Hints(reference=reference))
+        auto = c(drawing)
+        guided = c(drawing, Hints(reference=reference))
         row = [square(x) for x in (drawing, auto, guided, reference)] + [square(original) if original is not None else blank]
         rows.append(row)
         entry = {"file": name, "real_sketch": original is None}

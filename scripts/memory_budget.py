@@ -24,7 +24,7 @@ from tinct.hints import Point
 torch.set_num_threads(2)
 model, render, points, megapixels = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 c = Colorizer(model)
-render = c.max_render_size if render == "max" else c.check_size(int(render))  # "max": the model's largest allowed
+render = c.max_render_size if render == "max" else int(render)  # "max": the model's largest allowed (the call checks)
 side = int((megapixels * 1e6) ** 0.5)
 rng = np.random.default_rng(0)
 img = rng.integers(0, 255, (side * 3 // 4, side * 4 // 3, 3), dtype=np.uint8)
@@ -49,7 +49,7 @@ def main() -> int:
     ap.add_argument("--models", nargs="+", default=["photo", "lineart", "art"],
                     help="shipped names or model files (a candidate before it ships)")
     args = ap.parse_args()
-    from tinct.pipeline import shipped_models
+    from tinct.modelfile import shipped_models
 
     render = str(args.render_size) if args.render_size else "max"
     cases = []

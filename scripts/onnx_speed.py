@@ -54,7 +54,7 @@ def main() -> int:
         times = {k: [] for k in backends}
         for _ in range(args.runs):  # interleaved: a busy machine slows every backend alike
             for k, c in backends.items():
-                times[k].append(median_ms(lambda c=c: c.colorize_array(img, render_size=size), 1))
+                times[k].append(median_ms(lambda c=c: c(img, render_size=size), 1))
         ms = {k: statistics.median(v) for k, v in times.items()}
         print(f"{size} px: " + ", ".join(f"{k} {v:.0f} ms" for k, v in ms.items()) + "; "
               + ", ".join(f"{k} {ms['torch'] / v:.2f}x faster than torch" for k, v in ms.items() if k != "torch"))
@@ -71,14 +71,14 @@ def main() -> int:
                 truth = load_eval_image(path, 256)
                 gray = gray_input(truth)
                 for k, c in backends.items():
-                    scores[k].append(metrics.psnr(c.colorize_array(gray, render_size=256), truth))
+                    scores[k].append(metrics.psnr(c(gray, render_size=256), truth))
             print(f"PSNR {g.name} ({len(scores['torch'])} images): "
                   + ", ".join(f"{k} {np.mean(v):.3f}" for k, v in scores.items()))
     if args.data:
         worst, n = 0, 0
         for path in list_images(args.data, args.limit):
             img = load_eval_image(path, 256)
-            diff = np.abs(ref.colorize_array(img).astype(int) - fast.colorize_array(img).astype(int))
+            diff = np.abs(ref(img).astype(int) - fast(img).astype(int))
             worst, n = max(worst, int(diff.max())), n + 1
         print(f"largest output difference over {n} images: {worst} level(s)")
     return 0

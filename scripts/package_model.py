@@ -12,7 +12,8 @@ import argparse
 import json
 import sys
 
-from tinct.modelfile import load_model, recorded_kwargs, save_model
+from tinct.hints.fusion import HintFusion
+from tinct.modelfile import load_fusion, load_model, read_record, recorded_kwargs, save_model
 
 
 def main() -> int:
@@ -21,7 +22,6 @@ def main() -> int:
     ap.add_argument("dst")
     ap.add_argument("--temperature", type=float, help="annealed-mean temperature of the bin head")
     ap.add_argument("--blend", type=float, help="share of the regression head mixed in (0..1)")
-    ap.add_argument("--prefer-bins", choices=["yes", "no"], help="decode with the bin head (yes) or regression (no)")
     ap.add_argument("--render-size", type=int, help="the working size used when the user gives none (32-2048)")
     ap.add_argument("--auto-temperature", type=float, help="line art: softmax temperature of the automatic hint")
     ap.add_argument("--global-prior", type=float, help="exponent of the palette / reference color prior (0 = off)")
@@ -44,13 +44,12 @@ def main() -> int:
     ap.add_argument("--metrics", help="JSON object of measured metrics to record")
     args = ap.parse_args()
     model, record = load_model(args.src)
+    fusion = load_fusion(args.src)
     kwargs = recorded_kwargs(model)  # every argument, as loaded
     for key, value in (("temperature", args.temperature), ("blend", args.blend), ("global_prior", args.global_prior),
                        ("auto_temperature", args.auto_temperature), ("render_size", args.render_size)):
         if value is not None:
             kwargs[key] = value
-    if args.prefer_bins:
-        kwargs["prefer_bins"] = args.prefer_bins == "yes"
     from tinct.registry import create_model
 
     provenance = dict(record.get("provenance", {}))
@@ -60,10 +59,9 @@ def main() -> int:
 
         ck = torch.load(args.network_from, map_location="cpu", weights_only=True)
         net = {k: v for k, v in ck["model"].items() if not k.startswith("fusion.")}
-        mine = {k for k in state if not k.startswith("fusion.")}
-        if set(net) != mine or any(net[k].shape != state[k].shape for k in net):
+        if set(net) != set(state) or any(net[k].shape != state[k].shape for k in net):
             raise SystemExit(f"{args.network_from}: network weights do not match {args.src}")
-        state = {**state, **net}
+        state = net
         provenance["network_from"] = {"checkpoint": str(args.network_from), "step": ck.get("step")}
     if args.average_with:
         other, other_record = load_model(args.average_with)
@@ -75,44 +73,42 @@ def main() -> int:
         state = {k: (v + o[k]) / 2 if v.is_floating_point() else v for k, v in state.items()}
         provenance["averaged_with"] = other_record.get("provenance", {})
     if args.fusion_from:
-        donor, donor_record = load_model(args.fusion_from)
-        if getattr(donor, "fusion", None) is None:
+        fusion = load_fusion(args.fusion_from)
+        if fusion is None:
             raise SystemExit(f"{args.fusion_from} has no fusion stage")
-        kwargs["fusion"] = True
-        kwargs["fusion_prior"] = donor_record["kwargs"].get("fusion_prior", 1e-4)
-        kwargs["fusion_guide"] = donor_record["kwargs"].get("fusion_guide")
-        kwargs["fusion_fit"] = donor_record["kwargs"].get("fusion_fit")
-        kwargs["fusion_confine"] = donor_record["kwargs"].get("fusion_confine")
-        kwargs["fusion_width"] = donor_record["kwargs"].get("fusion_width", 32)
-        state = {k: v for k, v in state.items() if not k.startswith("fusion.")}
-        state.update({f"fusion.{k}": v for k, v in donor.fusion.state_dict().items()})
-        provenance["fusion"] = donor_record.get("provenance", {}).get("fusion", {})
+        provenance["fusion"] = read_record(args.fusion_from).get("provenance", {}).get("fusion", {})
+    settings = dict(fusion.kwargs) if fusion is not None else {}
     if args.guide is not None:
-        guide = _fusion_numbers(kwargs, "--guide", args.guide, "two weights 0 or more, as 10000,30",
-                             lambda g: len(g) == 2 and min(g) >= 0)
-        kwargs["fusion_guide"] = guide if any(guide) else None
+        guide = _fusion_numbers(fusion, "--guide", args.guide, "two weights 0 or more, as 10000,30",
+                                lambda g: len(g) == 2 and min(g) >= 0)
+        settings["guide"] = guide if any(guide) else None
     if args.fit is not None:
-        kwargs["fusion_fit"] = None if args.fit == "none" else _fusion_numbers(
-            kwargs, "--fit", args.fit, "two or three strengths above 0, as 0.1,0.1,0.3 (or none)",
+        settings["fit"] = None if args.fit == "none" else _fusion_numbers(
+            fusion, "--fit", args.fit, "two or three strengths above 0, as 0.1,0.1,0.3 (or none)",
             lambda g: len(g) in (2, 3) and min(g) > 0)
     if args.confine is not None:
-        kwargs["fusion_confine"] = None if args.confine == "none" else _fusion_numbers(
-            kwargs, "--confine", args.confine, "a falloff share above 0 and an agreement 0 or more, as 0.25,40 (or none)",
+        settings["confine"] = None if args.confine == "none" else _fusion_numbers(
+            fusion, "--confine", args.confine, "a falloff share above 0 and an agreement 0 or more, as 0.25,40 (or none)",
             lambda g: len(g) == 2 and 0 < g[0] <= 10 and 0 <= g[1] <= 500)
+    if fusion is not None and settings != fusion.kwargs:  # the same weights under the new settings
+        weights = fusion.state_dict()
+        fusion = HintFusion(**settings)
+        fusion.load_state_dict(weights)
     shipped = create_model(record["arch"], **{**kwargs, "pretrained": False})
     shipped.load_state_dict(state, strict=True)
     provenance["notes"] = provenance.get("notes", []) + args.note
     if args.metrics:
         provenance["benchmark"] = json.loads(args.metrics)
     extra = {"purpose": args.purpose or record.get("purpose")} if (args.purpose or record.get("purpose")) else {}
-    save_model(shipped, args.dst, provenance=provenance, half=args.half, **extra)
-    print(f"wrote {args.dst}: {record['arch']} {json.dumps(kwargs)}")
+    save_model(shipped, args.dst, provenance=provenance, half=args.half, fusion=fusion, **extra)
+    print(f"wrote {args.dst}: {record['arch']} {json.dumps(kwargs)}"
+          + (f" + fusion {json.dumps(fusion.kwargs)}" if fusion is not None else ""))
     return 0
 
 
-def _fusion_numbers(kwargs: dict, flag: str, text: str, what: str, valid) -> list[float]:
+def _fusion_numbers(fusion, flag: str, text: str, what: str, valid) -> list[float]:
     """Comma-separated numbers for a fusion option, or a one-line exit."""
-    if not kwargs.get("fusion"):
+    if fusion is None:
         raise SystemExit(f"{flag} needs a model with a fusion stage (or --fusion-from)")
     try:
         values = [float(v) for v in text.split(",")]

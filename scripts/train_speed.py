@@ -22,7 +22,7 @@ import torch
 from tinct import color, losses
 from tinct.hints import sample_training_hints
 from tinct.modelfile import load_model
-from tinct.pipeline import resolve_model
+from tinct.modelfile import resolve_model
 from tinct.train.loop import set_memory_format
 
 

@@ -41,7 +41,7 @@ def tiny_model(path, hints: bool = True, seed: int = 0):
     """A tiny untrained EfficientNet U-Net whose output visibly depends on its hints."""
     torch.manual_seed(seed)
     extra = {"global_prior": 3.0} if hints else {}  # palettes and references reweight the bin head
-    model = create_model("effunet", pretrained=False, width=8, hints=hints, prefer_bins=False, **extra)
+    model = create_model("effunet", pretrained=False, width=8, hints=hints, blend=1.0, **extra)
     if hints:
         g = torch.Generator().manual_seed(seed)
         with torch.no_grad():  # the hint stem starts at zero; give it weight so hints change the result
@@ -327,11 +327,11 @@ def test_16bit_color_upload_keeps_exact_values(client, tmp_path, monkeypatch):
     (asked for 8 bits; 16 bits in, 16 bits out is the next test)."""
     seen = []
 
-    def identity(colorizer, rgb, hints=None, render_size=None, extras=None):
-        seen.append(rgb.copy())
-        return rgb  # the response then carries the pixels the server decoded
+    def identity(colorizer, image, hints=None, render_size=None, confidence=False):
+        seen.append(image[:, :, :3].copy())
+        return image  # the response then carries the pixels the server decoded (alpha too)
 
-    monkeypatch.setattr(Colorizer, "colorize_array", identity)
+    monkeypatch.setattr(Colorizer, "__call__", identity)
     rng = np.random.default_rng(4)
     for channels in (3, 4):
         data = png16(rng.integers(0, 65536, (24, 40, channels)))
@@ -364,14 +364,14 @@ class Gate:
     def __init__(self, monkeypatch):
         self.release = threading.Event()
         self.entered = threading.Event()
-        original = Colorizer.colorize_array
+        original = Colorizer.__call__
 
         def blocked(colorizer, *args, **kwargs):
             self.entered.set()
             assert self.release.wait(30), "test gate never released"
             return original(colorizer, *args, **kwargs)
 
-        monkeypatch.setattr(Colorizer, "colorize_array", blocked)
+        monkeypatch.setattr(Colorizer, "__call__", blocked)
 
 
 def in_thread(fn):
@@ -421,7 +421,7 @@ def test_unexpected_error_is_500_json_without_details(model_paths, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(Colorizer, "colorize_array", broken)
+    monkeypatch.setattr(Colorizer, "__call__", broken)
     with TestClient(make_app(model_paths), raise_server_exceptions=False) as c:
         body = assert_error(post(c, encoded(gray())), 500)
         assert "secret" not in json.dumps(body)

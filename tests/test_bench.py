@@ -97,7 +97,7 @@ def test_engine_table_json_and_sheet(images, tiny_model, tmp_path):
     from tinct.pipeline import Colorizer
 
     col = Colorizer(tiny_model, render_size=SIZE)
-    direct = [metrics.psnr(col.colorize_array(g, render_size=SIZE), o) for g, o in zip(grays, originals)]
+    direct = [metrics.psnr(col(g, render_size=SIZE), o) for g, o in zip(grays, originals)]
     assert model_row["psnr"] == pytest.approx(np.mean(direct))
     # files
     data = json.loads((out / "bench.json").read_text())
@@ -290,7 +290,7 @@ def test_grid_rows_score_the_originals_color_grid(images, tmp_path):
         rgb = bench.load_eval_image(f, SIZE)
         grid = bench.grid_of(rgb)
         assert grid.shape == (14, 14, 3)
-        out = col.colorize_array(bench.gray_input(rgb), Hints(grid=grid), render_size=SIZE)
+        out = col(bench.gray_input(rgb), Hints(grid=grid), render_size=SIZE)
         direct.append(metrics.psnr(out, rgb))
     assert _row(report, "tiny" + bench.GRID_SUFFIX)["psnr"] == pytest.approx(np.mean(direct))
     assert _row(report, "tiny" + bench.GRID_SUFFIX)["psnr"] != pytest.approx(_row(report, "tiny")["psnr"])

@@ -39,7 +39,7 @@ def tiny_model(path: Path, hints: bool = True) -> Path:
     """A tiny untrained model whose output visibly depends on its hints."""
     torch.manual_seed(0)
     extra = {"global_prior": 3.0} if hints else {}  # a reference image reweights the bin head
-    model = create_model("effunet", pretrained=False, width=8, hints=hints, prefer_bins=False, **extra)
+    model = create_model("effunet", pretrained=False, width=8, hints=hints, blend=1.0, **extra)
     if hints:
         g = torch.Generator().manual_seed(0)
         with torch.no_grad():

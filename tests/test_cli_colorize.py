@@ -22,7 +22,7 @@ def models(tmp_path_factory):
     torch.set_num_threads(1)
     torch.manual_seed(0)
     d = tmp_path_factory.mktemp("models")
-    m = create_model("effunet", pretrained=False, width=8, hints=True, prefer_bins=False)  # regression head: hints act directly
+    m = create_model("effunet", pretrained=False, width=8, hints=True, blend=1.0)  # regression head: hints act directly
     hint_params = [p for name, p in m.named_parameters() if "hint" in name or "global" in name]
     assert hint_params
     with torch.no_grad():  # the hint layers start at zero; give them weight so hints change the result
@@ -283,7 +283,7 @@ def test_ctrl_c_prints_what_was_done(tmp_path, models, capsys, monkeypatch):
         write(tmp_path / "in" / f"{i}.png", seed=i)
     from tinct.pipeline import Colorizer
 
-    real = Colorizer.predict_l  # the network's turn in a folder run
+    real = Colorizer.predict  # the network's turn in a folder run
     calls = []
 
     def interrupted_on_the_second(*a, **kw):
@@ -292,7 +292,7 @@ def test_ctrl_c_prints_what_was_done(tmp_path, models, capsys, monkeypatch):
             raise KeyboardInterrupt
         return real(*a, **kw)
 
-    monkeypatch.setattr(Colorizer, "predict_l", interrupted_on_the_second)
+    monkeypatch.setattr(Colorizer, "predict", interrupted_on_the_second)
     code, _, err = colorize(capsys, tmp_path / "in", "-o", tmp_path / "out", "--model", models["hint"])
     assert code == 130 and "interrupted: colorized 1, skipped 0, failed 0, not done 2" in err
 
@@ -370,7 +370,7 @@ def test_folder_run_is_pipelined_and_writes_an_audit_report(tmp_path, models, ca
     assert all(float(r["seconds"]) >= 0 for r in rows) and any("bad.png" in r["file"] for r in rows if r["reason"])
     c = Colorizer(models["hint"], render_size=64)
     for i in range(5):
-        want = c.colorize_array(load_image(tmp_path / "in" / f"p{i}.png").rgb)
+        want = c(load_image(tmp_path / "in" / f"p{i}.png").rgb)
         assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / f"p{i}.png").convert("RGB")), want)
     assert [r["file"] for r in rows] == sorted(r["file"] for r in rows)  # in file order, whatever writer wrote it
     import cv2

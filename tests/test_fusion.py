@@ -8,7 +8,7 @@ from PIL import Image
 from tinct import color
 from tinct.cli import main
 from tinct.hints import Hints, Point
-from tinct.modelfile import load_model, read_record, save_model
+from tinct.modelfile import load_fusion, load_model, read_record, save_model
 from tinct.hints.fusion import HintFusion, guide_for, hint_density, match_hints, propagate
 from tinct.pipeline import Colorizer
 from tinct.registry import create_model
@@ -64,28 +64,24 @@ def test_untrained_fusion_is_the_even_mix_and_keeps_hints():
     assert torch.allclose(f.fuse(l, net, lv, ab_hint, mask, plain, matched), plain, atol=1e-5)
 
 
-def test_effunet_fusion_only_with_point_hints():
+def test_the_colorizer_fuses_only_with_point_hints():
+    """The network and its fusion stage are composed in the Colorizer: without point hints the
+    stage does not run; an image without points in a batch keeps the network's colors."""
     torch.manual_seed(0)
-    plain = create_model("effunet", **TINY).eval()
-    fused = create_model("effunet", **TINY, fusion=True).eval()
-    fused.load_state_dict(plain.state_dict(), strict=False)
+    net = create_model("effunet", **TINY).eval()
+    plain, fused = Colorizer(net), Colorizer(net, fusion=HintFusion())
     l, ab_hint, mask = _inputs(n=2)
-    with torch.no_grad():
-        # no point hints: the fusion stage is not run, the output is the base network's
-        assert torch.equal(fused.decode(fused(l)), plain.decode(plain(l)))
-        # hints on image 0 only: image 1 keeps the network colors (resized to the hint size)
-        mask[1] = 0
-        out = fused.decode(fused(l, ab_hint, mask))
-        base = color.resize_ab(plain.decode(plain(l, ab_hint, mask)), (64, 64))
+    raw_l = color.denormalize_l(l)
+    # no point hints: the fusion stage is not run, the output is the network's
+    assert torch.equal(fused.predict_tensors(raw_l)[0], plain.predict_tensors(raw_l)[0])
+    # hints on image 0 only: image 1 keeps the network colors (resized to the hint size)
+    mask[1] = 0
+    out = color.normalize_ab(fused.predict_tensors(raw_l, ab_hint, mask)[0])
+    base = color.resize_ab(color.normalize_ab(plain.predict_tensors(raw_l, ab_hint, mask)[0]), (64, 64))
     assert out.shape == (2, 2, 64, 64)
-    assert torch.allclose(out[1], base[1])
-    assert torch.allclose(out[0][:, 10:14, 20:24], ab_hint[0][:, 10:14, 20:24])
+    assert torch.allclose(out[1], base[1], atol=1e-5)
+    assert torch.allclose(out[0][:, 10:14, 20:24], ab_hint[0][:, 10:14, 20:24], atol=1e-5)
     assert not torch.allclose(out[0], base[0])
-
-
-def test_fusion_needs_hints():
-    with pytest.raises(ValueError, match="fusion needs hints"):
-        create_model("effunet", pretrained=False, width=8, fusion=True)
 
 
 @pytest.fixture(scope="module")
@@ -111,9 +107,8 @@ def test_train_fusion_writes_a_fused_model(fusion_setup):
     base_path, out, scores, _ = fusion_setup
     assert {"mse_plain_before", "mse_matched_before"} <= set(scores)
     record = read_record(out)
-    assert "fusion_obey" not in record["kwargs"]  # the stage's behaviour, no longer a switch
-    assert record["kwargs"]["fusion"] is True and record["kwargs"]["fusion_prior"] == 1e-4
-    assert load_model(out)[0].fusion.out.out_channels == 6
+    assert record["fusion"]["kwargs"]["prior_weight"] == 1e-4
+    assert load_fusion(out).out.out_channels == 6
     assert record["kwargs"]["width"] == 8 and record["kwargs"]["temperature"] == 0.4  # every argument recorded
     assert record["provenance"]["fusion"]["samples"] == 6
     # a 40-step training of a random tiny network on 5 samples, scored on 1: only a sanity bound
@@ -123,7 +118,7 @@ def test_train_fusion_writes_a_fused_model(fusion_setup):
     base, _ = load_model(base_path)
     for k, v in base.state_dict().items():  # the base network is unchanged
         assert torch.equal(model.state_dict()[k], v)
-    assert any(float(p.detach().abs().sum()) > 0 for p in model.fusion.out.parameters())  # the fusion trained
+    assert any(float(p.detach().abs().sum()) > 0 for p in load_fusion(out).out.parameters())  # the fusion trained
 
 
 def test_fused_model_through_the_pipeline(fusion_setup, make_rgb):
@@ -160,9 +155,9 @@ def test_cli_train_fusion_width_is_recorded_and_checked(fusion_setup, tmp_path, 
     args = ["train-fusion", str(base_path), "--data", str(data), "--samples", "3", "--size", "64", "--crop", "32",
             "--steps", "2", "--batch-size", "2", "--quiet"]
     assert main([*args, "--out", str(out), "--width", "12"]) == 0, capsys.readouterr().err
-    assert read_record(out)["kwargs"]["fusion_width"] == 12
-    assert load_model(out)[0].fusion.out.in_channels == 12  # the file describes its own stage
-    assert read_record(fusion_setup[1])["kwargs"]["fusion_width"] == 32  # the default
+    assert read_record(out)["fusion"]["kwargs"]["width"] == 12
+    assert load_fusion(out).out.in_channels == 12  # the file describes its own stage
+    assert read_record(fusion_setup[1])["fusion"]["kwargs"]["width"] == 32  # the default
     capsys.readouterr()
     code = main([*args, "--out", str(tmp_path / "bad.safetensors"), "--width", "2"])
     err = capsys.readouterr().err
@@ -308,23 +303,24 @@ def test_train_fusion_with_a_guide(fusion_setup, tmp_path):
                                        guide=(1000.0, 10.0), quiet=True))
     assert np.isfinite(scores["mse_fused"])
     record = read_record(out)
-    assert record["kwargs"]["fusion_guide"] == [1000.0, 10.0]
+    assert record["fusion"]["kwargs"]["guide"] == [1000.0, 10.0]
     assert record["provenance"]["fusion"]["guide"] == [1000.0, 10.0]
-    model, _ = load_model(out)
-    assert model.fusion.guide == (1000.0, 10.0) and model.fusion.needs_features
+    c = Colorizer(out)
+    assert c.fusion.guide == (1000.0, 10.0) and c.fusion.guided
     l, ab_hint, mask = _inputs()
-    with torch.no_grad():
-        out_ = model(l, ab_hint, mask)
-        ab = model.decode(out_)
-    assert "features" in out_ and torch.isfinite(ab).all()
-    with torch.no_grad():  # the guide is the scene as the network sees it without the points
-        free = model(l)
-        assert torch.allclose(out_["guide_ab"], model.decode(free)) and "mask" not in free
-    assert torch.equal(ab[:, :, mask[0, 0] > 0.5], ab_hint[:, :, mask[0, 0] > 0.5])
+    raw_l = color.denormalize_l(l)
+    calls = []
+    forward = c.model.forward
+    c.model.forward = lambda *a, **k: calls.append(sorted(k)) or forward(*a, **k)
+    ab = color.normalize_ab(c.predict_tensors(raw_l, ab_hint, mask)[0])
+    # two network passes: with the points, and without them (the guide: the scene as the network sees it)
+    assert calls == [["ab_hint", "mask"], []] and torch.isfinite(ab).all()
+    assert torch.allclose(ab[:, :, mask[0, 0] > 0.5], ab_hint[:, :, mask[0, 0] > 0.5], atol=1e-5)
     # the guide changes the output (the propagations see the network's edges)
-    model.fusion.guide = (0.0, 0.0)
-    with torch.no_grad():
-        assert not torch.allclose(model.decode(model(l, ab_hint, mask)), ab)
+    c.fusion.guide = (0.0, 0.0)
+    calls.clear()
+    assert not torch.allclose(color.normalize_ab(c.predict_tensors(raw_l, ab_hint, mask)[0]), ab)
+    assert calls == [["ab_hint", "mask"]]  # unguided: one pass
 
 
 def test_training_scores_what_the_model_outputs():
@@ -394,8 +390,8 @@ def test_train_fusion_with_a_fit_records_it_and_trains_on_fitted_colors(fusion_s
     # every sample's net colors were fitted, with L for the lightness term
     assert np.isfinite(scores["mse_fused"]) and calls == [((0.3, 0.5, 0.2), True, True)] * 4
     record = read_record(out)
-    assert record["kwargs"]["fusion_fit"] == [0.3, 0.5, 0.2] and record["provenance"]["fusion"]["fit"] == [0.3, 0.5, 0.2]
-    assert load_model(out)[0].fusion.fit == (0.3, 0.5, 0.2)
+    assert record["fusion"]["kwargs"]["fit"] == [0.3, 0.5, 0.2] and record["provenance"]["fusion"]["fit"] == [0.3, 0.5, 0.2]
+    assert load_fusion(out).fit == (0.3, 0.5, 0.2)
 
 
 def test_cli_fit_is_checked(tmp_path, capsys, fusion_setup):
@@ -477,35 +473,6 @@ def test_samples_cache_and_shards(fusion_setup, tmp_path, capsys):
         code = main([*args, "--out", str(out), *bad])
         err = capsys.readouterr().err
         assert code == 2 and err.strip() and "Traceback" not in err
-
-
-def test_files_recording_the_retired_network_statistics_option(tmp_path):
-    """Model files that recorded ``fusion_stats`` (off) still load; one that used it is refused
-    with one line."""
-    import json
-
-    from safetensors.torch import load_file, save_file
-
-    from tinct.errors import ModelFileError
-    from tinct.modelfile import load_model, save_model
-
-    path = save_model(create_model("effunet", pretrained=False, width=8, hints=True, fusion=True),
-                      tmp_path / "m.safetensors")
-    state = load_file(str(path))
-    from safetensors import safe_open
-
-    with safe_open(str(path), "pt") as f:
-        meta = dict(f.metadata())
-    record = json.loads(meta["tinct"])
-    for value, ok in ((False, True), (True, False)):
-        record["kwargs"]["fusion_stats"] = value
-        meta["tinct"] = json.dumps(record)
-        save_file(state, str(tmp_path / "old.safetensors"), metadata=meta)
-        if ok:
-            assert load_model(tmp_path / "old.safetensors")[0].fusion is not None
-        else:
-            with pytest.raises(ModelFileError, match="fusion_stats"):
-                load_model(tmp_path / "old.safetensors")
 
 
 def test_a_confined_lone_point_changes_little_far_from_it():

@@ -44,11 +44,11 @@ def outputs() -> dict[str, np.ndarray]:
 
     rgb = fixed_image()
     c = Colorizer("photo")
-    return {name: c.colorize_array(rgb, case_hints(name, rgb)) for name in CASES}
+    return {name: c(rgb, case_hints(name, rgb)) for name in CASES}
 
 
 def model_sha() -> str:
-    from tinct.pipeline import resolve_model
+    from tinct.modelfile import resolve_model
 
     return hashlib.sha256(resolve_model("photo").read_bytes()).hexdigest()
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from tinct.modelfile import load_model, save_model
+from tinct.modelfile import load_fusion, load_model, save_model
 from tinct.hints.fusion import HintFusion
 from tinct.hints.fit import fit_color_transform, fit_one, hint_patches
 from tinct.registry import create_model
@@ -122,12 +122,9 @@ def test_fit_is_checked_and_travels_in_the_model_file(tmp_path):
     with pytest.raises(ValueError, match="fit"):
         HintFusion(fit=(0.0, 0.3))
     assert HintFusion(fit=(0.1, 0.1, 0.3)).fit == (0.1, 0.1, 0.3)
-    model = create_model("effunet", **TINY, fusion=True, fusion_fit=[0.3, 0.5])
-    path = tmp_path / "m.safetensors"
-    save_model(model, path)
-    loaded, record = load_model(path)
-    assert record["kwargs"]["fusion_fit"] == [0.3, 0.5]
-    assert loaded.fusion.fit == (0.3, 0.5)
+    path = save_model(create_model("effunet", **TINY), tmp_path / "m.safetensors", fusion=HintFusion(fit=(0.3, 0.5)))
+    assert load_model(path)[1]["fusion"]["kwargs"]["fit"] == [0.3, 0.5]
+    assert load_fusion(path).fit == (0.3, 0.5)
 
 
 def test_count_points_counts_patches_per_image():
@@ -197,29 +194,4 @@ def test_the_gate_keeps_a_consistent_cast_and_drops_unrelated_corrections():
     ab_hint, mask = _hints_from(net, centers)
     assert torch.allclose(fit_one(net[0], ab_hint[0], mask[0], strength=(0.1, 0.1), gate=True), identity, atol=1e-6)
 
-
-def test_the_gate_is_always_on_and_older_files_must_agree(tmp_path):
-    """The fitted transform is always gated; a file that records the retired switch off (with a
-    fit) is refused in one line, one without a fit loads whatever it says."""
-    import json
-
-    from safetensors import safe_open
-    from safetensors.torch import load_file, save_file
-
-    from tinct.errors import ModelFileError
-
-    for fit, ok in (([0.1, 0.1, 0.3], False), (None, True)):
-        model = create_model("effunet", **TINY, fusion=True, fusion_fit=fit)
-        path = save_model(model, tmp_path / "g.safetensors")
-        with safe_open(str(path), "pt") as f:
-            meta = dict(f.metadata())
-        record = json.loads(meta["tinct"])
-        record["kwargs"]["fusion_fit_gate"] = False
-        meta["tinct"] = json.dumps(record)
-        save_file(load_file(str(path)), str(tmp_path / "old.safetensors"), metadata=meta)
-        if ok:
-            assert load_model(tmp_path / "old.safetensors")[0].fusion.fit is None
-        else:
-            with pytest.raises(ModelFileError, match="fusion_fit_gate"):
-                load_model(tmp_path / "old.safetensors")
 

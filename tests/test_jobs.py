@@ -178,7 +178,7 @@ def test_one_look_for_the_whole_album(tmp_path):
         from tinct.pipeline import Colorizer
 
         col = Colorizer(path)
-        want = col.colorize_array(np.asarray(Image.open(io.BytesIO(png(1))).convert("RGB")),
+        want = col(np.asarray(Image.open(io.BytesIO(png(1))).convert("RGB")),
                                   Hints(palette=[((192, 64, 32), 2.0), ((48, 96, 160), 1.0)],
                                         reference=np.asarray(Image.open(io.BytesIO(ref.getvalue())).convert("RGB"))))
         assert np.array_equal(looked[1], want)

@@ -223,17 +223,8 @@ def test_a_point_fills_the_area_its_lines_enclose():
     """A point hint inside the rectangle colors the rectangle, not the paper outside it."""
     from tinct.hints import Hints, Point
 
-    from tinct.lineart.model import LabOutput
-
-    class Filled(FlatPaint):  # FlatPaint with the line-art decoding (histogram matching and fill)
-        decode, decode_l, _decoded, _fill = LabOutput.decode, LabOutput.decode_l, LabOutput._decoded, LabOutput._fill
-        hist_match, FILL_LINE_L = 0.0, LabOutput.FILL_LINE_L
-
-        def _forward(self, l, ab_hint, mask, global_hint):
-            out = super()._forward(l, ab_hint, mask, global_hint)
-            if mask is not None:
-                out.update(l=l, ab_hint=ab_hint, mask=mask)
-            return out
+    class Filled(FlatPaint):  # FlatPaint whose points fill their areas (tinct.hints.fill), as line art's do
+        fills_regions = True
 
     Filled.hints = True
     c = Colorizer(Filled(), render_size=128)
@@ -253,9 +244,7 @@ def test_line_art_models_have_a_smaller_largest_working_size(tmp_path, capsys):
     from tinct.pipeline import MAX_RENDER_SIZE
 
     c = Colorizer(tiny("lineart_cnn"))
-    assert c.max_render_size == 1024 < MAX_RENDER_SIZE and c.check_size(1024) == 1024
-    with pytest.raises(TinctError, match="at most 1024"):
-        c.check_size(2048)
+    assert c.max_render_size == 1024 < MAX_RENDER_SIZE and Colorizer(tiny("lineart_cnn"), render_size=1024).render_size == 1024
     with pytest.raises(TinctError, match="at most 1024"):
         Colorizer(tiny("lineart_cnn"), render_size=1536)
     with pytest.raises(TinctError, match="at most 1024"):

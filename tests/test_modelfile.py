@@ -80,34 +80,41 @@ def test_tampered_format_version_refused(model_file, tmp_path):
     rec["format_version"] = FORMAT_VERSION + 98
     bad = tmp_path / "future.safetensors"
     _rewrite(path, bad, record=rec)
-    with pytest.raises(ModelFileError, match=f"format {FORMAT_VERSION + 98}.*reads formats 1, {FORMAT_VERSION}"):
+    with pytest.raises(ModelFileError, match=f"format {FORMAT_VERSION + 98}.*reads formats {FORMAT_VERSION}"):
         load_model(bad)
 
 
-def test_every_constructor_argument_is_recorded_and_format_1_keeps_its_defaults(tmp_path):
-    """A file says exactly how its model was built; a format-1 file (passed arguments only) is read
-    with the defaults it was written under, not today's."""
+def test_every_constructor_argument_is_recorded_and_the_fusion_stage_is_its_own_component(tmp_path):
+    """A file says exactly how its network was built (every argument, the defaults filled in) and,
+    apart, how its hint fusion stage was; each comes back as it went in."""
+    from tinct.hints.fusion import HintFusion
+    from tinct.modelfile import load_fusion
+
     torch.manual_seed(0)
     model = create_model("effunet", pretrained=False, width=8, hints=True).eval()
-    path = save_model(model, tmp_path / "eff.safetensors")
+    fusion = HintFusion(width=16, guide=(10.0, 3.0), fit=(0.1, 0.2), confine=(0.25, 40.0))
+    torch.nn.init.normal_(fusion.out.weight)
+    path = save_model(model, tmp_path / "eff.safetensors", fusion=fusion)
     rec = read_record(path)
-    assert rec["format_version"] == FORMAT_VERSION == 2
-    assert rec["kwargs"]["width"] == 8 and rec["kwargs"]["temperature"] == 0.4 and rec["kwargs"]["blend"] == 0.5
-    assert "pretrained" not in rec["kwargs"] and "fusion_fit" in rec["kwargs"]
-    old = dict(rec, format_version=1, kwargs={"width": 8, "hints": True})
-    _rewrite(path, tmp_path / "old.safetensors", record=old)
-    loaded, _ = load_model(tmp_path / "old.safetensors")
-    assert (loaded.default_temperature, loaded.blend) == (0.38, 0.0)  # effunet's defaults of format 1
-    assert load_model(path)[0].blend == 0.5
-    # saved again, the old file's decoding is written out in full
-    again = read_record(save_model(loaded, tmp_path / "again.safetensors"))
-    assert again["format_version"] == 2 and (again["kwargs"]["temperature"], again["kwargs"]["blend"]) == (0.38, 0.0)
+    assert rec["format_version"] == FORMAT_VERSION == 3
+    assert rec["kwargs"] == {"width": 8, "hints": True, "temperature": 0.4, "blend": 0.5, "global_prior": 0.0,
+                             "render_size": None}
+    assert rec["fusion"] == {"kwargs": {"width": 16, "prior_weight": 1e-4, "guide": [10.0, 3.0], "fit": [0.1, 0.2],
+                                        "confine": [0.25, 40.0]}}
+    loaded, again = load_model(path)[0], load_fusion(path)
+    assert again.kwargs == fusion.kwargs and torch.equal(again.out.weight, fusion.out.weight)
     x = torch.rand(1, 1, 32, 32) * 2 - 1
-    again_model, _ = load_model(tmp_path / "again.safetensors")
     with torch.no_grad():
-        assert torch.equal(again_model.decode(again_model(x)), loaded.decode(loaded(x)))
-        now, then = (color.resize_ab(m.decode(m(x)), (32, 32)) for m in (model, loaded))
-        assert not torch.allclose(now, then)  # the defaults do differ
+        assert torch.equal(model.decode(model(x)), loaded.decode(loaded(x)))
+    plain = save_model(model, tmp_path / "plain.safetensors")
+    assert read_record(plain)["fusion"] is None and load_fusion(plain) is None
+    with pytest.raises(ModelFileError, match="needs a network with hint inputs"):
+        save_model(create_model("effunet", pretrained=False, width=8), tmp_path / "x.safetensors", fusion=fusion)
+    # a stage's tensors that do not fit its settings are refused, as a network's are
+    rec["fusion"]["kwargs"]["width"] = 8
+    _rewrite(path, tmp_path / "bad.safetensors", record=rec)
+    with pytest.raises(ModelFileError, match="do not fit the fusion stage"):
+        load_fusion(tmp_path / "bad.safetensors")
 
 
 def test_other_normalization_refused(model_file, tmp_path):

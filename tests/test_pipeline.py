@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from tinct import color, pipeline
+from tinct import color, modelfile, pipeline
 from tinct.errors import ModelFileError, TinctError
 from tinct.hints import Hints, Point
 from tinct.modelfile import save_model
@@ -102,7 +102,7 @@ def test_bad_model_and_options(tmp_path):
         Colorizer(create_model("cnn4"), render_size=8)
 
 
-@pytest.mark.skipif(not pipeline.shipped_models(), reason="no shipped model yet")
+@pytest.mark.skipif(not modelfile.shipped_models(), reason="no shipped model yet")
 def test_shipped_default_model_colorizes_and_point_hint_is_local():
     skdata = pytest.importorskip("skimage.data")
     img = np.asarray(Image.fromarray(skdata.astronaut()).resize((256, 256)))

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tinct.modelfile import load_model, read_record, save_model
+from tinct.hints.fusion import HintFusion
+from tinct.modelfile import load_fusion, load_model, read_record, save_model
 from tinct.registry import create_model
 
 pytestmark = pytest.mark.slow  # script, torchrun and Ray tests: the full run, not the quick lane
@@ -24,42 +25,42 @@ def test_package_model_sets_decoding_and_copies_a_fusion_stage(tmp_path):
     torch.manual_seed(0)
     base = save_model(create_model("effunet", pretrained=False, width=8, hints=True), tmp_path / "base.safetensors")
     torch.manual_seed(1)
-    donor_model = create_model("effunet", pretrained=False, width=8, hints=True, fusion=True, fusion_width=16)
-    torch.nn.init.normal_(donor_model.fusion.out.weight)
-    donor = save_model(donor_model, tmp_path / "donor.safetensors")
+    donor_stage = HintFusion(width=16)
+    torch.nn.init.normal_(donor_stage.out.weight)
+    donor = save_model(create_model("effunet", pretrained=False, width=8, hints=True), tmp_path / "donor.safetensors",
+                       fusion=donor_stage)
     out = tmp_path / "shipped.safetensors"
     r = _run(base, out, "--temperature", "0.45", "--blend", "0.4", "--global-prior", "3", "--fusion-from", donor,
              "--half", "--note", "packaged in a test")
     assert r.returncode == 0, r.stderr
     record = read_record(out)
     assert record["dtype"] == "float16"
-    assert {k: record["kwargs"][k] for k in ("temperature", "blend", "global_prior", "fusion")} == {
-        "temperature": 0.45, "blend": 0.4, "global_prior": 3.0, "fusion": True}
+    assert {k: record["kwargs"][k] for k in ("temperature", "blend", "global_prior")} == {
+        "temperature": 0.45, "blend": 0.4, "global_prior": 3.0}
     assert "packaged in a test" in record["provenance"]["notes"]
     # every constructor argument is written out, those never passed too
-    assert record["kwargs"]["width"] == 8 and record["kwargs"]["bins_head"] is True and "fusion_fit" in record["kwargs"]
+    assert record["kwargs"]["width"] == 8 and record["kwargs"]["render_size"] is None
     assert "pretrained" not in record["kwargs"]
     shipped, _ = load_model(out)
     base_model, _ = load_model(base)
-    assert record["kwargs"]["fusion_width"] == 16  # the donor's stage, at its own width
-    assert torch.allclose(shipped.fusion.out.weight, donor_model.fusion.out.weight.half().float())
+    assert record["fusion"]["kwargs"]["width"] == 16  # the donor's stage, at its own width
+    assert torch.allclose(load_fusion(out).out.weight, donor_stage.out.weight.half().float())
     assert torch.allclose(shipped.ab_head.weight, base_model.ab_head.weight.half().float())
     assert shipped.global_prior == 3.0 and shipped.default_temperature == 0.45
 
 
 
 def test_package_model_sets_and_clears_the_hint_fit(tmp_path):
-    fused = save_model(create_model("effunet", pretrained=False, width=8, hints=True, fusion=True),
-                       tmp_path / "fused.safetensors")
+    fused = _tiny(tmp_path / "fused.safetensors", fusion=True)
     r = _run(fused, tmp_path / "fit3.safetensors", "--fit", "0.1,0.2,0.3")
     assert r.returncode == 0, r.stderr
-    assert load_model(tmp_path / "fit3.safetensors")[0].fusion.fit == (0.1, 0.2, 0.3)
+    assert load_fusion(tmp_path / "fit3.safetensors").fit == (0.1, 0.2, 0.3)
     r = _run(fused, tmp_path / "fit.safetensors", "--fit", "0.1,0.2")
     assert r.returncode == 0, r.stderr
-    assert read_record(tmp_path / "fit.safetensors")["kwargs"]["fusion_fit"] == [0.1, 0.2]
-    assert load_model(tmp_path / "fit.safetensors")[0].fusion.fit == (0.1, 0.2)
+    assert read_record(tmp_path / "fit.safetensors")["fusion"]["kwargs"]["fit"] == [0.1, 0.2]
+    assert load_fusion(tmp_path / "fit.safetensors").fit == (0.1, 0.2)
     r = _run(tmp_path / "fit.safetensors", tmp_path / "off.safetensors", "--fit", "none")
-    assert r.returncode == 0 and load_model(tmp_path / "off.safetensors")[0].fusion.fit is None
+    assert r.returncode == 0 and load_fusion(tmp_path / "off.safetensors").fit is None
     for bad in ("0,0.2", "1", "a,b", "1,1,1,1"):
         r = _run(fused, tmp_path / "bad.safetensors", "--fit", bad)
         assert r.returncode != 0 and "--fit takes" in r.stderr and "Traceback" not in r.stderr
@@ -96,9 +97,12 @@ def _script(name, *args):
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
 
 
-def _tiny(path, **kw):
+def _tiny(path, fusion=False, **kw):
+    from tinct.hints.fusion import HintFusion
+
     torch.manual_seed(0)
-    return save_model(create_model("effunet", pretrained=False, width=8, hints=True, **kw), path)
+    net = create_model("effunet", pretrained=False, width=8, hints=True, **kw)
+    return save_model(net, path, fusion=HintFusion() if fusion else None)
 
 
 def _gray_png(path, seed, h=60, w=80):
@@ -198,8 +202,8 @@ def test_package_model_sets_the_confinement_and_hint_locality_measures_it(tmp_pa
     fused = _tiny(tmp_path / "fused.safetensors", fusion=True)
     r = _run(fused, tmp_path / "local.safetensors", "--confine", "0.25,40")
     assert r.returncode == 0, r.stderr
-    assert read_record(tmp_path / "local.safetensors")["kwargs"]["fusion_confine"] == [0.25, 40.0]
-    assert load_model(tmp_path / "local.safetensors")[0].fusion.confine == (0.25, 40.0)
+    assert read_record(tmp_path / "local.safetensors")["fusion"]["kwargs"]["confine"] == [0.25, 40.0]
+    assert load_fusion(tmp_path / "local.safetensors").confine == (0.25, 40.0)
     for bad in ("0,40", "0.25", "x,y", "0.25,-1"):
         r = _run(fused, tmp_path / "bad.safetensors", "--confine", bad)
         assert r.returncode != 0 and "--confine takes" in r.stderr and "Traceback" not in r.stderr

@@ -120,7 +120,7 @@ def test_an_abandoned_colorization_stops_within_a_second(monkeypatch, tmp_path):
             time.sleep(0.1)
         return rgb
 
-    monkeypatch.setattr(Colorizer, "colorize_array", slow)
+    monkeypatch.setattr(Colorizer, "__call__", slow)
     from tinct.modelfile import save_model
     from tinct.registry import create_model
 

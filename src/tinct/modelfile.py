@@ -4,16 +4,17 @@ the architecture, constructor kwargs, color normalization, tinct version and tra
 Loading is strict: a file of another architecture, another format version, or with missing or
 unexpected tensors is refused with a one-line :class:`~tinct.errors.ModelFileError`.
 
-Format 2 records every constructor argument (the defaults filled in). Format 1 recorded only the
-arguments passed; such files are still read, with the defaults they were written under
-(``legacy_defaults`` of the architecture's registration) where those have changed since.
+Format 3 holds up to two components: the **network** (``kwargs``: every constructor argument,
+the defaults filled in; its tensors under their own names) and, for hint networks, the **hint
+fusion stage** (``fusion``: ``{"kwargs": ...}`` of :class:`tinct.hints.fusion.HintFusion`, its
+tensors under ``fusion.``), or ``fusion: null``. :func:`load_model` rebuilds the network,
+:func:`load_fusion` the stage; :class:`tinct.pipeline.Colorizer` composes them.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,29 @@ from tinct import __version__, color
 from tinct.errors import ModelFileError, TinctError
 
 FORMAT = "tinct-model"
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (3,)
 META_KEY = "tinct"
+WEIGHTS_DIR = Path(__file__).parent / "weights"  # the shipped model files
+FUSION_PREFIX = "fusion."
+
+
+def shipped_models() -> dict[str, Path]:
+    """Names of the model files shipped inside the package."""
+    return {p.stem: p for p in sorted(WEIGHTS_DIR.glob("*.safetensors"))}
+
+
+def resolve_model(name_or_path: str | os.PathLike) -> Path:
+    """A shipped model name ('photo') or a path to a model file."""
+    shipped = shipped_models()
+    if str(name_or_path) in shipped:
+        return shipped[str(name_or_path)]
+    p = Path(name_or_path)
+    if p.suffix == ".safetensors" or p.exists():
+        if not p.is_file():
+            raise ModelFileError(f"model file not found: {p}")
+        return p
+    raise ModelFileError(f"unknown model {str(name_or_path)!r}; shipped: {', '.join(shipped) or 'none'}")
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -40,12 +61,13 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 def recorded_kwargs(model: torch.nn.Module) -> dict[str, Any]:
     """The constructor arguments a model file records for ``model`` (all but the init-only ones)."""
-    return {k: v for k, v in model.kwargs.items() if k not in getattr(model, "init_only_kwargs", ())}
+    return {k: v for k, v in model.kwargs.items() if k not in model.init_only_kwargs}
 
 
-def model_record(model: torch.nn.Module, provenance: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
-    """The JSON record saved beside the weights."""
-    arch = getattr(model, "arch", "")
+def model_record(model: torch.nn.Module, provenance: dict[str, Any] | None = None,
+                 fusion: torch.nn.Module | None = None, **extra: Any) -> dict[str, Any]:
+    """The JSON record saved beside the weights (``fusion``: the hint fusion stage, if any)."""
+    arch = model.arch
     if not arch:
         raise ModelFileError("only models built by tinct.registry.create_model can be saved")
     kwargs = recorded_kwargs(model)
@@ -57,8 +79,9 @@ def model_record(model: torch.nn.Module, provenance: dict[str, Any] | None = Non
         "tinct_version": __version__,
         "arch": arch,
         "role": get_spec(arch).role,
-        "output": getattr(model, "output_kind", None),  # "ab" (colors the input's L) or "lab" (paints L too)
+        "output": model.output_kind,  # "ab" (colors the input's L) or "lab" (paints L too)
         "kwargs": kwargs,
+        "fusion": None if fusion is None else {"kwargs": fusion.kwargs},
         "normalization": color.normalization(),
         "provenance": provenance or {},
         **extra,
@@ -66,27 +89,27 @@ def model_record(model: torch.nn.Module, provenance: dict[str, Any] | None = Non
 
 
 def save_model(model: torch.nn.Module, path: str | os.PathLike, provenance: dict[str, Any] | None = None,
-               half: bool = False, **extra: Any) -> Path:
-    """Write ``model`` atomically to ``path`` (float16 weights when ``half``)."""
+               half: bool = False, fusion: torch.nn.Module | None = None, **extra: Any) -> Path:
+    """Write the network ``model`` and its hint ``fusion`` stage (if any) atomically to ``path``
+    (float16 weights when ``half``)."""
     path = Path(path)
-    record = model_record(model, provenance, **extra)
+    if fusion is not None and not model.hints:
+        raise ModelFileError("a hint fusion stage needs a network with hint inputs (hints=True)")
+    record = model_record(model, provenance, fusion, **extra)
     record["dtype"] = "float16" if half else "float32"
     tensors = {}
-    for k, v in model.state_dict().items():
+    state = dict(model.state_dict())
+    if fusion is not None:
+        state.update({FUSION_PREFIX + k: v for k, v in fusion.state_dict().items()})
+    for k, v in state.items():
         v = v.detach().cpu().contiguous()
         if half and v.is_floating_point():
             v = v.half()
         tensors[k] = v.clone()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={META_KEY: json.dumps(record)})
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    from tinct.imageio import atomic_path
+
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(record)})
     return path
 
 
@@ -120,9 +143,7 @@ def read_record(path: str | os.PathLike) -> dict[str, Any]:
 
 def load_model(path: str | os.PathLike, arch: str | None = None, role: str | None = None,
                device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Rebuild and strictly load a model file. ``arch`` / ``role``, when given, must match."""
-    from safetensors.torch import load_file
-
+    """Rebuild and strictly load the network of a model file. ``arch`` / ``role``, when given, must match."""
     from tinct.registry import create_model, get_spec
 
     record = read_record(path)
@@ -135,25 +156,45 @@ def load_model(path: str | os.PathLike, arch: str | None = None, role: str | Non
     except TinctError:
         raise ModelFileError(f"{path}: architecture {record['arch']!r} is not known to tinct {__version__}") from None
     kwargs = dict(record["kwargs"])
-    if record["format_version"] == 1:  # only the passed arguments were recorded, under the defaults of then
-        kwargs = {**spec.legacy_defaults, **kwargs}
-    applies = getattr(spec.cls, "retired_applies", lambda name, kw: True)
-    for name, value in getattr(spec.cls, "retired_kwargs", {}).items():
-        if name in kwargs:
-            if kwargs.pop(name) != value and applies(name, record["kwargs"]):
-                raise ModelFileError(f"{path}: made with {name}={record['kwargs'][name]!r}, an option this tinct "
-                                     f"{__version__} no longer has (docs/hints_history.md); retrain it")
     if "pretrained" in spec.cls.init_only_kwargs:
         kwargs["pretrained"] = False
-    model = create_model(record["arch"], **kwargs)
-    if record.get("output") not in (None, getattr(model, "output_kind", None)):
-        raise ModelFileError(f"{path}: made for {record['output']!r} output, but {record['arch']!r} gives "
-                             f"{getattr(model, 'output_kind', None)!r} in this tinct {__version__}")
-    state = load_file(str(path))
-    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     try:
-        model.load_state_dict(state, strict=True)
+        model = create_model(record["arch"], **kwargs)
+    except (TinctError, ValueError) as exc:
+        raise ModelFileError(f"{path}: {exc}") from None
+    if record.get("output") not in (None, model.output_kind):
+        raise ModelFileError(f"{path}: made for {record['output']!r} output, but {record['arch']!r} gives "
+                             f"{model.output_kind!r} in this tinct {__version__}")
+    _load_strict(model, _tensors(path, lambda k: not k.startswith(FUSION_PREFIX)), path, f"architecture {record['arch']!r}")
+    return model.to(device).eval(), record
+
+
+def load_fusion(path: str | os.PathLike, device: str | torch.device = "cpu") -> torch.nn.Module | None:
+    """The hint fusion stage of a model file (:class:`tinct.hints.fusion.HintFusion`), or None when it has none."""
+    from tinct.hints.fusion import HintFusion
+
+    record = read_record(path)
+    if not record.get("fusion"):
+        return None
+    try:
+        fusion = HintFusion(**record["fusion"]["kwargs"])
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: bad fusion stage settings: {exc}") from None
+    n = len(FUSION_PREFIX)
+    state = {k[n:]: v for k, v in _tensors(path, lambda k: k.startswith(FUSION_PREFIX)).items()}
+    _load_strict(fusion, state, path, "the fusion stage")
+    return fusion.to(device).eval()
+
+
+def _tensors(path, keep) -> dict[str, torch.Tensor]:
+    """The file's tensors whose names pass ``keep``, as float32 where they are floating point."""
+    with safe_open(str(path), framework="pt") as f:
+        return {k: (lambda v: v.float() if v.is_floating_point() else v)(f.get_tensor(k)) for k in f.keys() if keep(k)}
+
+
+def _load_strict(module: torch.nn.Module, state: dict, path, what: str) -> None:
+    try:
+        module.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
-        raise ModelFileError(f"{path}: weights do not fit architecture {record['arch']!r}: {first}") from None
-    return model.to(device).eval(), record
+        raise ModelFileError(f"{path}: weights do not fit {what}: {first}") from None

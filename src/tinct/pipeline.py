@@ -21,34 +21,16 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 
 from tinct import cancel, color, uncertainty
-from tinct.errors import HintError, ModelFileError, TinctError
+from tinct.errors import HintError, TinctError
 from tinct.hints import Hints, to_tensors
 from tinct.imageio import as_rgb
-from tinct.modelfile import load_model
+from tinct.hints.fill import fill_enclosed
+from tinct.modelfile import load_fusion, load_model, resolve_model
 
-WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_MODEL = "photo"
 ORIENTATION = 0x0112  # the EXIF orientation tag
 STRIDE = 32  # working sizes are multiples of the deepest encoder stride
 STRIP_PIXELS = 500_000  # full-resolution recombination runs in cache-sized strips of about this many pixels
-
-
-def shipped_models() -> dict[str, Path]:
-    """Names of the model files shipped inside the package."""
-    return {p.stem: p for p in sorted(WEIGHTS_DIR.glob("*.safetensors"))}
-
-
-def resolve_model(name_or_path: str | os.PathLike) -> Path:
-    """A shipped model name ('photo') or a path to a model file."""
-    shipped = shipped_models()
-    if str(name_or_path) in shipped:
-        return shipped[str(name_or_path)]
-    p = Path(name_or_path)
-    if p.suffix == ".safetensors" or p.exists():
-        if not p.is_file():
-            raise ModelFileError(f"model file not found: {p}")
-        return p
-    raise ModelFileError(f"unknown model {str(name_or_path)!r}; shipped: {', '.join(shipped) or 'none'}")
 
 
 def working_size(hw: tuple[int, int], render_size: int) -> tuple[int, int]:
@@ -84,23 +66,33 @@ class Colorizer:
 
     ``image`` is a PIL image or a numpy array (HxW, HxWx3 or HxWx4; uint8, uint16 or float in
     [0, 1]); the result is of the same kind (PIL in, PIL out; numpy in, uint8 numpy out; uint16
-    in, uint16 out: a 16-bit scan keeps its 16 bits), full resolution, alpha kept. A color input is colorized from its lightness alone.
+    in, uint16 out: a 16-bit scan keeps its 16 bits), full resolution, alpha kept. A color input is
+    colorized from its lightness alone.
+
+    A model file holds a network and, for hint networks, a hint fusion stage; this class composes
+    them. Every call runs :meth:`predict` (working-size lightness -> :meth:`predict_tensors`) and
+    then :meth:`finish` (the colors put back on the full-resolution lightness).
     """
 
     def __init__(self, model: str | os.PathLike | torch.nn.Module = DEFAULT_MODEL, render_size: int | None = None,
                  temperature: float | None = None, device: str = "cpu", backend: str = "torch",
-                 onnx_file: str | os.PathLike | None = None):
+                 onnx_file: str | os.PathLike | None = None, fusion: torch.nn.Module | None = None):
+        """``model``: a shipped name, a model file, or a network (then ``fusion`` is its hint
+        fusion stage, if any). ``render_size``: the working size (longer side; default the
+        model's own, else 256); ``temperature``: the annealed mean's (default the model's)."""
         self.path: Path | None = None  # the model file, when loaded from one
         if isinstance(model, torch.nn.Module):
-            self.model, self.record = model.eval(), {"arch": getattr(model, "arch", "?"), "provenance": {}}
-            self.name = getattr(model, "arch", "model")
+            self.model, self.fusion = model.eval(), fusion
+            self.record = {"arch": model.arch or "?", "provenance": {}}
+            self.name = model.arch or "model"
         else:
             path = resolve_model(model)
             self.model, self.record = load_model(path, role="colorizer", device=device)
+            self.fusion = load_fusion(path, device=device)
             self.name, self.path = path.stem, path
-        if render_size is None:  # the model's own working size (line art: 512), else 256
-            render_size = getattr(self.model, "render_size", None) or DEFAULT_RENDER_SIZE
-        self.render_size = self.check_size(render_size)
+        self.max_render_size = min(MAX_RENDER_SIZE, self.model.max_render_size)  # within the memory budget
+        self.render_size = self._size(render_size if render_size is not None
+                                      else self.model.render_size or DEFAULT_RENDER_SIZE)
         self.temperature = temperature
         self.device = torch.device(device)
         if backend not in BACKENDS:
@@ -118,29 +110,26 @@ class Colorizer:
                 raise TinctError(f"{graph}: no such ONNX graph (tinct export MODEL -o FILE.onnx)")
             self.onnx = OnnxNetwork(graph, self.path, threads=torch.get_num_threads())
 
+    # what the model can do (class attributes of tinct.models.base.ColorNet)
     @property
     def supports_hints(self) -> bool:
         """Whether the model takes point and grid hints."""
-        return bool(getattr(self.model, "hints", False))
-
-    @property
-    def max_render_size(self) -> int:
-        """The largest working size for this model within the memory budget: :data:`MAX_RENDER_SIZE`,
-        or less for a network that keeps full-resolution features (line art: 1024)."""
-        return min(MAX_RENDER_SIZE, getattr(self.model, "max_render_size", MAX_RENDER_SIZE))
-
-    def check_size(self, value) -> int:
-        """A working size given by a user for this model (see :func:`check_render_size`)."""
-        size = check_render_size(value)
-        if size > self.max_render_size:
-            raise TinctError(f"render size must be at most {self.max_render_size} for model {self.name!r} "
-                             f"(its memory budget), got {size}")
-        return size
+        return self.model.hints
 
     @property
     def supports_global_hints(self) -> bool:
         """Whether the model takes a palette or reference image."""
-        return bool(getattr(self.model, "global_hint_dim", 0))
+        return self.model.global_hint_dim > 0
+
+    @property
+    def supports_confidence(self) -> bool:
+        """Whether the model predicts a distribution over colors (a 313-bin head) to be sure or unsure with."""
+        return self.model.has_distribution and self.output_kind == "ab"
+
+    @property
+    def output_kind(self) -> str:
+        """"ab" (colors the input's lightness) or "lab" (line art: paints lightness too)."""
+        return self.model.output_kind
 
     def __call__(self, image, hints: Hints | None = None, render_size: int | None = None, confidence: bool = False):
         """The colorized image; with ``confidence``, ``(image, confidence)``: an HxW float32 map in
@@ -152,54 +141,64 @@ class Colorizer:
         if isinstance(image, Image.Image) and image.getexif().get(ORIENTATION, 1) != 1:
             image = ImageOps.exif_transpose(image)  # upright, as the CLI and the server read files
         if isinstance(image, np.ndarray) and image.dtype == np.uint16:  # 16 bits in, 16 bits out
-            rgb16, alpha16 = split_uint16(image)
-            out16 = self.colorize_array(rgb16, hints, render_size, extras)
-            result = np.dstack([out16, alpha16]) if alpha16 is not None else out16
+            rgb, alpha = split_uint16(image)
         else:
             rgb, alpha = as_rgb(image)
-            result = like_input(image, self.colorize_array(rgb, hints, render_size, extras), alpha)
+        deep = rgb.dtype == np.uint16
+        out = self.finish(*self.predict(rgb, hints, render_size, extras), depth=16 if deep else 8)
+        if deep:
+            result = np.dstack([out, alpha]) if alpha is not None else out
+        else:
+            result = like_input(image, out, alpha)
         if not confidence:
             return result
-        h, w = (result.height, result.width) if isinstance(result, Image.Image) else result.shape[:2]
+        h, w = out.shape[:2]
         return result, uncertainty.upsample(extras["confidence"], (h, w))[0, 0].numpy()
 
-    @property
-    def supports_confidence(self) -> bool:
-        """Whether the model predicts a distribution over colors (a 313-bin head) to be sure or unsure with."""
-        return self.output_kind == "ab" and hasattr(self.model, "bins") and bool(getattr(self.model, "bins_head", True))
-
-    @property
-    def output_kind(self) -> str:
-        """"ab" (colors the input's lightness) or "lab" (line art: paints lightness too)."""
-        return getattr(self.model, "output_kind", "ab")
-
-    def predict_lab(self, l_work: torch.Tensor, hints: Hints | None, full_hw: tuple[int, int],
-                    extras: dict | None = None):
-        """(raw ab (1, 2, h', w'), raw L (1, 1, h', w') or None) for a working-size L and user hints;
-        the L is None unless the model paints lightness ("lab"). ``extras``: see :meth:`predict_tensors`."""
+    def predict(self, image: np.ndarray | torch.Tensor, hints: Hints | None = None, render_size: int | None = None,
+                extras: dict | None = None):
+        """The first half of a colorization: (full-resolution raw L (1, 1, H, W), predicted raw ab
+        (1, 2, h', w') at the working size). ``image``: HxWx3 uint8 or uint16 RGB, or its
+        :func:`lightness` (a folder run computes it while decoding). A line-art model's painted
+        lightness is already multiplied into the returned L. Video steadies the ab between the
+        halves; ``extras``: see :meth:`predict_tensors`."""
+        l_full = image if isinstance(image, torch.Tensor) else lightness(image)
+        h, w = l_full.shape[-2:]
+        work = working_size((h, w), self.render_size if render_size is None else self._size(render_size))
+        l_work = F.interpolate(l_full, size=work, mode="bilinear", align_corners=False, antialias=True)
+        tensors = {}
         if hints is not None and not isinstance(hints, Hints):
             raise HintError(f"hints must be a tinct.Hints, got {type(hints).__name__}")
-        if hints is None or hints.is_empty():
-            return self.predict_tensors(l_work, extras=extras)
-        if not self.supports_hints:
+        if hints is not None and not hints.is_empty():
+            self.check_hints(hints)
+            tensors = dict(zip(("ab_hint", "mask", "global_hint"), to_tensors(hints, (h, w), tuple(work))))
+        ab, l_pred = self.predict_tensors(l_work, **tensors, extras=extras)
+        if l_pred is not None:  # line art: the painted lightness multiplies the drawing
+            l_seen = F.interpolate(l_work, size=l_pred.shape[-2:], mode="area") if l_pred.shape != l_work.shape else l_work
+            ratio = ((l_pred + RELIGHT_EPS) / (l_seen + RELIGHT_EPS)).clamp_(0.0, RELIGHT_MAX)
+            _relight_strips(l_full, ratio)
+        return l_full, ab
+
+    def check_hints(self, hints: Hints | None) -> None:
+        """A HintError unless this model takes every kind of hint ``hints`` holds (None: none)."""
+        if hints is None:
+            return
+        if not self.supports_hints and not hints.is_empty():
             raise HintError(f"model {self.name!r} takes no hints; use a hint model such as 'photo'")
         if hints.has_global and not self.supports_global_hints:
             raise HintError(f"model {self.name!r} takes no palette or reference image")
-        ab_hint, mask, glob = to_tensors(hints, full_hw, tuple(l_work.shape[-2:]))
-        return self.predict_tensors(l_work, ab_hint, mask, glob, extras=extras)
-
-    def predict_ab_tensors(self, l_work: torch.Tensor, ab_hint: torch.Tensor | None = None,
-                           mask: torch.Tensor | None = None, global_hint: torch.Tensor | None = None) -> torch.Tensor:
-        """Raw ab (N, 2, h', w') for raw L (N, 1, h, w) and rendered hint tensors (normalized ab)."""
-        return self.predict_tensors(l_work, ab_hint, mask, global_hint)[0]
 
     @torch.inference_mode()
     def predict_tensors(self, l_work: torch.Tensor, ab_hint: torch.Tensor | None = None,
                         mask: torch.Tensor | None = None, global_hint: torch.Tensor | None = None,
                         extras: dict | None = None):
-        """(raw ab (N, 2, h', w'), raw L (N, 1, h', w') or None) for raw L and hint tensors. A dict
-        given as ``extras`` receives the network's bin ``logits`` and the working-size
-        ``confidence`` (N, 1, h, w) of the colors returned (:mod:`tinct.uncertainty`)."""
+        """(raw ab (N, 2, h', w'), raw L (N, 1, h', w') or None) for raw L and rendered hint tensors
+        (normalized ab). The whole story of a hinted call: the network with the hints as inputs
+        (one pass); where the user placed points, the hint stage: for a hint network its fusion
+        stage (with a guide, a second, hint-free network pass; two sparse solves), for line art the
+        paint-bucket fill of the areas the lines enclose. A dict given as ``extras`` receives the
+        network's bin ``logits`` and the working-size ``confidence`` (N, 1, h, w) of the colors
+        returned (:mod:`tinct.uncertainty`)."""
         given = (("ab_hint", ab_hint), ("mask", mask), ("global_hint", global_hint))
         kw = {k: v.to(self.device) for k, v in given if v is not None}
         if kw and not self.supports_hints:
@@ -208,52 +207,43 @@ class Colorizer:
         cancel.check()
         out = self.onnx(l_in) if self.onnx is not None and not kw else self.model(l_in, **kw)
         cancel.check()
-        ab = color.denormalize_ab(self.model.decode(out, self.temperature)).float().cpu()
+        ab = self.model.decode(out, self.temperature)
+        if mask is not None and self.fusion is not None:
+            guide_ab = guide_features = None
+            if self.fusion.guided:  # edges of the scene as the network sees it without the points
+                free = self.model(l_in)
+                guide_ab, guide_features = self.model.decode(free), free["features"]
+            ab = self.fusion(l_in, ab, kw["ab_hint"], kw["mask"], out["features"], guide_ab, guide_features)
+        elif mask is not None and self.model.fills_regions:
+            ab = fill_enclosed(l_in, ab, kw["ab_hint"], kw["mask"])
+        ab = color.denormalize_ab(ab).float().cpu()
         if extras is not None and "logits" in out:
             extras["logits"] = out["logits"].float().cpu()
             extras["confidence"] = uncertainty.confidence(extras["logits"], self.model.bins, ab)
             if mask is not None:  # where the user gave the color, it is sure
                 hinted = F.interpolate(mask.float().cpu(), size=extras["confidence"].shape[-2:], mode="area") > 0
                 extras["confidence"][hinted] = 1.0
-        l_pred = self.model.decode_l(out) if hasattr(self.model, "decode_l") else None
+        l_pred = self.model.decode_l(out)
         return ab, None if l_pred is None else color.denormalize_l(l_pred).float().cpu()
-
-    def colorize_array(self, rgb: np.ndarray, hints: Hints | None = None, render_size: int | None = None,
-                       extras: dict | None = None) -> np.ndarray:
-        """HxWx3 uint8 -> HxWx3 uint8 (uint16 -> uint16 for 16-bit scans), the core of every interface.
-        ``extras``: see :meth:`predict_tensors`."""
-        l_full, ab = self.predict_l(self.lightness(rgb), hints, render_size, extras)
-        return self.finish(l_full, ab, depth=16 if rgb.dtype == np.uint16 else 8)
-
-    def predict(self, rgb: np.ndarray, hints: Hints | None = None, render_size: int | None = None):
-        """The first half of :meth:`colorize_array`: (full-resolution raw L (1, 1, H, W), predicted
-        raw ab (1, 2, h', w') at the working size). Video steadies the ab between the halves."""
-        return self.predict_l(self.lightness(rgb), hints, render_size)
-
-    @staticmethod
-    def lightness(rgb: np.ndarray) -> torch.Tensor:
-        """The full-resolution raw L (1, 1, H, W) of a uint8 or uint16 RGB image: what the network sees."""
-        l = color.l_from_uint16(rgb) if rgb.dtype == np.uint16 else color.l_from_uint8(rgb)
-        return torch.from_numpy(l)[None, None]
-
-    def predict_l(self, l_full: torch.Tensor, hints: Hints | None = None, render_size: int | None = None,
-                  extras: dict | None = None):
-        """:meth:`predict` from the image's :meth:`lightness` (a folder run computes it while decoding);
-        ``extras``: see :meth:`predict_tensors`."""
-        h, w = l_full.shape[-2:]
-        work = working_size((h, w), self.render_size if render_size is None else self.check_size(render_size))
-        l_work = F.interpolate(l_full, size=work, mode="bilinear", align_corners=False, antialias=True)
-        ab, l_pred = self.predict_lab(l_work, hints, (h, w), extras)
-        if l_pred is not None:
-            l_seen = F.interpolate(l_work, size=l_pred.shape[-2:], mode="area") if l_pred.shape != l_work.shape else l_work
-            ratio = ((l_pred + RELIGHT_EPS) / (l_seen + RELIGHT_EPS)).clamp_(0.0, RELIGHT_MAX)
-            _relight_strips(l_full, ratio)
-        return l_full, ab
 
     @staticmethod
     def finish(l_full: torch.Tensor, ab: torch.Tensor, depth: int = 8) -> np.ndarray:
         """The second half: ab upsampled onto the full-resolution L, as uint8 RGB (``depth`` 16: uint16)."""
         return _recombine_strips(l_full, ab, depth)
+
+    def _size(self, value) -> int:
+        """A working size given by a user for this model (see :func:`check_render_size`)."""
+        size = check_render_size(value)
+        if size > self.max_render_size:
+            raise TinctError(f"render size must be at most {self.max_render_size} for model {self.name!r} "
+                             f"(its memory budget), got {size}")
+        return size
+
+
+def lightness(rgb: np.ndarray) -> torch.Tensor:
+    """The full-resolution raw L (1, 1, H, W) of a uint8 or uint16 RGB image: what the network sees."""
+    l = color.l_from_uint16(rgb) if rgb.dtype == np.uint16 else color.l_from_uint8(rgb)
+    return torch.from_numpy(l)[None, None]
 
 
 def like_input(image, out: np.ndarray, alpha: np.ndarray | None):

@@ -73,11 +73,11 @@ def run_ray(args: argparse.Namespace, todo: list, hints, counts: dict[str, int],
         raise TinctError("--ray needs Ray Data: pip install 'tinct[ray]'") from None
     from tqdm import tqdm
 
-    from tinct.batch.jobs import check_model_hints, provenance_of
+    from tinct.batch.jobs import provenance_of
     from tinct.pipeline import Colorizer
 
     probe = Colorizer(args.model, render_size=args.render_size, temperature=args.temperature)
-    check_model_hints(probe, hints)  # one clear error before any cluster work
+    probe.check_hints(hints)  # one clear error before any cluster work
     mark = None if args.no_provenance else provenance_of(probe)
     threads = args.threads or 1
     started = not ray.is_initialized()

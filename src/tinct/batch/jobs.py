@@ -6,11 +6,10 @@ by the local run (:mod:`tinct.batch.local`), the Ray path (:mod:`tinct.batch.clu
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinct.errors import HintError, ImageError, TinctError
+from tinct.errors import ImageError, TinctError
 
 OUT_EXT = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}
 
@@ -24,16 +23,10 @@ class Job:
 
 
 def _scan(folder: Path, skip: Path | None) -> list[Path]:
-    """Image files under ``folder``, sorted, without hidden entries and without ``skip`` (the
-    output folder when it lies inside the input folder)."""
-    from tinct.imageio import INPUT_EXTENSIONS
+    """Image files under ``folder`` without ``skip`` (the output folder when it lies inside the input folder)."""
+    from tinct.imageio import list_images
 
-    found = []
-    for root, dirs, files in os.walk(folder):
-        r = Path(root)
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (skip is None or (r / d).resolve() != skip))
-        found += [r / f for f in sorted(files) if not f.startswith(".") and Path(f).suffix.lower() in INPUT_EXTENSIONS]
-    return sorted(found, key=lambda q: q.relative_to(folder).parts)
+    return list_images(folder, skip=skip)
 
 
 def _out_name(src: Path, fmt: str, suffix: str) -> str:
@@ -141,17 +134,6 @@ def remove_stale_temporaries(outputs) -> None:
                     tmp.unlink()
 
 
-def check_model_hints(colorizer, hints) -> None:
-    """One clear error when the model cannot take the hints given (before any file is read)."""
-    if hints is None:
-        return
-    if not colorizer.supports_hints:
-        raise HintError(f"model {colorizer.name!r} takes no hints (--hint, --hints, --grid, --palette, --reference); "
-                        "use a hint model such as 'photo'")
-    if hints.has_global and not colorizer.supports_global_hints:
-        raise HintError(f"model {colorizer.name!r} takes no palette or reference hints")
-
-
 def failure_reason(exc: BaseException, src: Path) -> str:
     """A failed file's one-line reason for the summary and the report (the file name not repeated)."""
     msg = " ".join(str(exc).split()) or type(exc).__name__
@@ -165,7 +147,7 @@ def colorize_one(colorizer, job: Job, hints, overwrite: bool, provenance: dict |
     from tinct.imageio import load_image
 
     img = load_image(job.src)
-    return save_one(job, img, colorizer.colorize_array(pixels(img, job), hints), overwrite, provenance)
+    return save_one(job, img, colorizer(pixels(img, job), hints), overwrite, provenance)
 
 
 def pixels(img, job: Job):
@@ -213,7 +195,8 @@ def write_report(path: Path, rows: list[dict]) -> None:
     import csv
     import io
     import json
-    import os
+
+    from tinct.imageio import atomic_write_text
 
     if path.suffix.lower() == ".json":
         data = json.dumps(rows, indent=2) + "\n"
@@ -223,7 +206,4 @@ def write_report(path: Path, rows: list[dict]) -> None:
         w.writeheader()
         w.writerows(rows)
         data = buf.getvalue()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(data)
-    os.replace(tmp, path)
+    atomic_write_text(path, data)

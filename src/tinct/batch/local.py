@@ -12,7 +12,6 @@ from pathlib import Path
 
 from tinct.batch.jobs import (
     Job,
-    check_model_hints,
     failure_reason,
     pixels,
     provenance_of,
@@ -49,7 +48,7 @@ def run_jobs(args: argparse.Namespace, todo: list[Job], hints, counts: dict[str,
         set_threads(args.threads)
     colorizer = Colorizer(args.model, render_size=args.render_size, temperature=args.temperature,
                           backend=args.backend, onnx_file=args.onnx)
-    check_model_hints(colorizer, hints)
+    colorizer.check_hints(hints)
     mark = None if args.no_provenance else provenance_of(colorizer)
     bar = tqdm(total=len(todo), unit="image", desc="colorize", file=sys.stderr,
                disable=args.quiet or not sys.stderr.isatty())
@@ -89,7 +88,7 @@ def _run_processes(args: argparse.Namespace, todo: list[Job], hints, counts: dic
 
     from tinct.pipeline import Colorizer
 
-    check_model_hints(Colorizer(args.model, render_size=args.render_size), hints)  # one clear error, before forking
+    Colorizer(args.model, render_size=args.render_size).check_hints(hints)  # one clear error, before forking
     n = min(args.jobs, len(todo))
     threads = max(1, (args.threads or os.cpu_count() or 1) // n)
     ctx = mp.get_context("spawn")
@@ -130,7 +129,7 @@ def run_pipelined(colorizer, todo: list[Job], hints, overwrite: bool, mark, coun
     from tqdm import tqdm
 
     from tinct.imageio import load_image
-    from tinct.pipeline import set_threads
+    from tinct.pipeline import lightness, set_threads
 
     decoded: queue.Queue = queue.Queue(QUEUE)
     finished: queue.Queue = queue.Queue(QUEUE)
@@ -160,7 +159,7 @@ def run_pipelined(colorizer, todo: list[Job], hints, overwrite: bool, mark, coun
             try:
                 img = load_image(job.src)
                 px = pixels(img, job)
-                item = (job, img, colorizer.lightness(px), 16 if px.dtype.itemsize == 2 else 8, None, t0)
+                item = (job, img, lightness(px), 16 if px.dtype.itemsize == 2 else 8, None, t0)
             except Exception as exc:  # noqa: BLE001  reported by the main thread, in order
                 item = (job, None, None, 8, exc, t0)
             if not put(decoded, item):
@@ -202,7 +201,7 @@ def run_pipelined(colorizer, todo: list[Job], hints, overwrite: bool, mark, coun
                 record(job, "failed", failure_reason(exc, job.src), t0)
                 continue
             try:
-                l_full, ab = colorizer.predict_l(l_full, hints)
+                l_full, ab = colorizer.predict(l_full, hints)
             except HintError:
                 raise  # hints come from the command line: a usage error, not a bad file
             except Exception as exc:  # noqa: BLE001  one bad file must not stop the run

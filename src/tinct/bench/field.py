@@ -36,7 +36,6 @@ from tinct.hints import GRID_CELLS, Hints
 
 DEFAULT_DATA = Path("../shared/data/photos/val")
 DEFAULT_TRAIN_DATA = Path("../shared/data/photos/train")
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 LATENCY_SIZES = (256, 512)
 GRAY_LABEL = "gray (ab=0)"
 TRUTH_LABEL = "ground truth"
@@ -63,7 +62,7 @@ def list_images(data_dir: Path, limit: int | None = None) -> list[Path]:
     with no images of its own but subfolders with images is a set of sources: their images are
     listed (each source's sorted, at most ``limit`` per source), see :func:`source_of`."""
     def direct(d: Path) -> list[Path]:
-        return sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+        return imageio.list_images(d, recursive=False)
 
     files = direct(Path(data_dir))
     if not files:
@@ -72,7 +71,7 @@ def list_images(data_dir: Path, limit: int | None = None) -> list[Path]:
         if files:
             return files
     if not files:
-        raise TinctError(f"no images ({', '.join(sorted(IMAGE_EXTS))}) in {data_dir} or its subfolders")
+        raise TinctError(f"no images ({', '.join(sorted(imageio.INPUT_EXTENSIONS))}) in {data_dir} or its subfolders")
     return files[:limit] if limit else files
 
 
@@ -144,7 +143,7 @@ def load_bench_model(text: str, size: int, label: str | None = None) -> BenchMod
         spec = get_spec(name)
         if spec.role != "colorizer":
             raise TinctError(f"{name!r} is a {spec.role}, not a colorizer")
-        if "pretrained" in getattr(spec.cls, "init_only_kwargs", ()):
+        if "pretrained" in spec.cls.init_only_kwargs:
             kwargs.setdefault("pretrained", False)  # random weights: no download, no file read
         torch.manual_seed(0)
         colorizer = Colorizer(create_model(name, **kwargs), render_size=size)
@@ -155,15 +154,15 @@ def load_bench_model(text: str, size: int, label: str | None = None) -> BenchMod
 
 
 def measure_latency(colorizer, size: int, runs: int, seed: int = 0) -> float:
-    """Median milliseconds of ``colorize_array`` on a ``size x size`` gray image at
+    """Median milliseconds of a call of the ``Colorizer`` on a ``size x size`` gray image at
     ``render_size = size``, over ``runs`` runs after one warm-up run."""
     rng = np.random.default_rng(seed)
     gray = np.repeat(rng.integers(0, 256, (size, size, 1), dtype=np.uint8), 3, axis=2)
-    colorizer.colorize_array(gray, render_size=size)
+    colorizer(gray, render_size=size)
     times = []
     for _ in range(max(1, runs)):
         t0 = time.perf_counter()
-        colorizer.colorize_array(gray, render_size=size)
+        colorizer(gray, render_size=size)
         times.append((time.perf_counter() - t0) * 1000.0)
     return float(np.median(times))
 
@@ -240,7 +239,7 @@ def _unique_labels(models: list[BenchModel]) -> None:
 
 def _render_size(cfg: BenchConfig, m: BenchModel) -> int:
     """The working size a model is scored at: the one given, else the model's own, else the bench size."""
-    return cfg.render_size or getattr(m.colorizer.model, "render_size", None) or cfg.size
+    return cfg.render_size or m.colorizer.model.render_size or cfg.size
 
 
 def _mean_row(label: str, kind: str, per_image: list[dict[str, float]], gt_cf_mean: float) -> dict[str, Any]:
@@ -313,7 +312,7 @@ def run_bench(cfg: BenchConfig, extra: dict[str, dict[str, Any]] | None = None,
             outputs = []
             for label, m, with_grid in entries:
                 hints = Hints(grid=grid_of(rgb)) if with_grid else None
-                out = m.colorizer.colorize_array(gray, hints, render_size=_render_size(cfg, m))
+                out = m.colorizer(gray, hints, render_size=_render_size(cfg, m))
                 per_model[label].append(metrics.image_metrics(out, rgb, cf_abs=cfg.cf_abs))
                 outputs.append(out)
             cls = label_of(path) if judge is not None else None
@@ -416,8 +415,8 @@ def run_train_budget(cfg: BenchConfig, budget: TrainBudget, train_fn: Callable |
     train_fn = train_fn or train
     if budget.steps < 1:
         raise TinctError(f"--train-budget must be at least 1 step, got {budget.steps}")
-    archs = budget.archs or [s.name for s in list_models(role="colorizer") if getattr(s.cls, "trainable", True)
-                             and getattr(s.cls, "output_kind", "ab") == "ab"]  # photo colorizers; line art has its bench
+    archs = budget.archs or [s.name for s in list_models(role="colorizer") if s.cls.trainable
+                             and s.cls.output_kind == "ab"]  # photo colorizers; line art has its bench
     for a in archs:
         if get_spec(a).role != "colorizer":
             raise TinctError(f"{a!r} is not a colorizer architecture")

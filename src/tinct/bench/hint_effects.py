@@ -17,7 +17,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from tinct import color
-from tinct.bench.report import atomic_write_bytes
+from tinct.imageio import atomic_write_bytes
 from tinct.errors import HintError, ImageError
 from tinct.hints import Hints, Point, reference_histogram
 from tinct.imageio import as_rgb
@@ -56,8 +56,8 @@ def reference_shift(colorizer: Colorizer, image, reference, return_images: bool 
     reference."""
     rgb, _ = as_rgb(image)
     ref, _ = as_rgb(reference)
-    before = colorizer.colorize_array(rgb, None)
-    after = colorizer.colorize_array(rgb, Hints(reference=ref))
+    before = colorizer(rgb, None)
+    after = colorizer(rgb, Hints(reference=ref))
     res: dict[str, Any] = {"before": _distances(before, ref), "after": _distances(after, ref)}
     res["closer"] = {k: res["after"][k] < res["before"][k] for k in res["before"]}
     if return_images:
@@ -72,8 +72,8 @@ def point_effect(colorizer: Colorizer, image, point: Point, radius: float | None
     (default: 1/8 of the longer side) around the point."""
     rgb, _ = as_rgb(image)
     h, w = rgb.shape[:2]
-    before = colorizer.colorize_array(rgb, None)
-    after = colorizer.colorize_array(rgb, Hints(points=[point]))
+    before = colorizer(rgb, None)
+    after = colorizer(rgb, Hints(points=[point]))
     ab0 = color.rgb_to_lab(color.to_tensor(before))[0, 1:]
     ab1 = color.rgb_to_lab(color.to_tensor(after))[0, 1:]
     change = torch.linalg.vector_norm(ab1 - ab0, dim=0).numpy()

@@ -15,7 +15,6 @@ PSNR on uint8 RGB (L of the truth + predicted ab), averaged over images.
 from __future__ import annotations
 
 import argparse
-import copy
 import io
 import json
 import math
@@ -32,10 +31,11 @@ from PIL import Image, ImageDraw
 
 from tinct import color, metrics
 from tinct.bench import field as bench
-from tinct.bench.report import atomic_write_bytes
+from tinct.imageio import atomic_write_bytes
 from tinct.errors import ImageError, ModelFileError, TinctError
 from tinct.hints import sample_points
-from tinct.pipeline import STRIDE, Colorizer, resolve_model
+from tinct.modelfile import resolve_model
+from tinct.pipeline import STRIDE, Colorizer
 from tinct.registry import create_model, list_models
 
 COUNTS = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500)
@@ -65,7 +65,7 @@ def open_method(name: str | os.PathLike) -> Colorizer:
     try:
         return Colorizer(resolve_model(name))
     except ModelFileError:
-        weightless = {s.name for s in list_models("colorizer") if not getattr(s.cls, "trainable", True)}
+        weightless = {s.name for s in list_models("colorizer") if not s.cls.trainable}
         if str(name) not in weightless:
             raise
         return Colorizer(create_model(str(name)))
@@ -73,9 +73,7 @@ def open_method(name: str | os.PathLike) -> Colorizer:
 
 def network_only(colorizer: Colorizer) -> Colorizer:
     """The same model with its hint fusion stage removed (the network's own use of the hints)."""
-    model = copy.deepcopy(colorizer.model)
-    model.fusion = None
-    return Colorizer(model, colorizer.render_size, colorizer.temperature)
+    return Colorizer(colorizer.model, colorizer.render_size, colorizer.temperature)
 
 
 def _method_names(models: Sequence[str | os.PathLike]) -> list[str]:
@@ -94,7 +92,7 @@ def _open_methods(models: Sequence[str | os.PathLike]) -> dict[str, Colorizer]:
     """Named colorizers for ``models``; a fused model is also scored without its fusion stage."""
     methods = dict(zip(_method_names(models), (open_method(m) for m in models)))
     for name, colorizer in list(methods.items()):
-        if getattr(colorizer.model, "fusion", None) is not None:
+        if colorizer.fusion is not None:
             methods[f"{name} (network only)"] = network_only(colorizer)
     return methods
 
@@ -113,7 +111,7 @@ def _score_image(methods: dict[str, Colorizer], i: int, path: Path, size: int, s
         ab_hint, mask = sample_points(ab, count, patch, gen)
         for name, colorizer in methods.items():
             t0 = time.perf_counter()
-            pred = colorizer.predict_ab_tensors(l, ab_hint[None], mask[None])
+            pred = colorizer.predict_tensors(l, ab_hint[None], mask[None])[0]
             seconds[name] += time.perf_counter() - t0
             rows[name][j] = metrics.psnr(render(l, pred), truth)
     return gray, rows, seconds

@@ -6,13 +6,13 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from tinct.imageio import atomic_write_bytes
 
 SHEET_TILE_MAX = 256  # contact-sheet tiles are the benchmark size, at most this many pixels
 SHEET_HEADER = 18  # pixels above the first row for the column labels
@@ -112,7 +112,7 @@ def markdown(report: dict[str, Any]) -> str:
         notes.append("- `arch:NAME` rows are architectures with random weights, timed only (quality shown as -).")
     if st.get("latency"):
         notes.append(f"- Latency: median of {st['latency_runs']} runs after a warm-up, CPU, fp32, batch 1, "
-                     f"{st['threads']} torch threads, `Colorizer.colorize_array` on a gray image of that size "
+                     f"{st['threads']} torch threads, a `Colorizer` call on a gray image of that size "
                      "with render_size = that size.")
     if st.get("speed_ref"):
         notes.append(f"- `vs ref`: latency divided by that of `{st['speed_ref']}` (same run).")
@@ -141,18 +141,6 @@ def _json_safe(x: Any) -> Any:
     return x
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _fit_label(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:

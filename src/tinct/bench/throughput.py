@@ -56,7 +56,7 @@ def run_throughput(data: Path, model: str = "photo", render_size: int = 256, mod
         raise TinctError(f"unknown throughput mode {unknown[0]!r}; use {', '.join(MODES)}")
     if "onnx" in modes:  # the one-off export is not part of the timed run
         from tinct.export.onnx import cached_export
-        from tinct.pipeline import resolve_model
+        from tinct.modelfile import resolve_model
 
         cached_export(resolve_model(model))
     rows = []

@@ -225,7 +225,7 @@ def _run_one_with_extras(args: argparse.Namespace, job, hints) -> int:
     import numpy as np
     from PIL import Image
 
-    from tinct.batch.jobs import check_model_hints, pixels, provenance_of, save_one
+    from tinct.batch.jobs import pixels, provenance_of, save_one
     from tinct.imageio import load_image, save_image
     from tinct.pipeline import Colorizer, set_threads
 
@@ -233,7 +233,7 @@ def _run_one_with_extras(args: argparse.Namespace, job, hints) -> int:
         set_threads(args.threads)
     colorizer = Colorizer(args.model, render_size=args.render_size, temperature=args.temperature,
                           backend=args.backend, onnx_file=args.onnx)
-    check_model_hints(colorizer, hints)
+    colorizer.check_hints(hints)
     img = load_image(job.src)
     mark = None if args.no_provenance else provenance_of(colorizer)
     if args.variants:

@@ -16,7 +16,7 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from tinct.modelfile import read_record
-    from tinct.pipeline import shipped_models
+    from tinct.modelfile import shipped_models
     from tinct.registry import list_models
 
     zoo = [{"name": s.name, "role": s.role, "summary": s.summary, "source": s.source} for s in list_models()]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import torch
 
 from tinct import __version__
 from tinct.errors import TinctError
+from tinct.imageio import atomic_path
 from tinct.modelfile import file_sha256
 
 OPSET = 17
@@ -49,18 +49,16 @@ def export_onnx(model: str | os.PathLike, out: str | os.PathLike) -> Path:
     except ImportError:
         raise TinctError("ONNX export needs the onnx package: pip install 'tinct[onnx]'") from None
     from tinct.modelfile import load_model
-    from tinct.pipeline import resolve_model
+    from tinct.modelfile import resolve_model
 
     path = resolve_model(model)
     net, record = load_model(path, role="colorizer")
     probe = torch.zeros(1, 1, 64, 64)
     with torch.inference_mode():
-        keys = tuple(k for k, v in net(probe).items() if isinstance(v, torch.Tensor))
+        # the decoder features only feed the hint stage, which runs in PyTorch
+        keys = tuple(k for k, v in net(probe).items() if isinstance(v, torch.Tensor) and k != "features")
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(out) as tmp:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the tracer's notes on constants
             torch.onnx.export(_Plain(net, keys), (probe,), tmp, input_names=["l"], output_names=list(keys),
@@ -71,12 +69,7 @@ def export_onnx(model: str | os.PathLike, out: str | os.PathLike) -> Path:
                 "tinct_version": __version__}
         entry = graph.metadata_props.add()
         entry.key, entry.value = META_KEY, json.dumps(meta)
-        onnx.save(graph, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        onnx.save(graph, str(tmp))
     return out
 
 

@@ -210,8 +210,10 @@ def confined(net_ab: torch.Tensor, fused: torch.Tensor, reach: torch.Tensor, mas
 
 class HintFusion(nn.Module):
     """The fusion stage (see the module docstring); ``guide`` = (ab weight, feature weight) of the
-    propagations' extra edges (None = lightness edges only), ``fit`` = (gain, offset[, lightness])
-    strengths of the points' global color transform (None = none)."""
+    propagations' extra edges, along the network's colors and features as it sees the picture
+    without the points (None = lightness edges only), ``fit`` = (gain, offset[, lightness])
+    strengths of the points' global color transform (None = none), ``confine`` = (falloff,
+    agreement) of one to three points' local edits (None = as fused)."""
 
     def __init__(self, width: int = 32, prior_weight: float = PRIOR_WEIGHT, guide=None, fit=None,
                  confine: float | None = None):
@@ -230,6 +232,11 @@ class HintFusion(nn.Module):
         self.guide = tuple(float(v) for v in guide) if guide else (0.0, 0.0)
         if len(self.guide) != 2 or min(self.guide) < 0:
             raise ValueError(f"guide must be (ab weight, feature weight), both 0 or more, got {guide}")
+        # what a model file records to rebuild this stage (tinct.modelfile)
+        self.kwargs = {"width": width, "prior_weight": float(prior_weight),
+                       "guide": list(self.guide) if any(self.guide) else None,
+                       "fit": list(self.fit) if self.fit else None,
+                       "confine": list(self.confine) if self.confine else None}
         layers: list[nn.Module] = [nn.Conv2d(IN_CHANNELS + GLOBAL_CHANNELS + MATCH_CHANNELS, width, 3, 1, 1),
                                    nn.ReLU(inplace=True)]
         for d in (2, 4, 8, 16, 1):
@@ -260,8 +267,6 @@ class HintFusion(nn.Module):
         for ``n`` points (:func:`tinct.hints.fit.count_points`)."""
         r = reach ** count_points(mask).to(reach)
         return r * prop + (1 - r) * fused
-
-    needs_features = True  # the hints are matched by the network's decoder features
 
     @property
     def guided(self) -> bool:

@@ -28,14 +28,12 @@ from tinct.errors import ImageError
 from tinct.imageio import decode as imagedecode
 from tinct.imageio.decode import gray3, icc_space, pil_to_arrays, read_16bit_color, scale_to_uint8, to8, wide_rawmode
 from tinct.imageio.metadata import clean_exif, output_xmp, save_options, tiff_exif, xmp_of
+from tinct.imageio.paths import FORMATS
 
 MAX_PIXELS = 100_000_000  # default decompression-bomb limit of load_image
 MIN_SIDE = 8  # smallest width/height load_image accepts by default
-FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
-           ".bmp": "BMP"}
 ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
 DEEP_FORMATS = {"PNG", "TIFF"}  # the formats a 16-bit image is written to with 16 bits
-INPUT_EXTENSIONS = frozenset(FORMATS) | {".gif"}  # what a folder scan picks up
 # decoders load_image may use: raster formats only (EPS and PDF would run Ghostscript)
 READ_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "GIF", "PPM", "AVIF", "TGA")
 _SIGNATURES = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF", b"II*\x00": "TIFF", b"MM\x00*": "TIFF",

@@ -19,7 +19,8 @@ from tqdm import tqdm
 
 from tinct import metrics
 from tinct.bench import list_images, load_bench_model, load_eval_image
-from tinct.bench.report import atomic_write_bytes, contact_sheet
+from tinct.bench.report import contact_sheet
+from tinct.imageio import atomic_write_bytes
 from tinct.errors import TinctError
 from tinct.hints import Hints, Point
 from tinct.lineart.extract import canny, xdog
@@ -59,7 +60,7 @@ def colorize(colorizer, drawing: np.ndarray, kind: str, original: np.ndarray, se
     try:
         hints = {"none": None, "auto": None, "histogram": Hints(reference=original),
                  "10 points": Hints(points=truth_points(original, POINTS, seed))}[kind]
-        return colorizer.colorize_array(drawing_rgb(drawing), hints)
+        return colorizer(drawing_rgb(drawing), hints)
     finally:
         if auto:
             model.use_auto = True
@@ -72,7 +73,7 @@ def run_lineart_bench(data: Path, models: list[str], out: Path, size: int = 256,
         raise TinctError(f"no images in {data}")
     loaded = [load_bench_model(m, size) for m in models]
     for m in loaded:
-        if getattr(m.colorizer, "output_kind", "ab") != "lab":
+        if m.colorizer.output_kind != "lab":
             raise TinctError(f"{m.label!r} is not a line-art model (it colors a gray photo's own lightness)")
     scores: dict[tuple[str, str, str], list[dict[str, float]]] = {}
     gt_cf: list[float] = []

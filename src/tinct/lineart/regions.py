@@ -110,7 +110,7 @@ def write_layers(folder, painted: np.ndarray, drawing: np.ndarray, gap: int = 4)
 
     from PIL import Image
 
-    from tinct.bench.report import atomic_write_bytes
+    from tinct.imageio import atomic_write_bytes
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -6,8 +6,8 @@ from tinct.models import (  # noqa: F401
     effunet,
     encdec,
     levin_model,
+    lineart,
     patchgan,
     resenc,
     vgg16gan,
 )
-from tinct.lineart import model as _lineart_models  # noqa: F401,E402  (lineart_unet, lineart_cnn)

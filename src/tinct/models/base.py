@@ -30,13 +30,19 @@ GLOBAL_HINT_DIM = 513  # 8x8x8 RGB histogram + 1 "given" flag
 
 
 class ColorNet(nn.Module):
-    """Base of the colorizers. Subclasses set ``self.hints`` and implement ``_forward``."""
+    """Base of the colorizers. Subclasses set ``self.hints`` and implement ``_forward``. The class
+    attributes below are what a network can do; the pipeline, the trainer, the benchmarks and the
+    server read them (and nothing else) to know."""
 
-    hints: bool = False
-    global_hint_dim: int = 0
+    hints: bool = False  # takes point hints (ab_hint, mask)
+    global_hint_dim: int = 0  # takes a palette / reference histogram of this size (0: none)
     output_kind: str = "ab"  # "ab": color the input's L; "lab": predict L too (line art)
+    has_distribution: bool = False  # predicts logits over the ab ``bins`` (confidence, suggestions, variants)
+    fills_regions: bool = False  # point hints fill the areas a drawing's lines enclose (tinct.hints.fill)
+    trainable: bool = True  # has weights to learn (the trainer refuses the others)
+    render_size: int | None = None  # the working size it judges colors best at (None: the pipeline's)
+    max_render_size: int = 2048  # the largest working size within the memory budget
     init_only_kwargs: tuple[str, ...] = ()  # constructor options not needed to rebuild from a file
-    retired_kwargs: dict = {}  # options no longer built, and the value older files may record for them
     arch: str = ""
     kwargs: dict = {}
 
@@ -93,6 +99,8 @@ class Discriminator(nn.Module):
     arch: str = ""
     kwargs: dict = {}
     init_only_kwargs: tuple[str, ...] = ()
+    output_kind: str | None = None  # judges colors, makes none
+    hints: bool = False
 
     def forward(self, l: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
         return self._forward(torch.cat([l, ab], dim=1))

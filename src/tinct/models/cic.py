@@ -39,6 +39,7 @@ class CIC(ColorNet):
     """Classification colorizer; returns ``{"logits": (N, 313, H/4, W/4)}``."""
 
     prefer_bins = True
+    has_distribution = True
     default_temperature = 0.38
 
     def __init__(self, width: int = 1, hints: bool = False):

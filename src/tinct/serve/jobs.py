@@ -220,7 +220,7 @@ class JobRunner:
                 stem = Path(name).stem or f"image-{i}"
                 try:
                     img = load_image(src)
-                    rgb = colorizer.colorize_array(img.rgb, hints, job["render_size"])
+                    rgb = colorizer(img.rgb, hints, job["render_size"])
                     ext = ".jpg" if (img.format == "JPEG" and img.alpha is None) else ".png"
                     arc = f"{stem}-color{ext}"
                     k = 1

@@ -10,7 +10,8 @@ from typing import Any
 
 from tinct.errors import ModelFileError, TinctError
 from tinct.modelfile import read_record
-from tinct.pipeline import DEFAULT_MODEL, Colorizer, resolve_model, shipped_models
+from tinct.modelfile import resolve_model, shipped_models
+from tinct.pipeline import DEFAULT_MODEL, Colorizer
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class ModelEntry:
 
         try:
             spec = get_spec(self.record["arch"])
-            summary, kind = spec.summary, getattr(spec.cls, "output_kind", "ab")
+            summary, kind = spec.summary, spec.cls.output_kind
         except TinctError:
             summary, kind = "", "ab"
         prov = self.record.get("provenance") or {}

@@ -13,16 +13,14 @@ from torch.utils.data import Dataset, Sampler
 
 from tinct.metrics import colorfulness
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
-
-
 def list_images(root: str | Path) -> list[Path]:
-    root = Path(root)
-    if not root.is_dir():
-        from tinct.errors import TinctError
+    """The training images under ``root`` (:func:`tinct.imageio.list_images`), or a TinctError."""
+    from tinct.errors import TinctError
+    from tinct.imageio import list_images as images_under
 
+    if not Path(root).is_dir():
         raise TinctError(f"training data folder not found: {root}")
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.is_file())
+    return images_under(root)
 
 
 def split(files: list[Path], fraction: float, max_val: int, seed: int) -> tuple[list[Path], list[Path]]:

@@ -34,8 +34,7 @@ from tinct.hints import sample_points
 from tinct.hints.fit import count_points, fit_color_transform
 from tinct.hints.fusion import HintFusion, match_hints, propagations
 from tinct.imageio import load_square
-from tinct.modelfile import load_model, recorded_kwargs, save_model
-from tinct.registry import create_model
+from tinct.modelfile import load_model, save_model
 from tinct.train.config import FusionConfig
 from tinct.train.data import list_images
 
@@ -54,7 +53,6 @@ def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
     """(S, 16, size, size) float16: L, net ab, propagated ab, hint ab, mask, true ab, plain Levin
     ab, the feature-matched hints (ab, confidence) (all normalized) and the hints' obeyed reach
     (``reach ** n`` for n points)."""
-    base.expose_features = True  # the matched hints and the guide need the decoder features
     rng = random.Random(cfg.seed)
     fit = _fit_strengths(cfg)
     order = files[:]
@@ -85,8 +83,8 @@ def make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Tensor:
             net = fit_color_transform(net, hint, mask, fit, l=l, gate=True)
         free_ab = free_features = None
         if any(cfg.guide):  # as the model does: the network's colors and features without the points
-            free_ab, free_features = base.hint_free(l)
-            free_ab = color.resize_ab(free_ab, (cfg.size, cfg.size))
+            free = base(l)
+            free_ab, free_features = color.resize_ab(base.decode(free), (cfg.size, cfg.size)), free["features"]
         prop, reach, plain = propagations(l, net, hint, mask, cfg.prior_weight, cfg.guide, guide_ab=free_ab,
                                           guide_features=free_features)
         parts = [l, net, prop, hint * mask, mask, ab, plain, match_hints(pred["features"], hint, mask, (cfg.size, cfg.size)),
@@ -192,16 +190,14 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
         raise TinctError("need --crop <= --size and at least 2 samples")
     if cfg.steps < 0 or (cfg.steps == 0 and not cfg.cache):
         raise TinctError("--steps 0 only precomputes samples, into --cache; give --cache FILE or steps above 0")
-    from tinct.pipeline import resolve_model
+    from tinct.modelfile import resolve_model
 
     base_path = resolve_model(cfg.base)
     if Path(cfg.out).resolve() == base_path.resolve():
         raise TinctError(f"--out {cfg.out} is the base model file; write the fused model elsewhere")
     base, record = load_model(base_path, arch="effunet", role="colorizer")
-    if not getattr(base, "hints", False):
+    if not base.hints:
         raise TinctError(f"{cfg.base}: the fusion stage needs a hint model (hints=True)")
-    if base.fusion is not None:
-        base.fusion = None  # retrain from scratch on the base network's own colors
     if len(cfg.guide) != 2 or min(cfg.guide) < 0:
         raise TinctError(f"--guide takes two weights 0 or more (ab, features), got {cfg.guide}")
     if len(cfg.fit) != 2 or (any(cfg.fit) and min(cfg.fit) <= 0):
@@ -213,7 +209,6 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
     if cfg.loss not in ("mse", "logmse"):
         raise TinctError(f"--loss must be mse or logmse, got {cfg.loss!r}")
     _shard(cfg.shard)
-    base.expose_features = True
     files = list_images(cfg.data)
     if not files:
         raise TinctError(f"no images in {cfg.data}")
@@ -247,13 +242,6 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
         bar.set_postfix(loss=f"{loss.item():.5f}")
     after = _val_scores(fusion, val)
 
-    kwargs = {**recorded_kwargs(base), "fusion": True, "fusion_prior": cfg.prior_weight, "fusion_width": cfg.width,
-              "fusion_guide": list(cfg.guide) if any(cfg.guide) else None, "fusion_fit": list(fit) if fit else None}
-    model = create_model("effunet", **{**kwargs, "pretrained": False})
-    missing = model.load_state_dict(base.state_dict(), strict=False)
-    if missing.unexpected_keys or any(not k.startswith("fusion.") for k in missing.missing_keys):
-        raise TinctError("base weights do not fit the fused model")
-    model.fusion.load_state_dict(fusion.state_dict())
     provenance = dict(record.get("provenance", {}))
     scores = {"val_samples": len(val), **{f"mse_{k}_before": round(v, 6) for k, v in before.items()},
               "mse_fused": round(after["fused"], 6)}
@@ -262,5 +250,5 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
                             "prior_weight": cfg.prior_weight, "guide": list(cfg.guide), "fit": list(fit or []),
                             "loss": cfg.loss,
                             **scores}
-    save_model(model, cfg.out, provenance=provenance, half=cfg.half)
+    save_model(base, cfg.out, provenance=provenance, half=cfg.half, fusion=fusion)  # the base's own stage is replaced
     return scores

@@ -19,6 +19,7 @@ from tqdm import tqdm
 from tinct import color, losses
 from tinct.errors import TinctError
 from tinct.hints import sample_training_hints
+from tinct.imageio import atomic_path
 from tinct.modelfile import load_model, save_model
 from tinct.registry import create_model, get_spec
 from tinct.train.config import PRESETS, RECON_LOSSES, TrainConfig, TrainResult
@@ -51,7 +52,7 @@ def init_weights(model: torch.nn.Module, path: str, arch: str) -> None:
     """Load starting weights from a shipped model name, a model file or a checkpoint; they must fit
     ``model`` exactly, except that a hint fusion stage is dropped when ``model`` has none (it was
     fitted to the old network's colors: retrain it with ``tinct train-fusion``)."""
-    from tinct.pipeline import resolve_model, shipped_models
+    from tinct.modelfile import resolve_model, shipped_models
 
     p = resolve_model(path) if str(path) in shipped_models() else Path(path)
     if not p.is_file():
@@ -66,8 +67,7 @@ def init_weights(model: torch.nn.Module, path: str, arch: str) -> None:
         state = ck.get("model") if isinstance(ck, dict) else None
         if state is None:
             raise TinctError(f"--init: {p} holds no model weights")
-    if getattr(model, "fusion", None) is None:
-        state = {k: v for k, v in state.items() if not k.startswith("fusion.")}
+    state = {k: v for k, v in state.items() if not k.startswith("fusion.")}  # a checkpoint of a fused model
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
@@ -115,7 +115,7 @@ def histogram_loss(logits: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
 
 def _full_ab(model, out: dict[str, torch.Tensor], size) -> torch.Tensor:
     """The prediction the discriminator and the metrics see: normalized ab at input size."""
-    ab = out["ab"] if "ab" in out and not getattr(model, "prefer_bins", False) else model.decode(out)
+    ab = model.decode(out)
     return color.resize_ab(ab, size)
 
 
@@ -126,7 +126,7 @@ def evaluate(model, val_rgb: torch.Tensor, hints: bool) -> dict[str, float]:
     "gray" baseline is the drawing itself and the output is its own Lab."""
     was_training = model.training
     model.eval()
-    if getattr(model, "output_kind", "ab") == "lab":
+    if model.output_kind == "lab":
         l, target, val_rgb = lineart_batch(val_rgb)
         ab = target[:, 1:]
         lab = torch.cat([model(l[i : i + 8])["lab"] for i in range(0, len(l), 8)]).clamp(-1, 1)
@@ -160,10 +160,10 @@ def train(cfg: TrainConfig) -> TrainResult:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     spec = get_spec(cfg.model)
-    if spec.role != "colorizer" or not getattr(spec.cls, "trainable", True):
+    if spec.role != "colorizer" or not spec.cls.trainable:
         raise TinctError(f"{cfg.model!r} is not a trainable colorizer")
     rec_kind, lam, gan_kind, gan_w = resolve_loss(cfg, spec)
-    lab_out = getattr(spec.cls, "output_kind", "ab") == "lab"  # line art: drawings in, whole images out
+    lab_out = spec.cls.output_kind == "lab"  # line art: drawings in, whole images out
     for name, value, low, high in (("--cf-weight", cfg.cf_weight, 0.0, 100.0), ("--cf-enhance", cfg.cf_enhance, 1.0, 3.0),
                                    ("--cast-weight", cfg.cast_weight, 0.0, 100.0),
                                    ("--min-colorfulness", cfg.min_colorfulness, 0.0, 150.0)):
@@ -211,7 +211,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999)) if disc else None
     weights = None
     if "cls" in rec_kind:
-        if not hasattr(model, "bins"):
+        if not model.has_distribution:
             raise TinctError(f"loss {rec_kind!r} needs a model with a bin head, {cfg.model!r} has none")
         if not 0.0 <= cfg.rebalance <= 1.0:
             raise TinctError(f"--rebalance must be between 0 and 1, got {cfg.rebalance}")
@@ -266,14 +266,14 @@ def train(cfg: TrainConfig) -> TrainResult:
             l, ab = _split_lab(rgb)
             target = ab
         hk = {}
-        if cfg.hints or (lab_out and getattr(model, "hints", False)):
+        if cfg.hints or (lab_out and model.hints):
             gen = torch.Generator().manual_seed(cfg.seed * 7919 + step * world + rank)
             # with --hint-only an image without points trains nothing but the global-hint layer;
             # line art gets the report's histogram hint half of the time
             ab_hint, mask, glob = sample_training_hints(ab, rgb, gen, p_none=0.1 if cfg.hint_only else 0.5,
                                                         p_global=0.5 if lab_out else 0.2)
             hk = {"ab_hint": ab_hint.contiguous(memory_format=fmt), "mask": mask.contiguous(memory_format=fmt)}
-            if getattr(model, "global_hint_dim", 0):
+            if model.global_hint_dim:
                 hk["global_hint"] = glob
         critic_only = disc is not None and step < cfg.critic_steps  # NoGAN: the generator frozen
         if critic_only:
@@ -362,7 +362,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         provenance = {"data": str(Path(cfg.data).resolve()), "images": len(train_files), "val_images": len(val_files),
                       "steps": cfg.steps, "batch_size": cfg.batch_size * world, "crop": cfg.crop, "loss": rec_kind,
                       "lambda_rec": lam, "gan": gan_kind, "gan_weight": gan_w if gan_kind else 0.0,
-                      "disc": getattr(disc, "arch", None) if disc is not None else None, "hints": cfg.hints,
+                      "disc": disc.arch if disc is not None else None, "hints": cfg.hints,
                       "lr": learning_rate(cfg, step), "beta1": cfg.beta1, "seed": cfg.seed, "world_size": world,
                       "metrics": {k: final[k] for k in ("val_MAE", "val_PSNR", "gray_PSNR") if k in final},
                       "seconds": round(time.time() - t0, 1)}
@@ -388,6 +388,5 @@ def _checkpoint(path: Path, model, disc, opt_g, opt_d, step: int, history: list)
     if disc is not None:
         state["disc"] = unwrap(disc).state_dict()
         state["opt_d"] = opt_d.state_dict()
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)

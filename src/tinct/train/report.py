@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ import torch
 from PIL import Image
 
 from tinct import color
+from tinct.imageio import atomic_path
 
 COLUMNS = ["epoch", "step", "D_loss", "D_acc", "G_loss", "val_MAE", "val_PSNR", "gray_PSNR", "a_bias", "b_bias", "val_CF", "val_dCF", "seconds"]
 
@@ -51,7 +51,5 @@ def save_grid(model, rgb: torch.Tensor, path: Path) -> None:
     rows = [torch.cat([g, p, o], dim=2) for g, p, o in zip(gray, pred, rgb)]
     grid = torch.cat(rows, dim=1)
     img = (grid.permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.png")
-    Image.fromarray(img).save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=".png") as tmp:
+        Image.fromarray(img).save(tmp)

@@ -95,7 +95,7 @@ def suggest(colorizer, image, x: float, y: float, k: int = 5, hints=None,
         if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not 0 <= v < limit:
             raise TinctError(f"{name} must be a pixel coordinate from 0 to {limit - 1}, got {v!r}")
     extras: dict = {}
-    l_full, _ = colorizer.predict_l(colorizer.lightness(rgb), hints, render_size, extras)
+    l_full, _ = colorizer.predict(rgb, hints, render_size, extras)
     logits = extras["logits"]
     gy = min(logits.shape[-2] - 1, int((float(y) + 0.5) * logits.shape[-2] / h))
     gx = min(logits.shape[-1] - 1, int((float(x) + 0.5) * logits.shape[-1] / w))
@@ -149,7 +149,7 @@ def variants(colorizer, image, n: int = 4, hints=None, render_size: int | None =
         raise TinctError(f"the number of variants must be an integer from 1 to {MAX_VARIANTS}, got {n!r}")
     rgb, alpha = as_rgb(image)
     extras: dict = {}
-    l_full, ab = colorizer.predict_l(colorizer.lightness(rgb), hints, render_size, extras)
+    l_full, ab = colorizer.predict(rgb, hints, render_size, extras)
     logits, conf = extras["logits"], extras["confidence"]
     p = distribution(logits)[0]
     bins = colorizer.model.bins.float()

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from tinct import metrics
-from tinct.bench import report as bench_report
+from tinct.imageio import atomic_write_bytes
 from tinct.errors import TinctError
 from tinct.video.io import VIDEO_EXTENSIONS, read_frames
 from tinct.video.temporal import cdc, warp_error
@@ -111,6 +111,6 @@ def run_video_bench(data: Path, model: str, out: Path, render_size: int = 256, m
                  "divergence of the ab histograms of frames t and t+k, k = 1, 2, 4).")
     report["markdown"] = "\n".join(lines)
     out.mkdir(parents=True, exist_ok=True)
-    bench_report.atomic_write_bytes(out / "video_bench.json", json.dumps(report, indent=1).encode())
-    bench_report.atomic_write_bytes(out / "video_bench.md", (report["markdown"] + "\n").encode())
+    atomic_write_bytes(out / "video_bench.json", json.dumps(report, indent=1).encode())
+    atomic_write_bytes(out / "video_bench.md", (report["markdown"] + "\n").encode())
     return report

@@ -48,7 +48,7 @@ class LabOutput(ColorNet):
     render_size = 512  # line art needs its lines: work at 512 px unless told otherwise
     max_render_size = 1024  # its full-resolution last stage: 2048 px took +2.9 GB, over the 1.5 GB budget
     hist_match = 0.0
-    FILL_LINE_L = 55.0  # lightness below which a pixel is ink: the border of the areas a point fills
+    fills_regions = True  # point hints fill the areas the lines enclose (tinct.hints.fill)
 
     def decode(self, out: dict[str, torch.Tensor], temperature: float | None = None) -> torch.Tensor:
         return self._decoded(out)[:, 1:]
@@ -64,29 +64,8 @@ class LabOutput(ColorNet):
                 raw = torch.cat([color.denormalize_l(lab[:, :1]), color.denormalize_ab(lab[:, 1:])], 1)
                 raw = color.match_histogram(raw, out["hist"], self.hist_match)
                 lab = torch.cat([color.normalize_l(raw[:, :1]), color.normalize_ab(raw[:, 1:])], 1).clamp(-1, 1)
-            if "mask" in out and bool((out["mask"] > 0.5).any()):
-                lab = torch.cat([lab[:, :1], self._fill(out["l"], lab[:, 1:], out["ab_hint"], out["mask"])], 1)
             out["decoded"] = lab
         return out["decoded"]
-
-    def _fill(self, l: torch.Tensor, ab: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Point hints fill the areas the drawing's lines enclose, as a paint bucket does: every
-        pixel of an enclosed area (paper lighter than ``FILL_LINE_L``, 4-connected) takes the color
-        of the nearest point inside that area; areas without a point keep the painted colors."""
-        from scipy import ndimage
-
-        out = ab.clone()
-        for i in range(ab.shape[0]):
-            m = (mask[i, 0] > 0.5).detach().cpu().numpy()
-            if not m.any():
-                continue
-            paper = color.denormalize_l(l[i, 0]).detach().cpu().numpy() > self.FILL_LINE_L
-            areas, _ = ndimage.label(paper)
-            _, (iy, ix) = ndimage.distance_transform_edt(~m, return_indices=True)
-            same = torch.from_numpy((areas > 0) & (areas[iy, ix] == areas) | m).to(ab.device)
-            hint = torch.from_numpy(ab_hint[i].detach().cpu().numpy()[:, iy, ix]).to(ab)
-            out[i] = torch.where(same[None], hint, ab[i])
-        return out
 
     def _setup(self, hints: bool, hist_match: float) -> None:
         """What both line-art networks set first: hint inputs and the histogram matching strength."""
@@ -172,8 +151,6 @@ class LineArtUNet(LabOutput):
         x = self.up2(x, skip2)
         x = self.up1(x, skip1)
         out["lab"] = self.head(x)
-        if mask is not None:
-            out.update(l=l, ab_hint=ab_hint, mask=mask)  # for the fill of the decoding
         return out
 
 
@@ -207,6 +184,4 @@ class LineArtCNN(LabOutput):
             x = x + self.global_fc(g)[:, :, None, None]
             out["hist"] = self.wanted_histogram(g)
         out["lab"] = self.up(x)
-        if mask is not None:
-            out.update(l=l, ab_hint=ab_hint, mask=mask)
         return out
