@@ -1,4 +1,4 @@
-"""A folder of archive-like test scans for ``tinct bench --throughput``: gray JPEGs of a given size
+"""A folder of archive-like test scans for ``tinct bench throughput``: gray JPEGs of a given size
 (default 4000x3000, 12 MP) made from the photos of a folder, with film grain, EXIF (date, make,
 model) and an sRGB ICC profile, as a scanning service would deliver them.
 

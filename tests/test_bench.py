@@ -147,9 +147,17 @@ def test_speed_ref_by_row_label(images, tiny_model, tmp_path):
 
 
 def test_cli_errors(images, tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)  # no ../shared/data here
-    assert main(["bench", "--models", "x.safetensors"]) == 2
-    assert "--data" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:  # no default data: argparse says what is missing
+        main(["bench", "--models", "x.safetensors"])
+    assert exit_.value.code == 2 and "--data" in capsys.readouterr().err
+    for kind in ("hints", "lineart", "video"):
+        with pytest.raises(SystemExit):
+            main(["bench", kind])
+        assert "--data" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # each kind takes only its own options
+        main(["bench", "hints", "--data", str(images), "--realism"])
+    assert "unrecognized arguments: --realism" in capsys.readouterr().err
     assert main(["bench", "--models", str(tmp_path / "missing.safetensors"), "--data", str(images)]) == 2
     assert "not found" in capsys.readouterr().err
     assert main(["bench", "--models", "arch:nonesuch", "--data", str(images), "--no-latency"]) == 2
@@ -166,10 +174,11 @@ def test_cli_hints_is_wired(images, tmp_path, monkeypatch, capsys):
 
     def run_hint_bench(data_dir, models, out_dir, size, limit, seed, progress=True, jobs=1):
         calls.append((Path(data_dir), models, Path(out_dir), size, limit, seed, jobs))
-        return {"markdown": "| hints | PSNR |"}
+        return {"table": "| hints | PSNR |"}
 
-    monkeypatch.setitem(sys.modules, "tinct.bench.hints", types.SimpleNamespace(run_hint_bench=run_hint_bench))
-    assert main(["bench", "--hints", "--data", str(images), "--models", "a.safetensors", "--size", "64",
+    fake = types.SimpleNamespace(run_hint_bench=run_hint_bench, markdown_table=lambda r: r["table"] + "\n")
+    monkeypatch.setitem(sys.modules, "tinct.bench.hints", fake)
+    assert main(["bench", "hints", "--data", str(images), "--models", "a.safetensors", "--size", "64",
                  "--limit", "2", "--seed", "3", "--out", str(tmp_path / "h"), "--jobs", "2"]) == 0
     assert calls == [(images, ["a.safetensors"], tmp_path / "h", 64, 2, 3, 2)]
     assert "| hints | PSNR |" in capsys.readouterr().out
@@ -229,7 +238,7 @@ def test_cli_train_budget(images, tmp_path, monkeypatch, capsys):
     calls = []
     monkeypatch.setattr(tinct.train, "train", _fake_train(calls))
     out = tmp_path / "tb"
-    rc = main(["bench", "--train-budget", "3", "--archs", "cnn4,unet", "--train-data", str(images),
+    rc = main(["bench", "study", "--train-budget", "3", "--archs", "cnn4,unet", "--train-data", str(images),
                "--data", str(images), "--size", str(SIZE), "--limit", "2", "--no-latency", "--out", str(out),
                "--batch-size", "2", "--crop", "32", "--threads", "1", "--no-progress"])
     assert rc == 0
@@ -237,7 +246,7 @@ def test_cli_train_budget(images, tmp_path, monkeypatch, capsys):
     text = capsys.readouterr().out
     assert "| cnn4 |" in text and "| unet |" in text and "final loss" in text and "| gray (ab=0) |" in text
     assert (out / "contact_sheet.png").is_file() and (out / "cnn4" / "model.safetensors").is_file()
-    assert main(["bench", "--train-budget", "3", "--archs", "patchgan", "--train-data", str(images),
+    assert main(["bench", "study", "--train-budget", "3", "--archs", "patchgan", "--train-data", str(images),
                  "--data", str(images), "--out", str(out)]) == 2
     assert "not a colorizer" in capsys.readouterr().err
 
@@ -300,7 +309,7 @@ def test_grid_rows_score_the_originals_color_grid(images, tmp_path):
 def test_throughput_runs_every_mode_on_the_same_files(images, tiny_model, tmp_path, capsys):
     from tinct.cli import main
 
-    assert main(["bench", "--throughput", str(images), "--models", str(tiny_model), "--size", "64",
+    assert main(["bench", "throughput", str(images), "--models", str(tiny_model), "--size", "64",
                  "--threads", "1", "--out", str(tmp_path / "t")]) == 0
     report = json.loads((tmp_path / "t" / "throughput.json").read_text())
     assert [r["mode"] for r in report["rows"]] == ["serial", "pipelined", "jobs2", "onnx"]

@@ -186,7 +186,7 @@ def test_trained_lineart_model_runs_on_every_interface(trained, tmp_path):
 
 def test_lineart_bench_rows_and_sheet(trained, tmp_path, capsys):
     data, paths = trained
-    assert main(["bench", "--lineart", "--models", f"gan={paths['lineart_unet']}", f"cnn={paths['lineart_cnn']}",
+    assert main(["bench", "lineart", "--models", f"gan={paths['lineart_unet']}", f"cnn={paths['lineart_cnn']}",
                  "--data", str(data), "--size", "64", "--limit", "3", "--sheet-count", "2", "--out",
                  str(tmp_path / "b"), "--no-progress"]) == 0
     report = json.loads((tmp_path / "b" / "lineart_bench.json").read_text())

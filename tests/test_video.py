@@ -203,7 +203,7 @@ def test_frames_drops_near_duplicates_finds_cuts_and_skips_gray(tmp_path, capsys
 def test_video_bench_measures_both_paths(tmp_path, tiny, capsys):
     for i in range(2):
         write_clip(tmp_path / "clips" / f"c{i}.mp4", frames(6, 64, 96, seed=i, grain=4.0))
-    code, out, _ = run(capsys, "bench", "--video", "--data", tmp_path / "clips", "--models", tiny, "--size", "64",
+    code, out, _ = run(capsys, "bench", "video", "--data", tmp_path / "clips", "--models", tiny, "--size", "64",
                        "--out", tmp_path / "vb", "--no-progress")
     assert code == 0 and "c0.mp4" in out and "ratio" in out
     report = json.loads((tmp_path / "vb" / "video_bench.json").read_text())

@@ -32,8 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from tinct.commands.bench import default_kind
+
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(default_kind(list(sys.argv[1:] if argv is None else argv)))
     if not getattr(args, "_run", None):
         parser.print_help()
         return 1

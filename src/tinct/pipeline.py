@@ -26,22 +26,13 @@ from tinct.hints import Hints, to_tensors
 from tinct.imageio import as_rgb
 from tinct.hints.fill import fill_enclosed
 from tinct.modelfile import load_fusion, load_model, resolve_model
+from tinct.rendersize import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, STRIDE, check_render_size, working_size  # noqa: F401
 
 DEFAULT_MODEL = "photo"
 ORIENTATION = 0x0112  # the EXIF orientation tag
-STRIDE = 32  # working sizes are multiples of the deepest encoder stride
 STRIP_PIXELS = 500_000  # full-resolution recombination runs in cache-sized strips of about this many pixels
 
 
-def working_size(hw: tuple[int, int], render_size: int) -> tuple[int, int]:
-    """Scale so the longer side is about ``render_size``, both sides multiples of 32."""
-    h, w = hw
-    s = render_size / max(h, w)
-    return max(STRIDE, round(h * s / STRIDE) * STRIDE), max(STRIDE, round(w * s / STRIDE) * STRIDE)
-
-
-MAX_RENDER_SIZE = 2048  # the largest working size: its network pass peaks near the 1.5 GB budget (4096: +5.9 GB)
-DEFAULT_RENDER_SIZE = 256
 BACKENDS = ("torch", "onnx")
 RELIGHT_EPS, RELIGHT_MAX = 1.0, 4.0  # L units added before the ratio of painted to drawn L, and its cap
 
@@ -50,15 +41,6 @@ def set_threads(n: int) -> None:
     """CPU threads for the network (torch) and the full-resolution image work (OpenCV) alike."""
     torch.set_num_threads(n)
     cv2.setNumThreads(n)
-
-
-def check_render_size(value) -> int:
-    """A working size given by a user: an integer from 32 to :data:`MAX_RENDER_SIZE`, or a TinctError."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TinctError(f"render size must be an integer between {STRIDE} and {MAX_RENDER_SIZE}, got {value!r}")
-    if not STRIDE <= value <= MAX_RENDER_SIZE:
-        raise TinctError(f"render size must be between {STRIDE} and {MAX_RENDER_SIZE}, got {value}")
-    return int(value)
 
 
 class Colorizer:

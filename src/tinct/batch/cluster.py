@@ -11,7 +11,6 @@ optional extra ``tinct[ray]``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
@@ -63,9 +62,10 @@ def _check_reachable(address: str) -> None:
         raise TinctError(f"--ray {address}: cannot join the Ray cluster ({exc.strerror or exc})") from None
 
 
-def run_ray(args: argparse.Namespace, todo: list, hints, counts: dict[str, int], report: list[dict]) -> None:
-    """Colorize ``todo`` (:class:`tinct.batch.jobs.Job` items) on the Ray cluster at ``args.ray`` ("local":
-    start one on this machine), ``args.jobs`` actors of ``args.threads`` (default 1) torch threads."""
+def run_ray(cfg, todo: list, hints, counts: dict[str, int], report: list[dict]) -> None:
+    """Colorize ``todo`` (:class:`tinct.batch.jobs.Job` items) on the Ray cluster at ``cfg.ray`` ("local":
+    start one on this machine), ``cfg.jobs`` actors of ``cfg.threads`` (default 1) torch threads
+    (``cfg``: a :class:`tinct.batch.config.RunConfig`)."""
     try:
         import ray
         import ray.data
@@ -76,33 +76,33 @@ def run_ray(args: argparse.Namespace, todo: list, hints, counts: dict[str, int],
     from tinct.batch.jobs import provenance_of
     from tinct.pipeline import Colorizer
 
-    probe = Colorizer(args.model, render_size=args.render_size, temperature=args.temperature)
+    probe = Colorizer(cfg.model, render_size=cfg.render_size, temperature=cfg.temperature)
     probe.check_hints(hints)  # one clear error before any cluster work
-    mark = None if args.no_provenance else provenance_of(probe)
-    threads = args.threads or 1
+    mark = None if cfg.no_provenance else provenance_of(probe)
+    threads = cfg.threads or 1
     started = not ray.is_initialized()
     if started:
-        _check_reachable(args.ray)
+        _check_reachable(cfg.ray)
         try:
-            ray.init(address=None if args.ray == "local" else args.ray, log_to_driver=False,
+            ray.init(address=None if cfg.ray == "local" else cfg.ray, log_to_driver=False,
                      logging_level="ERROR", include_dashboard=False,
-                     **({"num_cpus": max(args.jobs * threads, 1)} if args.ray == "local" else {}))
+                     **({"num_cpus": max(cfg.jobs * threads, 1)} if cfg.ray == "local" else {}))
         except (ConnectionError, ValueError, RuntimeError, SystemExit) as exc:  # Ray exits when it gives up
-            raise TinctError(f"--ray {args.ray}: cannot join the Ray cluster ({' '.join(str(exc).split())[:160]})") from None
+            raise TinctError(f"--ray {cfg.ray}: cannot join the Ray cluster ({' '.join(str(exc).split())[:160]})") from None
     try:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
         ctx.print_on_execution_start = False
         rows = [{"src": str(j.src), "out": str(j.out), "explicit": j.explicit_out, "deep": j.deep} for j in todo]
-        ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows), 4 * args.jobs)))
-        ds = ds.map_batches(_Worker, batch_size=1, concurrency=args.jobs, num_cpus=threads,
-                            fn_constructor_kwargs={"model": str(probe.path or args.model),
-                                                   "render_size": args.render_size, "temperature": args.temperature,
-                                                   "backend": args.backend, "onnx_file": args.onnx,
+        ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows), 4 * cfg.jobs)))
+        ds = ds.map_batches(_Worker, batch_size=1, concurrency=cfg.jobs, num_cpus=threads,
+                            fn_constructor_kwargs={"model": str(probe.path or cfg.model),
+                                                   "render_size": cfg.render_size, "temperature": cfg.temperature,
+                                                   "backend": cfg.backend, "onnx_file": cfg.onnx,
                                                    "threads": threads, "hints": hints,
-                                                   "overwrite": args.overwrite or args.resume, "mark": mark})
-        bar = tqdm(total=len(todo), unit="image", desc=f"colorize (ray x{args.jobs})", file=sys.stderr,
-                   disable=args.quiet or not sys.stderr.isatty())
+                                                   "overwrite": cfg.overwrite or cfg.resume, "mark": mark})
+        bar = tqdm(total=len(todo), unit="image", desc=f"colorize (ray x{cfg.jobs})", file=sys.stderr,
+                   disable=cfg.quiet or not sys.stderr.isatty())
         try:
             for row in ds.iter_rows():
                 row = {k: row[k] for k in ("file", "output", "status", "reason", "seconds")}

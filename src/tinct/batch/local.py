@@ -5,13 +5,14 @@ report either way."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
 
+from tinct.batch.config import RunConfig
 from tinct.batch.jobs import (
     Job,
+    colorize_one,
     failure_reason,
     pixels,
     provenance_of,
@@ -25,61 +26,49 @@ QUEUE = 2  # decoded images waiting for the network, and results waiting to be w
 WRITERS = 2  # threads that recombine full-resolution color and encode (the heaviest stage of a 12 MP scan)
 
 
-def run_jobs(args: argparse.Namespace, todo: list[Job], hints, counts: dict[str, int]) -> None:
-    """Colorize ``todo`` as ``tinct colorize``'s arguments say (Ray, worker processes or one
-    pipelined process), counting into ``counts`` and writing ``--report``."""
+def run_jobs(cfg: RunConfig, todo: list[Job], hints, counts: dict[str, int]) -> None:
+    """Colorize ``todo`` as ``cfg`` says (Ray, worker processes, one pipelined process, or the
+    serial loop), counting into ``counts`` and writing ``cfg.report``."""
     from tqdm import tqdm
 
-    from tinct.pipeline import Colorizer, set_threads
-
-    if getattr(args, "ray", None):
-        from tinct.batch.cluster import run_ray
-
-        report: list[dict] = []
-        try:
-            run_ray(args, todo, hints, counts, report)
-        finally:
-            if args.report:
-                write_report(Path(args.report), sorted(report, key=lambda r: r["file"]))
-        return None
-    if args.jobs > 1 and len(todo) > 1:
-        return _run_processes(args, todo, hints, counts)
-    if args.threads:
-        set_threads(args.threads)
-    colorizer = Colorizer(args.model, render_size=args.render_size, temperature=args.temperature,
-                          backend=args.backend, onnx_file=args.onnx)
-    colorizer.check_hints(hints)
-    mark = None if args.no_provenance else provenance_of(colorizer)
-    bar = tqdm(total=len(todo), unit="image", desc="colorize", file=sys.stderr,
-               disable=args.quiet or not sys.stderr.isatty())
     report: list[dict] = []
     try:
-        run_pipelined(colorizer, todo, hints, args.overwrite or args.resume, mark, counts, report, bar)
+        if cfg.ray:
+            from tinct.batch.cluster import run_ray
+
+            return run_ray(cfg, todo, hints, counts, report)
+        if cfg.jobs > 1 and len(todo) > 1:
+            return _run_processes(cfg, todo, hints, counts, report)
+        colorizer = cfg.colorizer()
+        colorizer.check_hints(hints)
+        mark = None if cfg.no_provenance else provenance_of(colorizer)
+        bar = tqdm(total=len(todo), unit="image", desc="colorize", file=sys.stderr,
+                   disable=cfg.quiet or not sys.stderr.isatty())
+        try:
+            run = run_serial if cfg.serial else run_pipelined
+            run(colorizer, todo, hints, cfg.overwrite or cfg.resume, mark, counts, report, bar)
+        finally:
+            bar.close()
     finally:
-        bar.close()
-        if args.report:
-            write_report(Path(args.report), sorted(report, key=lambda r: r["file"]))
+        if cfg.report:
+            write_report(Path(cfg.report), sorted(report, key=lambda r: r["file"]))
 
 
-def _worker(args: argparse.Namespace, shard: list[Job], hints, threads: int, progress) -> tuple[dict, list]:
+def _worker(cfg: RunConfig, shard: list[Job], hints, threads: int, progress) -> tuple[dict, list]:
     """One worker process: its own model, the pipelined run over its share of the files."""
-    from tinct.pipeline import Colorizer, set_threads
-
-    set_threads(threads)
-    colorizer = Colorizer(args.model, render_size=args.render_size, temperature=args.temperature,
-                          backend=args.backend, onnx_file=args.onnx)
-    mark = None if args.no_provenance else provenance_of(colorizer)
+    colorizer = cfg.colorizer(threads)
+    mark = None if cfg.no_provenance else provenance_of(colorizer)
 
     class Tick:
         def update(self, n):
             progress.put(n)
 
     counts, report = {"done": 0, "failed": 0}, []
-    run_pipelined(colorizer, shard, hints, args.overwrite or args.resume, mark, counts, report, Tick())
+    run_pipelined(colorizer, shard, hints, cfg.overwrite or cfg.resume, mark, counts, report, Tick())
     return counts, report
 
 
-def _run_processes(args: argparse.Namespace, todo: list[Job], hints, counts: dict[str, int]) -> None:
+def _run_processes(cfg: RunConfig, todo: list[Job], hints, counts: dict[str, int], report: list[dict]) -> None:
     """``--jobs N``: N worker processes (spawned), the files dealt out in turn, one progress bar."""
     import multiprocessing as mp
     import queue
@@ -88,17 +77,16 @@ def _run_processes(args: argparse.Namespace, todo: list[Job], hints, counts: dic
 
     from tinct.pipeline import Colorizer
 
-    Colorizer(args.model, render_size=args.render_size).check_hints(hints)  # one clear error, before forking
-    n = min(args.jobs, len(todo))
-    threads = max(1, (args.threads or os.cpu_count() or 1) // n)
+    Colorizer(cfg.model, render_size=cfg.render_size).check_hints(hints)  # one clear error, before forking
+    n = min(cfg.jobs, len(todo))
+    threads = max(1, (cfg.threads or os.cpu_count() or 1) // n)
     ctx = mp.get_context("spawn")
-    report: list[dict] = []
     bar = tqdm(total=len(todo), unit="image", desc=f"colorize x{n}", file=sys.stderr,
-               disable=args.quiet or not sys.stderr.isatty())
+               disable=cfg.quiet or not sys.stderr.isatty())
     with ctx.Manager() as manager:
         progress = manager.Queue()
         with ctx.Pool(n) as pool:
-            pending = [pool.apply_async(_worker, (args, todo[i::n], hints, threads, progress)) for i in range(n)]
+            pending = [pool.apply_async(_worker, (cfg, todo[i::n], hints, threads, progress)) for i in range(n)]
             while not all(p.ready() for p in pending):
                 try:
                     bar.update(progress.get(timeout=0.2))
@@ -110,8 +98,29 @@ def _run_processes(args: argparse.Namespace, todo: list[Job], hints, counts: dic
                 counts["failed"] += c["failed"]
                 report.extend(rows)
     bar.close()  # (the workers printed their skipped files)
-    if args.report:
-        write_report(Path(args.report), sorted(report, key=lambda r: r["file"]))
+
+
+def run_serial(colorizer, todo: list[Job], hints, overwrite: bool, mark, counts: dict[str, int],
+               report: list[dict], bar) -> None:
+    """Decode, predict and encode each file in turn (:func:`tinct.batch.jobs.colorize_one`); one bad
+    file is reported and skipped."""
+    import time
+
+    from tqdm import tqdm
+
+    for job in todo:
+        t0 = time.perf_counter()
+        try:
+            colorize_one(colorizer, job, hints, overwrite, mark)
+            status, reason = "done", ""
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001  one bad file must not stop the run
+            status, reason = "failed", failure_reason(exc, job.src)
+            tqdm.write(f"skip {job.src}: {reason}", file=sys.stderr)
+        counts["done" if status == "done" else "failed"] += 1
+        report.append(report_row(job, status, reason, t0))
+        bar.update(1)
 
 
 def run_pipelined(colorizer, todo: list[Job], hints, overwrite: bool, mark, counts: dict[str, int],

@@ -5,8 +5,6 @@ reports and contact sheets (:mod:`.report`). Line art and video have their own b
 their subpackages. The field benchmark's public names are importable from here."""
 
 from tinct.bench.field import (
-    DEFAULT_DATA,
-    DEFAULT_TRAIN_DATA,
     GRAY_LABEL,
     GRID_SUFFIX,
     TRUTH_LABEL,
@@ -27,7 +25,7 @@ from tinct.bench.field import (
     source_of,
 )
 
-__all__ = ["DEFAULT_DATA", "DEFAULT_TRAIN_DATA", "GRAY_LABEL", "GRID_SUFFIX", "TRUTH_LABEL", "BenchConfig",
+__all__ = ["GRAY_LABEL", "GRID_SUFFIX", "TRUTH_LABEL", "BenchConfig",
            "BenchModel", "TrainBudget", "center_crop_resize", "find_data_dir", "gray_input", "grid_of",
            "list_images", "load_bench_model", "load_eval_image", "measure_latency", "parse_model_spec",
            "run_bench", "run_train_budget", "source_of"]

@@ -34,8 +34,6 @@ from tinct import __version__, color, imageio, metrics
 from tinct.errors import TinctError
 from tinct.hints import GRID_CELLS, Hints
 
-DEFAULT_DATA = Path("../shared/data/photos/val")
-DEFAULT_TRAIN_DATA = Path("../shared/data/photos/train")
 LATENCY_SIZES = (256, 512)
 GRAY_LABEL = "gray (ab=0)"
 TRUTH_LABEL = "ground truth"
@@ -45,16 +43,12 @@ PROTOCOL = ("each image resized so its shorter side is {size} px (bicubic), cent
 
 
 # ---------------------------------------------------------------- data
-def find_data_dir(explicit: str | os.PathLike | None, default: Path, flag: str) -> Path:
-    """``explicit`` when given (must exist), else ``default`` relative to the working directory."""
-    if explicit is not None:
-        p = Path(explicit)
-        if not p.is_dir():
-            raise TinctError(f"data folder not found: {p}")
-        return p
-    if default.is_dir():
-        return default
-    raise TinctError(f"no data folder: {default} does not exist here; pass {flag} DIR")
+def find_data_dir(path: str | os.PathLike) -> Path:
+    """A data folder given by a user, which must exist."""
+    p = Path(path)
+    if not p.is_dir():
+        raise TinctError(f"data folder not found: {p}")
+    return p
 
 
 def list_images(data_dir: Path, limit: int | None = None) -> list[Path]:

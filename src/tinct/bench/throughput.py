@@ -1,7 +1,8 @@
-"""``tinct bench --throughput DIR``: images per second and peak memory of the ways to run a folder,
+"""``tinct bench throughput DIR``: images per second and peak memory of the ways to run a folder,
 on the same files in one run: the serial loop (decode, predict, encode in turn), the pipelined
 run (reader and writer threads), ``--jobs 2`` (worker processes) and the ONNX Runtime backend;
-each in a fresh process, as a ratio to the serial loop. Outputs go to a temporary folder that is
+each in a fresh process running :func:`tinct.batch.local.run_jobs` with that mode's
+:class:`~tinct.batch.config.RunConfig`, as a ratio to the serial loop. Outputs go to a temporary folder that is
 removed."""
 
 from __future__ import annotations
@@ -18,29 +19,25 @@ from tinct.errors import TinctError
 
 MODES = ("serial", "pipelined", "jobs2", "onnx")
 
-_RUN = r"""
-import json, resource, sys, time
-mode, model, src, out, render, threads = sys.argv[1:7]
-from tinct.cli import main
-argv = ["colorize", src, "-o", out, "--model", model, "--render-size", render, "-q", "--no-provenance",
-        "--threads", threads]
-if mode == "jobs2":
-    argv += ["--jobs", "2"]
-if mode == "onnx":
-    argv += ["--backend", "onnx"]
-if mode == "serial":  # decode, predict and encode in turn: the loop before pipelining
-    from tinct.batch import jobs, local
-    def serial(colorizer, todo, hints, overwrite, mark, counts, report, bar):
-        for job in todo:
-            jobs.colorize_one(colorizer, job, hints, overwrite, mark)
-            counts["done"] += 1
-    local.run_pipelined = serial
-t0 = time.perf_counter()
-code = main(argv)
-wall = time.perf_counter() - t0
-kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-print(json.dumps({"code": code, "seconds": wall, "peak_mb": kb / 1024}))
-"""
+def _child(mode: str, model: str, src: str, out: str, render: int, threads: int) -> dict[str, float]:
+    """One mode's run in this (fresh) process: the folder run of ``tinct colorize``
+    (:func:`tinct.batch.local.run_jobs`) with the mode's :class:`~tinct.batch.config.RunConfig`."""
+    import resource
+    import time
+
+    from tinct.batch.config import RunConfig
+    from tinct.batch.jobs import plan
+    from tinct.batch.local import run_jobs
+
+    cfg = RunConfig(model=model, render_size=render, threads=threads, jobs=2 if mode == "jobs2" else 1,
+                    backend="onnx" if mode == "onnx" else "torch", no_provenance=True, quiet=True,
+                    serial=mode == "serial").check()
+    todo, counts = plan([src], out), {"done": 0, "failed": 0}
+    t0 = time.perf_counter()
+    run_jobs(cfg, todo, None, counts)
+    wall = time.perf_counter() - t0
+    kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return {"code": 1 if counts["failed"] else 0, "seconds": wall, "peak_mb": kb / 1024}
 
 
 def run_throughput(data: Path, model: str = "photo", render_size: int = 256, modes=MODES,
@@ -62,8 +59,8 @@ def run_throughput(data: Path, model: str = "photo", render_size: int = 256, mod
     rows = []
     for mode in modes:
         with tempfile.TemporaryDirectory(prefix="tinct-throughput-") as out:
-            res = subprocess.run([sys.executable, "-c", _RUN, mode, model, str(data), out, str(render_size),
-                                  str(threads)], capture_output=True, text=True, env=dict(os.environ))
+            res = subprocess.run([sys.executable, "-m", "tinct.bench.throughput", mode, str(model), str(data), out,
+                                  str(render_size), str(threads)], capture_output=True, text=True, env=dict(os.environ))
             lines = res.stdout.strip().splitlines()
             if not lines:
                 raise TinctError(f"throughput {mode}: {(res.stderr.strip().splitlines() or ['failed'])[-1]}")
@@ -82,3 +79,8 @@ def markdown(report: dict[str, Any]) -> str:
             "| mode | images/s | ratio to serial | seconds | peak memory (MB) |\n|---|---|---|---|---|\n")
     return head + "\n".join(f"| {r['mode']} | {r['images_per_s']:.2f} | {r['ratio']:.2f}x | {r['seconds']:.1f} | "
                             f"{r['peak_mb']} |" for r in report["rows"]) + "\n"
+
+
+if __name__ == "__main__":  # one mode in a fresh process (run_throughput starts it)
+    mode, model, src, out, render, threads = sys.argv[1:7]
+    print(json.dumps(_child(mode, model, src, out, int(render), int(threads))))

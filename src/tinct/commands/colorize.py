@@ -27,6 +27,9 @@ hints JSON: {"points": [{"x": 10, "y": 20, "color": "#ff0000", "size": 5}], "gri
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
+    from tinct.batch.config import field_help
+
+    doc = field_help()  # the run's options are RunConfig's fields
     p = sub.add_parser(
         "colorize", help="colorize image files and folders",
         description="Colorize black-and-white images (color images are recolored from their lightness). "
@@ -36,19 +39,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output folder (created if needed; a folder input's tree is mirrored in it); with exactly "
                         "one input file OUT may also be a file name with an image extension")
-    p.add_argument("--model", default="photo", metavar="NAME|FILE",
-                   help="shipped model name or model file (.safetensors); default: photo (see `tinct models`)")
-    p.add_argument("--render-size", type=int, default=None, metavar="PX",
-                   help="working size of the network, longer side in pixels (default: the model's own: 160 for "
-                        "photo, 512 for line art, else 256); larger sizes give finer color detail (for photo also "
-                        "more vivid but more often wrong colors) and take longer. The output keeps the input's "
-                        "resolution")
-    p.add_argument("--temperature", type=float, default=None, metavar="T",
-                   help="for classification models: lower = more vivid colors, higher = safer (default: the model's)")
+    p.add_argument("--model", default="photo", metavar="NAME|FILE", help=doc["model"])
+    p.add_argument("--render-size", type=int, default=None, metavar="PX", help=doc["render_size"])
+    p.add_argument("--temperature", type=float, default=None, metavar="T", help=doc["temperature"])
     ow = p.add_mutually_exclusive_group()
-    ow.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
-    ow.add_argument("--resume", action="store_true",
-                    help="skip inputs whose output already exists and is a readable image")
+    ow.add_argument("--overwrite", action="store_true", help=doc["overwrite"])
+    ow.add_argument("--resume", action="store_true", help=doc["resume"])
     p.add_argument("--format", choices=["same", *OUT_EXT], default="same",
                    help="output format (default: same as the input; inputs with transparency going to "
                         "JPEG or BMP are written as .png)")
@@ -77,24 +73,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--variants", type=int, metavar="N",
                    help="for one input file, also N-1 alternative colorizations beside the output (OUT_alt1, ...): "
                         "they differ where the model is unsure, one color per region (2-8)")
-    p.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads for torch (default: torch's)")
-    p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="worker processes, each with its own model and a share of the files (default 1); "
-                        "torch threads are split between them")
-    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
-                   help="run on a Ray cluster (Ray Data; pip install 'tinct[ray]'): ADDRESS as 'ray start' printed "
-                        "it (host:port, or 'auto' on a cluster node); alone: a Ray instance on this machine. "
-                        "--jobs actors of --threads (default 1) threads each; files on storage every node sees")
-    p.add_argument("--report", metavar="FILE.csv|FILE.json",
-                   help="also write one row per file (file, output, status, reason, seconds): an audit trail")
-    p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
-                   help="onnx: run the network with ONNX Runtime (exported on first use; hints still use torch)")
-    p.add_argument("--onnx", metavar="FILE.onnx", help="with --backend onnx: this exported graph (tinct export) "
-                                                        "instead of the one cached on first use")
-    p.add_argument("--no-provenance", action="store_true",
-                   help="do not mark the outputs as colorized (by default their XMP says tinct colorized them: "
-                        "version, model, date; the input's EXIF, ICC profile and XMP are kept either way)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary (errors still print)")
+    p.add_argument("--threads", type=int, default=None, metavar="N", help=doc["threads"])
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help=doc["jobs"])
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS", help=doc["ray"])
+    p.add_argument("--report", metavar="FILE.csv|FILE.json", help=doc["report"])
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help=doc["backend"])
+    p.add_argument("--onnx", metavar="FILE.onnx", help=doc["onnx"])
+    p.add_argument("--no-provenance", action="store_true", help=doc["no_provenance"])
+    p.add_argument("-q", "--quiet", action="store_true", help=doc["quiet"])
     return p
 
 
@@ -122,27 +108,10 @@ def build_hints(args: argparse.Namespace):
     return None if hints.is_empty() else hints
 
 
-def check_run_options(args: argparse.Namespace) -> None:
-    """--threads, --temperature and --render-size, shared with ``tinct video``."""
-    import math
-
-    if args.threads is not None and args.threads < 1:
-        raise TinctError(f"--threads must be 1 or more, got {args.threads}")
-    if args.temperature is not None and not (math.isfinite(args.temperature) and args.temperature > 0):
-        raise TinctError(f"--temperature must be a number above 0, got {args.temperature}")
-    from tinct.pipeline import MAX_RENDER_SIZE
-
-    if args.render_size is not None and not 32 <= args.render_size <= MAX_RENDER_SIZE:
-        raise TinctError(f"--render-size must be between 32 and {MAX_RENDER_SIZE} (the memory budget), "
-                         f"got {args.render_size}")
-    if getattr(args, "onnx", None) and args.backend != "onnx":
-        raise TinctError("--onnx needs --backend onnx")
-    if not 1 <= getattr(args, "jobs", 1) <= 64:
-        raise TinctError(f"--jobs must be between 1 and 64, got {args.jobs}")
-
-
 def run(args: argparse.Namespace) -> int:
-    check_run_options(args)
+    from tinct.batch.config import RunConfig
+
+    cfg = RunConfig.from_args(args)
     hints = build_hints(args)
     jobs = plan(args.inputs, args.output, args.format, args.suffix)
     for job in jobs:
@@ -171,11 +140,11 @@ def run(args: argparse.Namespace) -> int:
     counts = {"done": 0, "failed": 0}
     try:
         if todo and (args.confidence or args.variants or args.layers):
-            return _run_one_with_extras(args, todo[0], hints)
+            return _run_one_with_extras(args, cfg, todo[0], hints)
         if todo:
             from tinct.batch.local import run_jobs
 
-            run_jobs(args, todo, hints, counts)
+            run_jobs(cfg, todo, hints, counts)
     except KeyboardInterrupt:
         left = len(todo) - counts["done"] - counts["failed"]
         print(f"interrupted: colorized {counts['done']}, skipped {skipped}, failed {counts['failed']}, "
@@ -218,7 +187,7 @@ def _check_variants(args: argparse.Namespace, jobs) -> None:
         raise TinctError(f"alternative {existing[0]} already exists; use --overwrite to replace")
 
 
-def _run_one_with_extras(args: argparse.Namespace, job, hints) -> int:
+def _run_one_with_extras(args: argparse.Namespace, cfg, job, hints) -> int:
     """One file colorized with its confidence map, its alternatives and/or its line-art layers."""
     from pathlib import Path
 
@@ -227,12 +196,7 @@ def _run_one_with_extras(args: argparse.Namespace, job, hints) -> int:
 
     from tinct.batch.jobs import pixels, provenance_of, save_one
     from tinct.imageio import load_image, save_image
-    from tinct.pipeline import Colorizer, set_threads
-
-    if args.threads:
-        set_threads(args.threads)
-    colorizer = Colorizer(args.model, render_size=args.render_size, temperature=args.temperature,
-                          backend=args.backend, onnx_file=args.onnx)
+    colorizer = cfg.colorizer()
     colorizer.check_hints(hints)
     img = load_image(job.src)
     mark = None if args.no_provenance else provenance_of(colorizer)

@@ -90,9 +90,9 @@ def run(args: argparse.Namespace) -> int:
     from tinct.hints import Hints
 
     from tinct.batch.jobs import remove_stale_temporaries
-    from tinct.commands.colorize import check_run_options
+    from tinct.batch.config import RunConfig
 
-    check_run_options(args)
+    RunConfig.from_args(args)  # the options a video shares with a folder run, checked alike
     if not 0 <= args.keep < 1:
         raise TinctError(f"--keep must be at least 0 and below 1, got {args.keep}")
     hints = Hints(palette=parse_palette(args.palette) if args.palette else None,

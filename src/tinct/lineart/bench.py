@@ -1,4 +1,4 @@
-"""``tinct bench --lineart``: line-art colorizers on held-out color images.
+"""``tinct bench lineart``: line-art colorizers on held-out color images.
 
 Each image (shorter side resized to SIZE, center crop SIZExSIZE) becomes a drawing twice, with
 Canny (80/160, the seed's way) and with XDoG (default settings); each drawing is colorized by each

@@ -26,6 +26,7 @@ from tinct.models.efficientnet_lite import (
     efficientnet_lite0,
 )
 from tinct.registry import register_model
+from tinct.rendersize import MAX_RENDER_SIZE, STRIDE
 
 
 GLOBAL_RATIO_LOG_CAP = math.log(4.0)  # a palette raises or lowers a color's odds at most 4x (before the exponent)
@@ -54,8 +55,8 @@ class EffUNet(ColorNet):
         super().__init__()
         if not 0.0 <= blend <= 1.0:
             raise ValueError(f"blend must be in [0, 1], got {blend}")
-        if render_size is not None and not 32 <= render_size <= 2048:
-            raise ValueError(f"render_size must be in [32, 2048], got {render_size}")
+        if render_size is not None and not STRIDE <= render_size <= MAX_RENDER_SIZE:
+            raise ValueError(f"render_size must be in [{STRIDE}, {MAX_RENDER_SIZE}], got {render_size}")
         self.blend = blend
         self.render_size = render_size
         self.global_prior = global_prior

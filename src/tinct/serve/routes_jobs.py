@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from tinct.errors import TinctError
 from tinct.serve.errors import ApiError
 from tinct.serve.multipart import idle_timeout, read_form
-from tinct.serve.options import MIN_RENDER_SIZE
+from tinct.serve.options import MIN_RENDER_SIZE, int_field
 from tinct.serve.settings import human_bytes
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
@@ -79,12 +79,7 @@ async def submit(request: Request) -> JSONResponse:
             entry = request.app.state.store.entry(model or None)
         except KeyError:
             raise ApiError(404, f"unknown model {model!r}; available: {', '.join(request.app.state.store.entries)}") from None
-        render = None
-        if "render_size" in parts:
-            text = parts["render_size"].text().strip()
-            if not text.isdigit() or not MIN_RENDER_SIZE <= int(text) <= s.max_render_size:
-                raise ApiError(422, f"render_size must be an integer from {MIN_RENDER_SIZE} to {s.max_render_size}")
-            render = int(text)
+        render = int_field(parts, "render_size", MIN_RENDER_SIZE, s.max_render_size)
         if videos:
             from tinct.video.io import probe
 

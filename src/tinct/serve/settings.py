@@ -8,8 +8,7 @@ from pathlib import Path
 
 from tinct.errors import TinctError
 
-MIN_RENDER_SIZE = 32  # the pipeline's stride; smaller working sizes are meaningless
-MAX_RENDER_SIZE = 2048  # tinct.pipeline.MAX_RENDER_SIZE (not imported: the settings load without torch)
+from tinct.rendersize import MAX_RENDER_SIZE, STRIDE as MIN_RENDER_SIZE
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""``tinct bench --video DIR``: flicker and fidelity of colorized clips, steadied against per frame.
+"""``tinct bench video --data DIR``: flicker and fidelity of colorized clips, steadied against per frame.
 
 Each color clip of ``DIR`` (at most ``max_frames`` frames, scaled to at most ``max_side`` px)
 is made gray and colorized twice by the same model, with temporal steadying and ``--per-frame``.
