@@ -255,3 +255,27 @@ def test_make_scans_writes_gray_scans_with_exif_and_icc(tmp_path):
         assert a.getexif()[0x0132] == "1962:05:01 10:00:00" and a.info.get("icc_profile")
     bad = _script("make_scans.py", tmp_path / "photos", "-o", tmp_path / "s2", "--count", "0")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_import_loops_finds_a_loop_and_none_in_tinct(tmp_path):
+    pkg = tmp_path / "src" / "pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from pkg import b\n")
+    (pkg / "b.py").write_text("def f():\n    from pkg.a import x\n")
+    (pkg / "c.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import a\n")
+    top = _script("import_loops.py", tmp_path / "src")
+    inner = _script("import_loops.py", tmp_path / "src", "--all")
+    assert "0 import loop(s)" in top.stdout and "pkg.a <-> pkg.b" in inner.stdout and "pkg.c" not in inner.stdout
+    ours = _script("import_loops.py", Path(__file__).parents[1] / "src", "--all")
+    assert ours.returncode == 0 and ours.stdout.startswith("0 import loop(s)"), ours.stdout
+
+
+def test_call_path_lists_the_stages_of_a_hinted_call(tmp_path):
+    model = _tiny(tmp_path / "fused.safetensors", fusion=True)
+    r = _script("call_path.py", "--model", model, "--points", "2")
+    assert r.returncode == 0, r.stderr
+    path = r.stdout.splitlines()[0].split(" -> ")
+    assert path[0] == "tinct.pipeline" and path.index("tinct.models.effunet") < path.index("tinct.hints.fusion")
+    plain = _script("call_path.py", "--model", model, "--points", "0")
+    assert "tinct.hints.fusion" not in plain.stdout

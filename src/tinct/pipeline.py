@@ -23,7 +23,7 @@ from PIL import Image, ImageOps
 from tinct import cancel, color, uncertainty
 from tinct.errors import HintError, TinctError
 from tinct.hints import Hints, to_tensors
-from tinct.imageio import as_rgb
+from tinct.imageio import as_rgb, like_input
 from tinct.hints.fill import fill_enclosed
 from tinct.modelfile import load_fusion, load_model, resolve_model
 from tinct.rendersize import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, STRIDE, check_render_size, working_size  # noqa: F401
@@ -226,16 +226,6 @@ def lightness(rgb: np.ndarray) -> torch.Tensor:
     """The full-resolution raw L (1, 1, H, W) of a uint8 or uint16 RGB image: what the network sees."""
     l = color.l_from_uint16(rgb) if rgb.dtype == np.uint16 else color.l_from_uint8(rgb)
     return torch.from_numpy(l)[None, None]
-
-
-def like_input(image, out: np.ndarray, alpha: np.ndarray | None):
-    """An HxWx3 result in the kind of the input: PIL in, PIL out; arrays stay arrays; alpha put back."""
-    if isinstance(image, Image.Image):
-        result = Image.fromarray(out)
-        if alpha is not None:
-            result.putalpha(Image.fromarray(alpha))
-        return result
-    return np.dstack([out, alpha]) if alpha is not None else out
 
 
 def split_uint16(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:

@@ -26,6 +26,7 @@ from tinct.imageio.files import (
     format_for,
     load_image,
     load_image_bytes,
+    like_input,
     load_square,
     probe_image_bytes,
     save_image,
@@ -34,4 +35,4 @@ from tinct.imageio.files import (
 __all__ = ["ALPHA_FORMATS", "DEEP_FORMATS", "FORMATS", "INPUT_EXTENSIONS", "MAX_PIXELS", "MIN_SIDE", "ImageHeader",
            "LoadedImage", "as_rgb", "atomic_path", "atomic_write_bytes", "atomic_write_text", "is_image_name",
            "list_images", "center_crop_resize", "format_for", "load_image", "load_image_bytes",
-           "load_square", "probe_image_bytes", "save_image"]
+           "like_input", "load_square", "probe_image_bytes", "save_image"]

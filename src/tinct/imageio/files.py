@@ -264,6 +264,16 @@ def _from_pil(src: _Source, im: Image.Image, wide: str | None) -> LoadedImage:
 
 
 # ------------------------------------------------------------------------------------- Python API
+def like_input(image, out: np.ndarray, alpha: np.ndarray | None):
+    """An HxWx3 result in the kind of the input: PIL in, PIL out; arrays stay arrays; alpha put back."""
+    if isinstance(image, Image.Image):
+        result = Image.fromarray(out)
+        if alpha is not None:
+            result.putalpha(Image.fromarray(alpha))
+        return result
+    return np.dstack([out, alpha]) if alpha is not None else out
+
+
 def as_rgb(image) -> tuple[np.ndarray, np.ndarray | None]:
     """PIL image or numpy array -> (HxWx3 uint8 RGB, HxW uint8 alpha or None).
 

@@ -165,7 +165,7 @@ def variants(colorizer, image, n: int = 4, hints=None, render_size: int | None =
         for v in range(1, n):
             target = torch.tensor(modes[v % len(modes)][0]) if len(modes) > 1 else shown
             shifts[v - 1][:, region] = (target - shown)[:, None] * doubt[region][None] ** VARIANT_POWER
-    from tinct.pipeline import like_input
+    from tinct.imageio import like_input
 
     outs = []
     for v in range(n):
