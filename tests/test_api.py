@@ -36,6 +36,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 URL = "/api/v1/colorize"
 METRICS = {"psnr": 22.5, "colorfulness": 31.0}
 
+MODULES = ("state", "api", "hints", "filters", "viewer", "jobs", "main")  # the page's ES modules
+
 
 def tiny_model(path, hints: bool = True, seed: int = 0):
     """A tiny untrained EfficientNet U-Net whose output visibly depends on its hints."""
@@ -220,8 +222,12 @@ def test_health_config_page_and_docs(client):
         assert head.status_code == 200 and head.content == b"", path
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert "http" not in page.text.replace('href="/docs"', "")  # nothing from other hosts
-    for asset in ("/static/app.js", "/static/style.css"):
-        assert client.get(asset).status_code == 200
+    for asset in ("/static/style.css", *(f"/static/js/{m}.js" for m in MODULES)):
+        r = client.get(asset)
+        assert r.status_code == 200, asset
+        if asset.endswith(".js"):  # module scripts run only when served as JavaScript
+            assert "javascript" in r.headers["content-type"], asset
+    assert '<script type="module" src="/static/js/main.js">' in page.text
     docs = client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     schema = client.get("/openapi.json").json()

@@ -805,3 +805,38 @@ def test_a_color_grid_image_is_sent_as_rows_of_colors(page, server):
     assert "98 of 196 cells" in page.locator("#grid-note").inner_text()
     assert not np.array_equal(canvas_pixels(page), first)
     assert not page.errors
+
+
+def test_hint_history_is_plain_data_in_its_own_module(page):
+    """The page's hints module (no DOM): each edit is one undo step, undo and redo walk the
+    snapshots, a new edit drops the redo stack, the history is bounded, and the hints JSON has the
+    schema the API parses."""
+    result = page.evaluate("""async () => {
+      const h = await import('/static/js/hints.js');
+      const doc = { hints: [], strokes: [] };
+      const hist = h.emptyHistory();
+      const out = {};
+      h.recordEdit(hist, doc); doc.hints.push({ x: 1, y: 2, color: '#ff0000' });
+      h.recordEdit(hist, doc); doc.hints.push({ x: 3, y: 4, color: '#00ff00' });
+      let snap = h.undoStep(hist, doc); out.afterUndo = snap.hints.length;
+      Object.assign(doc, snap);
+      snap = h.redoStep(hist, doc); out.afterRedo = snap.hints.length;
+      Object.assign(doc, snap);
+      h.undoStep(hist, doc); h.recordEdit(hist, doc);
+      out.redoDropped = h.redoStep(hist, doc) === null;
+      out.emptyUndo = h.undoStep(h.emptyHistory(), doc) === null;
+      const big = h.emptyHistory();
+      for (let i = 0; i < h.HISTORY_LIMIT + 5; i++) h.recordEdit(big, doc);
+      out.bounded = big.past.length === h.HISTORY_LIMIT;
+      const copy = h.snapshot(doc); doc.hints[0].x = 99; out.snapshotIsACopy = copy.hints[0].x === 1;
+      out.json = JSON.parse(h.hintsJSON({ hints: [{ x: 5, y: 6, color: '#123456' }],
+        strokes: [{ points: [[0, 0], [9, 9]], color: '#abcdef', width: 4 }],
+        palette: [{ color: '#aa3300', weight: 2 }, { color: '#000000', weight: 0 }] }));
+      return out;
+    }""")
+    assert result["afterUndo"] == 1 and result["afterRedo"] == 2 and result["redoDropped"] and result["emptyUndo"]
+    assert result["bounded"] and result["snapshotIsACopy"]
+    from tinct.hints.io import hints_from_json
+
+    parsed = hints_from_json(json.dumps(result["json"]))  # the page's JSON is what the API parses
+    assert len(parsed.points) == 1 and len(parsed.strokes) == 1 and len(parsed.palette) == 1
