@@ -164,3 +164,95 @@ def test_an_abandoned_colorization_stops_within_a_second(monkeypatch, tmp_path):
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+def test_forty_slow_uploads_leave_the_page_health_and_a_small_colorization_answering(tmp_path):
+    """Under ``tinct serve``'s own uvicorn settings, 40 clients that sent a POST head and a trickle of
+    its body (then nothing) do not make anyone else wait or get a 503: the page, /health and a small
+    colorization answer 200 while they hang (what bounds uploads in memory is their bytes)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from tinct.commands.serve import uvicorn_config
+    from tinct.modelfile import save_model
+    from tinct.registry import create_model
+
+    model = save_model(create_model("effunet", pretrained=False, width=8), tmp_path / "tiny.safetensors")
+    settings = Settings(models=(str(model),), default_model="tiny", torch_threads=1, workers=1, body_timeout_s=20)
+    app = create_app(settings)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    server = uvicorn.Server(uvicorn_config(app, settings, "warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    slow: list[socket.socket] = []
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        port = sock.getsockname()[1]
+        boundary = "tinctboundary"
+
+        def post_head(length: int) -> bytes:
+            return (f"POST /api/v1/colorize HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: multipart/form-data; "
+                    f"boundary={boundary}\r\nContent-Length: {length}\r\n\r\n").encode()
+
+        start = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"big.png\"\r\n"
+                 "Content-Type: image/png\r\n\r\n").encode()
+        for _ in range(40):
+            s = connect(port)
+            s.sendall(post_head(5_000_000) + start + b"\x89PNG" + b"\0" * 2000)  # then nothing more
+            slow.append(s)
+        time.sleep(0.5)
+
+        def get(path: str) -> int:
+            s = connect(port)
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode())
+            status, _ = response(s)
+            s.close()
+            return status
+
+        assert get("/") == 200 and get("/health") == 200
+        buf = io.BytesIO()
+        Image.fromarray(np.full((32, 32), 128, np.uint8)).save(buf, "PNG")
+        body = start.replace(b"big.png", b"a.png") + buf.getvalue() + f"\r\n--{boundary}--\r\n".encode()
+        s = connect(port)
+        s.sendall(post_head(len(body)) + body)
+        status, answer = response(s)
+        s.close()
+        assert status == 200, answer[:200]
+        assert all(s.fileno() >= 0 for s in slow)  # the slow ones are still open, waiting
+    finally:
+        for s in slow:
+            s.close()
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def test_the_upload_budget_counts_bytes_in_flight_and_gives_them_back():
+    import asyncio
+
+    from tinct.serve.errors import ApiError
+    from tinct.serve.multipart import UploadBudget, read_form
+
+    async def chunks(data: bytes, size: int = 1000):
+        for i in range(0, len(data), size):
+            yield data[i:i + size]
+
+    boundary = "b0"
+    form = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"x.png\"\r\n\r\n").encode() \
+        + b"\1" * 5000 + f"\r\n--{boundary}--\r\n".encode()
+    ctype = f"multipart/form-data; boundary={boundary}"
+    budget = UploadBudget(8000)
+    parts = asyncio.run(read_form(ctype, chunks(form), max_body=10**6, max_file=10**6, budget=budget))
+    assert parts["image"].size == 5000 and budget.used == 0  # given back once parsed
+    budget.take(4000)  # another upload holds half of it
+    with pytest.raises(ApiError) as err:
+        asyncio.run(read_form(ctype, chunks(form), max_body=10**6, max_file=10**6, budget=budget))
+    assert err.value.status == 503 and "busy receiving" in err.value.message
+    assert budget.used == 4000  # the refused upload gave back what it had taken

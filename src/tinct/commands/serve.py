@@ -79,9 +79,21 @@ def _is_loopback(host: str) -> bool:
 
 
 def max_connections(settings) -> int:
-    """Connections served at once: the inference queue, plus room for page and status requests;
-    with the upload limit this bounds the memory that uploads in flight can take."""
-    return settings.queue_size * 2 + 8
+    """Connections served at once (past it uvicorn answers 503): room for many slow clients, as the
+    memory of uploads in flight is bounded by their bytes (the upload budget), not by this."""
+    return 256 + settings.queue_size * 2
+
+
+def uvicorn_config(app, settings, log_level: str = "info"):
+    """How uvicorn serves the app: bounded connections, request heads within the header timeout
+    (slow-header clients are cut off), short keep-alive."""
+    import uvicorn
+
+    from tinct.serve.protocol import GuardedH11Protocol
+
+    return uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=5,
+                          limit_concurrency=max_connections(settings), timeout_keep_alive=5,
+                          http=GuardedH11Protocol.with_timeout(settings.header_timeout_s))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,7 +101,6 @@ def run(args: argparse.Namespace) -> int:
         import uvicorn
 
         from tinct.serve import Settings, create_app
-        from tinct.serve.protocol import GuardedH11Protocol
     except ImportError as exc:
         raise TinctError(f"tinct serve needs the serve extra ({exc.name} is missing): "
                          "pip install 'tinct[serve]'") from None
@@ -112,12 +123,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"tinct serve: warning: listening on {settings.host}, reachable from other machines; "
               "there is no authentication", file=sys.stderr)
     print(f"tinct serve: {url} (API docs at {url}docs); press Ctrl+C to stop", flush=True)
-    # connections at once are bounded (uploads in flight, slow clients): past it uvicorn answers 503
-    # request heads must arrive within --header-timeout (slow-header clients are cut off)
-    config = uvicorn.Config(app, log_level=args.log_level, timeout_graceful_shutdown=5,
-                            limit_concurrency=max_connections(settings), timeout_keep_alive=5,
-                            http=GuardedH11Protocol.with_timeout(settings.header_timeout_s))
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(app, settings, args.log_level))
     try:
         server.run(sockets=[sock])
     finally:

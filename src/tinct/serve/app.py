@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from tinct import __version__
 from tinct.serve import routes_api, routes_health, routes_jobs, routes_page
 from tinct.serve.errors import install_handlers
+from tinct.serve.multipart import UploadBudget
 from tinct.serve.models import ModelStore
 from tinct.serve.origin import OriginGuard
 from tinct.serve.settings import Settings
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.queue = queue
     app.state.jobs = jobs
+    app.state.upload_budget = UploadBudget(settings.upload_budget_bytes)
     install_handlers(app)
     app.include_router(routes_api.router)
     app.include_router(routes_jobs.router)

@@ -50,11 +50,32 @@ async def idle_timeout(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIte
         yield chunk
 
 
+class UploadBudget:
+    """The bytes of request bodies held in memory while they arrive, over all requests at once.
+    What bounds the memory of uploads in flight is their bytes, not how many connections are open:
+    forty slow clients holding a few kilobytes each leave room for everyone else, while an upload
+    that would pass the budget gets a 503 (the server is busy receiving others)."""
+
+    def __init__(self, limit: int):
+        self.limit, self.used = limit, 0
+
+    def take(self, n: int) -> None:
+        if self.used + n > self.limit:
+            raise ApiError(503, f"the server is busy receiving other uploads ({human_bytes(self.used)} in flight); "
+                           "try again in a moment", headers={"Retry-After": "5"})
+        self.used += n
+
+    def give(self, n: int) -> None:
+        self.used = max(0, self.used - n)
+
+
 async def read_form(content_type: str, body: AsyncIterator[bytes], *, max_body: int, max_file: int,
-                    max_field: int = 256_000, max_parts: int = 16, spool: Path | None = None) -> dict[str, Part]:
+                    max_field: int = 256_000, max_parts: int = 16, spool: Path | None = None,
+                    budget: UploadBudget | None = None) -> dict[str, Part]:
     """Parse a multipart body streamed from ``body``; 400 when malformed, 413 past a limit.
     With ``spool`` (a private folder), file parts go to files there instead of memory, and a file
-    field may repeat (``images``, ``images[1]``, ...)."""
+    field may repeat (``images``, ``images[1]``, ...). With ``budget``, the bytes received count
+    against it until the form is parsed (503 when it is spent)."""
     kind, params = parse_options_header(content_type)
     if kind != b"multipart/form-data":
         raise ApiError(400, "send the image as multipart/form-data (a form with a file field 'image')")
@@ -117,12 +138,15 @@ async def read_form(content_type: str, body: AsyncIterator[bytes], *, max_body: 
         "on_header_end": on_header_end, "on_headers_finished": on_headers_finished,
         "on_part_data": on_part_data, "on_end": on_end,
     })
-    received = 0
+    received = taken = 0
     try:
         async for chunk in body:
             received += len(chunk)
             if received > max_body:
                 raise ApiError(413, f"the request is larger than the {human_bytes(max_body)} limit")
+            if budget is not None:
+                budget.take(len(chunk))
+                taken += len(chunk)
             parser.write(chunk)
         parser.finalize()
     except FormParserError:
@@ -130,6 +154,8 @@ async def read_form(content_type: str, body: AsyncIterator[bytes], *, max_body: 
     except ClientDisconnect:
         raise ApiError(400, "the upload was interrupted") from None
     finally:
+        if budget is not None:
+            budget.give(taken)
         for part in parts.values():
             if part.sink is not None:
                 part.sink.close()

@@ -76,7 +76,7 @@ async def _read(request: Request, extra_fields: tuple[str, ...] = ()) -> _Reques
         raise ApiError(413, f"the upload is larger than the {human_bytes(settings.max_upload_bytes)} limit")
     body = idle_timeout(request.stream(), settings.body_timeout_s)
     parts = await read_form(request.headers.get("content-type", ""), body, max_body=max_body,
-                            max_file=settings.max_upload_bytes)
+                            max_file=settings.max_upload_bytes, budget=request.app.state.upload_budget)
     if "image" not in parts:
         other = next((p.name for p in parts.values() if p.filename is not None), None)
         hint = f" (a file came in the field {other!r})" if other else ""

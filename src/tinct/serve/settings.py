@@ -22,6 +22,7 @@ class Settings:
     max_upload_bytes: int = 20_000_000  # 20 MB
     max_pixels: int = 40_000_000  # 40 megapixels
     queue_size: int = 4  # requests admitted at once (running + waiting); more get 503
+    upload_slots: int = 4  # uploads of the largest size that may arrive at once (the upload budget)
     workers: int = 1  # inference threads
     timeout_s: float = 120.0  # per request, waiting + running; past it the request gets 503
     header_timeout_s: float = 10.0  # a connection must send a request's head within this (else closed)
@@ -73,6 +74,11 @@ class Settings:
             return Path(self.jobs_dir)
         base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
         return base / "tinct" / "jobs"
+
+    @property
+    def upload_budget_bytes(self) -> int:
+        """The request bytes held in memory while they arrive, over all uploads at once."""
+        return self.upload_slots * (self.max_upload_bytes + 64 * 1024)
 
     @property
     def url(self) -> str:
