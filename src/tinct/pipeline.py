@@ -72,6 +72,9 @@ class Colorizer:
             self.model, self.record = load_model(path, role="colorizer", device=device)
             self.fusion = load_fusion(path, device=device)
             self.name, self.path = path.stem, path
+        cancel.guard(self.model)  # an abandoned request stops at the next layer
+        if self.fusion is not None:
+            cancel.guard(self.fusion)
         self.max_render_size = min(MAX_RENDER_SIZE, self.model.max_render_size)  # within the memory budget
         self.render_size = self._size(render_size if render_size is not None
                                       else self.model.render_size or DEFAULT_RENDER_SIZE)

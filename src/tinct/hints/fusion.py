@@ -126,6 +126,7 @@ def propagations(l, net_ab, ab_hint, mask, prior_weight: float = PRIOR_WEIGHT, g
     default ``net_ab`` and ``features``). One affinity build per image serves both solves."""
     guide = guide_for(net_ab if guide_ab is None else guide_ab,
                       features if guide_features is None else guide_features, guide_weights)
+    cancel.check()
     weights = affinities(l, guide)
     cancel.check()
     prop, reach = propagate(l, net_ab, ab_hint, mask, prior_weight, return_reach=True, weights=weights)
@@ -155,6 +156,7 @@ def match_hints(features: torch.Tensor, ab_hint: torch.Tensor, mask: torch.Tenso
         rows = max(1, MATCH_BLOCK // len(hinted))
         fk, ab_k = f[i][:, hinted], cell_ab[i][:, hinted].T
         for r0 in range(0, h * w, rows):
+            cancel.check()
             sim = f[i][:, r0:r0 + rows].T @ fk  # (rows, k)
             out[i, 2, r0:r0 + rows] = sim.max(dim=1).values.clamp(min=0)
             out[i, :2, r0:r0 + rows] = (torch.softmax(sim.div_(temperature), dim=1) @ ab_k).T

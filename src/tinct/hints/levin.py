@@ -33,6 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
+from tinct import cancel
 from tinct.errors import HintError
 
 VARIANCE_FACTOR = 0.6  # 2 sigma_r^2 = 0.6 * window variance (reference code)
@@ -68,6 +69,7 @@ def affinity_weights(y: np.ndarray, guide: np.ndarray | None = None) -> tuple[np
     e = np.where(valid, d2, 0.0) / denom
     if guide is not None:
         e = e + np.minimum(guide_differences(guide), MAX_GUIDE_TERM)
+        cancel.check()
         e = e - np.where(valid, e, np.inf).min(axis=0)  # same weights after normalizing, no underflow
     wts = np.where(valid, np.exp(-e), 0.0)
     return wts / wts.sum(axis=0), valid
@@ -83,6 +85,7 @@ def guide_differences(guide: np.ndarray) -> np.ndarray:
     out = np.empty((len(_OFFSETS), h, w))
     d = np.empty_like(g)
     for k in range(len(_OFFSETS) // 2, len(_OFFSETS)):
+        cancel.check()
         dy, dx = _OFFSETS[k]
         np.subtract(gp[:, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w], g, out=d)
         out[k] = np.einsum("chw,chw->hw", d, d)
@@ -149,10 +152,11 @@ def _solve(y: np.ndarray, fixed: np.ndarray, rhs: np.ndarray, prior_weight: floa
     if weights is None:
         weights = affinity_weights(y, guide)
     try:
-        lu = splu(affinity_matrix(y, fixed, order, prior_weight, weights=weights), permc_spec="NATURAL",
-                  diag_pivot_thresh=0.0)
+        matrix = affinity_matrix(y, fixed, order, prior_weight, weights=weights)
+        # one long call each that cannot stop midway: an abandoned request does not wait for it
+        lu = cancel.interruptible(splu, matrix, permc_spec="NATURAL", diag_pivot_thresh=0.0)
         out = np.empty_like(rhs)
-        out[order] = lu.solve(np.ascontiguousarray(rhs[order]))
+        out[order] = cancel.interruptible(lu.solve, np.ascontiguousarray(rhs[order]))
         if np.isfinite(out).all():
             return out
     except RuntimeError:  # an exactly zero pivot

@@ -100,7 +100,7 @@ async def _read(request: Request, extra_fields: tuple[str, ...] = ()) -> _Reques
     return _Request(entry, img, size, hints, reference, opts, parts, upload.filename)
 
 
-DISCONNECT_POLL_S = 0.2  # how often a request in the queue looks whether its client is still there
+DISCONNECT_POLL_S = 0.05  # how often a request in the queue looks whether its client is still there
 
 
 async def _run(request: Request, fn, *args):
