@@ -573,6 +573,9 @@ def test_a_film_runs_as_a_job(page, server, tmp_path):
     page.locator("#job").wait_for(state="visible")
     page.locator("#job-download").wait_for(state="visible", timeout=120_000)
     assert "film.mp4" in page.locator("#job-text").inner_text() and "colorized" in page.locator("#job-text").inner_text()
+    # stills of the colorized film before the download
+    wait_until(page, "(() => { const i = document.getElementById('job-preview'); return !i.hidden && i.complete && i.naturalWidth > 0; })()")
+    assert page.evaluate("document.getElementById('job-preview').naturalWidth") == 4 * 206 + 6
     with page.expect_download() as dl:
         page.click("#job-download")
     assert dl.value.suggested_filename == "film-color.mp4"
@@ -584,6 +587,8 @@ def test_a_film_runs_as_a_job(page, server, tmp_path):
     files = [{"name": f"p{i}.png", "mimeType": "image/png", "buffer": png_bytes(photo(48, 32))} for i in range(2)]
     page.set_input_files("#file-input", files=files)
     page.locator("#job-download").wait_for(state="visible", timeout=120_000)
+    wait_until(page, "(() => { const i = document.getElementById('job-preview'); return !i.hidden && i.complete && i.naturalWidth > 0; })()")
+    assert page.evaluate("document.getElementById('job-preview').naturalWidth") == 2 * 206 + 6  # the two photos
     with page.expect_download() as dl:
         page.click("#job-download")
     assert dl.value.suggested_filename == "colorized.zip"

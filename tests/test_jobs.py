@@ -73,9 +73,12 @@ def test_a_clip_job_from_upload_to_download(model, tmp_path):
         assert (info.width, info.height, info.audio) == (96, 64, 1)
         again = client.get(state["result_url"])  # an interrupted download is asked for again
         assert again.status_code == 200 and again.content == busy.content
+        stills = Image.open(io.BytesIO(client.get(state["preview_url"]).content))
+        assert stills.format == "JPEG" and stills.size == (4 * 206 + 6, 212)  # 4 stills of the film
         gone = client.delete(job["status_url"])  # until it expires, or the client deletes it
         assert gone.status_code == 200 and gone.json()["status"] == "deleted"
         assert client.get(state["result_url"]).status_code == 410
+        assert client.get(state["preview_url"]).status_code == 410
         assert not any((tmp_path / "jobs" / job["id"]).glob("result*"))
 
 
@@ -95,6 +98,13 @@ def test_an_images_job_zips_results_and_reports_bad_files(model, tmp_path):
         assert len(bad) == 1 and bad[0]["file"] == "broken.png" and str(tmp_path) not in bad[0]["reason"]
         img = np.asarray(Image.open(io.BytesIO(z.read("scan0-color.png"))))
         assert img.shape == (40, 56, 3)
+        # a look before downloading: the three readable photos side by side, as a JPEG
+        preview = client.get(state["preview_url"])
+        assert preview.status_code == 200 and preview.headers["content-type"] == "image/jpeg"
+        sheet = np.asarray(Image.open(io.BytesIO(preview.content)))
+        assert sheet.shape == (212, 3 * 206 + 6, 3)
+        cell = sheet[6:206, 6:206]  # the first cell: the photo (56 x 40, never enlarged) centred on white
+        assert cell.std() > 5  # a picture, not the white sheet
 
 
 def test_cancel_limits_and_a_full_queue(model, tmp_path):

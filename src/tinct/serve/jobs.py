@@ -26,6 +26,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tinct.errors import TinctError
 
 log = logging.getLogger("tinct.serve.jobs")
@@ -190,6 +192,7 @@ class JobRunner:
         res = vc.colorize(src, out, progress=progress)
         self.store.update(job["id"], done=res.frames, total=res.frames,
                           message=f"{len(res.damaged)} damaged frame(s) skipped" if res.damaged else "")
+        write_preview(folder / PREVIEW, film_stills(res.out, res.frames))
         return res.out
 
     @staticmethod
@@ -211,7 +214,7 @@ class JobRunner:
         names = json.loads((folder / "names.json").read_text())
         hints = self._album_hints(folder)
         out = folder / "result.zip"
-        report, used = [], set()
+        report, used, thumbs = [], set(), []
         self.store.update(job["id"], total=len(inputs))
         with zipfile.ZipFile(out, "w") as zf:
             for i, src in enumerate(inputs):
@@ -229,6 +232,8 @@ class JobRunner:
                     used.add(arc)
                     tmp = folder / f"out{ext}"
                     save_image(tmp, rgb, img.alpha, like=img, overwrite=True)
+                    if len(thumbs) < PREVIEW_COUNT:
+                        thumbs.append(thumbnail(rgb))
                     zf.write(tmp, arc, compress_type=zipfile.ZIP_STORED if ext == ".jpg" else zipfile.ZIP_DEFLATED)
                     tmp.unlink()
                     report.append({"file": name, "status": "done", "output": arc})
@@ -236,6 +241,57 @@ class JobRunner:
                     report.append({"file": name, "status": "failed", "reason": str(exc).replace(str(src), name)})
                 self.store.update(job["id"], done=i + 1)
             zf.writestr("report.json", json.dumps(report, indent=2) + "\n")
+        if thumbs:
+            write_preview(folder / PREVIEW, thumbs)
         failed = sum(r["status"] == "failed" for r in report)
         self.store.update(job["id"], message=f"{failed} of {len(report)} image(s) could not be read" if failed else "")
         return out
+
+
+PREVIEW = "preview.jpg"  # a finished job's contact sheet, beside its result
+PREVIEW_COUNT = 12  # results (photos) or stills (film) on it
+PREVIEW_CELL = 200  # each fits in a square of this side
+PREVIEW_COLUMNS = 4
+
+
+def thumbnail(rgb: np.ndarray) -> np.ndarray:
+    """A result (8- or 16-bit RGB) shrunk to fit :data:`PREVIEW_CELL`, as 8-bit RGB."""
+    from PIL import Image
+
+    img = rgb if rgb.dtype == np.uint8 else (rgb.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+    im = Image.fromarray(np.ascontiguousarray(img[:, :, :3]))
+    im.thumbnail((PREVIEW_CELL, PREVIEW_CELL), Image.LANCZOS)
+    return np.asarray(im)
+
+
+def film_stills(path: Path, frames: int, count: int = 4) -> list[np.ndarray]:
+    """``count`` evenly spaced frames of a colorized film, as thumbnails."""
+    from tinct.video.io import read_frames
+
+    wanted = {round(i * (frames - 1) / max(count - 1, 1)) for i in range(count)} if frames else set()
+    return [thumbnail(f.rgb) for f in read_frames(path) if f.index in wanted]
+
+
+def write_preview(path: Path, thumbs: list[np.ndarray]) -> None:
+    """The thumbnails on a white sheet, :data:`PREVIEW_COLUMNS` to a row, as a JPEG (written atomically)."""
+    import io
+
+    from PIL import Image
+
+    from tinct.imageio import atomic_write_bytes
+
+    if not thumbs:
+        return
+    cols = min(PREVIEW_COLUMNS, len(thumbs))
+    rows = -(-len(thumbs) // cols)
+    gap = 6
+    sheet = Image.new("RGB", (cols * (PREVIEW_CELL + gap) + gap, rows * (PREVIEW_CELL + gap) + gap), "white")
+    for i, t in enumerate(thumbs):
+        h, w = t.shape[:2]
+        x = gap + (i % cols) * (PREVIEW_CELL + gap) + (PREVIEW_CELL - w) // 2
+        y = gap + (i // cols) * (PREVIEW_CELL + gap) + (PREVIEW_CELL - h) // 2
+        sheet.paste(Image.fromarray(t), (x, y))
+    buf = io.BytesIO()
+    sheet.save(buf, "JPEG", quality=85)
+    atomic_write_bytes(path, buf.getvalue())
+

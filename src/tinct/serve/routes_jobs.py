@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from tinct.errors import TinctError
 from tinct.serve.errors import ApiError
+from tinct.serve.jobs import PREVIEW
 from tinct.serve.multipart import idle_timeout, read_form
 from tinct.serve.options import MIN_RENDER_SIZE, int_field
 from tinct.serve.settings import human_bytes
@@ -29,6 +30,8 @@ def _state(request: Request, job: dict) -> dict:
            "model": job["model"], "status_url": f"/api/v1/jobs/{jid}"}
     if job["status"] == "done":
         out["result_url"] = f"/api/v1/jobs/{jid}/result"
+        if (request.app.state.jobs.store.folder(jid) / PREVIEW).is_file():
+            out["preview_url"] = f"/api/v1/jobs/{jid}/preview"
         out["expires_in_s"] = max(0, round(job["expires"] - time.time()))
     return out
 
@@ -157,6 +160,18 @@ async def result(request: Request, job_id: str):
     media = "video/mp4" if path.suffix == ".mp4" else "application/zip"
     # kept until it expires (an interrupted download is simply asked for again); DELETE removes it sooner
     return FileResponse(path, media_type=media, filename=name, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/jobs/{job_id}/preview", summary="A finished job's contact sheet (JPEG): its first photos, or stills of its film")
+async def preview(request: Request, job_id: str):
+    job = _job(request, job_id)
+    if job["status"] != "done":
+        raise ApiError(409 if job["status"] in ("queued", "running", "receiving") else 410,
+                       f"the job is {job['status']}: a preview comes with its result")
+    path = request.app.state.jobs.store.folder(job_id) / PREVIEW
+    if not path.is_file():
+        raise ApiError(410, "the job has no preview (none of its images could be read)")
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
 @router.delete("/jobs/{job_id}", summary="Cancel a job and remove its files")

@@ -39,6 +39,7 @@ export async function submitJob(files) {
   $("job-download").hidden = true;
   $("job-cancel").hidden = false;
   $("job-video").hidden = true;
+  $("job-preview").hidden = true;
   $("job").hidden = false;
   try {
     const res = await fetch("/api/v1/jobs", { method: "POST", body: form });
@@ -79,6 +80,12 @@ export async function pollJob() {
     $("job-text").textContent = `${job.label} ${verb} colorized${s.message ? ` (${s.message})` : ""}; ` +
       "the result can be downloaded again until it expires.";
     job.result = s.result_url;
+    if (s.preview_url) {  // a look at the results before downloading them
+      const img = $("job-preview");
+      img.alt = job.video ? `Stills of the colorized ${job.label}` : `The first colorized photos of ${job.label}`;
+      img.src = `${s.preview_url}?t=${Date.now()}`;
+      img.hidden = false;
+    }
     $("job-download").textContent = job.video ? "Download the film" : "Download the photos (zip)";
     $("job-download").hidden = false;
   } else {
