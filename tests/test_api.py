@@ -615,3 +615,23 @@ def test_variants_endpoint(client):
     first = Image.open(io.BytesIO(base64.b64decode(urls[0].split(",", 1)[1])))
     assert first.size == (64, 48)
     assert_error(_post_to(client, "/api/v1/variants", encoded(gray()), n="1000"), 422, "n must be")
+
+
+def test_colorize_can_start_from_a_chosen_variant(client):
+    """/colorize with `variant` k is /variants' option k; with hints it is option k with the hints on
+    top (the page sends it after a click on an option); a variant out of range is a 422."""
+    import base64
+
+    img = encoded(gray(64, 48))
+    urls = _post_to(client, "/api/v1/variants", img, n="4").json()["variants"]
+    option = [np.asarray(Image.open(io.BytesIO(base64.b64decode(u.split(",", 1)[1])))) for u in urls]
+    chosen = _post_to(client, URL, img, variant="2")
+    assert chosen.status_code == 200, chosen.text
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(chosen.content))), option[2])
+    plain = _post_to(client, URL, img, variant="0")
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(plain.content))), option[0])
+    hints = {"points": [{"x": 10, "y": 10, "color": "#2040ff"}]}
+    on_top = _post_to(client, URL, img, variant="2", hints=hints)
+    assert on_top.status_code == 200 and on_top.content != chosen.content
+    assert_error(_post_to(client, URL, img, variant="4"), 422, "variant must be")
+    assert_error(_post_to(client, URL, img, variant="1", n="9"), 422, "n must be")

@@ -740,8 +740,20 @@ def test_more_options_shows_alternatives_and_one_becomes_the_result(page, server
     chosen = canvas_pixels(page)
     assert chosen.shape == first.shape and not np.array_equal(chosen, first)
     assert options.nth(2).get_attribute("aria-pressed") == "true" and page.locator("#options").is_visible()
-    options.nth(0).click()  # the first option is the colorization shown before
+    # a hint now recolors from the chosen option: the request names it
+    box = page.locator("#viewer").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
+    page.click("#recolorize")
     wait_result(page, 3)
+    assert b'name="variant"\r\n\r\n2' in server[1].bodies[-1] and b'name="hints"' in server[1].bodies[-1]
+    page.click("#more-options")
+    page.wait_for_selector("#options:not([hidden]) [data-testid='option']")
+    page.click("#clear-hints")
+    options.nth(0).click()  # the first option is the colorization shown before
+    wait_result(page, 4)
+    page.click("#recolorize")
+    wait_result(page, 5)
+    assert b'name="variant"' not in server[1].bodies[-1]
     assert np.abs(canvas_pixels(page).astype(int) - first.astype(int)).max() <= 1
     assert not page.errors
 

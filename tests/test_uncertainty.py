@@ -130,6 +130,31 @@ def test_variants_differ_where_unsure_and_agree_where_sure(photo):
             uncertainty.variants(photo, gray, bad)
 
 
+def test_hints_apply_on_top_of_a_chosen_variant(photo):
+    """A chosen alternative is the base later hints edit: the point's color stands, and elsewhere the
+    alternative's changes stay on top of what the hints did."""
+    import skimage.data
+    from tinct.hints import Hints, Point
+
+    rgb = np.asarray(Image.fromarray(skimage.data.coffee()).resize((224, 160), Image.BICUBIC))
+    gray = np.repeat(np.asarray(Image.fromarray(rgb).convert("L"))[:, :, None], 3, axis=2)
+    yy, xx = np.mgrid[0:160, 0:224]
+    first, _, alt, _ = uncertainty.variants(photo, gray, 4)
+    assert np.array_equal(uncertainty.variants(photo, gray, 4, only=2)[0], alt)  # one alone is the same
+    lab = lambda im: color.rgb_to_lab(torch.from_numpy(im).permute(2, 0, 1)[None].float() / 255)[0, 1:].numpy()
+    for x, y, c in ((30, 30, (200, 40, 40)), (180, 120, (40, 160, 60))):
+        hints = Hints(points=[Point(x=x, y=y, rgb=c, size=6)])
+        hinted, on_top = photo(gray, hints), uncertainty.variants(photo, gray, 4, hints, only=2)[0]
+        at_point = np.sqrt(((lab(on_top) - lab(hinted)) ** 2).sum(0))[y - 3 : y + 3, x - 3 : x + 3]
+        assert at_point.mean() < 1.0  # the user's color stands
+        change = np.sqrt(((lab(alt) - lab(first)) ** 2).sum(0))
+        far = (change > 5) & ((yy - y) ** 2 + (xx - x) ** 2 > 60**2)
+        kept = np.sqrt(((lab(on_top) - lab(hinted) - (lab(alt) - lab(first))) ** 2).sum(0))
+        assert far.sum() > 1000 and kept[far].mean() < 0.2 * change[far].mean()  # the alternative stays
+    with pytest.raises(TinctError, match="variant must be"):
+        uncertainty.variants(photo, gray, 4, only=4)
+
+
 def test_cli_writes_the_alternatives_beside_the_output(tmp_path, make_rgb, capsys):
     src = tmp_path / "old.png"
     Image.fromarray(make_rgb(48, 64, seed=2)).convert("L").save(src)

@@ -25,13 +25,20 @@ FORM_OVERHEAD = 512_000  # room for the other form fields and multipart framing
 
 
 def _colorize_job(store: ModelStore, name: str, img, hints: Hints | None, opts: Options,
-                  reference=None) -> tuple[bytes, str, float]:
-    """Runs in an inference thread: decode, colorize through the one pipeline, encode."""
+                  reference=None, variant: tuple[int, int] | None = None) -> tuple[bytes, str, float]:
+    """Runs in an inference thread: decode, colorize through the one pipeline, encode.
+    ``variant`` = (k, n): the k-th of ``/variants``' n alternatives, with the hints on top of it."""
     colorizer = store.get(name)
     pixels = decode(img, deep=opts.deep)
     hints = _with_reference(hints, reference)
     start = time.perf_counter()
-    out = colorizer(pixels, hints=hints, render_size=opts.render_size)
+    if variant is not None and variant[0] > 0:
+        from tinct.uncertainty import variants
+
+        _check_distribution(colorizer)
+        out = variants(colorizer, pixels, variant[1], hints, opts.render_size, only=variant[0])[0]
+    else:
+        out = colorizer(pixels, hints=hints, render_size=opts.render_size)
     millis = (time.perf_counter() - start) * 1000
     data, media = encode(out, opts.format, opts.quality)
     return data, media, millis
@@ -141,10 +148,14 @@ async def colorize(request: Request) -> Response:
     """Send a multipart form with the image in field `image`; get the colorized image back.
     Optional fields: `hints` (JSON points / palette), `reference` (an image whose colors guide the
     result; image and reference together stay under the upload limit), `model`, `render_size`,
-    `format`, `quality`."""
+    `format`, `quality`; `variant` (with `n`, default 4): start from that alternative of
+    `/variants` (0 = the usual colorization), the hints applied on top of it."""
     store: ModelStore = request.app.state.store
-    r = await _read(request)
-    data, media, millis = await _run(request, _colorize_job, store, r.entry.name, r.img, r.hints, r.opts, r.reference)
+    r = await _read(request, ("variant", "n"))
+    n = int_field(r.parts, "n", 2, 8) or 4
+    k = int_field(r.parts, "variant", 0, n - 1)
+    data, media, millis = await _run(request, _colorize_job, store, r.entry.name, r.img, r.hints, r.opts, r.reference,
+                                     None if k is None else (k, n))
     headers = {
         "X-Tinct-Model": r.entry.name,
         "X-Tinct-Millis": f"{millis:.0f}",

@@ -98,6 +98,11 @@ COLORIZE_BODY = {
                                          "(format png or tiff); 8: always 8 bits"},
                 "quality": {"type": "integer", "minimum": 1, "maximum": 100,
                             "description": "JPEG/WebP quality"},
+                "variant": {"type": "integer", "minimum": 0, "maximum": 7, "description":
+                            "/colorize: start from this alternative of /variants (0 = the usual colorization); "
+                            "the hints apply on top of it"},
+                "n": {"type": "integer", "minimum": 2, "maximum": 8, "default": 4,
+                      "description": "/variants: how many alternatives; /colorize: of how many the variant is one"},
             },
         }}},
     }

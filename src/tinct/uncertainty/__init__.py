@@ -133,13 +133,19 @@ def _segments(p: torch.Tensor, bins: torch.Tensor) -> tuple[np.ndarray, int]:
     return labels, count
 
 
-def variants(colorizer, image, n: int = 4, hints=None, render_size: int | None = None) -> list:
+def variants(colorizer, image, n: int = 4, hints=None, render_size: int | None = None, only: int | None = None) -> list:
     """``n`` plausible colorizations of ``image`` (each the same kind as ``Colorizer`` returns): the
     first is the colorizer's own output; in each other one, every region of the picture
     (:func:`_segments`) takes another of its likely colors (:func:`suggestions` of the region's
     mean distribution, the next one down for each variant), by as much as the model is unsure
     there (1 - :func:`confidence`), so the variants differ where the model guesses and agree where
-    it is sure, one color per region. One network pass."""
+    it is sure, one color per region. One network pass (two with hints).
+
+    With hints, the regions and their likely colors are those of the picture without the hints (a
+    variant is the same choice whatever the user adds later) and the hints apply on top of each
+    variant: the variant's changes are added to the hinted colors, by the doubt of the model with
+    the hints where that is smaller (none at the user's own pixels, whose colors stand).
+    ``only``: return just that variant (0 = the colorizer's own output), as a list of one."""
     from tinct.errors import TinctError
     from tinct.imageio import as_rgb
 
@@ -147,9 +153,18 @@ def variants(colorizer, image, n: int = 4, hints=None, render_size: int | None =
         raise TinctError(f"model {colorizer.name!r} gives no color distribution, so no alternatives")
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_VARIANTS:
         raise TinctError(f"the number of variants must be an integer from 1 to {MAX_VARIANTS}, got {n!r}")
+    if only is not None and (isinstance(only, bool) or not isinstance(only, int) or not 0 <= only < n):
+        raise TinctError(f"the variant must be an integer from 0 to {n - 1}, got {only!r}")
     rgb, alpha = as_rgb(image)
     extras: dict = {}
     l_full, ab = colorizer.predict(rgb, hints, render_size, extras)
+    base = ab  # the colors the variants change
+    hinted_doubt = None
+    if hints is not None and not hints.is_empty() and only != 0:
+        # the alternatives are the picture's own, as the model sees it without the hints
+        hinted_doubt = (1 - extras["confidence"][0, 0]).clamp(0, 1)
+        extras = {}
+        _, ab = colorizer.predict(rgb, None, render_size, extras)
     logits, conf = extras["logits"], extras["confidence"]
     p = distribution(logits)[0]
     bins = colorizer.model.bins.float()
@@ -165,10 +180,12 @@ def variants(colorizer, image, n: int = 4, hints=None, render_size: int | None =
         for v in range(1, n):
             target = torch.tensor(modes[v % len(modes)][0]) if len(modes) > 1 else shown
             shifts[v - 1][:, region] = (target - shown)[:, None] * doubt[region][None] ** VARIANT_POWER
+    if hinted_doubt is not None:  # where the hints made the model sure (their own pixels: fully), they stand
+        shifts *= (hinted_doubt.clamp(max=1) / doubt.clamp(min=1e-6)).clamp(max=1) ** VARIANT_POWER
     from tinct.imageio import like_input
 
     outs = []
-    for v in range(n):
-        ab_v = ab if v == 0 else ab + color.resize_ab(shifts[v - 1][None], ab.shape[-2:])
+    for v in range(n) if only is None else [only]:
+        ab_v = base if v == 0 else base + color.resize_ab(shifts[v - 1][None], base.shape[-2:])
         outs.append(like_input(image, colorizer.finish(l_full, ab_v, depth=16 if rgb.dtype == np.uint16 else 8), alpha))
     return outs

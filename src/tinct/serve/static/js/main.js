@@ -300,7 +300,8 @@ export async function showOptions() {
         state.choosingOption = true;  // the options stay up while one of them is shown
         try { await showResult(bitmap, body.model, state.result.millis); } finally { state.choosingOption = false; }
         el.options.querySelectorAll("button").forEach((o) => o.setAttribute("aria-pressed", String(o === b)));
-        setStatus(i === 0 ? "The first colorization is shown again." : `Option ${i + 1} is shown; a hint recolors from the first.`);
+        state.variant = { index: i, model: body.model };  // later recolorings (hints) start from it
+        setStatus(i === 0 ? "The first colorization is shown again." : `Option ${i + 1} is shown; hints now apply on top of it.`);
       });
       return b;
     }));
@@ -370,6 +371,8 @@ export async function colorize(attempt = 0, file = null) {
   if (state.reference && model && model.hints) {
     form.append("reference", state.reference, state.reference.name || "reference");
   }
+  if (fresh || el.model.value !== state.variant.model) state.variant = { index: 0, model: el.model.value };
+  if (state.variant.index > 0) form.append("variant", String(state.variant.index));  // hints go on top of it
   setBusy(true);
   showProgress(true);
   setStatus(attempt ? `The server is busy; trying again (${attempt} of ${MAX_RETRIES})…` : "");

@@ -54,7 +54,8 @@ export const state = {
   filterFrame: 0,
   view: "slider",        // slider | side | after, kept in localStorage for the next photo
   zoom: { z: 1, tx: 0, ty: 0 },  // scale and translation (pane pixels) of both panes
-  history: { past: [], future: [] },  // undo and redo stacks of hint snapshots (hints.js)
+  history: { past: [], future: [] },
+  variant: { index: 0, model: "" },  // the alternative of "More options" the picture starts from  // undo and redo stacks of hint snapshots (hints.js)
   pointers: new Map(),   // pointers down on the viewer: id -> {x, y}
   gesture: null,         // a pan or pinch in progress
   suppressClick: false,  // the click that ends a pan or a drag adds no hint
