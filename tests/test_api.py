@@ -635,3 +635,17 @@ def test_colorize_can_start_from_a_chosen_variant(client):
     assert on_top.status_code == 200 and on_top.content != chosen.content
     assert_error(_post_to(client, URL, img, variant="4"), 422, "variant must be")
     assert_error(_post_to(client, URL, img, variant="1", n="9"), 422, "n must be")
+
+
+def test_variants_are_previews_and_colorize_gives_one_in_full(client):
+    import base64
+
+    img = encoded(gray(1200, 900))
+    hints = {"points": [{"x": 1199, "y": 899, "color": "#2040ff"}], "strokes": [
+        {"points": [[0, 0], [1199, 899]], "color": "#20c040", "width": 12}]}
+    r = _post_to(client, "/api/v1/variants", img, n="2", hints=hints)
+    assert r.status_code == 200, r.text
+    previews = [Image.open(io.BytesIO(base64.b64decode(u.split(",", 1)[1]))) for u in r.json()["variants"]]
+    assert [p.size for p in previews] == [(1024, 768)] * 2  # at most 1024 px: memory stays in the budget
+    full = _post_to(client, URL, img, variant="1", n="2", hints=hints)
+    assert full.status_code == 200 and Image.open(io.BytesIO(full.content)).size == (1200, 900)

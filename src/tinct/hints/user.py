@@ -15,7 +15,7 @@ function is pure.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -63,6 +63,17 @@ class Hints:
     @property
     def has_global(self) -> bool:
         return bool(self.palette) or self.reference is not None
+
+    def resized(self, old_hw: tuple[int, int], new_hw: tuple[int, int]) -> "Hints":
+        """The same hints for the picture resized from ``old_hw`` to ``new_hw``: points and strokes
+        moved (and stroke widths scaled) with it; the grid, palette and reference unchanged."""
+        sy, sx = new_hw[0] / old_hw[0], new_hw[1] / old_hw[1]
+        fx = lambda x: min(float(x) * sx, new_hw[1] - 1.0)  # noqa: E731
+        fy = lambda y: min(float(y) * sy, new_hw[0] - 1.0)  # noqa: E731
+        return Hints(points=[replace(p, x=fx(p.x), y=fy(p.y)) for p in self.points],
+                     strokes=[replace(s, points=tuple((fx(x), fy(y)) for x, y in s.points),
+                                      width=max(1.0, float(s.width) * (sx + sy) / 2)) for s in self.strokes],
+                     grid=self.grid, palette=self.palette, reference=self.reference)
 
 
 def parse_color(text: str) -> tuple[int, int, int]:

@@ -242,15 +242,28 @@ async def suggest_colors(request: Request) -> dict:
                             for c, p in found]}
 
 
+VARIANT_PREVIEW = 1024  # /variants answers previews of at most this longer side; /colorize's variant gives one in full
+
+
 def _variants_job(store: ModelStore, name: str, img, hints: Hints | None, opts: Options, reference, n: int):
-    """Runs in an inference thread: ``n`` colorizations (the first the usual one) as PNG data URLs."""
+    """Runs in an inference thread: ``n`` colorizations (the first the usual one) as PNG data URLs,
+    previews of at most :data:`VARIANT_PREVIEW` px (the hints scaled with the picture)."""
     import base64
+
+    from PIL import Image
 
     from tinct.uncertainty import variants
 
     colorizer = store.get(name)
     _check_distribution(colorizer)
-    outs = variants(colorizer, decode(img, deep=False)[:, :, :3], n, _with_reference(hints, reference), opts.render_size)
+    pixels = decode(img, deep=False)[:, :, :3]
+    h, w = pixels.shape[:2]
+    scale = min(1.0, VARIANT_PREVIEW / max(h, w))
+    if scale < 1.0:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        pixels = np.asarray(Image.fromarray(pixels).resize(size, Image.LANCZOS))
+        hints = hints.resized((h, w), (size[1], size[0])) if hints is not None else None
+    outs = variants(colorizer, pixels, n, _with_reference(hints, reference), opts.render_size)
     return ["data:image/png;base64," + base64.b64encode(encode(o, "png")[0]).decode("ascii") for o in outs]
 
 
@@ -258,7 +271,8 @@ def _variants_job(store: ModelStore, name: str, img, hints: Hints | None, opts: 
 async def alternatives(request: Request) -> dict:
     """The form of `/colorize` plus `n` (2-8, default 4): `n` colorizations as PNG data URLs, the
     first the usual one; the others differ where the model is unsure (one color per region) and
-    agree where it is sure."""
+    agree where it is sure. Previews of at most 1024 px on the longer side: `/colorize` with
+    `variant` gives one at full size."""
     r = await _read(request, ("n",))
     n = int_field(r.parts, "n", 2, 8) or 4
     images = await _run(request, _variants_job, request.app.state.store, r.entry.name, r.img, r.hints, r.opts,

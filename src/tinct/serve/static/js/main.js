@@ -291,16 +291,15 @@ export async function showOptions() {
       b.setAttribute("aria-pressed", String(i === 0));
       b.setAttribute("aria-label", i === 0 ? "The colorization shown" : `Option ${i + 1}`);
       const img = document.createElement("img");
-      img.src = url;
+      img.src = url;  // a preview (at most 1024 px)
       img.alt = i === 0 ? "the colorization shown" : `option ${i + 1}`;
       b.append(img);
       b.addEventListener("click", async () => {
-        await img.decode();  // the thumbnail holds the full picture (a data: URL; the page's policy allows images only)
-        const bitmap = await createImageBitmap(img);
-        state.choosingOption = true;  // the options stay up while one of them is shown
-        try { await showResult(bitmap, body.model, state.result.millis); } finally { state.choosingOption = false; }
+        // the option at full size from the server; later recolorings (hints) start from it too
+        state.variant = { index: i, model: el.model.value };
         el.options.querySelectorAll("button").forEach((o) => o.setAttribute("aria-pressed", String(o === b)));
-        state.variant = { index: i, model: body.model };  // later recolorings (hints) start from it
+        state.choosingOption = true;  // the options stay up while one of them is shown
+        try { await colorize(); } finally { state.choosingOption = false; }
         setStatus(i === 0 ? "The first colorization is shown again." : `Option ${i + 1} is shown; hints now apply on top of it.`);
       });
       return b;
