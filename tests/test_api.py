@@ -649,3 +649,28 @@ def test_variants_are_previews_and_colorize_gives_one_in_full(client):
     assert [p.size for p in previews] == [(1024, 768)] * 2  # at most 1024 px: memory stays in the budget
     full = _post_to(client, URL, img, variant="1", n="2", hints=hints)
     assert full.status_code == 200 and Image.open(io.BytesIO(full.content)).size == (1200, 900)
+
+
+def test_layers_of_a_line_drawing_stack_to_the_result(model_paths, tmp_path):
+    """POST /api/v1/layers with a line-art model: a ZIP of lines, flats and shading that stack
+    exactly to its result.png; a photo model is told to choose a line-art one."""
+    import zipfile
+
+    from tinct.lineart.regions import SHADING_ONE, compose
+
+    torch.manual_seed(0)
+    sketch = save_model(create_model("lineart_cnn", width=8), tmp_path / "sketch.safetensors")
+    drawing = np.full((64, 80), 255, np.uint8)
+    drawing[10:54, 12] = drawing[10:54, 60] = drawing[10, 12:61] = drawing[53, 12:61] = 0  # a box
+    with TestClient(make_app(model_paths, models=(str(sketch), str(model_paths["tiny"])), default_model="sketch")) as c:
+        r = _post_to(c, "/api/v1/layers", encoded(drawing))
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"] == "application/zip" and "photo-layers.zip" in r.headers["content-disposition"]
+        z = zipfile.ZipFile(io.BytesIO(r.content))
+        assert sorted(z.namelist()) == ["flats.png", "lines.png", "result.png", "shading.png"]
+        read = lambda n: np.asarray(Image.open(io.BytesIO(z.read(n))))  # noqa: E731
+        lines, flats, shading, result = read("lines.png"), read("flats.png"), read("shading.png"), read("result.png")
+        assert lines.shape == (64, 80, 4) and lines[30, 12, 3] > 0 and lines[30, 30, 3] == 0
+        assert shading.dtype == np.uint16 and int(shading.max()) <= 4 * SHADING_ONE
+        assert np.array_equal(compose(flats, shading, lines[..., 3]), result)  # the layers stack to it exactly
+        assert_error(_post_to(c, "/api/v1/layers", encoded(drawing), model="tiny"), 422, "line-art models")

@@ -602,9 +602,24 @@ def test_models_say_what_they_are_for_and_line_art_asks_for_colors(page):
     page.select_option("#model-select", "sketch")
     note = page.locator("#hint-note")
     assert note.get_attribute("data-lineart") == "true" and "palette or a reference image" in note.inner_text()
-    upload(page, png_bytes(np.full((64, 96), 255, np.uint8)), name="drawing.png")
+    assert page.locator("#download-layers").is_hidden()  # no picture yet
+    drawing = np.full((64, 96), 255, np.uint8)
+    drawing[8:56, 10] = drawing[8:56, 80] = drawing[8, 10:81] = drawing[55, 10:81] = 0
+    upload(page, png_bytes(drawing), name="drawing.png")
     wait_result(page, 1)
     assert page.locator("#viewer").get_attribute("data-width") == "96"
+    # line art comes apart into layers a painting program stacks
+    assert page.locator("#download-layers").is_visible()
+    with page.expect_download() as dl:
+        page.click("#download-layers")
+    assert dl.value.suggested_filename == "drawing-layers.zip"
+    import io
+    import zipfile
+
+    z = zipfile.ZipFile(io.BytesIO(open(dl.value.path(), "rb").read()))
+    assert sorted(z.namelist()) == ["flats.png", "lines.png", "result.png", "shading.png"]
+    page.select_option("#model-select", "tiny")
+    assert page.locator("#download-layers").is_hidden()  # photos have no layers
     assert page.errors == []
 
 

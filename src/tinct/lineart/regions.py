@@ -102,27 +102,38 @@ def compose(flat: np.ndarray, shading: np.ndarray, alpha: np.ndarray) -> np.ndar
     return np.round(shaded * (1 - a)).astype(np.uint8)
 
 
-def write_layers(folder, painted: np.ndarray, drawing: np.ndarray, gap: int = 4) -> np.ndarray:
-    """Regions, flats and shading of a painted drawing written to ``folder`` as ``lines.png`` (black
-    on transparency), ``flats.png`` and ``shading.png``; returns the result they stack to."""
+def layer_files(painted: np.ndarray, drawing: np.ndarray, gap: int = 4) -> tuple[dict[str, bytes], np.ndarray]:
+    """Regions, flats and shading of a painted drawing as PNG files: ``lines.png`` (black on
+    transparency), ``flats.png`` and ``shading.png`` (16-bit, value / 16384 = factor), and the
+    result they stack to (:func:`compose`)."""
     import io
-    from pathlib import Path
 
     from PIL import Image
 
-    from tinct.imageio import atomic_write_bytes
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     lines = line_mask(drawing)
     labels = regions(lines, gap=gap)
     flat, shading, alpha = flat_layers(painted, drawing, labels, lines)
     shading16 = quantize_shading(shading)
     ink = np.zeros((*alpha.shape, 4), np.uint8)
     ink[..., 3] = alpha
+    files = {}
     for name, img in (("lines.png", Image.fromarray(ink, "RGBA")), ("flats.png", Image.fromarray(flat)),
                       ("shading.png", Image.fromarray(shading16))):
         buf = io.BytesIO()
         img.save(buf, "PNG")
-        atomic_write_bytes(folder / name, buf.getvalue())
-    return compose(flat, shading16, alpha)
+        files[name] = buf.getvalue()
+    return files, compose(flat, shading16, alpha)
+
+
+def write_layers(folder, painted: np.ndarray, drawing: np.ndarray, gap: int = 4) -> np.ndarray:
+    """:func:`layer_files` written to ``folder`` (atomically); returns the result they stack to."""
+    from pathlib import Path
+
+    from tinct.imageio import atomic_write_bytes
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    files, result = layer_files(painted, drawing, gap)
+    for name, data in files.items():
+        atomic_write_bytes(folder / name, data)
+    return result

@@ -213,6 +213,51 @@ async def confidence(request: Request) -> Response:
         "X-Tinct-Unsure-Share": f"{unsure:.3f}", "Cache-Control": "no-store"})
 
 
+def _layers_job(store: ModelStore, name: str, img, hints: Hints | None, opts: Options, reference=None) -> bytes:
+    """Runs in an inference thread: a line drawing painted region by region, as a ZIP of its layers
+    and the result they stack to (``tinct colorize --layers``)."""
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    from tinct.lineart.regions import layer_files
+
+    colorizer = store.get(name)
+    if colorizer.output_kind != "lab":
+        raise ApiError(422, f"layers are for line-art models (such as 'lineart'), not {name!r}")
+    pixels = decode(img, deep=False)[:, :, :3]
+    painted = colorizer(pixels, hints=_with_reference(hints, reference), render_size=opts.render_size)
+    files, result = layer_files(painted, np.asarray(Image.fromarray(pixels).convert("L")))
+    files["result.png"] = encode(result, "png")[0]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for fname, data in files.items():
+            zf.writestr(fname, data)
+    return buf.getvalue()
+
+
+@router.post(
+    "/layers",
+    summary="Line art painted region by region, as layers",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}},
+                     "description": "lines.png (the drawing's lines on transparency), flats.png (one color per "
+                                    "area the lines enclose), shading.png (16-bit, value/16384 = factor) and "
+                                    "result.png (what they stack to)"}, **ERRORS},
+    openapi_extra=COLORIZE_BODY,
+)
+async def layers(request: Request) -> Response:
+    """The form of `/colorize`, for a line-art model: the painting as layers a painting program stacks."""
+    r = await _read(request)
+    data = await _run(request, _layers_job, request.app.state.store, r.entry.name, r.img, r.hints, r.opts, r.reference)
+    stem = PurePath(r.filename or "drawing").stem or "drawing"
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:80]
+    return Response(data, media_type="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="{safe}-layers.zip"', "X-Tinct-Model": r.entry.name,
+        "Cache-Control": "no-store"})
+
+
 def _suggest_job(store: ModelStore, name: str, img, hints: Hints | None, opts: Options, reference, x, y, k):
     from tinct.uncertainty import suggest
 

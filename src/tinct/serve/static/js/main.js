@@ -478,6 +478,9 @@ export function updateButtons() {
   el.clearHints.disabled = state.hints.length === 0 && state.strokes.length === 0;
   el.download.disabled = !state.result;
   el.collage.disabled = !state.result;
+  const model = currentModel();
+  el.layers.hidden = !(model && model.kind === "lab" && state.result);  // line art comes apart into layers
+  el.layers.disabled = !state.result || busy;
   el.tbRecolorize.disabled = el.recolorize.disabled;
   el.tbDownload.disabled = el.download.disabled;
   el.undo.disabled = state.history.past.length === 0;
@@ -821,7 +824,7 @@ el.tbRecolorize.addEventListener("click", () => colorize());
 
 el.tbDownload.addEventListener("click", () => el.download.click());
 
-el.model.addEventListener("change", () => { updateHintControls(); clearMessage(); colorize(); });
+el.model.addEventListener("change", () => { updateHintControls(); updateButtons(); clearMessage(); colorize(); });
 
 el.render.addEventListener("change", () => colorize());
 
@@ -859,6 +862,27 @@ export function updateQuality() {
   $("download-quality-out").textContent = el.quality.value;
   el.download.textContent = `Download ${downloadType().toUpperCase()}`;
 }
+
+// line art as layers (lines, flats, shading): the picture shown, asked again of /api/v1/layers
+el.layers.addEventListener("click", async () => {
+  if (!state.result || !state.file) return;
+  setStatus("Painting the layers…");
+  try {
+    const res = await fetch("/api/v1/layers", { method: "POST", body: shownForm() });
+    if (!res.ok) throw new Error(await errorText(res));
+    const name = (res.headers.get("Content-Disposition") || "").match(/filename="([^"]+)"/);
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(await res.blob());
+    a.download = name ? name[1] : "drawing-layers.zip";
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+    setStatus("Layers downloaded: lines.png, flats.png and shading.png stack to result.png.");
+  } catch (err) {
+    showMessage(`could not make the layers: ${err.message}`);
+  }
+});
 
 el.format.addEventListener("change", updateQuality);
 

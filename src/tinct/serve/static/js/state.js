@@ -12,7 +12,7 @@ export const el = {
   saturation: $("f-saturation"), warmth: $("f-warmth"), sepia: $("f-sepia"), resetFilters: $("reset-filters"),
   toolbar: $("toolbar"), paneAfter: $("pane-after"), zoomIn: $("zoom-in"), zoomOut: $("zoom-out"),
   zoomReset: $("zoom-reset"), zoomLevel: $("zoom-level"), undo: $("undo"), redo: $("redo"),
-  collage: $("download-collage"), help: $("help"), helpLink: $("help-link"),
+  collage: $("download-collage"), layers: $("download-layers"), help: $("help"), helpLink: $("help-link"),
   preview: $("preview"), previewImg: $("preview-img"), progress: $("progress"), progressText: $("progress-text"),
   cancel: $("cancel"), tbRecolorize: $("tb-recolorize"), tbDownload: $("tb-download"),
   refChip: $("reference-chip"), refThumb: $("reference-thumb"), refName: $("reference-name"),
