@@ -50,7 +50,7 @@ def truth_points(img: np.ndarray, n: int, seed: int) -> list[Point]:
 def colorize(colorizer, drawing: np.ndarray, kind: str, original: np.ndarray, seed: int) -> np.ndarray | None:
     """One output of ``colorizer`` for a hint kind; None when the model has no such input."""
     model = colorizer.model
-    auto = getattr(model, "auto_hint", False)
+    auto = model.auto_hint
     if kind == "auto" and not auto:
         return None
     if kind != "none" and not colorizer.supports_hints:
@@ -79,7 +79,7 @@ def run_lineart_bench(data: Path, models: list[str], out: Path, size: int = 256,
     gt_cf: list[float] = []
     sheet: list[list[np.ndarray]] = []
     labels = ["drawing (xdog)"] + [f"{m.label} {k}" for m in loaded for k in HINT_KINDS
-                                   if not (k == "auto" and not getattr(m.colorizer.model, "auto_hint", False))] + ["original"]
+                                   if not (k == "auto" and not m.colorizer.model.auto_hint)] + ["original"]
     for i, path in enumerate(tqdm(files, desc="lineart bench", disable=not progress, unit="img")):
         img = load_eval_image(path, size)
         gt_cf.append(metrics.colorfulness(img))

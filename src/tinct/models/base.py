@@ -40,6 +40,8 @@ class ColorNet(nn.Module):
     has_distribution: bool = False  # predicts logits over the ab ``bins`` (confidence, suggestions, variants)
     fills_regions: bool = False  # point hints fill the areas a drawing's lines enclose (tinct.hints.fill)
     trainable: bool = True  # has weights to learn (the trainer refuses the others)
+    hint_weights: bool = False  # hint_parameters(): the weights only the hints feed can train alone (--hint-only)
+    auto_hint: bool = False  # predicts its own histogram hint when none is given (use_auto switches it)
     render_size: int | None = None  # the working size it judges colors best at (None: the pipeline's)
     max_render_size: int = 2048  # the largest working size within the memory budget
     init_only_kwargs: tuple[str, ...] = ()  # constructor options not needed to rebuild from a file

@@ -42,6 +42,7 @@ GLOBAL_RATIO_LOG_CAP = math.log(4.0)  # a palette raises or lowers a color's odd
 class EffUNet(ColorNet):
     init_only_kwargs = ("pretrained",)
     has_distribution = True
+    hint_weights = True
 
     def __init__(self, width: int = 32, pretrained: bool = True, hints: bool = False, temperature: float = 0.4,
                  blend: float = 0.5, global_prior: float = 0.0, render_size: int | None = None):

@@ -197,7 +197,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         init_weights(model, cfg.init, cfg.model)
     trainable = list(model.parameters())
     if cfg.hint_only:
-        if not (cfg.hints and (cfg.init or cfg.resume) and hasattr(model, "hint_parameters")):
+        if not (cfg.hints and (cfg.init or cfg.resume) and model.hint_weights):
             raise TinctError("--hint-only needs --hints, --init (or --resume) and a model with hint inputs (effunet)")
         trainable = model.hint_parameters()  # the rest frozen: the automatic output cannot change
     disc = None
@@ -260,7 +260,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         if lab_out:
             l, target, rgb = lineart_batch(rgb)
             ab = target[:, 1:]
-            if hasattr(model, "use_auto"):  # half the steps train the automatic hint's use
+            if model.auto_hint:  # half the steps train the automatic hint's use
                 model.use_auto = step % 2 == 1
         else:
             l, ab = _split_lab(rgb)
