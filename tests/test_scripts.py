@@ -279,3 +279,14 @@ def test_call_path_lists_the_stages_of_a_hinted_call(tmp_path):
     assert path[0] == "tinct.pipeline" and path.index("tinct.models.effunet") < path.index("tinct.hints.fusion")
     plain = _script("call_path.py", "--model", model, "--points", "0")
     assert "tinct.hints.fusion" not in plain.stdout
+
+
+def test_layers_speed_times_both_paths(tmp_path):
+    import json
+
+    torch.manual_seed(0)
+    model = save_model(create_model("lineart_cnn", width=8), tmp_path / "sketch.safetensors")
+    r = _script("layers_speed.py", "--model", model, "--size", "64", "--runs", "1", "--threads", "1")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["size"] == 64 and out["plain_s"] > 0 and out["layers_s"] > 0 and out["ratio"] > 0

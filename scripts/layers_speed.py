@@ -1,0 +1,69 @@
+"""What painting region by region costs: a line drawing colorized by a line-art model, alone and
+with its regions, flats and shading layers (``tinct colorize --layers``), median of several runs
+in one process, as a ratio.
+
+    python scripts/layers_speed.py [--model lineart] [--size 512] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import numpy as np
+
+
+def drawing(size: int, seed: int = 0) -> np.ndarray:
+    """White paper with random closed boxes and ellipses drawn in black, as 8-bit RGB."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    img = np.full((size, size), 255, np.uint8)
+    for _ in range(12):
+        x, y = (int(v) for v in rng.integers(0, size - size // 4, 2))
+        w, h = (int(v) for v in rng.integers(size // 10, size // 4, 2))
+        if rng.random() < 0.5:
+            cv2.rectangle(img, (x, y), (x + w, y + h), 0, 2)
+        else:
+            cv2.ellipse(img, (x + w // 2, y + h // 2), (w // 2, h // 2), 0, 0, 360, 0, 2)
+    return np.repeat(img[:, :, None], 3, axis=2)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="lineart")
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    from tinct.lineart.regions import layer_files
+    from tinct.pipeline import Colorizer, set_threads
+
+    set_threads(args.threads)
+    c = Colorizer(args.model, render_size=args.size)
+    img = drawing(args.size)
+    c(img)  # warm
+
+    def plain():
+        c(img)
+
+    def layered():
+        layer_files(c(img), img[:, :, 0])
+
+    times = {"plain": [], "layers": []}
+    for _ in range(args.runs):  # interleaved: both see the same machine
+        for name, fn in (("plain", plain), ("layers", layered)):
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(json.dumps({"size": args.size, "plain_s": round(med["plain"], 3), "layers_s": round(med["layers"], 3),
+                      "ratio": round(med["layers"] / med["plain"], 2)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
