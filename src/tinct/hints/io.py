@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from tinct.errors import HintError, ImageError
-from tinct.hints.user import GRID_CELLS, MAX_STROKE_POINTS, Hints, Point, Stroke, parse_color
+from tinct.hints.user import GRID_CELLS, MAX_STROKE_POINTS, Hints, Point, Stroke, check_number, parse_color
 
 POINT_FORMAT = "X,Y,#RRGGBB[,SIZE]"
 HINT_KEYS = ("points", "strokes", "grid", "palette", "reference")
@@ -39,14 +39,8 @@ MAX_STROKES = 200
 MAX_PALETTE = 64
 
 
-def _number(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise HintError(f"{what} must be a number, got {value!r}")
-    return float(value)
-
-
 def _coord(value: Any, what: str) -> float:
-    v = _number(value, what)
+    v = check_number(value, what)
     if v < 0:
         raise HintError(f"{what} must not be negative, got {value!r}")
     return v
@@ -203,7 +197,7 @@ def _strokes_from(value: Any) -> list[Stroke]:
             if not isinstance(pt, list) or len(pt) != 2:
                 raise HintError(f"{what}.points[{j}]: expected [x, y], got {pt!r}"[:200])
             coords.append((_coord(pt[0], f"{what}.points[{j}].x"), _coord(pt[1], f"{what}.points[{j}].y")))
-        width = _number(item.get("width", 8), f"{what}.width")
+        width = check_number(item.get("width", 8), f"{what}.width")
         if width <= 0:
             raise HintError(f"{what}.width must be above 0, got {width:g}")
         strokes.append(Stroke(points=tuple(coords), rgb=_color(item["color"], f"{what}.color"), width=width))
@@ -224,7 +218,7 @@ def _palette_from(value: Any) -> list[tuple[tuple[int, int, int], float]]:
                 raise HintError(f"{what}: unknown key {unknown[0]!r} (expected color, weight)")
             if "color" not in item:
                 raise HintError(f"{what}: missing 'color'")
-            weight = _number(item.get("weight", 1), f"{what}.weight")
+            weight = check_number(item.get("weight", 1), f"{what}.weight")
             if weight < 0:
                 raise HintError(f"{what}.weight must not be negative, got {weight:g}")
             palette.append((_color(item["color"], what), weight))

@@ -93,7 +93,7 @@ def parse_color(text: str) -> tuple[int, int, int]:
     raise HintError(f"bad color {text!r}: use #RRGGBB or r,g,b with values 0-255")
 
 
-def _number(value, what: str) -> float:
+def check_number(value, what: str) -> float:
     """A finite real number given by a user, or a HintError."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise HintError(f"{what} must be a number, got {value!r}")
@@ -118,7 +118,7 @@ def check_point(p: Point, full_hw: tuple[int, int]) -> None:
     """A point hint's numbers: inside the image, a valid color, a patch side 0-64."""
     if not isinstance(p, Point):
         raise HintError(f"point hints must be tinct.hints.Point, got {type(p).__name__}")
-    x, y = _number(p.x, "hint x"), _number(p.y, "hint y")
+    x, y = check_number(p.x, "hint x"), check_number(p.y, "hint y")
     fh, fw = full_hw
     if not (0 <= x < fw and 0 <= y < fh):
         raise HintError(f"hint point ({x:g}, {y:g}) lies outside the {fw}x{fh} image")
@@ -139,11 +139,11 @@ def check_stroke(st: Stroke, full_hw: tuple[int, int]) -> None:
     for i, pt in enumerate(st.points):
         if not isinstance(pt, (list, tuple)) or len(pt) != 2:
             raise HintError(f"stroke point {i} must be (x, y), got {pt!r}")
-        x, y = _number(pt[0], "stroke x"), _number(pt[1], "stroke y")
+        x, y = check_number(pt[0], "stroke x"), check_number(pt[1], "stroke y")
         if not (0 <= x < fw and 0 <= y < fh):
             raise HintError(f"stroke point ({x:g}, {y:g}) lies outside the {fw}x{fh} image")
     check_rgb(st.rgb)
-    width = _number(st.width, "stroke width")
+    width = check_number(st.width, "stroke width")
     if not 0 < width <= MAX_STROKE_WIDTH:
         raise HintError(f"stroke width must be above 0 and at most {MAX_STROKE_WIDTH:g} pixels, got {width:g}")
 
@@ -207,7 +207,7 @@ def palette_histogram(palette: list[tuple[tuple[int, int, int], float]]) -> torc
     """(1, 512) histogram of weighted palette colors."""
     if not palette:
         raise HintError("empty palette")
-    weights = [_number(w, "palette weight") for _, w in palette]
+    weights = [check_number(w, "palette weight") for _, w in palette]
     if any(w < 0 for w in weights):
         raise HintError("palette weights must not be negative")
     top = max(weights)
