@@ -91,6 +91,7 @@ def affinities(l: torch.Tensor, guide: torch.Tensor | None = None) -> list[tuple
     L (N, 1, H, W) with ``guide`` (N, C, H, W or None): build them once for several solves."""
     l_raw = color.denormalize_l(l.detach().double().cpu()).numpy()
     g = None if guide is None else guide.detach().double().cpu().numpy()
+    cancel.check()
     return [affinity_weights(l_raw[i, 0] / 100.0, None if g is None else g[i]) for i in range(l.shape[0])]
 
 

@@ -61,8 +61,10 @@ def affinity_weights(y: np.ndarray, guide: np.ndarray | None = None) -> tuple[np
     vals, valid = _neighbors(y)
     count = valid.sum(axis=0) + 1  # window size including the center
     mean = (np.where(valid, vals, 0.0).sum(axis=0) + y) / count
+    cancel.check()
     var = (np.where(valid, (vals - mean) ** 2, 0.0).sum(axis=0) + (y - mean) ** 2) / count
     d2 = np.where(valid, (vals - y) ** 2, np.inf)
+    cancel.check()
     denom = VARIANCE_FACTOR * var
     denom = np.maximum(denom, d2.min(axis=0) / -np.log(MIN_NEIGHBOR_WEIGHT))
     denom = np.maximum(denom, MIN_DENOMINATOR)
@@ -71,6 +73,7 @@ def affinity_weights(y: np.ndarray, guide: np.ndarray | None = None) -> tuple[np
         e = e + np.minimum(guide_differences(guide), MAX_GUIDE_TERM)
         cancel.check()
         e = e - np.where(valid, e, np.inf).min(axis=0)  # same weights after normalizing, no underflow
+    cancel.check()
     wts = np.where(valid, np.exp(-e), 0.0)
     return wts / wts.sum(axis=0), valid
 
