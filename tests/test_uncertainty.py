@@ -168,3 +168,19 @@ def test_cli_writes_the_alternatives_beside_the_output(tmp_path, make_rgb, capsy
     assert main(["colorize", str(src), "-o", str(out), "--variants", "3", "--overwrite"]) == 0
     err = capsys.readouterr().err
     assert "between 2 and 8" in err and "one input file" in err and "Traceback" not in err
+    # --variant K: that alternative as the output, then with a hint on top of it
+    chosen = tmp_path / "chosen.png"
+    assert main(["colorize", str(src), "-o", str(chosen), "--variants", "3", "--variant", "2", "-q"]) == 0
+    assert np.array_equal(np.asarray(Image.open(chosen)), np.asarray(Image.open(alts[1])))
+    plain = tmp_path / "plain.png"
+    assert main(["colorize", str(src), "-o", str(plain), "--variant", "0", "-q"]) == 0
+    assert np.array_equal(np.asarray(Image.open(plain)), np.asarray(Image.open(out)))
+    hinted = tmp_path / "hinted.png"
+    assert main(["colorize", str(src), "-o", str(hinted), "--variants", "3", "--variant", "2",
+                 "--hint", "10,10,#2040ff", "--overwrite"]) == 0
+    assert "alternative 2 of 3 with the hints on top" in capsys.readouterr().out
+    assert not np.array_equal(np.asarray(Image.open(hinted)), np.asarray(Image.open(chosen)))
+    assert main(["colorize", str(src), "-o", str(tmp_path / "y.png"), "--variant", "4"]) == 2
+    assert main(["colorize", str(tmp_path), "-o", str(tmp_path / "e"), "--variant", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "--variant must be between 0 and 3" in err and "--variant takes one input file" in err

@@ -73,6 +73,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--variants", type=int, metavar="N",
                    help="for one input file, also N-1 alternative colorizations beside the output (OUT_alt1, ...): "
                         "they differ where the model is unsure, one color per region (2-8)")
+    p.add_argument("--variant", type=int, metavar="K",
+                   help="for one input file, start from alternative K of --variants N (N default 4; 0 = the usual "
+                        "output, OUT_altK is alternative K) and apply the hints on top of it")
     p.add_argument("--threads", type=int, default=None, metavar="N", help=doc["threads"])
     p.add_argument("--jobs", type=int, default=1, metavar="N", help=doc["jobs"])
     p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS", help=doc["ray"])
@@ -132,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
         _check_confidence_path(args, jobs)
     if args.variants is not None:
         _check_variants(args, jobs)
+    if args.variant is not None:
+        _check_variant(args, jobs)
     if args.layers is not None and len(jobs) != 1:
         raise TinctError(f"--layers takes one input file, but {len(jobs)} inputs were given")
     if args.resume or args.overwrite:
@@ -139,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     skipped = len(jobs) - len(todo)
     counts = {"done": 0, "failed": 0}
     try:
-        if todo and (args.confidence or args.variants or args.layers):
+        if todo and (args.confidence or args.variants or args.layers or args.variant is not None):
             return _run_one_with_extras(args, cfg, todo[0], hints)
         if todo:
             from tinct.batch.local import run_jobs
@@ -176,6 +181,15 @@ def _variant_paths(args: argparse.Namespace, job) -> list:
     return [job.out.with_name(f"{job.out.stem}_alt{i}{job.out.suffix}") for i in range(1, args.variants)]
 
 
+def _check_variant(args: argparse.Namespace, jobs) -> None:
+    """--variant: 0 to N-1 of --variants N (default 4), one input file."""
+    n = args.variants or 4
+    if not 0 <= args.variant < n:
+        raise TinctError(f"--variant must be between 0 and {n - 1} (alternatives of --variants {n}), got {args.variant}")
+    if len(jobs) != 1:
+        raise TinctError(f"--variant takes one input file, but {len(jobs)} inputs were given")
+
+
 def _check_variants(args: argparse.Namespace, jobs) -> None:
     """--variants: 2 to 8, one input file, no alternative written over an existing file."""
     if not 2 <= args.variants <= 8:
@@ -188,7 +202,8 @@ def _check_variants(args: argparse.Namespace, jobs) -> None:
 
 
 def _run_one_with_extras(args: argparse.Namespace, cfg, job, hints) -> int:
-    """One file colorized with its confidence map, its alternatives and/or its line-art layers."""
+    """One file colorized with its confidence map, its alternatives, a chosen alternative and/or its
+    line-art layers."""
     from pathlib import Path
 
     import numpy as np
@@ -200,6 +215,7 @@ def _run_one_with_extras(args: argparse.Namespace, cfg, job, hints) -> int:
     colorizer.check_hints(hints)
     img = load_image(job.src)
     mark = None if args.no_provenance else provenance_of(colorizer)
+    rgb = None
     if args.variants:
         from dataclasses import replace
 
@@ -213,6 +229,10 @@ def _run_one_with_extras(args: argparse.Namespace, cfg, job, hints) -> int:
         rgb, conf = colorizer(pixels(img, job), hints, confidence=True)
         gray = np.round(conf * 255).astype(np.uint8)
         save_image(Path(args.confidence), np.repeat(gray[:, :, None], 3, axis=2), None, overwrite=True)
+    if args.variant:  # the chosen alternative, the hints on top of it
+        from tinct.uncertainty import variants
+
+        rgb = variants(colorizer, pixels(img, job), args.variants or 4, hints, only=args.variant)[0]
     if args.layers:
         if colorizer.output_kind != "lab":
             raise TinctError(f"--layers is for line-art models (such as 'lineart'), not {colorizer.name!r}")
@@ -221,9 +241,13 @@ def _run_one_with_extras(args: argparse.Namespace, cfg, job, hints) -> int:
         painted = colorizer(img.rgb, hints)
         drawing = np.asarray(Image.fromarray(img.rgb).convert("L"))
         rgb = write_layers(args.layers, painted, drawing)
+    if rgb is None:  # --variant 0: the usual output
+        rgb = colorizer(pixels(img, job), hints)
     save_one(job, img, rgb, args.overwrite or args.resume, mark)
     if not args.quiet:
         extra = f"; {args.variants - 1} alternatives beside it" if args.variants else ""
+        if args.variant:
+            extra += f"; alternative {args.variant} of {args.variants or 4}" + (" with the hints on top" if hints else "")
         if args.layers:
             extra += f"; layers in {args.layers}"
         if args.confidence:
