@@ -91,6 +91,7 @@ def guide_differences(guide: np.ndarray) -> np.ndarray:
         cancel.check()
         dy, dx = _OFFSETS[k]
         np.subtract(gp[:, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w], g, out=d)
+        cancel.check()
         out[k] = np.einsum("chw,chw->hw", d, d)
         back = np.pad(out[k], 1)  # offset -o at pixel p is offset o at pixel p - o
         out[len(_OFFSETS) - 1 - k] = back[1 - dy : 1 - dy + h, 1 - dx : 1 - dx + w]
