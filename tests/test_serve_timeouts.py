@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from contextlib import contextmanager
 import threading
 import time
 
@@ -17,25 +18,33 @@ from tinct.serve.protocol import GuardedH11Protocol  # noqa: E402
 LIMIT = 0.6
 
 
-@pytest.fixture(scope="module")
-def port():
-    app = create_app(Settings(preload=False, body_timeout_s=LIMIT, header_timeout_s=LIMIT))
+@contextmanager
+def serving(config: "uvicorn.Config", backlog: int = 16):
+    """The app of ``config`` under a real uvicorn on a free loopback port (yielded), stopped after."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    config = uvicorn.Config(app, log_level="warning", timeout_keep_alive=30,
-                            http=GuardedH11Protocol.with_timeout(LIMIT))
+    sock.listen(backlog)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    yield sock.getsockname()[1]
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def port():
+    app = create_app(Settings(preload=False, body_timeout_s=LIMIT, header_timeout_s=LIMIT))
+    with serving(uvicorn.Config(app, log_level="warning", timeout_keep_alive=30,
+                                http=GuardedH11Protocol.with_timeout(LIMIT))) as p:
+        yield p
 
 
 def connect(port: int) -> socket.socket:
@@ -126,18 +135,7 @@ def test_an_abandoned_colorization_stops_within_a_second(monkeypatch, tmp_path):
 
     model = save_model(create_model("effunet", pretrained=False, width=8), tmp_path / "tiny.safetensors")
     app = create_app(Settings(models=(str(model),), default_model="tiny", torch_threads=1, workers=1))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", http=GuardedH11Protocol.with_timeout(10)))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        port = sock.getsockname()[1]
+    with serving(uvicorn.Config(app, log_level="warning", http=GuardedH11Protocol.with_timeout(10))) as port:
         buf = io.BytesIO()
         Image.fromarray(np.full((32, 32), 128, np.uint8)).save(buf, "PNG")
         boundary = "tinctboundary"
@@ -160,10 +158,6 @@ def test_an_abandoned_colorization_stops_within_a_second(monkeypatch, tmp_path):
         n = len(stages)
         time.sleep(0.4)
         assert len(stages) == n  # nothing more runs for it
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 def test_forty_slow_uploads_leave_the_page_health_and_a_small_colorization_answering(tmp_path):
@@ -181,57 +175,43 @@ def test_forty_slow_uploads_leave_the_page_health_and_a_small_colorization_answe
 
     model = save_model(create_model("effunet", pretrained=False, width=8), tmp_path / "tiny.safetensors")
     settings = Settings(models=(str(model),), default_model="tiny", torch_threads=1, workers=1, body_timeout_s=20)
-    app = create_app(settings)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    server = uvicorn.Server(uvicorn_config(app, settings, "warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
     slow: list[socket.socket] = []
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        port = sock.getsockname()[1]
-        boundary = "tinctboundary"
+    with serving(uvicorn_config(create_app(settings), settings, "warning"), backlog=128) as port:
+        try:
+            boundary = "tinctboundary"
 
-        def post_head(length: int) -> bytes:
-            return (f"POST /api/v1/colorize HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: multipart/form-data; "
-                    f"boundary={boundary}\r\nContent-Length: {length}\r\n\r\n").encode()
+            def post_head(length: int) -> bytes:
+                return (f"POST /api/v1/colorize HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: multipart/form-data; "
+                        f"boundary={boundary}\r\nContent-Length: {length}\r\n\r\n").encode()
 
-        start = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"big.png\"\r\n"
-                 "Content-Type: image/png\r\n\r\n").encode()
-        for _ in range(40):
+            start = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"big.png\"\r\n"
+                     "Content-Type: image/png\r\n\r\n").encode()
+            for _ in range(40):
+                s = connect(port)
+                s.sendall(post_head(5_000_000) + start + b"\x89PNG" + b"\0" * 2000)  # then nothing more
+                slow.append(s)
+            time.sleep(0.5)
+
+            def get(path: str) -> int:
+                s = connect(port)
+                s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode())
+                status, _ = response(s)
+                s.close()
+                return status
+
+            assert get("/") == 200 and get("/health") == 200
+            buf = io.BytesIO()
+            Image.fromarray(np.full((32, 32), 128, np.uint8)).save(buf, "PNG")
+            body = start.replace(b"big.png", b"a.png") + buf.getvalue() + f"\r\n--{boundary}--\r\n".encode()
             s = connect(port)
-            s.sendall(post_head(5_000_000) + start + b"\x89PNG" + b"\0" * 2000)  # then nothing more
-            slow.append(s)
-        time.sleep(0.5)
-
-        def get(path: str) -> int:
-            s = connect(port)
-            s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode())
-            status, _ = response(s)
+            s.sendall(post_head(len(body)) + body)
+            status, answer = response(s)
             s.close()
-            return status
-
-        assert get("/") == 200 and get("/health") == 200
-        buf = io.BytesIO()
-        Image.fromarray(np.full((32, 32), 128, np.uint8)).save(buf, "PNG")
-        body = start.replace(b"big.png", b"a.png") + buf.getvalue() + f"\r\n--{boundary}--\r\n".encode()
-        s = connect(port)
-        s.sendall(post_head(len(body)) + body)
-        status, answer = response(s)
-        s.close()
-        assert status == 200, answer[:200]
-        assert all(s.fileno() >= 0 for s in slow)  # the slow ones are still open, waiting
-    finally:
-        for s in slow:
-            s.close()
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+            assert status == 200, answer[:200]
+            assert all(s.fileno() >= 0 for s in slow)  # the slow ones are still open, waiting
+        finally:
+            for s in slow:
+                s.close()
 
 
 def test_the_upload_budget_counts_bytes_in_flight_and_gives_them_back():

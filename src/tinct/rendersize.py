@@ -16,13 +16,13 @@ MAX_RENDER_SIZE = 2048  # the largest working size: its network pass peaks near 
 DEFAULT_RENDER_SIZE = 256  # for a model that records no working size of its own
 
 
-def check_render_size(value, limit: int = MAX_RENDER_SIZE) -> int:
+def check_render_size(value, limit: int = MAX_RENDER_SIZE, what: str = "render size") -> int:
     """A working size given by a user: an integer from :data:`STRIDE` to ``limit`` (at most
-    :data:`MAX_RENDER_SIZE`), or a TinctError that says so."""
+    :data:`MAX_RENDER_SIZE`), or a TinctError that says so, naming it ``what`` (an option's flag)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TinctError(f"render size must be an integer between {STRIDE} and {limit}, got {value!r}")
+        raise TinctError(f"{what} must be an integer between {STRIDE} and {limit}, got {value!r}")
     if not STRIDE <= value <= limit:
-        raise TinctError(f"render size must be between {STRIDE} and {limit} (the memory budget), got {value}")
+        raise TinctError(f"{what} must be between {STRIDE} and {limit} (the memory budget), got {value}")
     return int(value)
 
 

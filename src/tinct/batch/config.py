@@ -55,10 +55,7 @@ class RunConfig:
         if self.temperature is not None and not (math.isfinite(self.temperature) and self.temperature > 0):
             raise TinctError(f"--temperature must be a number above 0, got {self.temperature}")
         if self.render_size is not None:
-            try:
-                check_render_size(self.render_size)
-            except TinctError as exc:
-                raise TinctError(f"--render-size: {exc}") from None
+            check_render_size(self.render_size, what="--render-size")
         if self.backend not in ("torch", "onnx"):
             raise TinctError(f"--backend must be torch or onnx, got {self.backend!r}")
         if self.onnx and self.backend != "onnx":

@@ -213,12 +213,9 @@ def _check_config(cfg: BenchConfig) -> None:
         if value is not None and value < low:
             raise TinctError(f"{name} must be at least {low}, got {value}")
     if cfg.render_size is not None:
-        from tinct.pipeline import check_render_size
+        from tinct.rendersize import check_render_size
 
-        try:
-            check_render_size(cfg.render_size)
-        except TinctError as exc:
-            raise TinctError(f"--render-size: {exc}") from None
+        check_render_size(cfg.render_size, what="--render-size")
 
 
 def _unique_labels(models: list[BenchModel]) -> None:

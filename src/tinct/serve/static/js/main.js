@@ -537,23 +537,18 @@ el.live.addEventListener("change", () => {
 
 try { if (localStorage.getItem("tinct.live") === "off") el.live.checked = false; } catch (_) { /* private mode */ }
 
-export function undo() {
-  const snap = undoStep(state.history, state);
+// one step back or forward in the hint history (hints.js), shown at once
+function walk(step, done) {
+  const snap = step(state.history, state);
   if (!snap) return;
   restore(snap);
   renderHints();
-  setStatus(el.live.checked ? "Undone." : "Undone. Press “Recolorize” to see it.");
+  setStatus(el.live.checked ? `${done}.` : `${done}. Press “Recolorize” to see it.`);
   scheduleLive();
 }
 
-export function redo() {
-  const snap = redoStep(state.history, state);
-  if (!snap) return;
-  restore(snap);
-  renderHints();
-  setStatus(el.live.checked ? "Redone." : "Redone. Press “Recolorize” to see it.");
-  scheduleLive();
-}
+export const undo = () => walk(undoStep, "Undone");
+export const redo = () => walk(redoStep, "Redone");
 
 el.undo.addEventListener("click", undo);
 
