@@ -1,4 +1,4 @@
-"""Contact sheet of a line-art model on a folder of illustrations and real sketches:
+"""Contact sheet of a line-art model on folders of illustrations and real sketches:
 drawing | automatic | with a reference | the reference | original.
 
 A picture that is already a drawing (mostly paper, hardly any color) is used as it is; a side-by-side
@@ -6,7 +6,8 @@ A picture that is already a drawing (mostly paper, hardly any color) is used as 
 drawing by XDoG and its own histogram is the reference. A real sketch has no original: it gets the
 next color picture of the folder as its reference.
 
-    python scripts/lineart_samples.py ../shared/data/illustration/samples --model lineart --out docs/lineart_samples.jpg
+    python scripts/lineart_samples.py ../shared/data/illustration/samples [PENCIL_DIR ...] --model lineart \
+        --out docs/lineart_samples.jpg
 """
 
 from __future__ import annotations
@@ -53,11 +54,12 @@ def square(rgb: np.ndarray) -> np.ndarray:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("folder")
+    ap.add_argument("folders", nargs="+")
     ap.add_argument("--model", default="lineart")
     ap.add_argument("--out", default="docs/lineart_samples.jpg")
     args = ap.parse_args()
-    files = sorted(p for p in Path(args.folder).iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    files = [p for folder in args.folders
+             for p in sorted(Path(folder).iterdir()) if p.suffix.lower() in (".png", ".jpg", ".jpeg")]
     items = []  # (name, drawing, original or None)
     for p in files:
         rgb = np.asarray(Image.open(p).convert("RGB"))

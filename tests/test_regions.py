@@ -73,3 +73,54 @@ def test_cli_layers_stack_to_the_written_result_exactly(tmp_path, capsys):
     assert "layers in" in capsys.readouterr().out
     assert main(["colorize", str(src), "-o", str(tmp_path / "p.png"), "--layers", str(layers)]) == 2  # photo: no
     assert "line-art models" in capsys.readouterr().err
+
+
+def two_area_painting(img: np.ndarray, leak: int = 0) -> np.ndarray:
+    """The gap drawing painted red in the circle and blue elsewhere; ``leak`` px of red outside it."""
+    yy, xx = np.mgrid[0:128, 0:160]
+    red = (yy - 64) ** 2 + (xx - 45) ** 2 < (30 + leak) ** 2
+    out = np.zeros((*img.shape, 3), np.uint8)
+    out[red] = (200, 60, 50)
+    out[~red] = (60, 90, 200)
+    ink = img < 150
+    out[ink] = img[ink][:, None]
+    return out
+
+
+def test_flat_share_and_crossing_measure_what_a_colorist_sees():
+    from tinct.lineart.measure import boundary_pixels, crossing_share, flat_share
+
+    img = drawing_with_gaps(2)
+    truth = two_area_painting(img)
+    assert flat_share(truth, img) > 0.97
+    rng = np.random.default_rng(1)
+    blotchy = np.clip(truth + rng.normal(0, 25, truth.shape), 0, 255).astype(np.uint8)
+    assert flat_share(blotchy, img) < 0.5
+    near = boundary_pixels(img, truth)
+    yy, xx = np.mgrid[0:128, 0:160]
+    ring = np.abs(np.hypot(yy - 64, xx - 45) - 30) < 4
+    assert near.any() and near[ring].mean() > 0.15 and not near[~ring].any()  # the circle is the one color edge
+    assert crossing_share(truth, img, truth) == 0.0
+    assert crossing_share(two_area_painting(img, leak=4), img, truth) > 0.3  # red spilt over the line
+
+
+def test_paint_regions_flattens_each_area_and_a_hint_fills_only_its_own():
+    from tinct.lineart.regions import paint_regions
+
+    img = drawing_with_gaps(3)
+    from tinct.color import l_from_uint8
+
+    l = l_from_uint8(np.repeat(img[:, :, None], 3, axis=2))  # the drawing's L, as the pipeline reads it
+    rng = np.random.default_rng(2)
+    ab = rng.normal(0, 20, (*img.shape, 2)).astype(np.float32) + np.array([10, 10], np.float32)
+    flat = paint_regions(l, ab)
+    labels = regions(line_mask(img))
+    for k in np.unique(labels):
+        assert np.ptp(flat[labels == k], axis=0).max() == 0  # one color per area
+    mask = np.zeros(img.shape, bool)
+    mask[64, 45] = True  # a point inside the circle, whose outline has a 3-px gap
+    hint = np.zeros((*img.shape, 2), np.float32)
+    hint[64, 45] = (-40, 50)
+    filled = paint_regions(l, ab, hint, mask)
+    inside = labels == labels[64, 45]
+    assert np.allclose(filled[inside], (-40, 50)) and np.allclose(filled[~inside], flat[~inside])

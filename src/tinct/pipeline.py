@@ -24,7 +24,6 @@ from tinct import cancel, color, uncertainty
 from tinct.errors import HintError, TinctError
 from tinct.hints import Hints, to_tensors
 from tinct.imageio import as_rgb, like_input
-from tinct.hints.fill import fill_enclosed
 from tinct.modelfile import load_fusion, load_model, resolve_model
 from tinct.rendersize import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, STRIDE, check_render_size, working_size  # noqa: F401
 
@@ -158,6 +157,8 @@ class Colorizer:
             self.check_hints(hints)
             tensors = dict(zip(("ab_hint", "mask", "global_hint"), to_tensors(hints, (h, w), tuple(work))))
         ab, l_pred = self.predict_tensors(l_work, **tensors, extras=extras)
+        if self.model.fills_regions:  # line art: one flat color per area the lines enclose, hints fill theirs
+            ab = _paint_regions(l_full, ab, tensors.get("ab_hint"), tensors.get("mask"))
         if l_pred is not None:  # line art: the painted lightness multiplies the drawing
             l_seen = F.interpolate(l_work, size=l_pred.shape[-2:], mode="area") if l_pred.shape != l_work.shape else l_work
             ratio = ((l_pred + RELIGHT_EPS) / (l_seen + RELIGHT_EPS)).clamp_(0.0, RELIGHT_MAX)
@@ -180,8 +181,8 @@ class Colorizer:
         """(raw ab (N, 2, h', w'), raw L (N, 1, h', w') or None) for raw L and rendered hint tensors
         (normalized ab). The whole story of a hinted call: the network with the hints as inputs
         (one pass); where the user placed points, the hint stage: for a hint network its fusion
-        stage (with a guide, a second, hint-free network pass; two sparse solves), for line art the
-        paint-bucket fill of the areas the lines enclose. A dict given as ``extras`` receives the
+        stage (with a guide, a second, hint-free network pass; two sparse solves). (Line art is then
+        painted region by region at full resolution by :meth:`predict`.) A dict given as ``extras`` receives the
         network's bin ``logits`` and the working-size ``confidence`` (N, 1, h, w) of the colors
         returned (:mod:`tinct.uncertainty`)."""
         given = (("ab_hint", ab_hint), ("mask", mask), ("global_hint", global_hint))
@@ -199,8 +200,6 @@ class Colorizer:
                 free = self.model(l_in)
                 guide_ab, guide_features = self.model.decode(free), free["features"]
             ab = self.fusion(l_in, ab, kw["ab_hint"], kw["mask"], out["features"], guide_ab, guide_features)
-        elif mask is not None and self.model.fills_regions:
-            ab = fill_enclosed(l_in, ab, kw["ab_hint"], kw["mask"])
         ab = color.denormalize_ab(ab).float().cpu()
         if extras is not None and "logits" in out:
             extras["logits"] = out["logits"].float().cpu()
@@ -267,6 +266,24 @@ def _strips(h: int, w: int):
     """(y0, y1) row ranges of about :data:`STRIP_PIXELS` pixels (at least 8 rows) covering an HxW image."""
     rows = max(8, STRIP_PIXELS // max(w, 1))
     return ((y, min(h, y + rows)) for y in range(0, h, rows))
+
+
+def _paint_regions(l_full: torch.Tensor, ab: torch.Tensor, ab_hint: torch.Tensor | None,
+                   mask: torch.Tensor | None) -> torch.Tensor:
+    """Raw ab (1, 2, H, W) at full resolution of a drawing painted region by region
+    (:func:`tinct.lineart.regions.paint_regions`): the working-size paint and hints (normalized)
+    upsampled onto the full-resolution drawing ``l_full`` (1, 1, H, W), before it is relit."""
+    from tinct.lineart.regions import paint_regions
+
+    h, w = l_full.shape[-2:]
+    paint = color.resize_ab(ab, (h, w))[0].permute(1, 2, 0).numpy()
+    hint_ab = hint_mask = None
+    if mask is not None and bool((mask > 0.5).any()):
+        hint_mask = F.interpolate(mask.float(), size=(h, w), mode="nearest")[0, 0].numpy() > 0.5
+        hint_ab = color.denormalize_ab(F.interpolate(ab_hint.float(), size=(h, w), mode="nearest"))[0]
+        hint_ab = hint_ab.permute(1, 2, 0).numpy()
+    flat = paint_regions(l_full[0, 0].numpy(), paint, hint_ab, hint_mask)
+    return torch.from_numpy(flat).permute(2, 0, 1)[None]
 
 
 def _relight_strips(l_full: torch.Tensor, ratio_low: torch.Tensor) -> None:

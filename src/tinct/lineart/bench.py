@@ -4,8 +4,10 @@ Each image (shorter side resized to SIZE, center crop SIZExSIZE) becomes a drawi
 Canny (80/160, the seed's way) and with XDoG (default settings); each drawing is colorized by each
 model with no hint, with the automatic hint (models that have one), with the original's 512-bin
 histogram (the seed's hint) and with 10 point hints taken from the original (seeded). PSNR, SSIM
-and CIEDE2000 against the original, colorfulness (CF) against the originals' CF. The seed
-report's three rows (L2 CNN, c-GAN, c-GAN + auto hint) are picked out in their own table.
+and CIEDE2000 against the original, colorfulness (CF) against the originals' CF, and what a
+colorist checks (:mod:`tinct.lineart.measure`): the share of pixels in areas of one flat color and
+the color crossing the lines. The seed report's
+three rows (L2 CNN, c-GAN, c-GAN + auto hint) are picked out in their own table.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from tinct.imageio import atomic_write_bytes
 from tinct.errors import TinctError
 from tinct.hints import Hints, Point
 from tinct.lineart.extract import canny, xdog
+from tinct.lineart.measure import crossing_share, flat_share
 
 DRAWINGS = {"canny": lambda img: canny(img, 80, 160, 1), "xdog": lambda img: xdog(img)}
 HINT_KINDS = ("none", "auto", "histogram", "10 points")
@@ -66,6 +69,12 @@ def colorize(colorizer, drawing: np.ndarray, kind: str, original: np.ndarray, se
             model.use_auto = True
 
 
+def score(pred: np.ndarray, drawing: np.ndarray, original: np.ndarray) -> dict[str, float]:
+    """The field's metrics of one output plus the colorist's (flat share, crossing)."""
+    return {**metrics.image_metrics(pred, original), "flat_share": flat_share(pred, drawing),
+            "crossing": crossing_share(pred, drawing, original)}
+
+
 def run_lineart_bench(data: Path, models: list[str], out: Path, size: int = 256, limit: int | None = None,
                       seed: int = 0, sheet_count: int = 6, progress: bool = True) -> dict[str, Any]:
     files = list_images(data, limit)
@@ -93,7 +102,7 @@ def run_lineart_bench(data: Path, models: list[str], out: Path, size: int = 256,
                     pred = colorize(m.colorizer, drawing, kind, img, seed * 100_003 + i)
                     if pred is None:
                         continue
-                    scores.setdefault((m.label, draw_name, kind), []).append(metrics.image_metrics(pred, img))
+                    scores.setdefault((m.label, draw_name, kind), []).append(score(pred, drawing, img))
                     if row is not None and draw_name == "xdog":
                         row.append(pred)
         if row is not None:
@@ -101,7 +110,8 @@ def run_lineart_bench(data: Path, models: list[str], out: Path, size: int = 256,
     rows = []
     mean_cf = float(np.mean(gt_cf))
     for (label, draw_name, kind), per in scores.items():
-        mean = {k: float(np.mean([p[k] for p in per])) for k in ("psnr", "ssim", "ciede2000", "cf")}
+        mean = {k: float(np.nanmean([p[k] for p in per])) for k in ("psnr", "ssim", "ciede2000", "cf", "flat_share",
+                                                                    "crossing")}
         rows.append({"model": label, "drawing": draw_name, "hint": kind, **mean, "delta_cf": abs(mean["cf"] - mean_cf),
                      "images": len(per)})
     report = {"data": str(data), "images": len(files), "size": size, "seed": seed, "original_cf": mean_cf, "rows": rows,
@@ -118,14 +128,17 @@ def run_lineart_bench(data: Path, models: list[str], out: Path, size: int = 256,
 def markdown(report: dict[str, Any]) -> str:
     head = (f"Line art -> color: {report['images']} images, {report['size']}x{report['size']}, "
             f"originals' CF {report['original_cf']:.1f}\n\n"
-            "| model | drawing | hint | PSNR | SSIM | CIEDE2000 | CF | dCF |\n|---|---|---|---|---|---|---|---|\n")
+            "| model | drawing | hint | PSNR | SSIM | CIEDE2000 | CF | dCF | flat % | crossing % |\n"
+            "|---|---|---|---|---|---|---|---|---|---|\n")
     fmt = (lambda r: f"{r['psnr']:.2f} | {r['ssim']:.3f} | {r['ciede2000']:.2f} | {r['cf']:.1f} | "
-           f"{r['delta_cf']:.1f} |")
+           f"{r['delta_cf']:.1f} | {100 * r.get('flat_share', float('nan')):.1f} | "
+           f"{100 * r.get('crossing', float('nan')):.1f} |")
     lines = [f"| {r['model']} | {r['drawing']} | {r['hint']} | " + fmt(r) for r in report["rows"]]
     seed = [r for r in report["rows"] if r["drawing"] == "canny" and r["hint"] in ("histogram", "auto")]
     seed.sort(key=lambda r: (r["hint"] == "auto", r["psnr"]))
     table = ("\n\nThe seed report's rows (Canny drawings; its CNN, c-GAN and c-GAN + auto hint):\n\n"
-             "| model | hint | PSNR | SSIM | CIEDE2000 | CF | dCF |\n|---|---|---|---|---|---|---|\n")
+             "| model | hint | PSNR | SSIM | CIEDE2000 | CF | dCF | flat % | crossing % |\n"
+             "|---|---|---|---|---|---|---|---|---|\n")
     table += "\n".join(f"| {r['model']} | {'automatic' if r['hint'] == 'auto' else 'original histogram'} | " + fmt(r)
                        for r in seed)
     return head + "\n".join(lines) + table + "\n"

@@ -7,6 +7,9 @@ flat color each, and layers that stack to the result.
   lines are thickened by half the gap before the areas are found, then every pixel goes to the
   nearest area, so thin areas such as hair strands keep their own region if they are wider than
   the gap).
+- :func:`paint_regions`: what the pipeline shows for line art: each area takes one flat color
+  (:func:`region_colors`: the dominant color of the network's paint over it), areas with a user's
+  point or stroke take its color (the nearest hint's, never crossing a closed line).
 - :func:`flat_layers`: each region's robust color (the median of the painted colors in Lab) as the
   flat layer, the painted lightness over the flat's as the shading layer, the lines on
   transparency; :func:`compose` stacks them (flat x shading, lines over it) into the shown result;
@@ -50,30 +53,102 @@ def regions(lines: np.ndarray, gap: int = 4, min_region: int = MIN_REGION) -> np
         labels[(areas[labels] < min_region) & (labels > 0)] = 0  # specks are given back to their neighbours
     if not (labels > 0).any():
         return np.ones(lines.shape, np.int32)
-    from scipy import ndimage
-
     # every unlabelled pixel (lines, the thickened band, specks) takes the nearest area's label
-    _, (iy, ix) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
-    out = labels[iy, ix]
+    out = labels.ravel()[nearest_index(labels > 0)]
     _, compact = np.unique(out, return_inverse=True)
-    return (compact.reshape(out.shape) + 1).astype(np.int32)
+    return (compact.reshape(labels.shape) + 1).astype(np.int32)
+
+
+def nearest_index(known: np.ndarray) -> np.ndarray:
+    """HxW int64: for each pixel the flat index of the nearest pixel where ``known`` (HxW bool, at
+    least one True) holds (Euclidean distance, OpenCV's exact transform; a known pixel is its own)."""
+    _, idx = cv2.distanceTransformWithLabels((~known).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5,
+                                             labelType=cv2.DIST_LABEL_PIXEL)
+    return np.flatnonzero(known)[idx - 1]  # labels count the known pixels from 1 in scan order
+
+
+COLOR_BIN = 6.0  # ab units: the histogram cell of :func:`region_colors`
+
+
+def region_colors(ab: np.ndarray, labels: np.ndarray, use: np.ndarray) -> np.ndarray:
+    """(n + 1, 2) float32: each region's dominant color of ``ab`` (HxWx2, raw units) over the pixels
+    ``use`` (HxW bool) selects: the most populated ``COLOR_BIN`` cell of its ab histogram, refined to
+    the mean of the pixels in that cell and its 8 neighbours. A robust mode, not a median: an area
+    painted half red and half beige is red or beige, not their grayish middle. Regions without a
+    selected pixel use all of theirs."""
+    n = int(labels.max())
+    lab_ = labels.ravel()
+    flat_ab = ab.reshape(-1, 2).astype(np.float32)
+    sel = use.ravel().copy()
+    missing = np.bincount(lab_[sel], minlength=n + 1) == 0
+    sel |= missing[lab_]
+    cells = np.clip(np.floor((flat_ab + 128.0) / COLOR_BIN), 0, 255 // COLOR_BIN).astype(np.int64)
+    side = int(255 // COLOR_BIN) + 1
+    key = lab_[sel].astype(np.int64) * side * side + cells[sel, 0] * side + cells[sel, 1]
+    uniq, counts = np.unique(key, return_counts=True)
+    reg = uniq // (side * side)
+    order = np.lexsort((-counts, reg))  # per region, the fullest cell first
+    first = order[np.r_[True, reg[order][1:] != reg[order][:-1]]]
+    mode = np.zeros((n + 1, 2), np.int64)
+    mode[reg[first], 0] = (uniq[first] % (side * side)) // side
+    mode[reg[first], 1] = uniq[first] % side
+    near = sel & (np.abs(cells - mode[lab_]) <= 1).all(axis=1)
+    weight = np.bincount(lab_[near], minlength=n + 1).astype(np.float64)
+    out = np.zeros((n + 1, 2), np.float32)
+    for c in range(2):
+        out[:, c] = np.bincount(lab_[near], weights=flat_ab[near, c], minlength=n + 1) / np.maximum(weight, 1)
+    return out
+
+
+def paint_regions(l: np.ndarray, ab: np.ndarray, hint_ab: np.ndarray | None = None,
+                  hint_mask: np.ndarray | None = None, gap: int = 4) -> np.ndarray:
+    """HxWx2 float32 raw ab of a drawing painted region by region. ``l``: the drawing's raw L (HxW);
+    ``ab``: the network's paint at the same size (HxWx2); ``hint_mask`` (HxW bool) and ``hint_ab``
+    (HxWx2) the user's points and strokes rendered at that size. Each area of the drawing
+    (:func:`regions`) takes its dominant painted color; a hinted area takes, pixel by pixel, the
+    color of the nearest hint inside it (one hint: its color throughout)."""
+    from tinct.color import lab_to_uint8
+
+    z = np.zeros_like(l, dtype=np.float32)
+    gray = lab_to_uint8(np.ascontiguousarray(l, dtype=np.float32), z, z)[..., 0]
+    lines = line_mask(gray)
+    labels = regions(lines, gap=gap)
+    colors = region_colors(ab, labels, ~lines)
+    out = colors[labels]
+    if hint_mask is not None and hint_mask.any():
+        near = nearest_index(hint_mask).reshape(labels.shape)
+        near_label = labels.ravel()[near]
+        n = int(labels.max())
+        hinted_l = labels[hint_mask]
+        count = np.bincount(hinted_l, minlength=n + 1)
+        mean_hint = np.stack([np.bincount(hinted_l, weights=hint_ab[hint_mask][:, c], minlength=n + 1)
+                              for c in range(2)], -1) / np.maximum(count, 1)[:, None]
+        in_hinted = count[labels] > 0
+        out[in_hinted] = mean_hint[labels[in_hinted]]  # a hinted area: its hints' color ...
+        own = near_label == labels  # ... and where its nearest hint is inside it, that hint's
+        out[own] = hint_ab.reshape(-1, 2)[near[own]]
+    return out.astype(np.float32)
 
 
 def flat_layers(painted: np.ndarray, drawing: np.ndarray, labels: np.ndarray, lines: np.ndarray):
     """(flat HxWx3 uint8, shading HxW float32, line alpha HxW uint8) of a painted drawing: each
-    region's median Lab color (line pixels left out of the median), the painted lightness over the
-    flat's (1 = none), and the drawing's darkness where its lines are."""
+    region's color (its median lightness and dominant chroma, :func:`region_colors`; line pixels left
+    out), the painted lightness over the flat's (1 = none), and the drawing's darkness where its
+    lines are."""
     from tinct.metrics import rgb_to_lab
 
     lab = rgb_to_lab(painted).astype(np.float32)
     n = int(labels.max())
-    flat_lab = np.zeros((n + 1, 3), np.float32)
     inside = ~lines
-    for k in range(1, n + 1):
-        sel = (labels == k) & inside
-        if not sel.any():
-            sel = labels == k
-        flat_lab[k] = np.median(lab[sel], axis=0)
+    flat_lab = np.zeros((n + 1, 3), np.float32)
+    flat_lab[:, 1:] = region_colors(lab[..., 1:], labels, inside)
+    lab_ = labels.ravel()
+    sel = inside.ravel() | (np.bincount(lab_[inside.ravel()], minlength=n + 1) == 0)[lab_]
+    order = np.argsort(lab_[sel], kind="stable")
+    ls, ks = lab[..., 0].ravel()[sel][order], lab_[sel][order]
+    starts = np.r_[0, np.flatnonzero(ks[1:] != ks[:-1]) + 1]
+    for k, part in zip(ks[starts], np.split(ls, starts[1:])):
+        flat_lab[k, 0] = np.median(part)
     flat_l = flat_lab[labels]
     flat = np.empty(painted.shape, np.uint8)
     color.lab_to_uint8(np.ascontiguousarray(flat_l[..., 0]), np.ascontiguousarray(flat_l[..., 1]),

@@ -48,7 +48,7 @@ class LabOutput(ColorNet):
     render_size = 512  # line art needs its lines: work at 512 px unless told otherwise
     max_render_size = 1024  # its full-resolution last stage: 2048 px took +2.9 GB, over the 1.5 GB budget
     hist_match = 0.0
-    fills_regions = True  # point hints fill the areas the lines enclose (tinct.hints.fill)
+    fills_regions = True  # a flat color per area the lines enclose, hints fill theirs (tinct.lineart.regions)
 
     def decode(self, out: dict[str, torch.Tensor], temperature: float | None = None) -> torch.Tensor:
         return self._decoded(out)[:, 1:]
