@@ -268,21 +268,29 @@ def _strips(h: int, w: int):
     return ((y, min(h, y + rows)) for y in range(0, h, rows))
 
 
+REGION_PIXELS = 4_000_000  # line art is painted region by region at most at this size (memory, time)
+
+
 def _paint_regions(l_full: torch.Tensor, ab: torch.Tensor, ab_hint: torch.Tensor | None,
                    mask: torch.Tensor | None) -> torch.Tensor:
-    """Raw ab (1, 2, H, W) at full resolution of a drawing painted region by region
-    (:func:`tinct.lineart.regions.paint_regions`): the working-size paint and hints (normalized)
-    upsampled onto the full-resolution drawing ``l_full`` (1, 1, H, W), before it is relit."""
+    """Raw ab (1, 2, h, w) of a drawing painted region by region
+    (:func:`tinct.lineart.regions.paint_regions`) at the drawing's full size, or at most
+    ``REGION_PIXELS`` (a larger drawing's areas are found on it shrunk; the colors are put back on
+    the full-resolution lines by :meth:`Colorizer.finish`). The working-size paint and hints
+    (normalized) are upsampled onto ``l_full`` (1, 1, H, W) read before it is relit."""
     from tinct.lineart.regions import paint_regions
 
     h, w = l_full.shape[-2:]
-    paint = color.resize_ab(ab, (h, w))[0].permute(1, 2, 0).numpy()
+    s = min(1.0, (REGION_PIXELS / (h * w)) ** 0.5)
+    size = (max(1, round(h * s)), max(1, round(w * s)))
+    l = l_full if s == 1.0 else F.interpolate(l_full, size=size, mode="area")
+    paint = color.resize_ab(ab, size)[0].permute(1, 2, 0).numpy()
     hint_ab = hint_mask = None
     if mask is not None and bool((mask > 0.5).any()):
-        hint_mask = F.interpolate(mask.float(), size=(h, w), mode="nearest")[0, 0].numpy() > 0.5
-        hint_ab = color.denormalize_ab(F.interpolate(ab_hint.float(), size=(h, w), mode="nearest"))[0]
+        hint_mask = F.interpolate(mask.float(), size=size, mode="nearest")[0, 0].numpy() > 0.5
+        hint_ab = color.denormalize_ab(F.interpolate(ab_hint.float(), size=size, mode="nearest"))[0]
         hint_ab = hint_ab.permute(1, 2, 0).numpy()
-    flat = paint_regions(l_full[0, 0].numpy(), paint, hint_ab, hint_mask)
+    flat = paint_regions(l[0, 0].numpy(), paint, hint_ab, hint_mask)
     return torch.from_numpy(flat).permute(2, 0, 1)[None]
 
 
