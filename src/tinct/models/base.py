@@ -38,7 +38,7 @@ class ColorNet(nn.Module):
     global_hint_dim: int = 0  # takes a palette / reference histogram of this size (0: none)
     output_kind: str = "ab"  # "ab": color the input's L; "lab": predict L too (line art)
     has_distribution: bool = False  # predicts logits over the ab ``bins`` (confidence, suggestions, variants)
-    fills_regions: bool = False  # painted region by region: a flat color per enclosed area, hints fill theirs (tinct.lineart.regions)
+    fills_regions: bool = False  # a flat color per area the lines enclose, hints fill theirs (lineart.regions)
     trainable: bool = True  # has weights to learn (the trainer refuses the others)
     hint_weights: bool = False  # hint_parameters(): the weights only the hints feed can train alone (--hint-only)
     auto_hint: bool = False  # predicts its own histogram hint when none is given (use_auto switches it)
