@@ -39,10 +39,12 @@ def flat_share(painted: np.ndarray, drawing: np.ndarray, tol: float = 3.0) -> fl
     inside = ~lines
     n = int(labels.max())
     med = np.zeros((n + 1, 2), np.float32)
-    for k in range(1, n + 1):
-        sel = (labels == k) & inside
-        if sel.any():
-            med[k] = np.median(lab[sel][:, 1:], axis=0)
+    keys = labels[inside]
+    order = np.argsort(keys, kind="stable")
+    ks, ab = keys[order], lab[inside][order][:, 1:]
+    starts = np.r_[0, np.flatnonzero(ks[1:] != ks[:-1]) + 1]
+    for k, part in zip(ks[starts], np.split(ab, starts[1:])):
+        med[k] = np.median(part, axis=0)
     delta = _chroma_delta(lab, med[labels])
     return float((delta[inside] <= tol).mean()) if inside.any() else 1.0
 
