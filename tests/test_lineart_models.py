@@ -193,7 +193,11 @@ def test_lineart_bench_rows_and_sheet(trained, tmp_path, capsys):
     kinds = {(r["model"], r["drawing"], r["hint"]) for r in report["rows"]}
     assert len(kinds) == 2 * 4 + 2 * 3  # the CNN has no automatic hint
     assert all(r["images"] == 3 and np.isfinite(r["psnr"]) for r in report["rows"])
-    assert "seed report's rows" in capsys.readouterr().out
+    assert all(0.0 <= r["flat_share"] <= 1.0 for r in report["rows"])  # the colorist's figures, measured
+    # both line-art models are painted region by region: without points every area is one flat color
+    assert all(r["flat_share"] > 0.9 for r in report["rows"] if r["hint"] != "10 points")
+    out = capsys.readouterr().out
+    assert "seed report's rows" in out and "flat %" in out and "crossing %" in out
     with Image.open(tmp_path / "b" / "lineart_sheet.png") as sheet:
         assert sheet.width == 64 * (1 + 4 + 3 + 1)
     with pytest.raises(TinctError, match="not a line-art model"):
