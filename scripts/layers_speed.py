@@ -1,6 +1,7 @@
-"""What painting region by region costs: a line drawing colorized by a line-art model, alone and
-with its regions, flats and shading layers (``tinct colorize --layers``), median of several runs
-in one process, as a ratio.
+"""What painting region by region costs: a line drawing colorized by a line-art model as its raw
+paint (the network's colors, no regions), as shown (painted region by region, the pipeline's
+default) and with its flats and shading layers on top (``tinct colorize --layers``), median of
+several interleaved runs in one process, as ratios to the raw paint.
 
     python scripts/layers_speed.py [--model lineart] [--size 512] [--runs 5]
 """
@@ -47,21 +48,29 @@ def main() -> int:
     img = drawing(args.size)
     c(img)  # warm
 
-    def plain():
+    def paint():
+        c.model.fills_regions = False  # the network's colors as they are
+        try:
+            c(img)
+        finally:
+            c.model.fills_regions = True
+
+    def regions():
         c(img)
 
     def layered():
         layer_files(c(img), img[:, :, 0])
 
-    times = {"plain": [], "layers": []}
-    for _ in range(args.runs):  # interleaved: both see the same machine
-        for name, fn in (("plain", plain), ("layers", layered)):
+    times = {"paint": [], "regions": [], "layers": []}
+    for _ in range(args.runs):  # interleaved: all see the same machine
+        for name, fn in (("paint", paint), ("regions", regions), ("layers", layered)):
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(json.dumps({"size": args.size, "plain_s": round(med["plain"], 3), "layers_s": round(med["layers"], 3),
-                      "ratio": round(med["layers"] / med["plain"], 2)}))
+    print(json.dumps({"size": args.size, **{f"{k}_s": round(v, 3) for k, v in med.items()},
+                      "regions_ratio": round(med["regions"] / med["paint"], 2),
+                      "layers_ratio": round(med["layers"] / med["paint"], 2)}))
     return 0
 
 

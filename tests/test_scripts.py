@@ -281,7 +281,7 @@ def test_call_path_lists_the_stages_of_a_hinted_call(tmp_path):
     assert "tinct.hints.fusion" not in plain.stdout
 
 
-def test_layers_speed_times_both_paths(tmp_path):
+def test_layers_speed_times_the_three_paths(tmp_path):
     import json
 
     torch.manual_seed(0)
@@ -289,4 +289,5 @@ def test_layers_speed_times_both_paths(tmp_path):
     r = _script("layers_speed.py", "--model", model, "--size", "64", "--runs", "1", "--threads", "1")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert out["size"] == 64 and out["plain_s"] > 0 and out["layers_s"] > 0 and out["ratio"] > 0
+    assert out["size"] == 64 and min(out["paint_s"], out["regions_s"], out["layers_s"]) > 0
+    assert out["regions_ratio"] > 0 and out["layers_ratio"] > 0
