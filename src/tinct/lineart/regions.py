@@ -55,8 +55,9 @@ def regions(lines: np.ndarray, gap: int = 4, min_region: int = MIN_REGION) -> np
         return np.ones(lines.shape, np.int32)
     # every unlabelled pixel (lines, the thickened band, specks) takes the nearest area's label
     out = labels.ravel()[nearest_index(labels > 0)]
-    _, compact = np.unique(out, return_inverse=True)
-    return (compact.reshape(labels.shape) + 1).astype(np.int32)
+    present = np.zeros(n, bool)
+    present[out] = True
+    return np.cumsum(present).astype(np.int32)[out].reshape(labels.shape)  # 1..k, in label order
 
 
 def nearest_index(known: np.ndarray) -> np.ndarray:
@@ -68,35 +69,43 @@ def nearest_index(known: np.ndarray) -> np.ndarray:
 
 
 COLOR_BIN = 6.0  # ab units: the histogram cell of :func:`region_colors`
+COLOR_SAMPLES = 500_000  # pixels read by :func:`region_colors` at most (the paint is upsampled, so no loss)
 
 
 def region_colors(ab: np.ndarray, labels: np.ndarray, use: np.ndarray) -> np.ndarray:
     """(n + 1, 2) float32: each region's dominant color of ``ab`` (HxWx2, raw units) over the pixels
     ``use`` (HxW bool) selects: the most populated ``COLOR_BIN`` cell of its ab histogram, refined to
     the mean of the pixels in that cell and its 8 neighbours. A robust mode, not a median: an area
-    painted half red and half beige is red or beige, not their grayish middle. Regions without a
-    selected pixel use all of theirs."""
+    painted half red and half beige is red or beige, not their grayish middle. Large images are read
+    on a regular grid of at most ``COLOR_SAMPLES`` pixels; regions without a selected pixel there use
+    all of theirs."""
     n = int(labels.max())
     lab_ = labels.ravel()
     flat_ab = ab.reshape(-1, 2).astype(np.float32)
+    step = int(np.ceil((labels.size / COLOR_SAMPLES) ** 0.5))
+    if step > 1:
+        grid = np.zeros(labels.shape, bool)
+        grid[::step, ::step] = True
+        use = use & grid
     sel = use.ravel().copy()
     missing = np.bincount(lab_[sel], minlength=n + 1) == 0
     sel |= missing[lab_]
-    cells = np.clip(np.floor((flat_ab + 128.0) / COLOR_BIN), 0, 255 // COLOR_BIN).astype(np.int64)
+    idx = np.flatnonzero(sel)
+    reg, px = lab_[idx].astype(np.int64), flat_ab[idx]
     side = int(255 // COLOR_BIN) + 1
-    key = lab_[sel].astype(np.int64) * side * side + cells[sel, 0] * side + cells[sel, 1]
-    uniq, counts = np.unique(key, return_counts=True)
-    reg = uniq // (side * side)
-    order = np.lexsort((-counts, reg))  # per region, the fullest cell first
-    first = order[np.r_[True, reg[order][1:] != reg[order][:-1]]]
+    cells = np.clip(np.floor((px + 128.0) / COLOR_BIN), 0, side - 1).astype(np.int64)
+    uniq, counts = np.unique(reg * side * side + cells[:, 0] * side + cells[:, 1], return_counts=True)
+    ureg = uniq // (side * side)
+    order = np.lexsort((-counts, ureg))  # per region, the fullest cell first
+    first = order[np.r_[True, ureg[order][1:] != ureg[order][:-1]]]
     mode = np.zeros((n + 1, 2), np.int64)
-    mode[reg[first], 0] = (uniq[first] % (side * side)) // side
-    mode[reg[first], 1] = uniq[first] % side
-    near = sel & (np.abs(cells - mode[lab_]) <= 1).all(axis=1)
-    weight = np.bincount(lab_[near], minlength=n + 1).astype(np.float64)
+    mode[ureg[first], 0] = (uniq[first] % (side * side)) // side
+    mode[ureg[first], 1] = uniq[first] % side
+    near = (np.abs(cells - mode[reg]) <= 1).all(axis=1)
+    weight = np.bincount(reg[near], minlength=n + 1).astype(np.float64)
     out = np.zeros((n + 1, 2), np.float32)
     for c in range(2):
-        out[:, c] = np.bincount(lab_[near], weights=flat_ab[near, c], minlength=n + 1) / np.maximum(weight, 1)
+        out[:, c] = np.bincount(reg[near], weights=px[near, c], minlength=n + 1) / np.maximum(weight, 1)
     return out
 
 
