@@ -140,12 +140,14 @@ class Colorizer:
         return result, uncertainty.upsample(extras["confidence"], (h, w))[0, 0].numpy()
 
     def predict(self, image: np.ndarray | torch.Tensor, hints: Hints | None = None, render_size: int | None = None,
-                extras: dict | None = None):
+                extras: dict | None = None, regions: bool = True):
         """The first half of a colorization: (full-resolution raw L (1, 1, H, W), predicted raw ab
         (1, 2, h', w') at the working size). ``image``: HxWx3 uint8 or uint16 RGB, or its
         :func:`lightness` (a folder run computes it while decoding). A line-art model's painted
-        lightness is already multiplied into the returned L. Video steadies the ab between the
-        halves; ``extras``: see :meth:`predict_tensors`."""
+        lightness is already multiplied into the returned L, and its ab is painted region by region
+        at the drawing's size (:meth:`paint_regions`) unless ``regions`` is False (video steadies the
+        working-size paint first, then paints). Video steadies the ab between the halves;
+        ``extras``: see :meth:`predict_tensors`."""
         l_full = image if isinstance(image, torch.Tensor) else lightness(image)
         h, w = l_full.shape[-2:]
         work = working_size((h, w), self.render_size if render_size is None else self._size(render_size))
@@ -157,13 +159,18 @@ class Colorizer:
             self.check_hints(hints)
             tensors = dict(zip(("ab_hint", "mask", "global_hint"), to_tensors(hints, (h, w), tuple(work))))
         ab, l_pred = self.predict_tensors(l_work, **tensors, extras=extras)
-        if self.model.fills_regions:  # line art: one flat color per area the lines enclose, hints fill theirs
+        if self.model.fills_regions and regions:  # line art: a flat color per enclosed area, hints fill theirs
             ab = _paint_regions(l_full, ab, tensors.get("ab_hint"), tensors.get("mask"))
         if l_pred is not None:  # line art: the painted lightness multiplies the drawing
             l_seen = F.interpolate(l_work, size=l_pred.shape[-2:], mode="area") if l_pred.shape != l_work.shape else l_work
             ratio = ((l_pred + RELIGHT_EPS) / (l_seen + RELIGHT_EPS)).clamp_(0.0, RELIGHT_MAX)
             _relight_strips(l_full, ratio)
         return l_full, ab
+
+    def paint_regions(self, l_drawing: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        """A line drawing's working-size raw ab painted region by region (one flat color per area its
+        lines enclose) on its full-resolution raw L (1, 1, H, W) as read, before any relighting."""
+        return _paint_regions(l_drawing, ab, None, None)
 
     def check_hints(self, hints: Hints | None) -> None:
         """A HintError unless this model takes every kind of hint ``hints`` holds (None: none)."""

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from tinct.errors import HintError
 from tinct.hints import Hints
-from tinct.pipeline import Colorizer
+from tinct.pipeline import Colorizer, lightness
 from tinct.video.io import VideoWriter, probe, read_frames, turn
 from tinct.video.temporal import Stabilizer
 
@@ -58,12 +58,17 @@ class VideoColorizer:
     def frames(self, rgb_frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         """Colorize a stream of HxWx3 uint8 frames (a new stream starts afresh)."""
         stab = None if self.per_frame else Stabilizer(self.keep)
+        later = stab is not None and self.colorizer.model.fills_regions  # line art: steady the paint, then flats
         for rgb in rgb_frames:
-            l_full, ab = self.colorizer.predict(rgb, self.hints, self.render_size)
+            l_drawing = lightness(rgb) if later else None
+            l_full, ab = self.colorizer.predict(rgb if l_drawing is None else l_drawing.clone(), self.hints,
+                                                self.render_size, regions=not later)
             if stab is not None:
                 gray = F.interpolate(l_full, size=ab.shape[-2:], mode="bilinear", align_corners=False, antialias=True)
                 g8 = np.clip(gray[0, 0].numpy() * 2.55 + 0.5, 0, 255).astype(np.uint8)
                 ab = torch.from_numpy(stab.step(g8, ab[0].numpy().astype(np.float32)))[None]
+            if later:
+                ab = self.colorizer.paint_regions(l_drawing, ab)
             yield self.colorizer.finish(l_full, ab)
         self.cuts = stab.cuts if stab is not None else 0
 
