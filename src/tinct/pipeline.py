@@ -188,8 +188,8 @@ class Colorizer:
         """(raw ab (N, 2, h', w'), raw L (N, 1, h', w') or None) for raw L and rendered hint tensors
         (normalized ab). The whole story of a hinted call: the network with the hints as inputs
         (one pass); where the user placed points, the hint stage: for a hint network its fusion
-        stage (with a guide, a second, hint-free network pass; two sparse solves). (Line art is then
-        painted region by region at full resolution by :meth:`predict`.) A dict given as ``extras`` receives the
+        stage (with a guide, a second, hint-free network pass; two sparse solves); line art is then
+        painted region by region by :meth:`predict`. A dict given as ``extras`` receives the
         network's bin ``logits`` and the working-size ``confidence`` (N, 1, h, w) of the colors
         returned (:mod:`tinct.uncertainty`)."""
         given = (("ab_hint", ab_hint), ("mask", mask), ("global_hint", global_hint))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from tinct.lineart.regions import line_mask, regions
+from tinct.lineart.regions import line_mask, region_medians, regions
 from tinct.metrics import ciede2000, rgb_to_lab
 
 SIDE = 3  # px: how far on each side of a line pixel its two sides are read
@@ -37,15 +37,7 @@ def flat_share(painted: np.ndarray, drawing: np.ndarray, tol: float = 3.0) -> fl
     labels = regions(lines)
     lab = rgb_to_lab(painted).astype(np.float32)
     inside = ~lines
-    n = int(labels.max())
-    med = np.zeros((n + 1, 2), np.float32)
-    keys = labels[inside]
-    order = np.argsort(keys, kind="stable")
-    ks, ab = keys[order], lab[inside][order][:, 1:]
-    starts = np.r_[0, np.flatnonzero(ks[1:] != ks[:-1]) + 1]
-    for k, part in zip(ks[starts], np.split(ab, starts[1:])):
-        med[k] = np.median(part, axis=0)
-    delta = _chroma_delta(lab, med[labels])
+    delta = _chroma_delta(lab, region_medians(lab[..., 1:], labels, inside)[labels])
     return float((delta[inside] <= tol).mean()) if inside.any() else 1.0
 
 

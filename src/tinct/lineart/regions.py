@@ -68,6 +68,29 @@ def nearest_index(known: np.ndarray) -> np.ndarray:
     return np.flatnonzero(known)[idx - 1]  # labels count the known pixels from 1 in scan order
 
 
+def _or_whole_region(sel: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """The flat pixel selection ``sel``, plus every pixel of the regions (flat ``labels`` 1..n) it
+    leaves empty."""
+    return sel | (np.bincount(labels[sel], minlength=n + 1) == 0)[labels]
+
+
+def region_medians(values: np.ndarray, labels: np.ndarray, use: np.ndarray) -> np.ndarray:
+    """(n + 1, C) float32: each region's median of ``values`` (HxW or HxWxC) over the pixels ``use``
+    (HxW bool) selects, all of a region's pixels where it selects none (one sort, not a pass per
+    region)."""
+    n = int(labels.max())
+    lab_ = labels.ravel()
+    vals = values.reshape(lab_.size, -1)
+    idx = np.flatnonzero(_or_whole_region(use.ravel(), lab_, n))
+    order = idx[np.argsort(lab_[idx], kind="stable")]
+    ks = lab_[order]
+    starts = np.r_[0, np.flatnonzero(ks[1:] != ks[:-1]) + 1]
+    out = np.zeros((n + 1, vals.shape[1]), np.float32)
+    for k, part in zip(ks[starts], np.split(vals[order], starts[1:])):
+        out[k] = np.median(part, axis=0)
+    return out
+
+
 COLOR_BIN = 6.0  # ab units: the histogram cell of :func:`region_colors`
 COLOR_SAMPLES = 500_000  # pixels read by :func:`region_colors` at most (the paint is upsampled, so no loss)
 
@@ -87,10 +110,7 @@ def region_colors(ab: np.ndarray, labels: np.ndarray, use: np.ndarray) -> np.nda
         grid = np.zeros(labels.shape, bool)
         grid[::step, ::step] = True
         use = use & grid
-    sel = use.ravel().copy()
-    missing = np.bincount(lab_[sel], minlength=n + 1) == 0
-    sel |= missing[lab_]
-    idx = np.flatnonzero(sel)
+    idx = np.flatnonzero(_or_whole_region(use.ravel(), lab_, n))
     reg, px = lab_[idx].astype(np.int64), flat_ab[idx]
     side = int(255 // COLOR_BIN) + 1
     cells = np.clip(np.floor((px + 128.0) / COLOR_BIN), 0, side - 1).astype(np.int64)
@@ -150,14 +170,8 @@ def flat_layers(painted: np.ndarray, drawing: np.ndarray, labels: np.ndarray, li
     n = int(labels.max())
     inside = ~lines
     flat_lab = np.zeros((n + 1, 3), np.float32)
+    flat_lab[:, :1] = region_medians(lab[..., 0], labels, inside)
     flat_lab[:, 1:] = region_colors(lab[..., 1:], labels, inside)
-    lab_ = labels.ravel()
-    sel = inside.ravel() | (np.bincount(lab_[inside.ravel()], minlength=n + 1) == 0)[lab_]
-    order = np.argsort(lab_[sel], kind="stable")
-    ls, ks = lab[..., 0].ravel()[sel][order], lab_[sel][order]
-    starts = np.r_[0, np.flatnonzero(ks[1:] != ks[:-1]) + 1]
-    for k, part in zip(ks[starts], np.split(ls, starts[1:])):
-        flat_lab[k, 0] = np.median(part)
     flat_l = flat_lab[labels]
     flat = np.empty(painted.shape, np.uint8)
     color.lab_to_uint8(np.ascontiguousarray(flat_l[..., 0]), np.ascontiguousarray(flat_l[..., 1]),
