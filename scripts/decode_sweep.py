@@ -18,18 +18,39 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from tinct import bench, color, metrics
+from tinct import bench, color, metrics, uncertainty
 from tinct.modelfile import load_model
 
 
-def decode(model, out, t: float, blend: float, chroma: tuple[float, float] | None = None) -> torch.Tensor:
+def decode(model, out, t: float, blend: float, chroma: tuple[float, float] | None = None,
+           gate: str = "hue", l: torch.Tensor | None = None) -> torch.Tensor:
     """Normalized ab at the regression head's size: blend * regression + (1 - blend) * annealed mean,
     then, with ``chroma`` = (quantile, power), its chroma raised towards that quantile of the
-    distribution's chroma by the hue sureness to that power (:func:`tinct.color.raise_chroma`)."""
+    distribution's chroma by a sureness to that power (:func:`tinct.color.raise_chroma`): the hues'
+    agreement (``gate`` "hue") or the shipped confidence of the shown color ("confidence",
+    :func:`tinct.uncertainty.confidence`)."""
     am = color.normalize_ab(color.annealed_mean(out["logits"], model.bins, t))
     ab = blend * out["ab"] + (1 - blend) * color.resize_ab(am, out["ab"].shape[-2:])
     if chroma is not None:
         target, sure = color.chroma_target(out["logits"], model.bins, chroma[0])
+        if gate == "confidence":
+            sure = uncertainty.confidence(out["logits"], model.bins, color.denormalize_ab(ab))
+        if gate == "adapt":  # spread raised towards chroma[0] (CF's spread part), gain at most chroma[1], by confidence
+            sure = uncertainty.confidence(out["logits"], model.bins, color.denormalize_ab(ab))
+            w = torch.nn.functional.interpolate(sure, size=ab.shape[-2:], mode="bilinear")
+            lab = torch.cat([color.denormalize_l(torch.nn.functional.interpolate(l, size=ab.shape[-2:], mode="bilinear")),
+                             color.denormalize_ab(ab)], 1)
+            rgb = color.lab_to_rgb(lab)[0] * 255
+            rg, yb = rgb[0] - rgb[1], 0.5 * (rgb[0] + rgb[1]) - rgb[2]
+            spread = float((rg.std() ** 2 + yb.std() ** 2).sqrt())
+            gain = min(max(chroma[0] / max(spread, 1e-3), 1.0), chroma[1])
+            m = ab.mean(dim=(2, 3), keepdim=True)
+            return m + (ab - m) * (1 + (gain - 1) * w)
+        if gate == "spread":  # away from the image's mean color by the gain chroma[0], gated by confidence^P
+            sure = uncertainty.confidence(out["logits"], model.bins, color.denormalize_ab(ab))
+            w = torch.nn.functional.interpolate(sure ** chroma[1], size=ab.shape[-2:], mode="bilinear")
+            m = ab.mean(dim=(2, 3), keepdim=True)
+            return m + (ab - m) * (1 + (chroma[0] - 1) * w)
         ab = color.normalize_ab(color.raise_chroma(color.denormalize_ab(ab), target, sure ** chroma[1]))
     return ab
 
@@ -53,6 +74,8 @@ def main() -> int:
     ap.add_argument("--blends", type=float, nargs="+", default=[0.3, 0.5, 0.7, 1.0])
     ap.add_argument("--chroma", nargs="*", default=[], metavar="Q,P",
                     help="also each decoding with chroma raised to quantile Q by hue sureness^P (e.g. 0.7,2)")
+    ap.add_argument("--gate", choices=["hue", "confidence", "spread", "adapt"], default="hue",
+                    help="what gates --chroma: the hues' agreement or the shipped confidence")
     ap.add_argument("--render-size", type=int, help="the network's working size (default: --size)")
     ap.add_argument("--limit", type=int, help="images per source")
     ap.add_argument("--size", type=int, default=256)
@@ -78,7 +101,7 @@ def main() -> int:
         rows = {"gray": gray}
         for t, b, c in combos:
             with torch.inference_mode():
-                ab = color.resize_ab(color.denormalize_ab(decode(model, out, t, b, c)), (args.size, args.size))
+                ab = color.resize_ab(color.denormalize_ab(decode(model, out, t, b, c, args.gate, color.normalize_l(l_work))), (args.size, args.size))
             key = f"T{t:g}/b{b:g}" + (f"/q{c[0]:g}p{c[1]:g}" if c else "")
             rows[key] = color.lab_to_uint8(l[0, 0].numpy(), *ab[0].numpy())
         for key, pred in rows.items():

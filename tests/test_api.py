@@ -667,7 +667,9 @@ def test_layers_of_a_line_drawing_stack_to_the_result(model_paths, tmp_path):
         assert r.status_code == 200, r.text
         assert r.headers["content-type"] == "application/zip" and "photo-layers.zip" in r.headers["content-disposition"]
         z = zipfile.ZipFile(io.BytesIO(r.content))
-        assert sorted(z.namelist()) == ["flats.png", "lines.png", "result.png", "shading.png"]
+        assert sorted(z.namelist()) == ["flats.png", "layers.ora", "lines.png", "result.png", "shading.png"]
+        ora = zipfile.ZipFile(io.BytesIO(z.read("layers.ora")))  # the same stack for painting programs
+        assert ora.read("mimetype") == b"image/openraster" and "stack.xml" in ora.namelist()
         read = lambda n: np.asarray(Image.open(io.BytesIO(z.read(n))))  # noqa: E731
         lines, flats, shading, result = read("lines.png"), read("flats.png"), read("shading.png"), read("result.png")
         assert lines.shape == (64, 80, 4) and lines[30, 12, 3] > 0 and lines[30, 30, 3] == 0

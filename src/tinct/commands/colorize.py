@@ -69,7 +69,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--layers", metavar="DIR",
                    help="line art, one input file: paint region by region (one flat color per area the lines enclose, "
                         "gaps up to 4 px closed) and write the layers to DIR: lines.png (on transparency), flats.png, "
-                        "shading.png (16-bit, value/16384 = factor); the output is what they stack to")
+                        "shading.png (16-bit, value/16384 = factor), and layers.ora (the same stack in one OpenRaster file "
+                        "for Krita, GIMP or MyPaint); the output is what they stack to")
     p.add_argument("--variants", type=int, metavar="N",
                    help="for one input file, also N-1 alternative colorizations beside the output (OUT_alt1, ...): "
                         "they differ where the model is unsure, one color per region (2-8)")

@@ -78,21 +78,28 @@ def affinity_weights(y: np.ndarray, guide: np.ndarray | None = None) -> tuple[np
     return wts / wts.sum(axis=0), valid
 
 
+GUIDE_BLOCK = 1 << 21  # guide values differenced at once (16 MB of float64): a cancellation is seen between blocks
+
+
 def guide_differences(guide: np.ndarray) -> np.ndarray:
     """(8, H, W): ``|g_r - g_s|^2`` summed over the guide's channels for each pixel ``r`` and its
     neighbor ``s`` at each of the 8 offsets (meaningless where the neighbor is outside). Computed
-    for 4 offsets; the opposite offset is the same difference seen from the neighbor."""
+    for 4 offsets, in blocks of rows (bounded memory; :func:`tinct.cancel.check` between them); the
+    opposite offset is the same difference seen from the neighbor."""
     g = np.asarray(guide, dtype=np.float64)
-    _, h, w = g.shape
+    c, h, w = g.shape
     gp = np.pad(g, ((0, 0), (1, 1), (1, 1)))
     out = np.empty((len(_OFFSETS), h, w))
-    d = np.empty_like(g)
+    rows = max(1, GUIDE_BLOCK // max(1, c * w))
+    d = np.empty((c, min(rows, h), w))
     for k in range(len(_OFFSETS) // 2, len(_OFFSETS)):
-        cancel.check()
         dy, dx = _OFFSETS[k]
-        np.subtract(gp[:, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w], g, out=d)
-        cancel.check()
-        out[k] = np.einsum("chw,chw->hw", d, d)
+        for y0 in range(0, h, rows):
+            cancel.check()
+            y1 = min(h, y0 + rows)
+            dk = d[:, : y1 - y0]
+            np.subtract(gp[:, 1 + dy + y0 : 1 + dy + y1, 1 + dx : 1 + dx + w], g[:, y0:y1], out=dk)
+            out[k, y0:y1] = np.einsum("chw,chw->hw", dk, dk)
         back = np.pad(out[k], 1)  # offset -o at pixel p is offset o at pixel p - o
         out[len(_OFFSETS) - 1 - k] = back[1 - dy : 1 - dy + h, 1 - dx : 1 - dx + w]
     return out

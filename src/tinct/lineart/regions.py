@@ -13,7 +13,8 @@ flat color each, and layers that stack to the result.
 - :func:`flat_layers`: each region's robust color (the median of the painted colors in Lab) as the
   flat layer, the painted lightness over the flat's as the shading layer, the lines on
   transparency; :func:`compose` stacks them (flat x shading, lines over it) into the shown result;
-  :func:`write_layers` writes them as PNGs (the shading as 16-bit gray, value / 16384 = factor).
+  :func:`write_layers` writes them as PNGs (the shading as 16-bit gray, value / 16384 = factor)
+  and as one OpenRaster file.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import cv2
 import numpy as np
 
 from tinct import color
+from tinct.lineart.openraster import ora_bytes
 
 LINE_BLOCK = 25  # pixels: the neighbourhood the paper's brightness is measured over
 LINE_CONTRAST = 12  # gray levels a pixel must be below its neighbourhood to be a line
@@ -201,9 +203,10 @@ def compose(flat: np.ndarray, shading: np.ndarray, alpha: np.ndarray) -> np.ndar
 
 
 def layer_files(painted: np.ndarray, drawing: np.ndarray, gap: int = 4) -> tuple[dict[str, bytes], np.ndarray]:
-    """Regions, flats and shading of a painted drawing as PNG files: ``lines.png`` (black on
-    transparency), ``flats.png`` and ``shading.png`` (16-bit, value / 16384 = factor), and the
-    result they stack to (:func:`compose`)."""
+    """Regions, flats and shading of a painted drawing as files: ``lines.png`` (black on
+    transparency), ``flats.png`` and ``shading.png`` (16-bit, value / 16384 = factor), the same
+    stack as one OpenRaster file for painting programs (``layers.ora``,
+    :mod:`tinct.lineart.openraster`), and the result the PNGs stack to (:func:`compose`)."""
     import io
 
     from PIL import Image
@@ -220,7 +223,9 @@ def layer_files(painted: np.ndarray, drawing: np.ndarray, gap: int = 4) -> tuple
         buf = io.BytesIO()
         img.save(buf, "PNG")
         files[name] = buf.getvalue()
-    return files, compose(flat, shading16, alpha)
+    result = compose(flat, shading16, alpha)
+    files["layers.ora"] = ora_bytes(flat, shading16.astype(np.float32) / SHADING_ONE, alpha, result)
+    return files, result
 
 
 def write_layers(folder, painted: np.ndarray, drawing: np.ndarray, gap: int = 4) -> np.ndarray:

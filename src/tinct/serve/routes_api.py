@@ -243,8 +243,9 @@ def _layers_job(store: ModelStore, name: str, img, hints: Hints | None, opts: Op
     response_class=Response,
     responses={200: {"content": {"application/zip": {}},
                      "description": "lines.png (the drawing's lines on transparency), flats.png (one color per "
-                                    "area the lines enclose), shading.png (16-bit, value/16384 = factor) and "
-                                    "result.png (what they stack to)"}, **ERRORS},
+                                    "area the lines enclose), shading.png (16-bit, value/16384 = factor), "
+                                    "layers.ora (the same stack as one OpenRaster file for painting programs) "
+                                    "and result.png (what they stack to)"}, **ERRORS},
     openapi_extra=COLORIZE_BODY,
 )
 async def layers(request: Request) -> Response:
