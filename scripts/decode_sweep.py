@@ -46,6 +46,10 @@ def decode(model, out, t: float, blend: float, chroma: tuple[float, float] | Non
             gain = min(max(chroma[0] / max(spread, 1e-3), 1.0), chroma[1])
             m = ab.mean(dim=(2, 3), keepdim=True)
             return m + (ab - m) * (1 + (gain - 1) * w)
+        if gate == "vivid":  # what the model option ships: tinct.color.raise_spread by the confidence
+            raw = color.denormalize_ab(ab)
+            sure = uncertainty.confidence(out["logits"], model.bins, raw)
+            return color.normalize_ab(color.raise_spread(raw, sure, chroma[0], chroma[1]))
         if gate == "spread":  # away from the image's mean color by the gain chroma[0], gated by confidence^P
             sure = uncertainty.confidence(out["logits"], model.bins, color.denormalize_ab(ab))
             w = torch.nn.functional.interpolate(sure ** chroma[1], size=ab.shape[-2:], mode="bilinear")
@@ -74,7 +78,7 @@ def main() -> int:
     ap.add_argument("--blends", type=float, nargs="+", default=[0.3, 0.5, 0.7, 1.0])
     ap.add_argument("--chroma", nargs="*", default=[], metavar="Q,P",
                     help="also each decoding with chroma raised to quantile Q by hue sureness^P (e.g. 0.7,2)")
-    ap.add_argument("--gate", choices=["hue", "confidence", "spread", "adapt"], default="hue",
+    ap.add_argument("--gate", choices=["hue", "confidence", "spread", "adapt", "vivid"], default="hue",
                     help="what gates --chroma: the hues' agreement or the shipped confidence")
     ap.add_argument("--render-size", type=int, help="the network's working size (default: --size)")
     ap.add_argument("--limit", type=int, help="images per source")

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from tinct.errors import TinctError
 
 _local = threading.local()
-POLL_S = 0.02  # how often a caller waiting on an interruptible call looks for a cancellation
+POLL_S = 0.01  # how often a caller waiting on an interruptible call looks for a cancellation
 
 
 class Cancelled(TinctError):
@@ -81,10 +81,16 @@ def interruptible(fn, *args, **kwargs):
 
 
 def _yield_cpu(thread: threading.Thread) -> None:
-    """Lower an abandoned helper thread's CPU priority (Linux: per-thread nice), so the work that
-    is still wanted gets the cores while it finishes."""
+    """Lower an abandoned helper thread's CPU priority, so the work that is still wanted gets the
+    cores while it finishes: Linux's idle scheduling class (it runs only on a core nobody else
+    wants), else the lowest nice."""
     import os
 
+    try:
+        os.sched_setscheduler(thread.native_id, os.SCHED_IDLE, os.sched_param(0))
+        return
+    except (AttributeError, OSError, TypeError):  # no idle class here
+        pass
     try:
         os.setpriority(os.PRIO_PROCESS, thread.native_id, 19)
     except (AttributeError, OSError, TypeError):  # no per-thread priorities here

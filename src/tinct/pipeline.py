@@ -149,9 +149,11 @@ class Colorizer:
         working-size paint first, then paints). Video steadies the ab between the halves;
         ``extras``: see :meth:`predict_tensors`."""
         l_full = image if isinstance(image, torch.Tensor) else lightness(image)
+        cancel.check()
         h, w = l_full.shape[-2:]
         work = working_size((h, w), self.render_size if render_size is None else self._size(render_size))
         l_work = F.interpolate(l_full, size=work, mode="bilinear", align_corners=False, antialias=True)
+        cancel.check()
         tensors = {}
         if hints is not None and not isinstance(hints, Hints):
             raise HintError(f"hints must be a tinct.Hints, got {type(hints).__name__}")

@@ -80,8 +80,10 @@ def guide_for(net_ab: torch.Tensor, features: torch.Tensor | None, weights) -> t
     if w_feat > 0:
         if features is None:
             raise ValueError("a feature guide needs the network's features")
+        cancel.check()
         f = F.interpolate(F.normalize(features.float(), dim=1), size=net_ab.shape[-2:], mode="bilinear",
                           align_corners=False)
+        cancel.check()
         parts.append(f * w_feat**0.5)
     return torch.cat(parts, dim=1) if parts else None
 

@@ -147,13 +147,14 @@ def affinity_matrix(y: np.ndarray, fixed: np.ndarray, order: np.ndarray | None =
     free = ~fixed
     rows, cols, data = [pos], [pos], [np.where(free.ravel(), 1.0 + prior_weight, 1.0)]
     for k, (dy, dx) in enumerate(_OFFSETS):
+        cancel.check()
         sel = valid[k] & free
         r = idx[sel]
         rows.append(pos[r])
         cols.append(pos[r + dy * w + dx])  # neighbor pixel; valid[k] keeps it inside the image
         data.append(-wts[k][sel])
-    a = sp.csc_matrix((np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
-    return a
+    coo = (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols)))
+    return cancel.interruptible(sp.csc_matrix, coo, shape=(n, n))  # the sort into columns: one long call
 
 
 def _solve(y: np.ndarray, fixed: np.ndarray, rhs: np.ndarray, prior_weight: float = 0.0,
@@ -222,6 +223,7 @@ def propagate_with_prior(l: np.ndarray, prior_ab: np.ndarray, ab_hint: np.ndarra
     if return_reach:
         rhs = np.concatenate([rhs, fixed.reshape(-1, 1).astype(np.float64)], axis=1)
     sol = _solve(l / 100.0, fixed, rhs, prior_weight, guide, weights).T
+    cancel.check()
     out = sol[:2].reshape(prior_ab.shape)
     out[:, fixed] = ab_hint[:, fixed]
     if not return_reach:

@@ -9,6 +9,7 @@ from pathlib import PurePath
 import numpy as np
 from fastapi import APIRouter, Request, Response
 
+from tinct import cancel
 from tinct.errors import HintError
 from tinct.hints import Hints
 from tinct.serve.errors import ApiError
@@ -29,7 +30,7 @@ def _colorize_job(store: ModelStore, name: str, img, hints: Hints | None, opts: 
     """Runs in an inference thread: decode, colorize through the one pipeline, encode.
     ``variant`` = (k, n): the k-th of ``/variants``' n alternatives, with the hints on top of it."""
     colorizer = store.get(name)
-    pixels = decode(img, deep=opts.deep)
+    pixels = cancel.interruptible(decode, img, deep=opts.deep)  # one long call each: not waited for once abandoned
     hints = _with_reference(hints, reference)
     start = time.perf_counter()
     if variant is not None and variant[0] > 0:
@@ -40,7 +41,7 @@ def _colorize_job(store: ModelStore, name: str, img, hints: Hints | None, opts: 
     else:
         out = colorizer(pixels, hints=hints, render_size=opts.render_size)
     millis = (time.perf_counter() - start) * 1000
-    data, media = encode(out, opts.format, opts.quality)
+    data, media = cancel.interruptible(encode, out, opts.format, opts.quality)
     return data, media, millis
 
 
@@ -107,7 +108,7 @@ async def _read(request: Request, extra_fields: tuple[str, ...] = ()) -> _Reques
     return _Request(entry, img, size, hints, reference, opts, parts, upload.filename)
 
 
-DISCONNECT_POLL_S = 0.05  # how often a request in the queue looks whether its client is still there
+DISCONNECT_POLL_S = 0.01  # how often a request in the queue looks whether its client is still there
 
 
 async def _run(request: Request, fn, *args):
