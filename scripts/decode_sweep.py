@@ -23,7 +23,7 @@ from tinct.modelfile import load_model
 
 
 def decode(model, out, t: float, blend: float, chroma: tuple[float, float] | None = None,
-           gate: str = "hue", l: torch.Tensor | None = None) -> torch.Tensor:
+           gate: str = "hue", neutral: float = 0.0) -> torch.Tensor:
     """Normalized ab at the regression head's size: blend * regression + (1 - blend) * annealed mean,
     then, with ``chroma`` = (quantile, power), its chroma raised towards that quantile of the
     distribution's chroma by a sureness to that power (:func:`tinct.color.raise_chroma`): the hues'
@@ -35,21 +35,10 @@ def decode(model, out, t: float, blend: float, chroma: tuple[float, float] | Non
         target, sure = color.chroma_target(out["logits"], model.bins, chroma[0])
         if gate == "confidence":
             sure = uncertainty.confidence(out["logits"], model.bins, color.denormalize_ab(ab))
-        if gate == "adapt":  # spread raised towards chroma[0] (CF's spread part), gain at most chroma[1], by confidence
-            sure = uncertainty.confidence(out["logits"], model.bins, color.denormalize_ab(ab))
-            w = torch.nn.functional.interpolate(sure, size=ab.shape[-2:], mode="bilinear")
-            lab = torch.cat([color.denormalize_l(torch.nn.functional.interpolate(l, size=ab.shape[-2:], mode="bilinear")),
-                             color.denormalize_ab(ab)], 1)
-            rgb = color.lab_to_rgb(lab)[0] * 255
-            rg, yb = rgb[0] - rgb[1], 0.5 * (rgb[0] + rgb[1]) - rgb[2]
-            spread = float((rg.std() ** 2 + yb.std() ** 2).sqrt())
-            gain = min(max(chroma[0] / max(spread, 1e-3), 1.0), chroma[1])
-            m = ab.mean(dim=(2, 3), keepdim=True)
-            return m + (ab - m) * (1 + (gain - 1) * w)
-        if gate == "vivid":  # what the model option ships: tinct.color.raise_spread by the confidence
+        if gate == "vivid":  # raise_spread gated by the shipped confidence
             raw = color.denormalize_ab(ab)
             sure = uncertainty.confidence(out["logits"], model.bins, raw)
-            return color.normalize_ab(color.raise_spread(raw, sure, chroma[0], chroma[1]))
+            return color.normalize_ab(raise_spread(raw, sure, chroma[0], chroma[1], neutral))
         if gate == "spread":  # away from the image's mean color by the gain chroma[0], gated by confidence^P
             sure = uncertainty.confidence(out["logits"], model.bins, color.denormalize_ab(ab))
             w = torch.nn.functional.interpolate(sure ** chroma[1], size=ab.shape[-2:], mode="bilinear")
@@ -57,6 +46,22 @@ def decode(model, out, t: float, blend: float, chroma: tuple[float, float] | Non
             return m + (ab - m) * (1 + (chroma[0] - 1) * w)
         ab = color.normalize_ab(color.raise_chroma(color.denormalize_ab(ab), target, sure ** chroma[1]))
     return ab
+
+
+def raise_spread(ab: torch.Tensor, weight: torch.Tensor, target: float, max_gain: float,
+                 neutral: float = 0.0) -> torch.Tensor:
+    """Raw ab (N, 2, H, W) with each image's colors moved away from its own mean color (which stays)
+    by a gain that brings the spread of its colors (root of the summed variances of a and b) up to
+    ``target``, at most ``max_gain``, never down; in full where ``weight`` (N, 1, h, w) is 1;
+    colors of less chroma than ``neutral`` moved in proportion to their chroma."""
+    if weight.shape[-2:] != ab.shape[-2:]:
+        weight = torch.nn.functional.interpolate(weight, size=ab.shape[-2:], mode="bilinear", align_corners=False)
+    if neutral > 0:
+        weight = weight * (ab.norm(dim=1, keepdim=True) / neutral).clamp(max=1.0)
+    mean = ab.mean(dim=(2, 3), keepdim=True)
+    spread = (ab - mean).pow(2).mean(dim=(2, 3), keepdim=True).sum(1, keepdim=True).sqrt()
+    gain = (target / spread.clamp(min=1e-3)).clamp(1.0, max_gain)
+    return mean + (ab - mean) * (1 + (gain - 1) * weight)
 
 
 def overall(scores) -> dict:
@@ -78,8 +83,11 @@ def main() -> int:
     ap.add_argument("--blends", type=float, nargs="+", default=[0.3, 0.5, 0.7, 1.0])
     ap.add_argument("--chroma", nargs="*", default=[], metavar="Q,P",
                     help="also each decoding with chroma raised to quantile Q by hue sureness^P (e.g. 0.7,2)")
-    ap.add_argument("--gate", choices=["hue", "confidence", "spread", "adapt", "vivid"], default="hue",
-                    help="what gates --chroma: the hues' agreement or the shipped confidence")
+    ap.add_argument("--gate", choices=["hue", "confidence", "spread", "vivid"], default="hue",
+                    help="what --chroma Q,P means: chroma raised to quantile Q by the hues' agreement^P or by the "
+                         "shipped confidence^P; 'spread': colors moved from the image's mean by gain Q, by "
+                         "confidence^P; 'vivid': that spread raised towards Q ab units by at most gain P, by confidence")
+    ap.add_argument("--neutral", type=float, default=0.0, help="vivid: chroma below which colors move less")
     ap.add_argument("--render-size", type=int, help="the network's working size (default: --size)")
     ap.add_argument("--limit", type=int, help="images per source")
     ap.add_argument("--size", type=int, default=256)
@@ -105,7 +113,7 @@ def main() -> int:
         rows = {"gray": gray}
         for t, b, c in combos:
             with torch.inference_mode():
-                ab = color.resize_ab(color.denormalize_ab(decode(model, out, t, b, c, args.gate, color.normalize_l(l_work))), (args.size, args.size))
+                ab = color.resize_ab(color.denormalize_ab(decode(model, out, t, b, c, args.gate, args.neutral)), (args.size, args.size))
             key = f"T{t:g}/b{b:g}" + (f"/q{c[0]:g}p{c[1]:g}" if c else "")
             rows[key] = color.lab_to_uint8(l[0, 0].numpy(), *ab[0].numpy())
         for key, pred in rows.items():

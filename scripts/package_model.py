@@ -23,8 +23,6 @@ def main() -> int:
     ap.add_argument("--temperature", type=float, help="annealed-mean temperature of the bin head")
     ap.add_argument("--blend", type=float, help="share of the regression head mixed in (0..1)")
     ap.add_argument("--render-size", type=int, help="the working size used when the user gives none (32-2048)")
-    ap.add_argument("--vivid", help="TARGET,MAX_GAIN: spread each picture's colors from its mean towards TARGET ab units, "
-                                    "by at most MAX_GAIN, where the network is sure ('off' removes it)")
     ap.add_argument("--auto-temperature", type=float, help="line art: softmax temperature of the automatic hint")
     ap.add_argument("--global-prior", type=float, help="exponent of the palette / reference color prior (0 = off)")
     ap.add_argument("--fusion-from", help="a fused model file (tinct train-fusion) whose fusion stage is copied in")
@@ -52,8 +50,6 @@ def main() -> int:
                        ("auto_temperature", args.auto_temperature), ("render_size", args.render_size)):
         if value is not None:
             kwargs[key] = value
-    if args.vivid is not None:
-        kwargs["vivid"] = None if args.vivid == "off" else [float(v) for v in args.vivid.split(",")]
     from tinct.registry import create_model
 
     provenance = dict(record.get("provenance", {}))

@@ -356,27 +356,3 @@ def test_effunet_global_prior_moves_colors_toward_the_palette():
         unsteered = off.decode(off(l, global_hint=g))
     assert float(steered[:, 0].mean()) < float(auto[:, 0].mean()) - 0.05  # green: a* falls
     assert float(steered[:, 0].mean()) < float(unsteered[:, 0].mean()) - 0.05
-
-
-def test_effunet_vivid_decoding_spreads_the_colors_and_is_recorded(tmp_path):
-    from tinct.modelfile import load_model, save_model
-    from tinct.registry import create_model
-
-    torch.manual_seed(0)
-    plain = create_model("effunet", width=8, pretrained=False, hints=True)
-    vivid = create_model("effunet", width=8, pretrained=False, hints=True, vivid=(40.0, 3.0))
-    vivid.load_state_dict(plain.state_dict())
-    plain.eval(), vivid.eval()
-    with torch.no_grad():
-        torch.nn.init.normal_(plain.logit_head[-1].weight, std=2.0)  # a peaked, varied distribution
-        vivid.load_state_dict(plain.state_dict())
-        l = torch.rand(1, 1, 64, 64) * 2 - 1
-        out = plain(l)
-        a, b = plain.decode(out), vivid.decode(out)
-    spread = lambda x: float((x - x.mean(dim=(2, 3), keepdim=True)).pow(2).mean(dim=(2, 3)).sum())  # noqa: E731
-    assert spread(b) > spread(a) * 1.05  # more color
-    path = save_model(vivid, tmp_path / "v.safetensors")
-    loaded, record = load_model(path)
-    assert record["kwargs"]["vivid"] == [40.0, 3.0] and loaded.vivid == (40.0, 3.0)
-    with pytest.raises(ValueError, match="vivid"):
-        create_model("effunet", width=8, pretrained=False, vivid=(10.0, 0.5))

@@ -257,19 +257,6 @@ def raise_chroma(ab: torch.Tensor, chroma: torch.Tensor, weight: torch.Tensor) -
     return ab * (new / now.clamp(min=1e-3)).clamp(max=CHROMA_GAIN_MAX)
 
 
-def raise_spread(ab: torch.Tensor, weight: torch.Tensor, target: float, max_gain: float) -> torch.Tensor:
-    """Raw ab (N, 2, H, W) made more colorful without a cast: each image's colors moved away from its
-    own mean color (which stays) by a gain that brings the spread of its colors (the root of the
-    summed variances of a and b, ab units) up to ``target``, at most ``max_gain``, never down, applied
-    in full where ``weight`` (N, 1, h, w in [0, 1], resized) is 1 and not at all where it is 0."""
-    if weight.shape[-2:] != ab.shape[-2:]:
-        weight = F.interpolate(weight, size=ab.shape[-2:], mode="bilinear", align_corners=False)
-    mean = ab.mean(dim=(2, 3), keepdim=True)
-    spread = (ab - mean).pow(2).mean(dim=(2, 3), keepdim=True).sum(1, keepdim=True).sqrt()
-    gain = (target / spread.clamp(min=1e-3)).clamp(1.0, max_gain)
-    return mean + (ab - mean) * (1 + (gain - 1) * weight)
-
-
 def histogram_ab_prior(hist: torch.Tensor, bins: torch.Tensor, sigma: float = 10.0, floor: float = 0.02) -> torch.Tensor:
     """(N, bins^3) RGB histogram -> (N, Q) distribution over the ab ``bins``: every RGB bin center
     spreads its mass over nearby ab bins (Gaussian, ``sigma`` ab units), then ``floor`` of the

@@ -45,30 +45,19 @@ class EffUNet(ColorNet):
     hint_weights = True
 
     def __init__(self, width: int = 32, pretrained: bool = True, hints: bool = False, temperature: float = 0.4,
-                 blend: float = 0.5, global_prior: float = 0.0, render_size: int | None = None,
-                 vivid: tuple[float, float] | None = None):
+                 blend: float = 0.5, global_prior: float = 0.0, render_size: int | None = None):
         """Decoding: the annealed mean of the bin head at ``temperature``, with ``blend`` of the
         regression head mixed in (0 = bins only, vivid; 1 = the regression head only, muted).
         ``global_prior``: a palette or reference image also reweights the bin distribution by its
         colors over the colors the picture would have without it (their ratio per image, at most 4x
         either way), with this exponent (0 = off), and the regression head is then left out of the
         decoding. ``render_size``: the working size the pipeline uses when the user gives none (None:
-        the pipeline's default; the network judges colors best near the scale it was trained at).
-        ``vivid`` (target, max gain): the decoded colors of each picture spread away from its own mean
-        color towards a spread of ``target`` ab units, by at most ``max_gain``, in full where the
-        network is sure of them and not where it guesses (:func:`tinct.color.raise_spread` by
-        :func:`tinct.uncertainty.confidence`): more color without a cast and without painting the
-        unsure parts; None = off."""
+        the pipeline's default; the network judges colors best near the scale it was trained at)."""
         super().__init__()
         if not 0.0 <= blend <= 1.0:
             raise ValueError(f"blend must be in [0, 1], got {blend}")
         if render_size is not None and not STRIDE <= render_size <= MAX_RENDER_SIZE:
             raise ValueError(f"render_size must be in [{STRIDE}, {MAX_RENDER_SIZE}], got {render_size}")
-        if vivid is not None:
-            vivid = (float(vivid[0]), float(vivid[1]))
-            if not (vivid[0] >= 0 and vivid[1] >= 1):
-                raise ValueError(f"vivid must be (target >= 0, max gain >= 1), got {vivid}")
-        self.vivid = vivid
         self.blend = blend
         self.render_size = render_size
         self.global_prior = global_prior
@@ -125,19 +114,13 @@ class EffUNet(ColorNet):
 
     def decode(self, out: dict[str, torch.Tensor], temperature: float | None = None) -> torch.Tensor:
         """The network's colors (normalized ab, 1/2 resolution): the annealed mean at
-        ``temperature`` (the model's own when None) blended with the regression head, then made
-        ``vivid`` where the model sets it (not with a palette or reference, which set the colors)."""
+        ``temperature`` (the model's own when None) blended with the regression head."""
         if self.blend >= 1.0 and "log_prior" not in out:
             return out["ab"]
         t = self.default_temperature if temperature is None else temperature
         ab = color.normalize_ab(color.annealed_mean(out["logits"], self.bins, t, out.get("log_prior")))
         if self.blend > 0 and "log_prior" not in out:
             ab = self.blend * out["ab"] + (1 - self.blend) * color.resize_ab(ab, out["ab"].shape[-2:])
-        if self.vivid is not None and "log_prior" not in out:
-            from tinct.uncertainty import confidence
-
-            raw = color.denormalize_ab(ab)
-            ab = color.normalize_ab(color.raise_spread(raw, confidence(out["logits"], self.bins, raw), *self.vivid))
         return ab
 
     def hint_parameters(self) -> list[nn.Parameter]:
