@@ -617,7 +617,7 @@ def test_models_say_what_they_are_for_and_line_art_asks_for_colors(page):
     import zipfile
 
     z = zipfile.ZipFile(io.BytesIO(open(dl.value.path(), "rb").read()))
-    assert sorted(z.namelist()) == ["flats.png", "lines.png", "result.png", "shading.png"]
+    assert sorted(z.namelist()) == ["flats.png", "layers.ora", "lines.png", "result.png", "shading.png"]
     page.select_option("#model-select", "tiny")
     assert page.locator("#download-layers").is_hidden()  # photos have no layers
     assert page.errors == []
