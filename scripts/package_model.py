@@ -24,6 +24,8 @@ def main() -> int:
     ap.add_argument("--blend", type=float, help="share of the regression head mixed in (0..1)")
     ap.add_argument("--render-size", type=int, help="the working size used when the user gives none (32-2048)")
     ap.add_argument("--auto-temperature", type=float, help="line art: softmax temperature of the automatic hint")
+    ap.add_argument("--hist-match", type=float, help="line art: how far a palette's or reference's histogram moves the "
+                                                       "painted tones (0..1)")
     ap.add_argument("--global-prior", type=float, help="exponent of the palette / reference color prior (0 = off)")
     ap.add_argument("--fusion-from", help="a fused model file (tinct train-fusion) whose fusion stage is copied in")
     ap.add_argument("--average-with", help="a model file of the same architecture: ship the mean of the two weight sets "
@@ -47,7 +49,8 @@ def main() -> int:
     fusion = load_fusion(args.src)
     kwargs = recorded_kwargs(model)  # every argument, as loaded
     for key, value in (("temperature", args.temperature), ("blend", args.blend), ("global_prior", args.global_prior),
-                       ("auto_temperature", args.auto_temperature), ("render_size", args.render_size)):
+                       ("auto_temperature", args.auto_temperature), ("render_size", args.render_size),
+                       ("hist_match", args.hist_match)):
         if value is not None:
             kwargs[key] = value
     from tinct.registry import create_model

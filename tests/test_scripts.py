@@ -192,6 +192,8 @@ def test_package_model_records_purpose_and_benchmark_for_line_art(tmp_path):
     again = tmp_path / "again.safetensors"
     assert _run(out, again, "--half").returncode == 0
     assert read_record(again)["purpose"] == "line drawings"  # kept when repackaged
+    assert _run(out, again, "--hist-match", "0.85").returncode == 0
+    assert read_record(again)["kwargs"]["hist_match"] == 0.85 and load_model(again)[0].hist_match == 0.85
 
 
 def test_package_model_sets_the_confinement_and_hint_locality_measures_it(tmp_path):
