@@ -3,10 +3,11 @@
 
 Contract (as DDColor's pipeline and richzhang's ``base_color``): uint8 RGB in, uint8 RGB out at
 the input's full resolution. The network predicts ab at a working size (``render_size``, the
-longer side, as DeOldify's render_factor); that ab is upsampled onto the full-resolution L. A line-art model (``output_kind`` "lab") also
-predicts lightness: the ratio of its L to the working-size drawing's L is upsampled and multiplies
-the full-resolution drawing (an artist's "multiply" layer: paint under the ink), so fills take
-their tone and the lines stay as dark and as sharp as they were drawn.
+longer side, as DeOldify's render_factor); that ab is upsampled onto the full-resolution L. A
+line-art model (``output_kind`` "lab") also predicts lightness: the ratio of its L to the
+working-size drawing's L is upsampled and multiplies the full-resolution drawing (an artist's
+"multiply" layer: paint under the ink), so fills take their tone and the lines stay as dark and
+as sharp as they were drawn.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from tinct.errors import HintError, TinctError
 from tinct.hints import Hints, to_tensors
 from tinct.imageio import as_rgb, like_input
 from tinct.modelfile import load_fusion, load_model, resolve_model
-from tinct.rendersize import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, STRIDE, check_render_size, working_size  # noqa: F401
+from tinct.rendersize import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, check_render_size, working_size
 
 DEFAULT_MODEL = "photo"
 ORIENTATION = 0x0112  # the EXIF orientation tag
@@ -164,7 +165,8 @@ class Colorizer:
         if self.model.fills_regions and regions:  # line art: a flat color per enclosed area, hints fill theirs
             ab = _paint_regions(l_full, ab, tensors.get("ab_hint"), tensors.get("mask"))
         if l_pred is not None:  # line art: the painted lightness multiplies the drawing
-            l_seen = F.interpolate(l_work, size=l_pred.shape[-2:], mode="area") if l_pred.shape != l_work.shape else l_work
+            l_seen = (F.interpolate(l_work, size=l_pred.shape[-2:], mode="area") if l_pred.shape != l_work.shape
+                      else l_work)
             ratio = ((l_pred + RELIGHT_EPS) / (l_seen + RELIGHT_EPS)).clamp_(0.0, RELIGHT_MAX)
             _relight_strips(l_full, ratio)
         return l_full, ab

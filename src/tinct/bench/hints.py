@@ -35,8 +35,9 @@ from tinct.imageio import atomic_write_bytes
 from tinct.errors import ImageError, ModelFileError, TinctError
 from tinct.hints import sample_points
 from tinct.modelfile import resolve_model
-from tinct.pipeline import STRIDE, Colorizer
+from tinct.pipeline import Colorizer
 from tinct.registry import create_model, list_models
+from tinct.rendersize import STRIDE
 
 COUNTS = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500)
 SIGGRAPH17_PSNR = dict(zip(COUNTS, (24.43, 25.37, 26.20, 27.39, 28.42, 29.34, 30.42, 31.13, 31.70, 32.14)))
