@@ -253,3 +253,25 @@ def test_guide_differences_match_the_direct_sum():
     direct = np.stack([((gp[:, 1 + dy : 8 + dy, 1 + dx : 10 + dx] - g) ** 2).sum(axis=0) for dy, dx in levin._OFFSETS])
     _, valid = levin._neighbors(np.zeros((7, 9)))
     np.testing.assert_allclose(np.where(valid, levin.guide_differences(g), 0), np.where(valid, direct, 0), atol=1e-12)
+
+
+def test_guide_differences_in_row_blocks_are_the_same_numbers_and_stop_when_cancelled(monkeypatch):
+    import threading
+
+    from tinct import cancel
+
+    g = np.random.default_rng(0).normal(size=(5, 23, 17))
+    whole = levin.guide_differences(g)
+    d = g[:, 1:, 1:] - g[:, :-1, :-1]  # offset (1, 1) by hand
+    assert np.allclose(whole[7, :-1, :-1], (d**2).sum(0))
+    monkeypatch.setattr(levin, "GUIDE_BLOCK", 5 * 17 * 2)  # two rows at a time
+    assert np.array_equal(levin.guide_differences(g), whole)
+    calls = []
+    monkeypatch.setattr(cancel, "check", lambda: calls.append(1))
+    levin.guide_differences(g)
+    assert len(calls) >= 4 * 12  # a check before every block of every offset
+    monkeypatch.undo()
+    stop = threading.Event()
+    stop.set()
+    with cancel.watching(stop), pytest.raises(cancel.Cancelled):
+        levin.guide_differences(g)
