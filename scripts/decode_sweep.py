@@ -25,27 +25,26 @@ from tinct.modelfile import load_model
 def decode(model, out, t: float, blend: float, chroma: tuple[float, float] | None = None,
            gate: str = "hue", neutral: float = 0.0) -> torch.Tensor:
     """Normalized ab at the regression head's size: blend * regression + (1 - blend) * annealed mean,
-    then, with ``chroma`` = (quantile, power), its chroma raised towards that quantile of the
-    distribution's chroma by a sureness to that power (:func:`tinct.color.raise_chroma`): the hues'
-    agreement (``gate`` "hue") or the shipped confidence of the shown color ("confidence",
-    :func:`tinct.uncertainty.confidence`)."""
+    then, with ``chroma`` = (Q, P), made more colorful by ``gate``: "hue" / "confidence": chroma
+    raised towards the Q-quantile of the distribution's chroma by the hues' agreement or the shipped
+    confidence (:func:`tinct.uncertainty.confidence`) to the power P (:func:`tinct.color.raise_chroma`);
+    "spread": colors moved away from the image's mean by the gain Q, by confidence^P; "vivid": that
+    spread raised towards Q ab units by at most the gain P, by confidence (:func:`raise_spread`)."""
     am = color.normalize_ab(color.annealed_mean(out["logits"], model.bins, t))
     ab = blend * out["ab"] + (1 - blend) * color.resize_ab(am, out["ab"].shape[-2:])
-    if chroma is not None:
+    if chroma is None:
+        return ab
+    raw = color.denormalize_ab(ab)
+    if gate == "hue":
         target, sure = color.chroma_target(out["logits"], model.bins, chroma[0])
-        if gate == "confidence":
-            sure = uncertainty.confidence(out["logits"], model.bins, color.denormalize_ab(ab))
-        if gate == "vivid":  # raise_spread gated by the shipped confidence
-            raw = color.denormalize_ab(ab)
-            sure = uncertainty.confidence(out["logits"], model.bins, raw)
-            return color.normalize_ab(raise_spread(raw, sure, chroma[0], chroma[1], neutral))
-        if gate == "spread":  # away from the image's mean color by the gain chroma[0], gated by confidence^P
-            sure = uncertainty.confidence(out["logits"], model.bins, color.denormalize_ab(ab))
-            w = torch.nn.functional.interpolate(sure ** chroma[1], size=ab.shape[-2:], mode="bilinear")
-            m = ab.mean(dim=(2, 3), keepdim=True)
-            return m + (ab - m) * (1 + (chroma[0] - 1) * w)
-        ab = color.normalize_ab(color.raise_chroma(color.denormalize_ab(ab), target, sure ** chroma[1]))
-    return ab
+        return color.normalize_ab(color.raise_chroma(raw, target, sure ** chroma[1]))
+    conf = uncertainty.confidence(out["logits"], model.bins, raw)
+    if gate == "confidence":
+        target, _ = color.chroma_target(out["logits"], model.bins, chroma[0])
+        return color.normalize_ab(color.raise_chroma(raw, target, conf ** chroma[1]))
+    if gate == "spread":  # a fixed gain: an unreachable target spread, the gain its cap
+        return color.normalize_ab(raise_spread(raw, conf ** chroma[1], float("inf"), chroma[0]))
+    return color.normalize_ab(raise_spread(raw, conf, chroma[0], chroma[1], neutral))
 
 
 def raise_spread(ab: torch.Tensor, weight: torch.Tensor, target: float, max_gain: float,
@@ -86,7 +85,8 @@ def main() -> int:
     ap.add_argument("--gate", choices=["hue", "confidence", "spread", "vivid"], default="hue",
                     help="what --chroma Q,P means: chroma raised to quantile Q by the hues' agreement^P or by the "
                          "shipped confidence^P; 'spread': colors moved from the image's mean by gain Q, by "
-                         "confidence^P; 'vivid': that spread raised towards Q ab units by at most gain P, by confidence")
+                         "confidence^P; 'vivid': that spread raised towards Q ab units by at most gain P, by "
+                         "confidence")
     ap.add_argument("--neutral", type=float, default=0.0, help="vivid: chroma below which colors move less")
     ap.add_argument("--render-size", type=int, help="the network's working size (default: --size)")
     ap.add_argument("--limit", type=int, help="images per source")
@@ -113,7 +113,8 @@ def main() -> int:
         rows = {"gray": gray}
         for t, b, c in combos:
             with torch.inference_mode():
-                ab = color.resize_ab(color.denormalize_ab(decode(model, out, t, b, c, args.gate, args.neutral)), (args.size, args.size))
+                dec = decode(model, out, t, b, c, args.gate, args.neutral)
+                ab = color.resize_ab(color.denormalize_ab(dec), (args.size, args.size))
             key = f"T{t:g}/b{b:g}" + (f"/q{c[0]:g}p{c[1]:g}" if c else "")
             rows[key] = color.lab_to_uint8(l[0, 0].numpy(), *ab[0].numpy())
         for key, pred in rows.items():

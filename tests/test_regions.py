@@ -176,14 +176,14 @@ def test_openraster_file_stacks_to_the_result_in_a_painting_programs_blend_modes
     import io
     import zipfile
 
-    from tinct.lineart.openraster import ora_bytes
+    from tinct.lineart.openraster import line_layer, ora_bytes, png_bytes
 
     rng = np.random.default_rng(1)
     flat = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
     shading = rng.uniform(0, 4, (40, 50)).astype(np.float32)  # darkening and brightening factors
     alpha = np.where(rng.random((40, 50)) < 0.2, rng.integers(1, 256, (40, 50)), 0).astype(np.uint8)
     result = compose(flat, shading, alpha)
-    data = ora_bytes(flat, shading, alpha, result)
+    data = ora_bytes(flat, shading, result, png_bytes(line_layer(alpha)), png_bytes(flat))
     zf = zipfile.ZipFile(io.BytesIO(data))
     first = zf.infolist()[0]
     assert first.filename == "mimetype" and first.compress_type == zipfile.ZIP_STORED

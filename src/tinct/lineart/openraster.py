@@ -34,34 +34,36 @@ def shading_layers(flat: np.ndarray, shading: np.ndarray) -> tuple[np.ndarray, n
     extra brightness where the factor is above 1)."""
     s = shading.astype(np.float32)[..., None]
     mult = np.round(255.0 * np.minimum(s, 1.0)).astype(np.uint8)
-    add = flat.astype(np.float32) * np.maximum(s - 1.0, 0.0)
-    add = np.round(np.minimum(add, 255.0 - flat)).astype(np.uint8)
-    return np.repeat(mult, 3, axis=2) if mult.shape[2] == 1 else mult, add
+    add = np.minimum(flat.astype(np.float32) * np.maximum(s - 1.0, 0.0), 255.0 - flat)
+    return np.repeat(mult, 3, axis=2), np.round(add).astype(np.uint8)
 
 
-def _png(arr: np.ndarray, mode: str) -> bytes:
+def line_layer(alpha: np.ndarray) -> np.ndarray:
+    """HxWx4 uint8: the drawing's lines, black at ``alpha`` (HxW uint8), on transparency."""
+    ink = np.zeros((*alpha.shape, 4), np.uint8)
+    ink[..., 3] = alpha
+    return ink
+
+
+def png_bytes(arr: np.ndarray) -> bytes:
+    """``arr`` (HxW uint8 / uint16, HxWx3 or HxWx4 uint8) as a PNG file."""
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.fromarray(arr, mode).save(buf, "PNG")
+    Image.fromarray(arr).save(buf, "PNG")
     return buf.getvalue()
 
 
-def ora_bytes(flat: np.ndarray, shading: np.ndarray, alpha: np.ndarray, result: np.ndarray) -> bytes:
-    """The OpenRaster file of a painted drawing's layers: ``flat`` (HxWx3 uint8), ``shading``
-    factors (HxW float, 0-4), the lines' ``alpha`` (HxW uint8, drawn black) and the ``result``
-    they stack to (HxWx3 uint8; stored as the merged image and thumbnail)."""
+def ora_bytes(flat: np.ndarray, shading: np.ndarray, result: np.ndarray, lines_png: bytes, flats_png: bytes) -> bytes:
+    """The OpenRaster file of a painted drawing's layers: ``flat`` (HxWx3 uint8) and its ``shading``
+    factors (HxW float, 0-4), the ``result`` they stack to (HxWx3 uint8; stored as the merged image
+    and thumbnail), and the line and flat layers already encoded (``lines_png``:
+    :func:`line_layer` as PNG; ``flats_png``: ``flat`` as PNG)."""
     from PIL import Image
 
-    h, w = alpha.shape
+    h, w = shading.shape
     mult, add = shading_layers(flat, shading)
-    ink = np.zeros((h, w, 4), np.uint8)
-    ink[..., 3] = alpha
-    opaque = np.full((h, w, 1), 255, np.uint8)
-    data = {"data/lines.png": _png(ink, "RGBA"),
-            "data/shading_add.png": _png(np.concatenate([add, opaque], axis=2), "RGBA"),
-            "data/shading_multiply.png": _png(np.concatenate([mult, opaque], axis=2), "RGBA"),
-            "data/flats.png": _png(np.concatenate([flat, opaque], axis=2), "RGBA")}
+    data = dict(zip((src for _, src, _ in STACK), (lines_png, png_bytes(add), png_bytes(mult), flats_png)))
     thumb = Image.fromarray(result)
     thumb.thumbnail((THUMBNAIL, THUMBNAIL))
     layers = "".join(f'<layer name="{name}" src="{src}" x="0" y="0" opacity="1.0" visibility="visible" '
@@ -74,6 +76,6 @@ def ora_bytes(flat: np.ndarray, shading: np.ndarray, alpha: np.ndarray, result: 
         zf.writestr("stack.xml", stack)
         for name, blob in data.items():
             zf.writestr(name, blob, compress_type=zipfile.ZIP_STORED)  # PNGs are compressed already
-        zf.writestr("mergedimage.png", _png(result, "RGB"), compress_type=zipfile.ZIP_STORED)
-        zf.writestr("Thumbnails/thumbnail.png", _png(np.asarray(thumb), "RGB"), compress_type=zipfile.ZIP_STORED)
+        zf.writestr("mergedimage.png", png_bytes(result), compress_type=zipfile.ZIP_STORED)
+        zf.writestr("Thumbnails/thumbnail.png", png_bytes(np.asarray(thumb)), compress_type=zipfile.ZIP_STORED)
     return buf.getvalue()

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from tinct import color
-from tinct.lineart.openraster import ora_bytes
+from tinct.lineart.openraster import line_layer, ora_bytes, png_bytes
 
 LINE_BLOCK = 25  # pixels: the neighbourhood the paper's brightness is measured over
 LINE_CONTRAST = 12  # gray levels a pixel must be below its neighbourhood to be a line
@@ -207,24 +207,15 @@ def layer_files(painted: np.ndarray, drawing: np.ndarray, gap: int = 4) -> tuple
     transparency), ``flats.png`` and ``shading.png`` (16-bit, value / 16384 = factor), the same
     stack as one OpenRaster file for painting programs (``layers.ora``,
     :mod:`tinct.lineart.openraster`), and the result the PNGs stack to (:func:`compose`)."""
-    import io
-
-    from PIL import Image
-
     lines = line_mask(drawing)
     labels = regions(lines, gap=gap)
     flat, shading, alpha = flat_layers(painted, drawing, labels, lines)
     shading16 = quantize_shading(shading)
-    ink = np.zeros((*alpha.shape, 4), np.uint8)
-    ink[..., 3] = alpha
-    files = {}
-    for name, img in (("lines.png", Image.fromarray(ink, "RGBA")), ("flats.png", Image.fromarray(flat)),
-                      ("shading.png", Image.fromarray(shading16))):
-        buf = io.BytesIO()
-        img.save(buf, "PNG")
-        files[name] = buf.getvalue()
+    files = {"lines.png": png_bytes(line_layer(alpha)), "flats.png": png_bytes(flat),
+             "shading.png": png_bytes(shading16)}
     result = compose(flat, shading16, alpha)
-    files["layers.ora"] = ora_bytes(flat, shading16.astype(np.float32) / SHADING_ONE, alpha, result)
+    files["layers.ora"] = ora_bytes(flat, shading16.astype(np.float32) / SHADING_ONE, result, files["lines.png"],
+                                    files["flats.png"])
     return files, result
 
 
