@@ -11,9 +11,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from tinct.hints.fusion import HintFusion
 from tinct.modelfile import load_fusion, load_model, read_record, recorded_kwargs, save_model
+
+
+RECIPE_KEYS = ("init", "data", "steps", "batch_size", "crop", "lr", "lr_decay_start", "loss", "cls_weight",
+               "rebalance", "cf_weight", "cf_enhance", "min_colorfulness", "gan_weight", "hints", "seed")
+
+
+def _run_recipe(run_dir: Path) -> dict:
+    """The training recipe of the run a checkpoint comes from (its ``config.json``), if it is there."""
+    try:
+        config = json.loads((run_dir / "config.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return {"recipe": {k: config[k] for k in RECIPE_KEYS if k in config}}
 
 
 def main() -> int:
@@ -65,7 +79,8 @@ def main() -> int:
         if set(net) != set(state) or any(net[k].shape != state[k].shape for k in net):
             raise SystemExit(f"{args.network_from}: network weights do not match {args.src}")
         state = net
-        provenance["network_from"] = {"checkpoint": str(args.network_from), "step": ck.get("step")}
+        provenance["network_from"] = {"checkpoint": str(args.network_from), "step": ck.get("step"),
+                                      **_run_recipe(Path(args.network_from).parent)}
     if args.average_with:
         other, other_record = load_model(args.average_with)
         if other_record["arch"] != record["arch"] or other_record["kwargs"].get("hints") != record["kwargs"].get("hints"):

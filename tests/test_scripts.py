@@ -105,6 +105,32 @@ def _tiny(path, fusion=False, **kw):
     return save_model(net, path, fusion=HintFusion() if fusion else None)
 
 
+def test_package_model_takes_a_runs_network_and_records_its_recipe(tmp_path):
+    import json
+
+    fused = _tiny(tmp_path / "fused.safetensors", fusion=True)
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.manual_seed(5)
+    trained = create_model("effunet", pretrained=False, width=8, hints=True)
+    torch.save({"model": trained.state_dict(), "step": 600}, run / "ckpt_600.pt")
+    (run / "config.json").write_text(json.dumps({"steps": 800, "crop": 224, "lr": 1e-4, "seed": 12, "out": "x"}))
+    out = tmp_path / "shipped.safetensors"
+    r = _run(fused, out, "--network-from", run / "ckpt_600.pt", "--render-size", "224")
+    assert r.returncode == 0, r.stderr
+    shipped, record = load_model(out)
+    assert torch.equal(shipped.ab_head.weight, trained.ab_head.weight)  # the run's network
+    assert load_fusion(out) is not None  # the source file's fusion stage kept
+    origin = record["provenance"]["network_from"]
+    assert origin["step"] == 600
+    assert origin["recipe"] == {"steps": 800, "crop": 224, "lr": 1e-4, "seed": 12}
+    assert record["kwargs"]["render_size"] == 224
+    other = tmp_path / "other.pt"
+    torch.save({"model": create_model("effunet", pretrained=False, width=16, hints=True).state_dict()}, other)
+    r = _run(fused, tmp_path / "bad.safetensors", "--network-from", other)
+    assert r.returncode != 0 and "do not match" in r.stderr and not (tmp_path / "bad.safetensors").exists()
+
+
 def _gray_png(path, seed, h=60, w=80):
     from PIL import Image
 
