@@ -516,8 +516,11 @@ def test_a_confined_lone_point_changes_little_far_from_it():
     with torch.no_grad():
         agreeing.out.bias[:4] = torch.tensor([-20.0, -20.0, 20.0, -20.0])
         close = agreeing(l, net, ab_hint, mask, feats, guide_ab=ab_hint)  # saw the point's own color
-        far_off = agreeing(l, net, ab_hint, mask, feats, guide_ab=-ab_hint)  # saw the opposite color
+        seen = -ab_hint  # without the point the network saw the opposite color (with it: ``net``)
+        far_off = agreeing(l, net, ab_hint, mask, feats, guide_ab=seen)
     assert torch.allclose(close, a, atol=1e-5)
-    assert float(change(far_off)[far].mean()) < 0.05 * float(change(a)[far].mean())
+    # far off, the picture is the one the network saw without the point, not its answer to the point
+    assert float((far_off - seen).abs().sum(1)[0][far].mean()) < 0.05 * float(change(a)[far].mean())
+    assert float(change(far_off)[far].mean()) > 0.5
     with pytest.raises(ValueError, match="confine"):
         HintFusion(confine=-1)

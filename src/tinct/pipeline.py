@@ -195,7 +195,7 @@ class Colorizer:
         stage (with a guide, a second, hint-free network pass; two sparse solves); line art is then
         painted region by region by :meth:`predict`. A dict given as ``extras`` receives the
         network's bin ``logits`` and the working-size ``confidence`` (N, 1, h, w) of the colors
-        returned (:mod:`tinct.uncertainty`)."""
+        returned (:mod:`tinct.uncertainty`), and with points the working-size ``hint_mask``."""
         given = (("ab_hint", ab_hint), ("mask", mask), ("global_hint", global_hint))
         kw = {k: v.to(self.device) for k, v in given if v is not None}
         if kw and not self.supports_hints:
@@ -218,6 +218,7 @@ class Colorizer:
             if mask is not None:  # where the user gave the color, it is sure
                 hinted = F.interpolate(mask.float().cpu(), size=extras["confidence"].shape[-2:], mode="area") > 0
                 extras["confidence"][hinted] = 1.0
+                extras["hint_mask"] = (mask > 0.5).float().cpu()
         l_pred = self.model.decode_l(out)
         return ab, None if l_pred is None else color.denormalize_l(l_pred).float().cpu()
 

@@ -173,9 +173,10 @@ CONFINE_MAX_POINTS = 3  # up to this many points are each a local edit (more say
 def confined(net_ab: torch.Tensor, fused: torch.Tensor, reach: torch.Tensor, mask: torch.Tensor, ab_hint: torch.Tensor,
              falloff: float, agree: float = 0.0, seen_ab: torch.Tensor | None = None) -> torch.Tensor:
     """A few points are local edits: for images with 1 to :data:`CONFINE_MAX_POINTS` hint patches,
-    ``net + E (fused - net)`` with the envelope ``E = max over the points of s + (1 - s) reach
-    exp(-(r / (falloff * shorter side))^2)`` around ``net`` (for two or three points, around the
-    network's colors without them, ``seen_ab``), ``r`` the distance to that patch's center and
+    ``seen + E (fused - seen)`` with the envelope ``E = max over the points of s + (1 - s) reach
+    exp(-(r / (falloff * shorter side))^2)`` around ``seen``, the network's colors without the points
+    (``seen_ab``; default ``net_ab``: a network that reads the points may answer one of them all over
+    the picture, so the base is its hint-free pass), ``r`` the distance to that patch's center and
     ``reach`` the points' edge-aware reach. ``s`` is how far a point may speak for the whole
     picture: ``exp(-(d / agree)^2)``, ``d`` the distance (CIE ab units) between the point's color and
     the network's own color there (``seen_ab``: without the points; default ``net_ab``), 0 when
@@ -208,8 +209,7 @@ def confined(net_ab: torch.Tensor, fused: torch.Tensor, reach: torch.Tensor, mas
                 share = torch.exp(-(d / agree) ** 2)
                 env_k = share + (1 - share) * env_k
             env = torch.maximum(env, env_k)
-        base = seen[i] if n[i] > 1 else net_ab[i]  # several points: the picture as the network saw it without them
-        out[i] = torch.where(m > 0, fused[i], base + env * (fused[i] - base))
+        out[i] = torch.where(m > 0, fused[i], seen[i] + env * (fused[i] - seen[i]))
     return out
 
 

@@ -159,10 +159,12 @@ def variants(colorizer, image, n: int = 4, hints=None, render_size: int | None =
     extras: dict = {}
     l_full, ab = colorizer.predict(rgb, hints, render_size, extras)
     base = ab  # the colors the variants change
-    hinted_doubt = None
+    hinted_doubt, free = None, 1.0
     if hints is not None and not hints.is_empty() and only != 0:
         # the alternatives are the picture's own, as the model sees it without the hints
         hinted_doubt = (1 - extras["confidence"][0, 0]).clamp(0, 1)
+        if "hint_mask" in extras:  # the user's own pixels keep their color exactly
+            free = 1 - extras["hint_mask"]
         extras = {}
         _, ab = colorizer.predict(rgb, None, render_size, extras)
     logits, conf = extras["logits"], extras["confidence"]
@@ -186,6 +188,6 @@ def variants(colorizer, image, n: int = 4, hints=None, render_size: int | None =
 
     outs = []
     for v in range(n) if only is None else [only]:
-        ab_v = base if v == 0 else base + color.resize_ab(shifts[v - 1][None], base.shape[-2:])
+        ab_v = base if v == 0 else base + color.resize_ab(shifts[v - 1][None], base.shape[-2:]) * free
         outs.append(like_input(image, colorizer.finish(l_full, ab_v, depth=16 if rgb.dtype == np.uint16 else 8), alpha))
     return outs
