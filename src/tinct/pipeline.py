@@ -195,7 +195,8 @@ class Colorizer:
         stage (with a guide, a second, hint-free network pass; two sparse solves); line art is then
         painted region by region by :meth:`predict`. A dict given as ``extras`` receives the
         network's bin ``logits`` and the working-size ``confidence`` (N, 1, h, w) of the colors
-        returned (:mod:`tinct.uncertainty`), and with points the working-size ``hint_mask``."""
+        returned (:mod:`tinct.uncertainty`), and with points ``hint_mask``, the pixels of the returned
+        colors that the points touch (bool, their size)."""
         given = (("ab_hint", ab_hint), ("mask", mask), ("global_hint", global_hint))
         kw = {k: v.to(self.device) for k, v in given if v is not None}
         if kw and not self.supports_hints:
@@ -216,9 +217,9 @@ class Colorizer:
             extras["logits"] = out["logits"].float().cpu()
             extras["confidence"] = uncertainty.confidence(extras["logits"], self.model.bins, ab)
             if mask is not None:  # where the user gave the color, it is sure
-                hinted = F.interpolate(mask.float().cpu(), size=extras["confidence"].shape[-2:], mode="area") > 0
-                extras["confidence"][hinted] = 1.0
-                extras["hint_mask"] = (mask > 0.5).float().cpu()
+                marked = lambda size: F.interpolate(mask.float().cpu(), size=size, mode="area") > 0  # noqa: E731
+                extras["confidence"][marked(extras["confidence"].shape[-2:])] = 1.0
+                extras["hint_mask"] = marked(ab.shape[-2:])
         l_pred = self.model.decode_l(out)
         return ab, None if l_pred is None else color.denormalize_l(l_pred).float().cpu()
 

@@ -164,9 +164,7 @@ def variants(colorizer, image, n: int = 4, hints=None, render_size: int | None =
         # the alternatives are the picture's own, as the model sees it without the hints
         hinted_doubt = (1 - extras["confidence"][0, 0]).clamp(0, 1)
         if "hint_mask" in extras:  # the user's own pixels keep their color exactly
-            marked = torch.nn.functional.interpolate(extras["hint_mask"], size=ab.shape[-2:], mode="bilinear",
-                                                     align_corners=False) > 0
-            free = 1 - marked.float()
+            free = 1 - extras["hint_mask"].float()
         extras = {}
         _, ab = colorizer.predict(rgb, None, render_size, extras)
     logits, conf = extras["logits"], extras["confidence"]
