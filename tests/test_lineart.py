@@ -8,7 +8,7 @@ from PIL import Image
 
 from tinct.cli import main
 from tinct.errors import TinctError
-from tinct.lineart import canny, pencil, random_lineart, scan_noise, xdog
+from tinct.lineart import canny, pencil, random_lineart, scan_noise, screentone, xdog
 
 
 def shapes(h=96, w=128) -> np.ndarray:
@@ -77,6 +77,44 @@ def test_pencil_look_is_lighter_broken_and_soft():
         pencil(shapes(), np.random.default_rng(0))  # RGB is not a drawing
     share = np.mean([random_lineart(shapes(), np.random.default_rng(s), p_noise=0.0).min() > 40 for s in range(40)])
     assert 0.1 < share < 0.6  # training drawings: about 30 % pencil
+
+
+def tones(h=120, w=160) -> np.ndarray:
+    """Three flat gray bands on white: near black, middle gray, light gray."""
+    img = np.full((h, w, 3), 255, np.uint8)
+    img[:, :40], img[:, 40:80], img[:, 80:120] = 20, 110, 200
+    return img
+
+
+def test_manga_look_has_black_fills_screens_of_dots_and_keeps_the_lines():
+    img = tones()
+    lines = np.full(img.shape[:2], 255, np.uint8)
+    lines[60, :] = 0  # one horizontal stroke across every band
+    out = screentone(lines, img, None, black=0.3, toned=0.8, period=6.0, angle=45.0, levels=2)
+    assert out.shape == lines.shape and out.dtype == np.uint8
+    assert (out[60] == 0).all()  # the lines stay over the tones
+    inner = lambda x0, x1: out[5:55, x0 + 5 : x1 - 5]  # away from the bands' blurred edges and the stroke
+    assert (inner(0, 40) == 0).mean() > 0.98  # the darkest tone: solid black
+    mid, light = (inner(40, 80) == 0).mean(), (inner(80, 120) == 0).mean()
+    assert 0.25 < mid < 0.6 and 0.05 < light < mid  # dots, denser where the picture is darker
+    assert (inner(122, 160) == 255).all()  # white stays paper
+    # a screen: ink in small separate dots, about one per period x period cell
+    import cv2
+
+    n, _, stats, _ = cv2.connectedComponentsWithStats((inner(80, 120) == 0).astype(np.uint8), connectivity=8)
+    assert n - 1 >= 0.5 * inner(80, 120).size / 36 and stats[1:, cv2.CC_STAT_AREA].max() <= 36
+    shifted = screentone(lines, img, np.random.default_rng(1), black=0.3, toned=0.8, period=6.0)
+    assert not np.array_equal(shifted, out) and abs((shifted == 0).mean() - (out == 0).mean()) < 0.02
+    for bad in (dict(black=0.6), dict(toned=0.95), dict(period=2), dict(levels=5), dict(angle=float("nan"))):
+        with pytest.raises(TinctError):
+            screentone(lines, img, None, **bad)
+    with pytest.raises(TinctError):
+        screentone(lines, img[:50])  # not the drawing's image
+    share = np.mean([(random_lineart(tones(), np.random.default_rng(s), p_noise=0.0, p_pencil=0.0, p_tone=0.5)
+                      [:, :40] == 0).mean() > 0.5 for s in range(40)])
+    assert 0.25 < share < 0.75  # training drawings: about half with the manga look here
+    assert all((random_lineart(tones(), np.random.default_rng(s), p_noise=0.0, p_pencil=0.0)[:, :40] == 0).mean()
+               < 0.5 for s in range(10))  # by default none
 
 
 def test_cli_lineart(tmp_path, capsys):

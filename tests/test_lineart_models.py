@@ -61,6 +61,22 @@ def test_lab_model_fills_areas_and_keeps_full_resolution_lines():
     assert float(lab[0, 161, 100]) > 55  # the row next to the line is fill, not a smear
 
 
+def test_black_fills_stay_black():
+    """Ink is never brightened by the painted lightness nor tinted by a neighbour's color: a black
+    fill (a manga character's hair) and a page's black border stay neutral black."""
+    img = drawing()
+    img[60:140, 120:200] = 8  # a black fill inside the rectangle
+    img[:, :12] = 0  # a black page border
+    paint = FlatPaint()
+    paint.fills_regions = True  # as every shipped line-art model
+    lab = color.rgb_to_lab(color.to_tensor(Colorizer(paint)(img)))[0]
+    for region in (lab[:, 70:130, 130:190], lab[:, :, :8]):
+        assert float(region[0].max()) < 4.0  # as dark as drawn (gray 8 is L 2.4)
+        assert float(region[1:].abs().max()) < 2.0  # no dim patch of the paint's color
+    fill = lab[:, 100, 80]  # the paint elsewhere is unchanged
+    assert abs(float(fill[0]) - 70) < 1.5 and abs(float(fill[1]) - 20) < 2
+
+
 def test_photo_models_keep_their_lightness(make_rgb):
     """An "ab" model's output has the input's L exactly as before (no relighting)."""
     model = create_model("cnn4", width=8).eval()
@@ -191,7 +207,7 @@ def test_lineart_bench_rows_and_sheet(trained, tmp_path, capsys):
                  str(tmp_path / "b"), "--no-progress"]) == 0
     report = json.loads((tmp_path / "b" / "lineart_bench.json").read_text())
     kinds = {(r["model"], r["drawing"], r["hint"]) for r in report["rows"]}
-    assert len(kinds) == 2 * 4 + 2 * 3  # the CNN has no automatic hint
+    assert len(kinds) == 3 * 4 + 3 * 3  # three drawings each (Canny, XDoG, manga); the CNN has no automatic hint
     assert all(r["images"] == 3 and np.isfinite(r["psnr"]) for r in report["rows"])
     assert all(0.0 <= r["flat_share"] <= 1.0 for r in report["rows"])  # the colorist's figures, measured
     # both line-art models are painted region by region: without points every area is one flat color

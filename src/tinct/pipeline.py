@@ -308,11 +308,18 @@ def _paint_regions(l_full: torch.Tensor, ab: torch.Tensor, ab_hint: torch.Tensor
 
 
 def _relight_strips(l_full: torch.Tensor, ratio_low: torch.Tensor) -> None:
-    """Multiply the full-resolution L by the upsampled working-size lightness ratio, in place."""
+    """Multiply the full-resolution L by the upsampled working-size lightness ratio, in place. Ink
+    (L below that of :data:`tinct.lineart.regions.INK_GRAY`: lines, black fills) may be darkened
+    but never brightened: a black area stays black, not a dim patch of its neighbour's color."""
+    from tinct.lineart.regions import INK_GRAY
+
+    ink_l = float(color.l_from_uint8(np.full((1, 1, 3), INK_GRAY, np.uint8))[0, 0])
     _, _, h, w = l_full.shape
     l, up = l_full[0, 0].numpy(), _RowUpsampler(ratio_low, h, w)
     for y0, y1 in _strips(h, w):
-        np.clip(l[y0:y1] * up.rows(y0, y1)[0], 0.0, 100.0, out=l[y0:y1])
+        ratio = up.rows(y0, y1)[0]
+        np.minimum(ratio, 1.0, out=ratio, where=l[y0:y1] < ink_l)
+        np.clip(l[y0:y1] * ratio, 0.0, 100.0, out=l[y0:y1])
 
 
 def _recombine_strips(l_full: torch.Tensor, ab_low: torch.Tensor, depth: int = 8) -> np.ndarray:

@@ -1,7 +1,9 @@
 """``tinct bench lineart``: line-art colorizers on held-out color images.
 
-Each image (shorter side resized to SIZE, center crop SIZExSIZE) becomes a drawing twice, with
-Canny (80/160, the seed's way) and with XDoG (default settings); each drawing is colorized by each
+Each image (shorter side resized to SIZE, center crop SIZExSIZE) becomes a drawing three times:
+with Canny (80/160, the seed's way), with XDoG (default settings), and as a manga page would draw
+it (the XDoG lines over black fills and screentone dots, :func:`tinct.lineart.extract.screentone` at
+its defaults); each drawing is colorized by each
 model with no hint, with the automatic hint (models that have one), with the original's 512-bin
 histogram (the seed's hint) and with 10 point hints taken from the original (seeded). PSNR, SSIM
 and CIEDE2000 against the original, colorfulness (CF) against the originals' CF, and what a
@@ -25,10 +27,11 @@ from tinct.bench.report import contact_sheet
 from tinct.imageio import atomic_write_bytes
 from tinct.errors import TinctError
 from tinct.hints import Hints, Point
-from tinct.lineart.extract import canny, xdog
+from tinct.lineart.extract import canny, screentone, xdog
 from tinct.lineart.measure import crossing_share, flat_share
 
-DRAWINGS = {"canny": lambda img: canny(img, 80, 160, 1), "xdog": lambda img: xdog(img)}
+DRAWINGS = {"canny": lambda img: canny(img, 80, 160, 1), "xdog": lambda img: xdog(img),
+            "manga": lambda img: screentone(xdog(img), img)}
 HINT_KINDS = ("none", "auto", "histogram", "10 points")
 POINTS = 10
 

@@ -9,6 +9,8 @@ white). The random one takes a ``numpy.random.Generator``.
 - :func:`pencil`: a pencil look for any drawing: lighter gray strokes whose pressure varies over
   the page, broken in places, with a soft graphite edge (as real sketches are drawn).
 - :func:`scan_noise`: paper tone, a slight blur and grain, as a scanned drawing has.
+- :func:`screentone`: a manga look: the image's darkest tones as solid black, its middle tones as
+  screens of regular dots (a few discrete densities, as tone sheets come), the lines over them.
 """
 
 from __future__ import annotations
@@ -113,12 +115,52 @@ def scan_noise(lines: np.ndarray, gen: np.random.Generator, grain: float = 4.0) 
     return np.clip(x + 0.5, 0, 255).astype(np.uint8)
 
 
+def screentone(lines: np.ndarray, img: np.ndarray, gen: np.random.Generator | None = None, black: float = 0.08,
+               toned: float = 0.4, period: float = 5.0, angle: float = 45.0, levels: int = 2) -> np.ndarray:
+    """A manga look for the drawing ``lines`` (uint8 gray, dark lines on white) of ``img`` (uint8 RGB
+    or gray, same size): the darkest ``black`` share of the image's (smoothed) tones becomes solid
+    black (gray levels up to 90 at most), the next ones up to the ``toned`` share (0-0.9, up to
+    level 210) are covered by a screen of round dots,
+    ``period`` pixels apart (3-12) on a grid turned by ``angle`` degrees, in ``levels`` (1-4) discrete
+    densities (10-45 % ink, darker tones denser), and the lines stay over them. ``gen`` (optional)
+    shifts the screen's phase."""
+    import cv2
+
+    black = _check("black", black, 0.0, 0.5)
+    toned = _check("toned", toned, black, 0.9)
+    period = _check("period", period, 3.0, 12.0)
+    angle = _check("angle", angle, -180.0, 180.0)
+    levels = int(_check("levels", levels, 1, 4))
+    a = np.asarray(lines)
+    g = _gray(img).astype(np.float32)
+    if a.dtype != np.uint8 or a.ndim != 2 or g.shape != a.shape:
+        raise TinctError(f"expected an HxW uint8 drawing the size of its image, got {a.dtype} {a.shape} "
+                         f"and {g.shape}")
+    g = cv2.GaussianBlur(g, (0, 0), 2.0)
+    lo, hi = np.quantile(g, [black, toned]) if black > 0 else (g.min() - 1, np.quantile(g, toned))
+    lo, hi = min(lo, 90.0), min(hi, 210.0)  # a light picture keeps its white: tones only where it is dark
+    h, w = a.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    t = np.deg2rad(angle)
+    phase = gen.random(2) if gen is not None else np.zeros(2)
+    u = (xx * np.cos(t) + yy * np.sin(t)) / period + phase[0]
+    v = (-xx * np.sin(t) + yy * np.cos(t)) / period + phase[1]
+    d2 = (u - np.round(u)) ** 2 + (v - np.round(v)) ** 2  # squared distance to the nearest dot center, cells
+    step = (hi - lo) / levels if hi > lo else 1.0
+    level = np.clip(np.floor((hi - g) / step), 0, levels - 1)  # 0: the lightest toned band
+    cover = 0.10 + 0.35 * (level + 1) / levels  # share of each cell inked
+    dots = ((g < hi) & (d2 < cover / np.pi)) | (g <= lo)
+    return np.where(dots, np.uint8(0), a).astype(np.uint8)
+
+
 def random_lineart(img: np.ndarray, gen: np.random.Generator, p_xdog: float = 0.5, p_noise: float = 0.5,
-                   p_pencil: float = 0.3) -> np.ndarray:
+                   p_pencil: float = 0.3, p_tone: float = 0.0) -> np.ndarray:
     """A training line drawing of ``img``: XDoG with probability ``p_xdog`` else Canny, their
     settings drawn at random (Canny thresholds 40-120 / 1.5-3x, width 1-2; XDoG sigma 0.3-0.9,
     p 17-22, eps 0.005-0.05, phi 5-50), then with probability ``p_pencil`` the pencil look
-    (darkness 0.3-0.8, breaks 0-0.4, softness 0.3-1.0), then scan noise with probability ``p_noise``."""
+    (darkness 0.3-0.8, breaks 0-0.4, softness 0.3-1.0), else with probability ``p_tone`` the manga
+    look (:func:`screentone`: black 0-12 %, toned up to 20-55 %, period 4-8 px, angle 30-60, 1-3
+    densities), then scan noise with probability ``p_noise``."""
     if gen.random() < p_xdog:
         out = xdog(img, sigma=gen.uniform(0.3, 0.9), p=gen.uniform(17, 22), eps=gen.uniform(0.005, 0.05),
                    phi=gen.uniform(5, 50))
@@ -127,4 +169,7 @@ def random_lineart(img: np.ndarray, gen: np.random.Generator, p_xdog: float = 0.
         out = canny(img, low, low * gen.uniform(1.5, 3.0), int(gen.integers(1, 3)))
     if gen.random() < p_pencil:
         out = pencil(out, gen, gen.uniform(0.3, 0.8), gen.uniform(0.0, 0.4), gen.uniform(0.3, 1.0))
+    elif p_tone > 0 and gen.random() < p_tone:
+        out = screentone(out, img, gen, gen.uniform(0.0, 0.12), gen.uniform(0.2, 0.55), gen.uniform(4.0, 8.0),
+                         gen.uniform(30.0, 60.0), int(gen.integers(1, 4)))
     return scan_noise(out, gen) if gen.random() < p_noise else out

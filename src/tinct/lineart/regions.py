@@ -28,6 +28,7 @@ from tinct.lineart.openraster import line_layer, ora_bytes, png_bytes
 LINE_BLOCK = 25  # pixels: the neighbourhood the paper's brightness is measured over
 LINE_CONTRAST = 12  # gray levels a pixel must be below its neighbourhood to be a line
 MIN_REGION = 12  # pixels: smaller enclosed specks join their neighbour
+INK_GRAY = 60  # gray level below which a drawing's pixel is ink (a line or a black fill), whatever is around it
 
 
 def line_mask(gray: np.ndarray, contrast: float = LINE_CONTRAST) -> np.ndarray:
@@ -37,7 +38,7 @@ def line_mask(gray: np.ndarray, contrast: float = LINE_CONTRAST) -> np.ndarray:
     smooth = cv2.GaussianBlur(gray, (3, 3), 0)
     local = cv2.adaptiveThreshold(smooth, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, LINE_BLOCK,
                                   contrast)
-    return (local > 0) | (smooth < 60)
+    return (local > 0) | (smooth < INK_GRAY)
 
 
 def regions(lines: np.ndarray, gap: int = 4, min_region: int = MIN_REGION) -> np.ndarray:
@@ -137,7 +138,9 @@ def paint_regions(l: np.ndarray, ab: np.ndarray, hint_ab: np.ndarray | None = No
     ``ab``: the network's paint at the same size (HxWx2); ``hint_mask`` (HxW bool) and ``hint_ab``
     (HxWx2) the user's points and strokes rendered at that size. Each area of the drawing
     (:func:`regions`) takes its dominant painted color; a hinted area takes, pixel by pixel, the
-    color of the nearest hint inside it (one hint: its color throughout)."""
+    color of the nearest hint inside it (one hint: its color throughout). Ink (darker than
+    ``INK_GRAY``) fades to neutral with its darkness (chroma x (gray / INK_GRAY)^2), as a black line over color does: a black fill
+    stays black, not a dim patch of its neighbour's color."""
     from tinct.color import lab_to_uint8
 
     z = np.zeros_like(l, dtype=np.float32)
@@ -158,6 +161,8 @@ def paint_regions(l: np.ndarray, ab: np.ndarray, hint_ab: np.ndarray | None = No
         out[in_hinted] = mean_hint[labels[in_hinted]]  # a hinted area: its hints' color ...
         own = near_label == labels  # ... and where its nearest hint is inside it, that hint's
         out[own] = hint_ab.reshape(-1, 2)[near[own]]
+    ink = gray < INK_GRAY
+    out[ink] *= ((gray[ink].astype(np.float32) / INK_GRAY) ** 2)[:, None]
     return out.astype(np.float32)
 
 

@@ -53,6 +53,8 @@ class TrainConfig:
     """weight of the cast term: per image, the L1 distance between the decoded output's mean normalized ab and the original's (a color cast over the whole picture costs; 0 = off)"""
     min_colorfulness: float = 0.0
     """skip training images whose colorfulness (Hasler-Suesstrunk) is below this (BigColor and DDColor drop those under 15)"""
+    tone: float = 0.0
+    """line art only: the share of training drawings given the manga look (black fills and screentone dots, tinct.lineart.screentone)"""
     channels_last: bool = True
     """train in channels_last (NHWC) memory order: the same arithmetic, 2-3x faster depthwise and 1x1 convolutions on CPUs"""
     hints: bool = False

@@ -51,13 +51,14 @@ class ColorImages(Dataset):
     Training: shorter side resized to crop * U(1, 1.3), random crop, random flip.
     Validation (``train=False``): shorter side to crop, center crop.
     ``lineart``: a fourth channel holds a line drawing of the crop (:func:`tinct.lineart.random_lineart`,
-    seeded by the item's seed, so validation drawings are fixed). ``min_colorfulness``: a training
+    seeded by the item's seed, so validation drawings are fixed; ``tone``: the share given the manga
+    look). ``min_colorfulness``: a training
     image less colorful than this (measured after the resize) is skipped like an unreadable one
     (its next neighbour is used)."""
 
     def __init__(self, files: list[Path], crop: int, train: bool = True, lineart: bool = False,
-                 min_colorfulness: float = 0.0):
-        self.files, self.crop, self.train, self.lineart = files, crop, train, lineart
+                 min_colorfulness: float = 0.0, tone: float = 0.0):
+        self.files, self.crop, self.train, self.lineart, self.tone = files, crop, train, lineart, tone
         self.min_colorfulness = min_colorfulness
 
     def __len__(self) -> int:
@@ -95,7 +96,7 @@ class ColorImages(Dataset):
         if self.lineart:
             from tinct.lineart import random_lineart
 
-            lines = random_lineart(rgb, np.random.default_rng([aug_seed, idx, 2]))
+            lines = random_lineart(rgb, np.random.default_rng([aug_seed, idx, 2]), p_tone=self.tone)
             rgb = np.dstack([rgb, lines])
         return torch.from_numpy(rgb.copy()).permute(2, 0, 1).float() / 255.0
 

@@ -166,11 +166,14 @@ def train(cfg: TrainConfig) -> TrainResult:
     lab_out = spec.cls.output_kind == "lab"  # line art: drawings in, whole images out
     for name, value, low, high in (("--cf-weight", cfg.cf_weight, 0.0, 100.0), ("--cf-enhance", cfg.cf_enhance, 1.0, 3.0),
                                    ("--cast-weight", cfg.cast_weight, 0.0, 100.0),
-                                   ("--min-colorfulness", cfg.min_colorfulness, 0.0, 150.0)):
+                                   ("--min-colorfulness", cfg.min_colorfulness, 0.0, 150.0),
+                                   ("--tone", cfg.tone, 0.0, 1.0)):
         if not (math.isfinite(value) and low <= value <= high):
             raise TinctError(f"{name} must be between {low:g} and {high:g}, got {value}")
     if (cfg.cf_weight > 0 or cfg.cast_weight > 0) and lab_out:
         raise TinctError("--cf-weight and --cast-weight are for networks that color a photo's lightness, not line art")
+    if cfg.tone > 0 and not lab_out:
+        raise TinctError("--tone gives training drawings the manga look: it is for line-art models")
     if not 0 <= cfg.critic_steps <= cfg.steps:
         raise TinctError(f"--critic-steps must be between 0 and --steps ({cfg.steps}), got {cfg.critic_steps}")
     if cfg.critic_steps and not gan_kind:
@@ -242,10 +245,11 @@ def train(cfg: TrainConfig) -> TrainResult:
             disc = torch.nn.parallel.DistributedDataParallel(disc)
     epoch_steps = cfg.epoch_steps or max(1, min(len(train_files) // (cfg.batch_size * world), math.ceil(cfg.steps / 5)))
     sampler = RunBatches(len(train_files), cfg.batch_size, cfg.steps, cfg.seed, start, rank, world)
-    loader = DataLoader(ColorImages(train_files, cfg.crop, lineart=lab_out, min_colorfulness=cfg.min_colorfulness),
+    loader = DataLoader(ColorImages(train_files, cfg.crop, lineart=lab_out, min_colorfulness=cfg.min_colorfulness,
+                                    tone=cfg.tone),
                         batch_sampler=sampler,
                         num_workers=cfg.workers)
-    val_set = ColorImages(val_files, cfg.crop, train=False, lineart=lab_out)
+    val_set = ColorImages(val_files, cfg.crop, train=False, lineart=lab_out, tone=cfg.tone)
     val_rgb = torch.stack([val_set[i] for i in range(len(val_files))])
     if main:
         (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
