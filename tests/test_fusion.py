@@ -7,6 +7,7 @@ from PIL import Image
 
 from tinct import color
 from tinct.cli import main
+from tinct.errors import TinctError
 from tinct.hints import Hints, Point
 from tinct.modelfile import load_fusion, load_model, read_record, save_model
 from tinct.hints.fusion import HintFusion, guide_for, hint_density, match_hints, propagate
@@ -119,6 +120,42 @@ def test_train_fusion_writes_a_fused_model(fusion_setup):
     for k, v in base.state_dict().items():  # the base network is unchanged
         assert torch.equal(model.state_dict()[k], v)
     assert any(float(p.detach().abs().sum()) > 0 for p in load_fusion(out).out.parameters())  # the fusion trained
+
+
+def test_train_fusion_resumes_exactly(fusion_setup, tmp_path, monkeypatch):
+    """Stopped at any step and resumed from its checkpoint, the run ends with the weights of a run
+    that was never stopped."""
+    import tinct.train.fusion as tf
+
+    base_path, _, _, data = fusion_setup
+    cache = str(tmp_path / "samples.pt")
+    cfg = lambda out, **kw: FusionConfig(**{**dict(base=str(base_path), data=str(data), out=str(tmp_path / out),
+                                                   samples=6, size=64, crop=32, steps=12, batch_size=4,
+                                                   max_hints=50, lr=3e-3, quiet=True, cache=cache,
+                                                   checkpoint_minutes=0.0), **kw})
+    train_fusion(cfg("whole.safetensors"))
+    assert not (tmp_path / "whole.safetensors.ckpt.pt").exists()  # finished: nothing left to resume
+    calls, real_loss = [0], tf._loss
+
+    def stop_at_step_7(*a):
+        calls[0] += 1
+        if calls[0] == 8:
+            raise KeyboardInterrupt
+        return real_loss(*a)
+
+    monkeypatch.setattr(tf, "_loss", stop_at_step_7)
+    with pytest.raises(KeyboardInterrupt):
+        train_fusion(cfg("parts.safetensors"))
+    monkeypatch.setattr(tf, "_loss", real_loss)
+    assert torch.load(tmp_path / "parts.safetensors.ckpt.pt", weights_only=False)["step"] == 7
+    with pytest.raises(TinctError, match="other settings"):
+        train_fusion(cfg("parts.safetensors", resume=True, lr=1e-3))
+    train_fusion(cfg("parts.safetensors", resume=True))
+    whole, parts = load_fusion(tmp_path / "whole.safetensors"), load_fusion(tmp_path / "parts.safetensors")
+    for (k, v), w in zip(whole.state_dict().items(), parts.state_dict().values()):
+        assert torch.equal(v, w), k
+    with pytest.raises(TinctError, match="no checkpoint"):
+        train_fusion(cfg("never.safetensors", resume=True))
 
 
 def test_fused_model_through_the_pipeline(fusion_setup, make_rgb):

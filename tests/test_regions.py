@@ -115,15 +115,18 @@ def test_paint_regions_flattens_each_area_and_a_hint_fills_only_its_own():
     ab = rng.normal(0, 20, (*img.shape, 2)).astype(np.float32) + np.array([10, 10], np.float32)
     flat = paint_regions(l, ab)
     labels = regions(line_mask(img))
+    from tinct.lineart.regions import INK_GRAY
+
+    paper = img >= INK_GRAY  # ink fades to neutral (test_lineart_models: black fills stay black)
     for k in np.unique(labels):
-        assert np.ptp(flat[labels == k], axis=0).max() == 0  # one color per area
+        assert np.ptp(flat[(labels == k) & paper], axis=0).max() == 0  # one color per area
     mask = np.zeros(img.shape, bool)
     mask[64, 45] = True  # a point inside the circle, whose outline has a 3-px gap
     hint = np.zeros((*img.shape, 2), np.float32)
     hint[64, 45] = (-40, 50)
     filled = paint_regions(l, ab, hint, mask)
     inside = labels == labels[64, 45]
-    assert np.allclose(filled[inside], (-40, 50)) and np.allclose(filled[~inside], flat[~inside])
+    assert np.allclose(filled[inside & paper], (-40, 50)) and np.allclose(filled[~inside], flat[~inside])
 
 
 def test_the_shipped_line_art_model_paints_one_flat_color_per_area():
@@ -205,3 +208,21 @@ def test_cli_layers_write_an_openraster_file_of_the_same_stack(tmp_path):
     assert main(["colorize", str(src), "-o", str(out), "--model", "lineart", "--layers", str(layers)]) == 0
     shown = np.asarray(Image.open(out).convert("RGB")).astype(int)
     assert np.abs(_stack_openraster((layers / "layers.ora").read_bytes()) - shown).max() <= 2
+
+
+def test_flat_shading_keeps_a_share_of_the_shading_inside_each_area():
+    from tinct.lineart.regions import flat_shading
+
+    img = drawing_with_gaps(2)
+    lines = line_mask(img)
+    labels = regions(lines)
+    rng = np.random.default_rng(5)
+    ratio = rng.uniform(0.5, 2.0, img.shape).astype(np.float32)
+    flat = flat_shading(ratio, lines, labels, keep=0.0)
+    for k in np.unique(labels):
+        area = labels == k
+        assert np.ptp(flat[area]) == 0  # one lightness per area ...
+        assert flat[area][0] == np.median(ratio[area & ~lines])  # ... its median off the lines
+    np.testing.assert_allclose(flat_shading(ratio, lines, labels, keep=1.0), ratio, rtol=1e-5)
+    half = flat_shading(ratio, lines, labels)  # the shipped share: the geometric middle of the two
+    np.testing.assert_allclose(half, np.sqrt(flat * ratio), rtol=1e-5)

@@ -145,7 +145,8 @@ class Colorizer:
         """The first half of a colorization: (full-resolution raw L (1, 1, H, W), predicted raw ab
         (1, 2, h', w') at the working size). ``image``: HxWx3 uint8 or uint16 RGB, or its
         :func:`lightness` (a folder run computes it while decoding). A line-art model's painted
-        lightness is already multiplied into the returned L, and its ab is painted region by region
+        lightness, one per area its lines enclose with half the network's shading kept inside
+        (:func:`tinct.lineart.regions.flat_shading`), is already multiplied into the returned L, and its ab is painted region by region
         at the drawing's size (:meth:`paint_regions`) unless ``regions`` is False (video steadies the
         working-size paint first, then paints). Video steadies the ab between the halves;
         ``extras``: see :meth:`predict_tensors`."""
@@ -162,19 +163,20 @@ class Colorizer:
             self.check_hints(hints)
             tensors = dict(zip(("ab_hint", "mask", "global_hint"), to_tensors(hints, (h, w), tuple(work))))
         ab, l_pred = self.predict_tensors(l_work, **tensors, extras=extras)
-        if self.model.fills_regions and regions:  # line art: a flat color per enclosed area, hints fill theirs
-            ab = _paint_regions(l_full, ab, tensors.get("ab_hint"), tensors.get("mask"))
+        areas = _Areas(l_full) if self.model.fills_regions else None  # line art: the areas its lines enclose
+        if areas is not None and regions:  # a flat color per area, hints fill theirs
+            ab = areas.paint(ab, tensors.get("ab_hint"), tensors.get("mask"))
         if l_pred is not None:  # line art: the painted lightness multiplies the drawing
             l_seen = (F.interpolate(l_work, size=l_pred.shape[-2:], mode="area") if l_pred.shape != l_work.shape
                       else l_work)
             ratio = ((l_pred + RELIGHT_EPS) / (l_seen + RELIGHT_EPS)).clamp_(0.0, RELIGHT_MAX)
-            _relight_strips(l_full, ratio)
+            _relight_strips(l_full, ratio if areas is None else areas.shading(ratio))
         return l_full, ab
 
     def paint_regions(self, l_drawing: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
         """A line drawing's working-size raw ab painted region by region (one flat color per area its
         lines enclose) on its full-resolution raw L (1, 1, H, W) as read, before any relighting."""
-        return _paint_regions(l_drawing, ab, None, None)
+        return _Areas(l_drawing).paint(ab, None, None)
 
     def check_hints(self, hints: Hints | None) -> None:
         """A HintError unless this model takes every kind of hint ``hints`` holds (None: none)."""
@@ -284,27 +286,44 @@ def _strips(h: int, w: int):
 REGION_PIXELS = 4_000_000  # line art is painted region by region at most at this size (memory, time)
 
 
-def _paint_regions(l_full: torch.Tensor, ab: torch.Tensor, ab_hint: torch.Tensor | None,
-                   mask: torch.Tensor | None) -> torch.Tensor:
-    """Raw ab (1, 2, h, w) of a drawing painted region by region
-    (:func:`tinct.lineart.regions.paint_regions`) at the drawing's full size, or at most
-    ``REGION_PIXELS`` (a larger drawing's areas are found on it shrunk; the colors are put back on
-    the full-resolution lines by :meth:`Colorizer.finish`). The working-size paint and hints
-    (normalized) are upsampled onto ``l_full`` (1, 1, H, W) read before it is relit."""
-    from tinct.lineart.regions import paint_regions
+class _Areas:
+    """The areas a drawing's lines enclose (:func:`tinct.lineart.regions.drawing_areas`), found once
+    on its full-resolution raw L (1, 1, H, W) as read, before any relighting, at the drawing's size
+    or at most ``REGION_PIXELS`` (a larger drawing's areas are found on it shrunk; its colors are put
+    back on the full-resolution lines by :meth:`Colorizer.finish`)."""
 
-    h, w = l_full.shape[-2:]
-    s = min(1.0, (REGION_PIXELS / (h * w)) ** 0.5)
-    size = (max(1, round(h * s)), max(1, round(w * s)))
-    l = l_full if s == 1.0 else F.interpolate(l_full, size=size, mode="area")
-    paint = color.resize_ab(ab, size)[0].permute(1, 2, 0).numpy()
-    hint_ab = hint_mask = None
-    if mask is not None and bool((mask > 0.5).any()):
-        hint_mask = F.interpolate(mask.float(), size=size, mode="nearest")[0, 0].numpy() > 0.5
-        hint_ab = color.denormalize_ab(F.interpolate(ab_hint.float(), size=size, mode="nearest"))[0]
-        hint_ab = hint_ab.permute(1, 2, 0).numpy()
-    flat = paint_regions(l[0, 0].numpy(), paint, hint_ab, hint_mask)
-    return torch.from_numpy(flat).permute(2, 0, 1)[None]
+    def __init__(self, l_full: torch.Tensor):
+        from tinct.lineart.regions import drawing_areas
+
+        h, w = l_full.shape[-2:]
+        s = min(1.0, (REGION_PIXELS / (h * w)) ** 0.5)
+        self.size = (max(1, round(h * s)), max(1, round(w * s)))
+        l = l_full if s == 1.0 else F.interpolate(l_full, size=self.size, mode="area")
+        self.l = l[0, 0].numpy().copy()
+        self.found = drawing_areas(self.l)
+
+    def paint(self, ab: torch.Tensor, ab_hint: torch.Tensor | None, mask: torch.Tensor | None) -> torch.Tensor:
+        """Raw ab (1, 2, h, w) at the areas' size: the working-size raw ``ab`` painted region by region
+        (:func:`tinct.lineart.regions.paint_regions`), with the rendered hints (normalized) if any."""
+        from tinct.lineart.regions import paint_regions
+
+        paint = color.resize_ab(ab, self.size)[0].permute(1, 2, 0).numpy()
+        hint_ab = hint_mask = None
+        if mask is not None and bool((mask > 0.5).any()):
+            hint_mask = F.interpolate(mask.float(), size=self.size, mode="nearest")[0, 0].numpy() > 0.5
+            hint_ab = color.denormalize_ab(F.interpolate(ab_hint.float(), size=self.size, mode="nearest"))[0]
+            hint_ab = hint_ab.permute(1, 2, 0).numpy()
+        flat = paint_regions(self.l, paint, hint_ab, hint_mask, areas=self.found)
+        return torch.from_numpy(flat).permute(2, 0, 1)[None]
+
+    def shading(self, ratio: torch.Tensor) -> torch.Tensor:
+        """The working-size lightness ratio (1, 1, h', w') at the areas' size, flat area by area
+        (:func:`tinct.lineart.regions.flat_shading`)."""
+        from tinct.lineart.regions import flat_shading
+
+        up = F.interpolate(ratio, size=self.size, mode="bilinear", align_corners=False)[0, 0].numpy()
+        _, lines, labels = self.found
+        return torch.from_numpy(flat_shading(up, lines, labels))[None, None]
 
 
 def _relight_strips(l_full: torch.Tensor, ratio_low: torch.Tensor) -> None:

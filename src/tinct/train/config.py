@@ -140,4 +140,8 @@ class FusionConfig:
     """torch threads (default: torch's)"""
     half: bool = False
     """store float16 weights"""
+    checkpoint_minutes: float = 10.0
+    """save the training state (stage, optimizer, step, random state) to OUT.ckpt.pt this often"""
+    resume: bool = False
+    """continue exactly from OUT.ckpt.pt (same settings; the samples are loaded from --cache again)"""
     quiet: bool = False

@@ -15,13 +15,18 @@ The samples (the sparse solves) cost most of the time; ``cache`` saves them and 
 and ``shard`` = ``i/n`` makes the i-th of n interleaved shares of the images, so that n processes
 precompute at once (``--steps 0``) and one training run then reads all the shares.
 
-``tinct train-fusion BASE.safetensors --data DIR --out FILE [--samples N --steps S]``
+The training state (stage, optimizer, step, random state) is saved to ``OUT.ckpt.pt`` every
+``checkpoint_minutes``; ``resume`` continues from it exactly (the same batches and weights as an
+uninterrupted run), so a long run can span several sittings.
+
+``tinct train-fusion BASE.safetensors --data DIR --out FILE [--samples N --steps S] [--resume]``
 """
 
 from __future__ import annotations
 
 import math
 import random
+import time
 from pathlib import Path
 
 import torch
@@ -183,6 +188,20 @@ def _val_scores(fusion: HintFusion, val: torch.Tensor) -> dict[str, float]:
     return {k: v / len(val) for k, v in se.items()}
 
 
+def _resume_key(cfg: FusionConfig) -> dict:
+    """The settings a resumed run must share with the run it continues."""
+    skip = {"threads", "quiet", "resume", "checkpoint_minutes", "cache", "shard"}
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(cfg).items() if k not in skip}
+
+
+def _save_state(path: Path, cfg: FusionConfig, fusion, opt, gen, step: int, before: dict) -> None:
+    """The training state before ``step``, written atomically (a run stopped at any moment resumes here)."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"config": _resume_key(cfg), "fusion": fusion.state_dict(), "optimizer": opt.state_dict(),
+                "generator": gen.get_state(), "step": step, "before": before}, tmp)
+    tmp.replace(path)
+
+
 def train_fusion(cfg: FusionConfig) -> dict[str, float]:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -225,8 +244,24 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
     opt = torch.optim.Adam(fusion.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     before = _val_scores(fusion, val)
-    bar = tqdm(range(cfg.steps), desc="train fusion", unit="step", disable=cfg.quiet)
+    ckpt_path, start = Path(str(cfg.out) + ".ckpt.pt"), 0
+    if cfg.resume:
+        if not ckpt_path.exists():
+            raise TinctError(f"--resume: no checkpoint {ckpt_path}")
+        ckpt = torch.load(ckpt_path, weights_only=False)
+        if ckpt["config"] != _resume_key(cfg):
+            raise TinctError(f"--resume: {ckpt_path} was written with other settings")
+        fusion.load_state_dict(ckpt["fusion"])
+        opt.load_state_dict(ckpt["optimizer"])
+        gen.set_state(ckpt["generator"])
+        start, before = ckpt["step"], ckpt["before"]
+    saved_at = time.monotonic()
+    bar = tqdm(range(start, cfg.steps), desc="train fusion", unit="step", disable=cfg.quiet, initial=start,
+               total=cfg.steps)
     for step in bar:
+        if time.monotonic() - saved_at > 60 * cfg.checkpoint_minutes:
+            _save_state(ckpt_path, cfg, fusion, opt, gen, step, before)
+            saved_at = time.monotonic()
         for g in opt.param_groups:  # cosine decay to 0
             g["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
         idx = torch.randint(0, len(train), (cfg.batch_size,), generator=gen)
@@ -251,4 +286,5 @@ def train_fusion(cfg: FusionConfig) -> dict[str, float]:
                             "loss": cfg.loss,
                             **scores}
     save_model(base, cfg.out, provenance=provenance, half=cfg.half, fusion=fusion)  # the base's own stage is replaced
+    ckpt_path.unlink(missing_ok=True)  # finished: nothing left to resume
     return scores
