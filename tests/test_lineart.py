@@ -127,6 +127,12 @@ def test_cli_lineart(tmp_path, capsys):
     assert main(["lineart", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-o", str(tmp_path / "dir"),
                  "--noise"]) == 0
     assert sorted(p.name for p in (tmp_path / "dir").iterdir()) == ["a.png", "b.png"]
+    Image.fromarray(tones()).save(tmp_path / "t.png")
+    assert main(["lineart", str(tmp_path / "t.png"), "-o", str(tmp_path / "t_manga.png"), "--manga", "6"]) == 0
+    manga = np.asarray(Image.open(tmp_path / "t_manga.png").convert("L"))
+    assert (manga[5:55, 5:35] == 0).mean() > 0.9 and 0.2 < (manga[5:55, 45:75] < 128).mean() < 0.6  # fills, dots
+    assert main(["lineart", str(tmp_path / "t.png"), "-o", str(tmp_path / "t2.png"), "--manga", "50"]) == 2
+    assert "period must be between 3 and 12" in capsys.readouterr().err
     (tmp_path / "bad.png").write_bytes(b"no")
     code = main(["lineart", str(tmp_path / "bad.png"), "-o", str(tmp_path / "d2")])
     assert code == 1 and "skip" in capsys.readouterr().out

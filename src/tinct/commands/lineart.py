@@ -23,8 +23,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--pencil", type=float, metavar="DARKNESS",
                    help="a pencil look: gray strokes of about this darkness (0.1-1; real sketches 0.4-0.7), "
                         "pressure varying over the page, broken in places, soft-edged")
+    p.add_argument("--manga", type=float, metavar="PERIOD",
+                   help="a manga look: the image's darkest tones as black fills, its middle tones as screentone "
+                        "dots this many pixels apart (3-12)")
     p.add_argument("--noise", action="store_true", help="add scan-like paper tone, blur and grain")
-    p.add_argument("--seed", type=int, default=0, help="seed for --method random, --pencil and --noise")
+    p.add_argument("--seed", type=int, default=0, help="seed for --method random, --pencil, --manga and --noise")
     p.add_argument("--overwrite", action="store_true")
     return p
 
@@ -33,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from tinct.imageio import load_image, save_image
-    from tinct.lineart import canny, pencil, random_lineart, scan_noise, xdog
+    from tinct.lineart import canny, pencil, random_lineart, scan_noise, screentone, xdog
 
     out = Path(args.output)
     to_file = len(args.inputs) == 1 and out.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp")
@@ -46,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
         xdog(probe, sigma=args.sigma, eps=args.eps)
     if args.pencil is not None:
         pencil(probe, np.random.default_rng(0), args.pencil)
+    if args.manga is not None:
+        screentone(probe, probe, None, period=args.manga)
     gen = np.random.default_rng(args.seed)
     failed = 0
     for text in args.inputs:
@@ -61,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
                 lines = random_lineart(rgb, gen, p_noise=0.0, p_pencil=0.0)
             if args.pencil is not None:
                 lines = pencil(lines, gen, args.pencil)
+            if args.manga is not None:
+                lines = screentone(lines, rgb, gen, period=args.manga)
             if args.noise:
                 lines = scan_noise(lines, gen)
             save_image(dst, np.repeat(lines[..., None], 3, axis=2), None, overwrite=args.overwrite)

@@ -149,7 +149,7 @@ def screentone(lines: np.ndarray, img: np.ndarray, gen: np.random.Generator | No
     step = (hi - lo) / levels if hi > lo else 1.0
     level = np.clip(np.floor((hi - g) / step), 0, levels - 1)  # 0: the lightest toned band
     cover = 0.10 + 0.35 * (level + 1) / levels  # share of each cell inked
-    dots = ((g < hi) & (d2 < cover / np.pi)) | (g <= lo)
+    dots = ((g <= hi) & (d2 < cover / np.pi)) | (g <= lo)
     return np.where(dots, np.uint8(0), a).astype(np.uint8)
 
 
