@@ -1,4 +1,4 @@
-"""Side-by-side sheet of line-art models on black-and-white manga pages (screentones, black fills,
+"""Side-by-side sheet of line-art models on black-and-white manga pages (pages printed in color are left out) (screentones, black fills,
 lettering): page | each model's automatic colors, plus what a colorist would check on the page as
 numbers: the chroma left on the page's black ink (should be none) and the share of the page's
 white paper made darker than light gray (mud).
@@ -34,6 +34,12 @@ def page_figures(page: np.ndarray, out: np.ndarray) -> dict[str, float]:
             "paper_mud": float((lab[..., 0][paper] < 80).mean()) if paper.any() else float("nan")}
 
 
+def in_color(path: Path) -> bool:
+    """A page printed in color (mean channel spread above 8 levels), not a black-and-white one."""
+    a = np.asarray(Image.open(path).convert("RGB").reduce(4)).astype(np.int16)
+    return float((a.max(2) - a.min(2)).mean()) > 8
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folder")
@@ -42,7 +48,7 @@ def main() -> int:
     ap.add_argument("--models", nargs="+", default=["lineart"], help="names or LABEL=FILE")
     ap.add_argument("--out", default="docs/lineart_manga.jpg")
     args = ap.parse_args()
-    files = list_images(Path(args.folder))
+    files = [f for f in list_images(Path(args.folder)) if not in_color(f)]  # black-and-white pages only
     if args.limit:
         files = files[:: max(1, len(files) // args.limit)][: args.limit]
     if not files:
