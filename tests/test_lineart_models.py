@@ -160,6 +160,17 @@ def test_training_pairs_carry_a_seeded_drawing(tmp_path, make_rgb):
     assert not torch.equal(a[3], ds[(1, 43)][3])
     val = ColorImages(files, 64, train=False, lineart=True)
     assert torch.equal(val[0], val[0])
+    manga = ColorImages(files, 64, lineart=True, tone=1.0)  # every drawing with the manga look
+    assert (manga[(1, 42)][3] < 0.05).float().mean() > (a[3] < 0.05).float().mean() + 0.02  # black fills, dots
+
+
+def test_train_tone_is_checked(tmp_path, capsys, make_rgb):
+    Image.fromarray(make_rgb(80, 90, seed=0)).save(tmp_path / "0.png")
+    base = ["train", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--steps", "1", "--quiet"]
+    assert main([*base, "--model", "lineart_unet", "--tone", "1.5"]) == 2
+    assert "--tone must be between 0 and 1" in capsys.readouterr().err
+    assert main([*base, "--model", "effunet", "--tone", "0.3"]) == 2
+    assert "for line-art models" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
