@@ -1,5 +1,5 @@
-"""Side-by-side sheet of line-art models on black-and-white manga pages (pages printed in color are left out) (screentones, black fills,
-lettering): page | each model's automatic colors, plus what a colorist would check on the page as
+"""Side-by-side sheet of line-art models on black-and-white manga pages (screentones, black fills,
+lettering; pages printed in color are left out): page | each model's automatic colors, plus what a colorist would check on the page as
 numbers: the chroma left on the page's black ink (should be none) and the share of the page's
 white paper made darker than light gray (mud).
 

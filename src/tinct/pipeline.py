@@ -146,10 +146,10 @@ class Colorizer:
         (1, 2, h', w') at the working size). ``image``: HxWx3 uint8 or uint16 RGB, or its
         :func:`lightness` (a folder run computes it while decoding). A line-art model's painted
         lightness, one per area its lines enclose with half the network's shading kept inside
-        (:func:`tinct.lineart.regions.flat_shading`), is already multiplied into the returned L, and its ab is painted region by region
-        at the drawing's size (:meth:`paint_regions`) unless ``regions`` is False (video steadies the
-        working-size paint first, then paints). Video steadies the ab between the halves;
-        ``extras``: see :meth:`predict_tensors`."""
+        (:func:`tinct.lineart.regions.flat_shading`), is already multiplied into the returned L,
+        and its ab is painted region by region at the drawing's size (:meth:`paint_regions`)
+        unless ``regions`` is False (video steadies the working-size paint first, then paints).
+        Video steadies the ab between the halves; ``extras``: see :meth:`predict_tensors`."""
         l_full = image if isinstance(image, torch.Tensor) else lightness(image)
         cancel.check()
         h, w = l_full.shape[-2:]

@@ -167,8 +167,8 @@ def paint_regions(l: np.ndarray, ab: np.ndarray, hint_ab: np.ndarray | None = No
     ``l`` when already found. Each area of the drawing
     (:func:`regions`) takes its dominant painted color; a hinted area takes, pixel by pixel, the
     color of the nearest hint inside it (one hint: its color throughout). Ink (darker than
-    ``INK_GRAY``) fades to neutral with its darkness (chroma x (gray / INK_GRAY)^2), as a black line over color does: a black fill
-    stays black, not a dim patch of its neighbour's color."""
+    ``INK_GRAY``) fades to neutral with its darkness (chroma x (gray / INK_GRAY)^2), as a black
+    line over color does: a black fill stays black, not a dim patch of its neighbour's color."""
     gray, lines, labels = drawing_areas(l, gap) if areas is None else areas
     colors = region_colors(ab, labels, ~lines)
     out = colors[labels]
