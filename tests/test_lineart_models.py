@@ -241,9 +241,18 @@ def test_video_of_drawings_is_painted_whole():
     """A line-art model on the video path: every frame's fills take the model's lightness and colors."""
     from tinct.video import VideoColorizer
 
+    import tinct.lineart.regions as regions_mod
+
     clip = [drawing()[::2, ::2].copy() for _ in range(3)]
-    out = list(VideoColorizer(FlatPaint()).frames(clip))
-    assert len(out) == 3
+    paint = FlatPaint()
+    paint.fills_regions = True  # as every shipped line-art model
+    found, real = [], regions_mod.drawing_areas
+    regions_mod.drawing_areas = lambda *a, **k: found.append(1) or real(*a, **k)
+    try:
+        out = list(VideoColorizer(paint).frames(clip))
+    finally:
+        regions_mod.drawing_areas = real
+    assert len(out) == 3 and len(found) == 3  # each frame's areas found once, for its lightness and colors
     for frame in out:
         lab = color.rgb_to_lab(color.to_tensor(frame))[0]
         assert abs(float(lab[0, 50, 75]) - 70) < 2 and abs(float(lab[1, 50, 75]) - 20) < 3

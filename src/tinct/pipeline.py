@@ -149,7 +149,8 @@ class Colorizer:
         (:func:`tinct.lineart.regions.flat_shading`), is already multiplied into the returned L,
         and its ab is painted region by region at the drawing's size (:meth:`paint_regions`)
         unless ``regions`` is False (video steadies the working-size paint first, then paints).
-        Video steadies the ab between the halves; ``extras``: see :meth:`predict_tensors`."""
+        Video steadies the ab between the halves; ``extras``: see :meth:`predict_tensors` (for line
+        art it also receives the drawing's ``areas``, for :meth:`paint_regions`)."""
         l_full = image if isinstance(image, torch.Tensor) else lightness(image)
         cancel.check()
         h, w = l_full.shape[-2:]
@@ -164,6 +165,8 @@ class Colorizer:
             tensors = dict(zip(("ab_hint", "mask", "global_hint"), to_tensors(hints, (h, w), tuple(work))))
         ab, l_pred = self.predict_tensors(l_work, **tensors, extras=extras)
         areas = _Areas(l_full) if self.model.fills_regions else None  # line art: the areas its lines enclose
+        if areas is not None and extras is not None:
+            extras["areas"] = areas
         if areas is not None and regions:  # a flat color per area, hints fill theirs
             ab = areas.paint(ab, tensors.get("ab_hint"), tensors.get("mask"))
         if l_pred is not None:  # line art: the painted lightness multiplies the drawing
@@ -173,10 +176,11 @@ class Colorizer:
             _relight_strips(l_full, ratio if areas is None else areas.shading(ratio))
         return l_full, ab
 
-    def paint_regions(self, l_drawing: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+    def paint_regions(self, l_drawing: torch.Tensor, ab: torch.Tensor, areas: "_Areas | None" = None) -> torch.Tensor:
         """A line drawing's working-size raw ab painted region by region (one flat color per area its
-        lines enclose) on its full-resolution raw L (1, 1, H, W) as read, before any relighting."""
-        return _Areas(l_drawing).paint(ab, None, None)
+        lines enclose) on its full-resolution raw L (1, 1, H, W) as read, before any relighting;
+        ``areas``: the ones :meth:`predict` found on it (its ``extras``), else they are found here."""
+        return (areas or _Areas(l_drawing)).paint(ab, None, None)
 
     def check_hints(self, hints: Hints | None) -> None:
         """A HintError unless this model takes every kind of hint ``hints`` holds (None: none)."""

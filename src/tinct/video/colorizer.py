@@ -61,14 +61,15 @@ class VideoColorizer:
         later = stab is not None and self.colorizer.model.fills_regions  # line art: steady the paint, then flats
         for rgb in rgb_frames:
             l_drawing = lightness(rgb) if later else None
+            extras = {} if later else None  # line art: the areas found for the lightness, reused for the colors
             l_full, ab = self.colorizer.predict(rgb if l_drawing is None else l_drawing.clone(), self.hints,
-                                                self.render_size, regions=not later)
+                                                self.render_size, extras, regions=not later)
             if stab is not None:
                 gray = F.interpolate(l_full, size=ab.shape[-2:], mode="bilinear", align_corners=False, antialias=True)
                 g8 = np.clip(gray[0, 0].numpy() * 2.55 + 0.5, 0, 255).astype(np.uint8)
                 ab = torch.from_numpy(stab.step(g8, ab[0].numpy().astype(np.float32)))[None]
             if later:
-                ab = self.colorizer.paint_regions(l_drawing, ab)
+                ab = self.colorizer.paint_regions(l_drawing, ab, extras.get("areas"))
             yield self.colorizer.finish(l_full, ab)
         self.cuts = stab.cuts if stab is not None else 0
 
