@@ -148,6 +148,8 @@ def test_train_fusion_resumes_exactly(fusion_setup, tmp_path, monkeypatch):
         train_fusion(cfg("parts.safetensors"))
     monkeypatch.setattr(tf, "_loss", real_loss)
     assert torch.load(tmp_path / "parts.safetensors.ckpt.pt", weights_only=False)["step"] == 7
+    rows = (tmp_path / "parts.safetensors.history.csv").read_text().splitlines()
+    assert rows[0].startswith("step,") and [int(r.split(",")[0]) for r in rows[1:]] == list(range(8))
     with pytest.raises(TinctError, match="other settings"):
         train_fusion(cfg("parts.safetensors", resume=True, lr=1e-3))
     train_fusion(cfg("parts.safetensors", resume=True))
