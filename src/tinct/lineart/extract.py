@@ -120,9 +120,9 @@ def screentone(lines: np.ndarray, img: np.ndarray, gen: np.random.Generator | No
     """A manga look for the drawing ``lines`` (uint8 gray, dark lines on white) of ``img`` (uint8 RGB
     or gray, same size): the darkest ``black`` share of the image's (smoothed) tones becomes solid
     black (gray levels up to 90 at most), the next ones up to the ``toned`` share (0-0.9, up to
-    level 210) are covered by a screen of round dots,
-    ``period`` pixels apart (3-12) on a grid turned by ``angle`` degrees, in ``levels`` (1-4) discrete
-    densities (10-45 % ink, darker tones denser), and the lines stay over them. ``gen`` (optional)
+    level 210) are covered by a screen of round dots, ``period`` pixels apart (3-12) on a grid
+    turned by ``angle`` degrees, in ``levels`` (1-4) discrete densities (10-45 % ink, darker tones
+    denser), and the lines stay over them. ``gen`` (optional)
     shifts the screen's phase."""
     import cv2
 

@@ -39,10 +39,11 @@ from tinct.errors import ImageError, TinctError
 from tinct.hints import sample_points
 from tinct.hints.fit import count_points, fit_color_transform
 from tinct.hints.fusion import HintFusion, match_hints, propagations
-from tinct.imageio import load_square
+from tinct.imageio import atomic_path, load_square
 from tinct.modelfile import load_model, save_model
 from tinct.train.config import FusionConfig
 from tinct.train.data import list_images
+from tinct.train.report import append_csv
 
 
 
@@ -146,10 +147,8 @@ def load_or_make_samples(base, files: list[Path], cfg: FusionConfig) -> torch.Te
         raise TinctError(f"--cache: {missing} not found (make each share with --shard i/n --cache FILE)")
     data = make_samples(base, files, cfg)
     if paths:
-        paths[0].parent.mkdir(parents=True, exist_ok=True)
-        tmp = paths[0].with_name(paths[0].name + ".part")
-        torch.save({"key": key, "samples": data}, tmp)
-        tmp.replace(paths[0])
+        with atomic_path(paths[0]) as tmp:
+            torch.save({"key": key, "samples": data}, tmp)
     return data
 
 
@@ -193,12 +192,8 @@ def _log_checkpoint(path: Path, step: int, fusion: HintFusion, val: torch.Tensor
     """Append the held-out samples' mean squared ab error of the fused output at a checkpoint (with
     the network's and the propagation's, which do not change) to the run's CSV."""
     fused = _val_scores(fusion, val[: min(len(val), 64)])["fused"]  # a fixed part: seconds, not minutes
-    new = not path.exists()
-    with path.open("a") as f:
-        if new:
-            f.write("step,time,mse_net,mse_propagated,mse_fused_64\n")
-        f.write(f"{step},{time.strftime('%Y-%m-%d %H:%M:%S')},{before['net']:.6f},{before['propagated']:.6f},"
-                f"{fused:.6f}\n")
+    append_csv(path, {"step": step, "time": time.strftime("%Y-%m-%d %H:%M:%S"), "mse_net": before["net"],
+                      "mse_propagated": before["propagated"], "mse_fused_64": fused})
 
 
 def _resume_key(cfg: FusionConfig) -> dict:
@@ -209,10 +204,9 @@ def _resume_key(cfg: FusionConfig) -> dict:
 
 def _save_state(path: Path, cfg: FusionConfig, fusion, opt, gen, step: int, before: dict) -> None:
     """The training state before ``step``, written atomically (a run stopped at any moment resumes here)."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"config": _resume_key(cfg), "fusion": fusion.state_dict(), "optimizer": opt.state_dict(),
-                "generator": gen.get_state(), "step": step, "before": before}, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save({"config": _resume_key(cfg), "fusion": fusion.state_dict(), "optimizer": opt.state_dict(),
+                    "generator": gen.get_state(), "step": step, "before": before}, tmp)
 
 
 def train_fusion(cfg: FusionConfig) -> dict[str, float]:

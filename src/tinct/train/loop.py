@@ -24,7 +24,7 @@ from tinct.modelfile import load_model, save_model
 from tinct.registry import create_model, get_spec
 from tinct.train.config import PRESETS, RECON_LOSSES, TrainConfig, TrainResult
 from tinct.train.data import ColorImages, RunBatches, list_images, split
-from tinct.train.report import save_grid, table_row
+from tinct.train.report import append_csv, save_grid, table_row
 
 
 def resolve_loss(cfg: TrainConfig, spec) -> tuple[str, float, str | None, float]:
@@ -358,7 +358,7 @@ def train(cfg: TrainConfig) -> TrainResult:
             save_grid(model, val_rgb[:6], run / "samples" / f"epoch_{row['epoch']:03d}.png")
             _checkpoint(ckpt_path, model, disc, opt_g, opt_d, done, history)
             (run / "history.json").write_text(json.dumps(history, indent=2))
-            _append_csv(run / "history.csv", row)
+            append_csv(run / "history.csv", row)
     bar.close()
     final = history[-1] if history else {}
     model_path = run / "model.safetensors"
@@ -374,15 +374,6 @@ def train(cfg: TrainConfig) -> TrainResult:
     if world > 1:
         dist.barrier()
     return TrainResult(model_path=model_path, history=history, final=final, run_dir=run)
-
-
-def _append_csv(path: Path, row: dict) -> None:
-    """One line per checkpoint, appended (the header when the file is new): the run's own record."""
-    new = not path.exists()
-    with open(path, "a", encoding="utf-8") as f:
-        if new:
-            f.write(",".join(row) + "\n")
-        f.write(",".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in row.values()) + "\n")
 
 
 def _checkpoint(path: Path, model, disc, opt_g, opt_d, step: int, history: list) -> None:

@@ -1,4 +1,5 @@
-"""What a training run shows a person: the per-epoch table and gray | predicted | original grids."""
+"""What a training run shows a person: the per-epoch table, the per-checkpoint CSV and gray | predicted | original
+grids."""
 
 from __future__ import annotations
 
@@ -53,3 +54,12 @@ def save_grid(model, rgb: torch.Tensor, path: Path) -> None:
     img = (grid.permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
     with atomic_path(path, suffix=".png") as tmp:
         Image.fromarray(img).save(tmp)
+
+
+def append_csv(path: Path, row: dict) -> None:
+    """One line per checkpoint, appended (the header when the file is new): the run's own record."""
+    new = not path.exists()
+    with open(path, "a", encoding="utf-8") as f:
+        if new:
+            f.write(",".join(row) + "\n")
+        f.write(",".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in row.values()) + "\n")
