@@ -676,3 +676,21 @@ def test_layers_of_a_line_drawing_stack_to_the_result(model_paths, tmp_path):
         assert shading.dtype == np.uint16 and int(shading.max()) <= 4 * SHADING_ONE
         assert np.array_equal(compose(flats, shading, lines[..., 3]), result)  # the layers stack to it exactly
         assert_error(_post_to(c, "/api/v1/layers", encoded(drawing), model="tiny"), 422, "line-art models")
+
+
+def test_a_drawing_gets_a_note_and_a_video_a_pointer(client, tmp_path):
+    """A line drawing sent to a photo model comes back with X-Tinct-Note naming the line-art model; a
+    photo comes back without one; a video sent as an image is a 415 that says to send it as a job."""
+    import cv2
+
+    paper = np.full((120, 160), 255, np.uint8)
+    for i in range(4):
+        cv2.rectangle(paper, (10 + 35 * i, 20), (40 + 35 * i, 90), 0, 2)
+    r = post(client, encoded(paper))
+    assert r.status_code == 200 and "lineart" in r.headers["X-Tinct-Note"]
+    r = post(client, encoded(gray(64, 48)))
+    assert r.status_code == 200 and "X-Tinct-Note" not in r.headers
+    from clips import frames, write_clip
+
+    clip = write_clip(tmp_path / "film.mp4", frames(3)).read_bytes()
+    assert_error(post(client, clip, name="film.mp4", ctype="video/mp4"), 415, "video", "job")

@@ -619,7 +619,13 @@ def test_models_say_what_they_are_for_and_line_art_asks_for_colors(page):
     z = zipfile.ZipFile(io.BytesIO(open(dl.value.path(), "rb").read()))
     assert sorted(z.namelist()) == ["flats.png", "layers.ora", "lines.png", "result.png", "shading.png"]
     page.select_option("#model-select", "tiny")
+    wait_result(page, 2)
     assert page.locator("#download-layers").is_hidden()  # photos have no layers
+    # the drawing given to a photo model: the page says which model paints drawings
+    message = page.locator("#message")
+    message.wait_for(state="visible")
+    assert "looks like a line drawing" in message.inner_text() and "'lineart'" in message.inner_text()
+    assert "info" in message.get_attribute("class")
     assert page.errors == []
 
 

@@ -13,7 +13,7 @@ class RunConfig:
     model: str = "photo"
     """shipped model name or model file (.safetensors); default: photo (see `tinct models`)"""
     render_size: int | None = None
-    """working size of the network, longer side in pixels (default: the model's own: 160 for photo, 512 for line art, else 256); larger sizes give finer color detail (for photo also more vivid but more often wrong colors) and take longer. The output keeps the input's resolution"""
+    """working size of the network, longer side in pixels (default: the model's own: 224 for photo, 160 for art, 512 for line art; see `tinct models`); larger sizes give finer color detail (for photo also more vivid but more often wrong colors) and take longer. The output keeps the input's resolution"""
     temperature: float | None = None
     """for classification models: lower = more vivid colors, higher = safer (default: the model's)"""
     threads: int | None = None

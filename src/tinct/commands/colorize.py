@@ -158,7 +158,46 @@ def run(args: argparse.Namespace) -> int:
         return 130
     if not args.quiet:
         print(f"colorized {counts['done']}, skipped {skipped}, failed {counts['failed']}")
+        note = drawing_note(cfg.model, [j.src for j in todo])
+        if note:
+            print(note, file=sys.stderr)
     return 1 if counts["failed"] else 0
+
+
+NOTE_LOOKS = 8  # inputs the drawing note looks at, at most (the first ones)
+
+
+def drawing_note(model: str, sources: list) -> str | None:
+    """A note when a model that colors a photo's lightness was given what looks like line drawings
+    (:func:`tinct.lineart.detect.looks_like_drawing`, on the first ``NOTE_LOOKS`` inputs read at
+    about 512 px); None otherwise, and when anything about it cannot be read."""
+    import numpy as np
+    from PIL import Image
+
+    from tinct.lineart.detect import DRAWING_NOTE, SIDE, looks_like_drawing
+    from tinct.modelfile import read_record, resolve_model
+
+    try:
+        if read_record(resolve_model(model)).get("output") == "lab":
+            return None
+    except Exception:  # noqa: BLE001  an architecture name (arch:...) colors the lightness too
+        pass
+    found = []
+    for src in sources[:NOTE_LOOKS]:
+        try:
+            with Image.open(src) as im:
+                im.draft("RGB", (SIDE, SIDE))
+                im.thumbnail((SIDE, SIDE))
+                if looks_like_drawing(np.asarray(im.convert("RGB"))):
+                    found.append(src)
+        except Exception:  # noqa: BLE001  a file that cannot be read was reported already
+            continue
+    if not found:
+        return None
+    if len(sources) == 1:
+        return f"note: {found[0]} looks like a line drawing: {DRAWING_NOTE} (--model lineart)"
+    return (f"note: {len(found)} of the first {min(len(sources), NOTE_LOOKS)} inputs (such as {found[0]}) look like "
+            f"line drawings: {DRAWING_NOTE} (--model lineart)")
 
 
 def _check_confidence_path(args: argparse.Namespace, jobs) -> None:

@@ -28,7 +28,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="torch threads per inference (default: torch's choice)")
     p.add_argument("--render-size", type=int, default=None, metavar="PX",
                    help="default working size of the network, longer side (default: the model's own, "
-                        "160 for photo, 512 for line art, else 256)")
+                        "224 for photo, 160 for art, 512 for line art; see `tinct models`)")
     p.add_argument("--max-render-size", type=int, default=1024, metavar="PX",
                    help="largest render size a request may ask for (default 1024)")
     p.add_argument("--max-upload-mb", type=float, default=20.0, metavar="MB", help="upload limit (default 20)")

@@ -23,7 +23,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="output folder, or an .mp4 file name with exactly one input file")
     p.add_argument("--model", default="photo", metavar="NAME|FILE", help="model (default: photo)")
     p.add_argument("--render-size", type=int, default=None, metavar="PX",
-                   help="working size (default: the model's own: 160 for photo, 512 for line art, else 256)")
+                   help="working size (default: the model's own: 224 for photo, 160 for art, 512 for line art; see `tinct models`)")
     p.add_argument("--temperature", type=float, default=None, metavar="T", help="decoding temperature")
     p.add_argument("--per-frame", action="store_true", help="colorize every frame on its own (no temporal steadying)")
     p.add_argument("--keep", type=float, default=0.85, metavar="W",

@@ -38,6 +38,18 @@ DEEP_FORMATS = {"PNG", "TIFF"}  # the formats a 16-bit image is written to with 
 READ_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "GIF", "PPM", "AVIF", "TGA")
 _SIGNATURES = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF", b"II*\x00": "TIFF", b"MM\x00*": "TIFF",
                b"BM": "BMP"}
+VIDEO_HINT = "colorize videos with `tinct video` (or as a job on the web page)"
+
+
+def video_format(head: bytes) -> str | None:
+    """The video container a file's first bytes announce (MP4/QuickTime, Matroska/WebM, AVI), or None."""
+    if head[4:8] == b"ftyp" or head[4:8] in (b"moov", b"mdat", b"wide", b"free"):
+        return "MP4/QuickTime"
+    if head.startswith(b"\x1aE\xdf\xa3"):
+        return "Matroska/WebM"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "AVI"
+    return None
 
 
 @dataclass
@@ -216,6 +228,9 @@ def _unidentified(src: _Source) -> ImageError:
         (name for sig, name in _SIGNATURES.items() if head.startswith(sig)), None)
     if fmt:
         return ImageError(f"{src.label}: corrupt or truncated {fmt} file (cannot read its header)", kind="corrupt")
+    video = video_format(head)
+    if video:
+        return ImageError(f"{src.label}: a video ({video}), not an image: {VIDEO_HINT}", kind="video")
     return ImageError(f"{src.label}: not an image file (the data is not JPEG, PNG, WebP, TIFF, BMP or GIF)",
                       kind="not_image")
 

@@ -73,6 +73,9 @@ def api_error(exc: ImageError, max_pixels: int) -> ApiError:
         return ApiError(400, "the uploaded file is empty")
     if kind == "not_image":
         return ApiError(415, NOT_AN_IMAGE)
+    if kind == "video":
+        return ApiError(415, "that file is a video, not an image: send videos as a job (POST /api/v1/jobs, "
+                             "or the page's file picker), which colorizes them frame by frame")
     if kind == "too_large":
         return ApiError(413, f"the image has too many pixels (limit {max_pixels / 1e6:g} megapixels)")
     if kind == "memory":

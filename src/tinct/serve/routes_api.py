@@ -26,8 +26,9 @@ FORM_OVERHEAD = 512_000  # room for the other form fields and multipart framing
 
 
 def _colorize_job(store: ModelStore, name: str, img, hints: Hints | None, opts: Options,
-                  reference=None, variant: tuple[int, int] | None = None) -> tuple[bytes, str, float]:
-    """Runs in an inference thread: decode, colorize through the one pipeline, encode.
+                  reference=None, variant: tuple[int, int] | None = None) -> tuple[bytes, str, float, str | None]:
+    """Runs in an inference thread: decode, colorize through the one pipeline, encode; with a note
+    when a photo model was given what looks like a line drawing (:func:`drawing_note`).
     ``variant`` = (k, n): the k-th of ``/variants``' n alternatives, with the hints on top of it."""
     colorizer = store.get(name)
     pixels = cancel.interruptible(decode, img, deep=opts.deep)  # one long call each: not waited for once abandoned
@@ -42,7 +43,17 @@ def _colorize_job(store: ModelStore, name: str, img, hints: Hints | None, opts: 
         out = colorizer(pixels, hints=hints, render_size=opts.render_size)
     millis = (time.perf_counter() - start) * 1000
     data, media = cancel.interruptible(encode, out, opts.format, opts.quality)
-    return data, media, millis
+    return data, media, millis, drawing_note(colorizer, pixels)
+
+
+def drawing_note(colorizer, pixels: np.ndarray) -> str | None:
+    """A note for the page when a photo model (one that colors the input's lightness) was given what
+    looks like a line drawing (:func:`tinct.lineart.detect.looks_like_drawing`); None otherwise."""
+    if colorizer.output_kind == "lab" or pixels.ndim != 3:
+        return None
+    from tinct.lineart.detect import DRAWING_NOTE, looks_like_drawing
+
+    return f"this picture looks like a line drawing: {DRAWING_NOTE}" if looks_like_drawing(pixels[..., :3]) else None
 
 
 def _busy(busy: Busy) -> ApiError:
@@ -155,8 +166,8 @@ async def colorize(request: Request) -> Response:
     r = await _read(request, ("variant", "n"))
     n = int_field(r.parts, "n", 2, 8) or 4
     k = int_field(r.parts, "variant", 0, n - 1)
-    data, media, millis = await _run(request, _colorize_job, store, r.entry.name, r.img, r.hints, r.opts, r.reference,
-                                     None if k is None else (k, n))
+    data, media, millis, note = await _run(request, _colorize_job, store, r.entry.name, r.img, r.hints, r.opts,
+                                           r.reference, None if k is None else (k, n))
     headers = {
         "X-Tinct-Model": r.entry.name,
         "X-Tinct-Millis": f"{millis:.0f}",
@@ -164,6 +175,8 @@ async def colorize(request: Request) -> Response:
         "Content-Disposition": f'inline; filename="{_download_name(r.filename, r.opts.format)}"',
         "Cache-Control": "no-store",
     }
+    if note:
+        headers["X-Tinct-Note"] = note
     return Response(data, media_type=media, headers=headers)
 
 

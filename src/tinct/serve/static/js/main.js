@@ -405,7 +405,8 @@ export async function colorize(attempt = 0, file = null) {
       state.history = emptyHistory();
     }
     await showResult(bitmap, res.headers.get("X-Tinct-Model"), res.headers.get("X-Tinct-Millis"), fresh);
-    clearMessage();
+    const note = res.headers.get("X-Tinct-Note"); // e.g. a line drawing given to a photo model
+    if (note) showMessage(note + ".", "info"); else clearMessage();
   } catch (err) {
     if (err.name === "AbortError") return;
     let text = err instanceof TypeError ? "could not reach the tinct server. Is it still running?" : err.message;
