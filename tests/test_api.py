@@ -36,7 +36,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 URL = "/api/v1/colorize"
 METRICS = {"psnr": 22.5, "colorfulness": 31.0}
 
-MODULES = ("state", "api", "hints", "filters", "viewer", "jobs", "main")  # the page's ES modules
+MODULES = ("state", "api", "hints", "filters", "png", "viewer", "jobs", "main")  # the page's ES modules
 
 
 def tiny_model(path, hints: bool = True, seed: int = 0):

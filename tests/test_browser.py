@@ -238,9 +238,9 @@ def test_upload_slide_hint_filter_download(page, server, tmp_path):
     assert dl.value.suggested_filename == "photo-color.png"
     saved = tmp_path / "download.png"
     dl.value.save_as(saved)
-    with Image.open(saved) as img:
-        assert img.format == "PNG" and img.size == (120, 90)
-        assert np.array_equal(np.asarray(img.convert("RGBA")), filtered)
+    with Image.open(saved) as img:  # an RGB photo downloads as an RGB PNG, not RGBA
+        assert img.format == "PNG" and img.size == (120, 90) and img.mode == "RGB"
+        assert np.array_equal(np.asarray(img), filtered[:, :, :3])
 
     # removing the hint removes its marker
     page.click("[data-testid='hint-remove']")
@@ -327,6 +327,18 @@ def test_drop_and_model_without_hints(page):
     assert np.array_equal(before[:, :, 0], before[:, :, 1]) and np.array_equal(before[:, :, 1], before[:, :, 2])
     models = json.loads(page.evaluate("fetch('/api/v1/models').then(r => r.text())"))
     assert {m["name"] for m in models["models"]} >= {"tiny", "plain"}
+    # a 16-bit scan downloads (no filter on) as the server made it: a 16-bit PNG
+    from tinct.imageio import load_image
+    from tinct.imageio.depth16 import write_png16
+
+    buf = io.BytesIO()
+    write_png16(buf, np.repeat((photo(64, 48).astype(np.uint16) * 257 + 3)[:, :, None], 3, axis=2))
+    upload(page, buf.getvalue(), name="deep.png")
+    wait_result(page, 4)
+    with page.expect_download() as dl:
+        page.click("#download")
+    out = load_image(dl.value.path())
+    assert out.bit_depth == 16 and out.size == (64, 48)
     assert page.errors == []
 
 
@@ -387,6 +399,7 @@ def test_views_collage_zoom_undo_and_help(page, server, tmp_path):
     saved = tmp_path / "collage.png"
     dl.value.save_as(saved)
     with Image.open(saved) as im:
+        assert im.mode == "RGB"
         collage = np.asarray(im.convert("RGBA"))
     assert collage.shape == (90, 2 * 120 + 16, 4)
     assert np.array_equal(collage[:, :120], canvas_pixels(page, "#before-canvas"))
@@ -878,3 +891,26 @@ def test_hint_history_is_plain_data_in_its_own_module(page):
 
     parsed = hints_from_json(json.dumps(result["json"]))  # the page's JSON is what the API parses
     assert len(parsed.points) == 1 and len(parsed.strokes) == 1 and len(parsed.palette) == 1
+
+
+def test_png_encoder_keeps_transparency_and_drops_an_unused_alpha(page):
+    """png.js: pixels with transparency give an RGBA PNG, opaque pixels an RGB PNG, both exact."""
+    import base64
+
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, (37, 53, 4), dtype=np.uint8)
+    for alpha, mode in ((rgba[..., 3], "RGBA"), (np.full((37, 53), 255, np.uint8), "RGB")):
+        pixels = rgba.copy()
+        pixels[..., 3] = alpha
+        b64 = page.evaluate("""async ([w, h, data]) => {
+            const { encodePng } = await import('/static/js/png.js');
+            const bytes = Uint8ClampedArray.from(atob(data), (c) => c.charCodeAt(0));
+            const blob = await encodePng(new ImageData(bytes, w, h));
+            const buf = new Uint8Array(await blob.arrayBuffer());
+            let s = ''; for (const b of buf) s += String.fromCharCode(b);
+            return btoa(s);
+        }""", [53, 37, base64.b64encode(pixels.tobytes()).decode()])
+        with Image.open(io.BytesIO(base64.b64decode(b64))) as im:
+            assert im.mode == mode and im.size == (53, 37)
+            assert np.array_equal(np.asarray(im), pixels if mode == "RGBA" else pixels[..., :3])
+    assert page.errors == []

@@ -10,6 +10,11 @@ export function filterValues() {
   };
 }
 
+export function filtersOff() {
+  const { saturation, warmth, sepia } = filterValues();
+  return saturation === 1 && warmth === 0 && sepia === 0;
+}
+
 // Saturation around luma, warmth as a red/blue shift, sepia mixed in by amount; alpha kept.
 export function filterPixels(src, { saturation, warmth, sepia }) {
   const out = new ImageData(new Uint8ClampedArray(src.data), src.width, src.height);

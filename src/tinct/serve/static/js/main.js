@@ -4,8 +4,9 @@
 
 import { $, COLLAGE_MAX, GAP, HINT_NOTE, LIVE_DELAY_MS, MAX_PALETTE, MAX_RETRIES, VIEWS, clearMessage, el, mb, setStatus, showMessage, state } from "./state.js";
 import { errorText, getJSON, shownForm, sideRequest } from "./api.js";
+import { encodePng } from "./png.js";
 import { emptyHistory, hintsJSON, recordEdit, redoStep, snapshot, undoStep } from "./hints.js";
-import { applyFilters, scheduleFilters } from "./filters.js";
+import { applyFilters, filtersOff, scheduleFilters } from "./filters.js";
 import { bitmapPixels, fitViewer, imagePoint, panePoint, paneSize, positionFromEvent, setPosition, setView, setZoom, showResult, zoomBy } from "./viewer.js";
 import { cancelJob, chooseFiles } from "./jobs.js";
 
@@ -404,7 +405,8 @@ export async function colorize(attempt = 0, file = null) {
       state.strokes = [];
       state.history = emptyHistory();
     }
-    await showResult(bitmap, res.headers.get("X-Tinct-Model"), res.headers.get("X-Tinct-Millis"), fresh);
+    await showResult(bitmap, res.headers.get("X-Tinct-Model"), res.headers.get("X-Tinct-Millis"), fresh,
+      blob.type === "image/png" ? blob : null);
     const note = res.headers.get("X-Tinct-Note"); // e.g. a line drawing given to a photo model
     if (note) showMessage(note + ".", "info"); else clearMessage();
   } catch (err) {
@@ -827,6 +829,11 @@ el.render.addEventListener("change", () => colorize());
 el.download.addEventListener("click", () => {
   if (!state.result) return;
   const type = downloadType();
+  const name = `${stem()}-color.${type === "jpeg" ? "jpg" : type}`;
+  if (type === "png" && state.result.blob && filtersOff()) {
+    saveBlob(state.result.blob, name);  // the server's own PNG: its depth (16-bit scans) and channels kept
+    return;
+  }
   let canvas = el.after;
   if (type === "jpeg") {  // JPEG has no alpha: flatten onto white, as image editors do
     canvas = document.createElement("canvas");
@@ -837,7 +844,7 @@ el.download.addEventListener("click", () => {
     ctx.fillRect(0, 0, canvas.width, canvas.height);
     ctx.drawImage(el.after, 0, 0);
   }
-  saveCanvas(canvas, `${stem()}-color.${type === "jpeg" ? "jpg" : type}`, type);
+  saveCanvas(canvas, name, type);
 });
 
 export function stem() {
@@ -884,17 +891,28 @@ el.format.addEventListener("change", updateQuality);
 
 el.quality.addEventListener("input", updateQuality);
 
-export function saveCanvas(canvas, name, type = "png") {
-  canvas.toBlob((blob) => {
-    if (!blob) { showMessage("the image could not be saved (out of memory?)."); return; }
-    const a = document.createElement("a");
-    a.href = URL.createObjectURL(blob);
-    a.download = name;
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
-  }, `image/${type}`, Number(el.quality.value) / 100);
+export function saveBlob(blob, name) {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+}
+
+// A canvas saved as a file: PNG through png.js (RGB when opaque: canvas.toBlob writes RGBA always),
+// JPEG and WebP through the browser's encoder at the chosen quality.
+export async function saveCanvas(canvas, name, type = "png") {
+  try {
+    const blob = type === "png"
+      ? await encodePng(canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height))
+      : await new Promise((resolve) => canvas.toBlob(resolve, `image/${type}`, Number(el.quality.value) / 100));
+    if (!blob) throw new Error("no blob");
+    saveBlob(blob, name);
+  } catch (err) {
+    showMessage("the image could not be saved (out of memory?).");
+  }
 }
 
 // the original (as the model saw it) beside the filtered result; above it for wide pictures

@@ -14,10 +14,11 @@ export function bitmapPixels(bitmap) {  // an ImageBitmap's pixels (ImageData); 
   return ctx.getImageData(0, 0, scratch.width, scratch.height);
 }
 
-export async function showResult(bitmap, model, millis, fresh = false) {
+// ``blob``: the server's PNG of the result, downloaded as it is when no filter is on (its 16 bits kept)
+export async function showResult(bitmap, model, millis, fresh = false, blob = null) {
   const { width, height } = bitmap;
   const sameImage = !fresh && state.result && state.result.width === width && state.result.height === height;
-  state.result = { width, height, pixels: bitmapPixels(bitmap), model, millis };
+  state.result = { width, height, pixels: bitmapPixels(bitmap), model, millis, blob };
   el.after.width = width;
   el.after.height = height;
   if (!sameImage) await drawBefore();
