@@ -694,3 +694,19 @@ def test_a_drawing_gets_a_note_and_a_video_a_pointer(client, tmp_path):
 
     clip = write_clip(tmp_path / "film.mp4", frames(3)).read_bytes()
     assert_error(post(client, clip, name="film.mp4", ctype="video/mp4"), 415, "video", "job")
+
+
+def test_head_and_options_on_every_route(client):
+    """HEAD answers where GET does (headers only), OPTIONS gives the route's Allow; neither where no
+    route is, and a cross-site OPTIONS is still refused."""
+    for url in ("/api/v1/models", "/api/v1/config", "/docs", "/openapi.json", "/", "/health", "/static/js/main.js"):
+        got, head = client.get(url), client.head(url)
+        assert got.status_code == head.status_code == 200, url
+        assert head.content == b"" and head.headers.get("content-type") == got.headers.get("content-type"), url
+    r = client.options("/")
+    assert r.status_code == 204 and r.headers["allow"] == "GET, HEAD, OPTIONS"
+    assert client.options(URL).headers["allow"] == "OPTIONS, POST"
+    assert client.head(URL).status_code == 405
+    assert_error(client.options("/nowhere"), 404, "not found")
+    assert client.head("/nowhere").status_code == 404
+    assert client.options("/", headers={"Origin": "http://elsewhere.example"}).status_code == 403

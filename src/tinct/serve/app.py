@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from tinct import __version__
 from tinct.serve import routes_api, routes_health, routes_jobs, routes_page
 from tinct.serve.errors import install_handlers
+from tinct.serve.methods import Methods
 from tinct.serve.multipart import UploadBudget
 from tinct.serve.models import ModelStore
 from tinct.serve.origin import OriginGuard
@@ -85,5 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_health.router)
     app.include_router(routes_page.router)
     app.mount("/static", StaticFiles(directory=routes_page.STATIC_DIR), name="static")
+    app.add_middleware(Methods, router=app.router)  # HEAD and OPTIONS everywhere
     app.add_middleware(OriginGuard, bind_host=settings.host, extra_hosts=settings.allowed_hosts)
     return app
+
