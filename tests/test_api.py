@@ -512,6 +512,7 @@ def test_other_sites_and_other_host_names_are_refused(model_paths):
         assert r.status_code == 403
         r = c.get("/health", headers={"Host": "rebound.example:8000"})
         assert r.status_code == 403 and "rebound.example" in r.json()["error"]
+        assert "--allow-host rebound.example" in r.json()["error"]  # a LAN name is told how to be allowed
         assert c.post("/api/v1/colorize", files=files, headers={"Origin": "http://testserver"}).status_code == 200
         assert c.get("/health").status_code == 200
 

@@ -54,7 +54,10 @@ class OriginGuard:
         host = headers.get("host", "")
         problem = None
         if not self.host_ok(host):
-            problem = f"host {host_name(host) or '(none)'!r} is not this server's: use http://127.0.0.1"
+            name = host_name(host)
+            problem = (f"host {name!r} is not one of this server's names: if this computer is reached by that "
+                       f"name, start it with `tinct serve --host 0.0.0.0 --allow-host {name}`; on this computer, "
+                       "http://127.0.0.1 works") if name else "the request names no host (a Host header is required)"
         elif "origin" in headers and headers["origin"].rstrip("/").lower() != f"http://{host.lower()}":
             problem = "requests from another site's pages are refused"
         elif headers.get("sec-fetch-site") == "cross-site":
