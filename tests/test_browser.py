@@ -358,6 +358,9 @@ def test_phone_layout(browser, server):
         for sel in ("#model-select", "#recolorize", "#download", "#f-saturation"):
             b = page.locator(sel).bounding_box()
             assert b["x"] >= 0 and b["x"] + b["width"] <= 375, sel
+        picker = page.locator("#hint-color").bounding_box()  # the hint color right under the picture
+        assert viewer["y"] + viewer["height"] <= picker["y"] <= viewer["y"] + viewer["height"] + 200, (viewer, picker)
+        assert picker["y"] + picker["height"] <= 740  # on the first screen
         page.locator("#viewer").tap(position={"x": viewer["width"] * 0.8, "y": viewer["height"] * 0.5})
         assert page.locator("[data-testid='hint-marker']").count() == 1
         page.check("#view-side")  # side by side is stacked on a phone

@@ -963,6 +963,17 @@ setZoom(1, 0, 0);
 
 setPosition(50);
 
+// On a phone the hint color sits right under the picture, beside Recolorize (the same control, moved)
+const phone = window.matchMedia("(max-width: 760px)");
+const colorField = el.hintColor.closest("label");
+const colorHome = { parent: colorField.parentNode, next: colorField.nextSibling };
+function placeColorField() {
+  if (phone.matches) document.querySelector(".quick-tools").append(colorField);
+  else colorHome.parent.insertBefore(colorField, colorHome.next);
+}
+phone.addEventListener("change", placeColorField);
+placeColorField();
+
 updateButtons();
 
 loadServerInfo();
