@@ -91,13 +91,26 @@ def test_cli_points_a_drawing_to_lineart(tmp_path, photo_model, capsys):
     assert "3 of the first 4 inputs" in capsys.readouterr().err
 
 
-def test_a_line_art_model_gets_no_note(tmp_path, capsys):
+def test_a_line_art_model_notes_colors_not_drawings(tmp_path):
+    """A line-art model gets no drawing note, but a note when its input has colors of its own (it
+    repaints them), in the CLI and in the API's X-Tinct-Note."""
     from tinct.commands.colorize import drawing_note
+    from tinct.lineart.detect import has_color
+    from tinct.pipeline import Colorizer
+    from tinct.serve.routes_api import drawing_note as api_note
 
     Image.fromarray(drawing()).save(tmp_path / "sketch.png")
+    colored = np.repeat(drawing()[..., None], 3, 2)
+    colored[30:170, 30:170] = (40, 90, 200)
+    Image.fromarray(colored).save(tmp_path / "colored.png")
+    assert has_color(colored) and not has_color(np.repeat(drawing()[..., None], 3, 2))
     art = save_model(create_model("lineart_unet", pretrained=False, width=8), tmp_path / "la.safetensors")
     assert drawing_note(str(art), [tmp_path / "sketch.png"]) is None
-    assert drawing_note("arch:cic", [tmp_path / "sketch.png"]) is not None
+    note = drawing_note(str(art), [tmp_path / "colored.png"])
+    assert "colored.png has colors of its own" in note and "replaced" in note
+    assert "looks like a line drawing" in drawing_note("arch:cic", [tmp_path / "sketch.png"])
+    line_art = Colorizer(str(art))
+    assert "colors of its own" in api_note(line_art, colored) and api_note(line_art, np.repeat(drawing()[..., None], 3, 2)) is None
 
 
 def test_a_video_given_as_an_image_names_tinct_video(tmp_path, photo_model, capsys):

@@ -168,36 +168,40 @@ NOTE_LOOKS = 8  # inputs the drawing note looks at, at most (the first ones)
 
 
 def drawing_note(model: str, sources: list) -> str | None:
-    """A note when a model that colors a photo's lightness was given what looks like line drawings
-    (:func:`tinct.lineart.detect.looks_like_drawing`, on the first ``NOTE_LOOKS`` inputs read at
-    about 512 px); None otherwise, and when anything about it cannot be read."""
+    """A note when the inputs do not suit the model (:mod:`tinct.lineart.detect`, on the first
+    ``NOTE_LOOKS`` inputs read at about 512 px): line drawings given to a model that colors a photo's
+    lightness, or pictures with colors of their own given to a line-art model (which repaints them);
+    None otherwise, and when anything about it cannot be read."""
     import numpy as np
     from PIL import Image
 
-    from tinct.lineart.detect import DRAWING_NOTE, SIDE, looks_like_drawing
+    from tinct.lineart.detect import COLOR_NOTE, DRAWING_NOTE, SIDE, has_color, looks_like_drawing
     from tinct.modelfile import read_record, resolve_model
 
     try:
-        if read_record(resolve_model(model)).get("output") == "lab":
-            return None
-    except Exception:  # noqa: BLE001  an architecture name (arch:...) colors the lightness too
-        pass
+        line_art = read_record(resolve_model(model)).get("output") == "lab"
+    except Exception:  # noqa: BLE001  an architecture name (arch:...) colors the lightness
+        line_art = False
+    test = has_color if line_art else looks_like_drawing
     found = []
     for src in sources[:NOTE_LOOKS]:
         try:
             with Image.open(src) as im:
                 im.draft("RGB", (SIDE, SIDE))
                 im.thumbnail((SIDE, SIDE))
-                if looks_like_drawing(np.asarray(im.convert("RGB"))):
+                if test(np.asarray(im.convert("RGB"))):
                     found.append(src)
         except Exception:  # noqa: BLE001  a file that cannot be read was reported already
             continue
     if not found:
         return None
-    if len(sources) == 1:
-        return f"note: {found[0]} looks like a line drawing: {DRAWING_NOTE} (--model lineart)"
-    return (f"note: {len(found)} of the first {min(len(sources), NOTE_LOOKS)} inputs (such as {found[0]}) look like "
-            f"line drawings: {DRAWING_NOTE} (--model lineart)")
+    one, advice = len(sources) == 1, COLOR_NOTE if line_art else f"{DRAWING_NOTE} (--model lineart)"
+    what = ("has colors of its own", "have colors of their own") if line_art else \
+        ("looks like a line drawing", "look like line drawings")
+    if one:
+        return f"note: {found[0]} {what[0]}: {advice}"
+    return (f"note: {len(found)} of the first {min(len(sources), NOTE_LOOKS)} inputs (such as {found[0]}) "
+            f"{what[1]}: {advice}")
 
 
 def _check_confidence_path(args: argparse.Namespace, jobs) -> None:

@@ -21,25 +21,49 @@ MIN_LINES, MAX_LINES = 0.005, 0.6  # share of line pixels (screentone dots and b
 DRAWING_NOTE = "the line-art model 'lineart' paints drawings area by area, in flat colors"  # after "looks like a drawing:"
 
 
+COLOR_NOTE = "the line-art model repaints a drawing from its gray, so these colors are replaced"  # after "has colors of its own:"
+
+
+def _uint8(img: np.ndarray) -> np.ndarray:
+    if img.dtype == np.uint16:
+        return (img >> 8).astype(np.uint8)
+    if img.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 or uint16 picture, got {img.dtype}")
+    return img
+
+
+def _small(img: np.ndarray) -> np.ndarray:
+    h, w = img.shape[:2]
+    s = min(1.0, SIDE / max(h, w))
+    if s < 1.0:
+        img = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    return img
+
+
+def _chroma(rgb3: np.ndarray) -> tuple[float, np.ndarray]:
+    """(mean |rgb - gray|, gray as float) of an HxWx3 float32 picture."""
+    gray = rgb3 @ np.array([0.299, 0.587, 0.114], np.float32)
+    return float(np.abs(rgb3 - gray[..., None]).mean()), gray
+
+
+def has_color(rgb: np.ndarray) -> bool:
+    """True when the HxWx3 picture (uint8 or uint16) has colors of its own (mean |rgb - gray| above
+    ``MAX_CHROMA``): a drawing already colored, which a line-art model would repaint."""
+    img = _uint8(np.asarray(rgb))
+    return img.ndim == 3 and _chroma(_small(img)[..., :3].astype(np.float32))[0] > MAX_CHROMA
+
+
 def looks_like_drawing(rgb: np.ndarray) -> bool:
     """True when the HxWx3 or HxW picture (uint8 or uint16) looks like a line drawing on paper."""
     from tinct.lineart.regions import line_mask
 
-    img = np.asarray(rgb)
-    if img.dtype == np.uint16:
-        img = (img >> 8).astype(np.uint8)
-    elif img.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 or uint16 picture, got {img.dtype}")
-    h, w = img.shape[:2]
-    if min(h, w) < 16:
+    img = _uint8(np.asarray(rgb))
+    if min(img.shape[:2]) < 16:
         return False
-    s = min(1.0, SIDE / max(h, w))
-    if s < 1.0:
-        img = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    img = _small(img)
     if img.ndim == 3:
-        rgb3 = img[..., :3].astype(np.float32)
-        gray_f = rgb3 @ np.array([0.299, 0.587, 0.114], np.float32)
-        if float(np.abs(rgb3 - gray_f[..., None]).mean()) > MAX_CHROMA:
+        chroma, gray_f = _chroma(img[..., :3].astype(np.float32))
+        if chroma > MAX_CHROMA:
             return False
         gray = gray_f.round().clip(0, 255).astype(np.uint8)
     else:

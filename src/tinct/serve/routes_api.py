@@ -47,12 +47,15 @@ def _colorize_job(store: ModelStore, name: str, img, hints: Hints | None, opts: 
 
 
 def drawing_note(colorizer, pixels: np.ndarray) -> str | None:
-    """A note for the page when a photo model (one that colors the input's lightness) was given what
-    looks like a line drawing (:func:`tinct.lineart.detect.looks_like_drawing`); None otherwise."""
-    if colorizer.output_kind == "lab" or pixels.ndim != 3:
-        return None
-    from tinct.lineart.detect import DRAWING_NOTE, looks_like_drawing
+    """A note for the page when the picture does not suit the model (:mod:`tinct.lineart.detect`):
+    what looks like a line drawing given to a photo model, or a picture with colors of its own given
+    to a line-art model (which repaints it); None otherwise."""
+    from tinct.lineart.detect import COLOR_NOTE, DRAWING_NOTE, has_color, looks_like_drawing
 
+    if pixels.ndim != 3:
+        return None
+    if colorizer.output_kind == "lab":
+        return f"this picture has colors of its own: {COLOR_NOTE}" if has_color(pixels[..., :3]) else None
     return f"this picture looks like a line drawing: {DRAWING_NOTE}" if looks_like_drawing(pixels[..., :3]) else None
 
 
