@@ -1,6 +1,8 @@
 """What the confidence map and suggested colors cost: the median time of a colorization without
 and with ``confidence=True``, and of ``tinct.uncertainty.suggest``, at three photo sizes, the runs
-interleaved in one process so that both see the same machine.
+interleaved in one process so that both see the same machine; then the same through the HTTP API
+as the page asks (its picture colorized, then suggested colors at a new point each time and the
+overlay, all for that picture: the server keeps its prediction, :mod:`tinct.serve.predictions`).
 
     python scripts/confidence_latency.py [--model photo] [--runs 7] [--threads 2]
 """
@@ -46,7 +48,43 @@ def main() -> int:
         p, c, s = (float(np.median(v)) * 1000 for v in (plain, conf, sugg))
         print(f"{w}x{h}: colorize {p:.0f} ms, with the confidence map {c:.0f} ms (+{100 * (c / p - 1):.1f} %), "
               f"suggested colors at a point {s:.0f} ms ({s / p:.2f}x a colorization)")
+        server(args, img)
     return 0
+
+
+def server(args, img: np.ndarray) -> None:
+    """The page's requests for one picture through the app (in process): /colorize, then /suggest at
+    a new point and /confidence, median of ``runs`` rounds after one warm round."""
+    import io
+
+    from fastapi.testclient import TestClient
+    from PIL import Image
+
+    from tinct.serve import Settings, create_app
+
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "PNG")
+    data = buf.getvalue()
+    h, w = img.shape[:2]
+    app = create_app(Settings(models=(args.model,), default_model=args.model, torch_threads=args.threads,
+                              allowed_hosts=("testserver",)))
+    with TestClient(app) as client:
+        def post(url, **fields):
+            t0 = time.perf_counter()
+            r = client.post(url, files={"image": ("photo.png", data, "image/png"),
+                                        **{k: (None, str(v)) for k, v in fields.items()}})
+            assert r.status_code == 200, r.text
+            return time.perf_counter() - t0
+        times = {"colorize": [], "suggest": [], "confidence": []}
+        for i in range(args.runs + 1):
+            c, s, o = post("/api/v1/colorize"), post("/api/v1/suggest", x=(37 * i) % w, y=(53 * i) % h), \
+                post("/api/v1/confidence")
+            if i:
+                for k, v in zip(times, (c, s, o)):
+                    times[k].append(v)
+    c, s, o = (float(np.median(times[k])) * 1000 for k in ("colorize", "suggest", "confidence"))
+    print(f"  through the HTTP API: colorize {c:.0f} ms; suggested colors at a new point {s:.0f} ms "
+          f"({s / c:.2f}x); the overlay {o:.0f} ms ({o / c:.2f}x)")
 
 
 if __name__ == "__main__":

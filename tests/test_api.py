@@ -711,3 +711,45 @@ def test_head_and_options_on_every_route(client):
     assert_error(client.options("/nowhere"), 404, "not found")
     assert client.head("/nowhere").status_code == 404
     assert client.options("/", headers={"Origin": "http://elsewhere.example"}).status_code == 403
+
+
+def test_suggest_and_confidence_share_one_network_pass(model_paths):
+    """The page's repeated /suggest and /confidence on the picture it shows reuse one prediction
+    (tinct.serve.predictions): the answers equal the uncached ones; another picture, other hints or
+    another working size are predicted afresh."""
+    from tinct.uncertainty import suggest
+
+    img = gray(64, 48, seed=5)
+    with TestClient(make_app(model_paths)) as c:
+        cache = c.app.state.predictions
+        got = [_post_to(c, "/api/v1/suggest", encoded(img), x=str(x), y="20", k="3").json()["suggestions"]
+               for x in (5, 30, 60)]
+        assert (cache.misses, cache.hits) == (1, 2)
+        expected = [suggest(Colorizer(model_paths["tiny"]), img, x, 20, 3) for x in (5, 30, 60)]
+        assert [[(tuple(s["rgb"]), round(s["probability"], 4)) for s in g] for g in got] == \
+            [[(rgb, round(p, 4)) for rgb, p in e] for e in expected]
+        first = _post_to(c, "/api/v1/confidence", encoded(img))
+        again = _post_to(c, "/api/v1/confidence", encoded(img))
+        assert (cache.misses, cache.hits) == (1, 4) and first.content == again.content
+        _, conf = Colorizer(model_paths["tiny"])(img, confidence=True)
+        assert np.array_equal(np.asarray(decoded(first).convert("L")), np.round(conf * 255).astype(np.uint8))
+        _post_to(c, "/api/v1/confidence", encoded(gray(64, 48, seed=6)))
+        _post_to(c, "/api/v1/confidence", encoded(img), hints={"points": [{"x": 10, "y": 10, "color": "#20c040"}]})
+        _post_to(c, "/api/v1/confidence", encoded(img), render_size="96")
+        assert (cache.misses, cache.hits) == (4, 4)
+
+
+def test_predictions_are_bounded_by_bytes():
+    import torch
+
+    from tinct.serve.predictions import Prediction, Predictions
+
+    def pred(n):
+        return Prediction(torch.zeros(1, 1, n, n, dtype=torch.float16), torch.zeros(1, 2, 4, 4),
+                          torch.zeros(1, 313, 4, 4), torch.zeros(1, 1, 4, 4))
+    cache = Predictions(max_bytes=pred(100).nbytes() * 2 + 10, max_items=8)
+    for key in "abc":
+        cache.put(key, pred(100))
+    assert cache.get("a") is None and cache.get("b") is not None and cache.get("c") is not None
+    cache.put("huge", pred(1000))  # larger than the whole budget: not kept, nothing dropped
+    assert cache.get("huge") is None and cache.get("b") is not None

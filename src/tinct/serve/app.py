@@ -21,6 +21,7 @@ from tinct.serve.methods import Methods
 from tinct.serve.multipart import UploadBudget
 from tinct.serve.models import ModelStore
 from tinct.serve.origin import OriginGuard
+from tinct.serve.predictions import Predictions
 from tinct.serve.settings import Settings
 from tinct.serve.worker import InferenceQueue
 
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.queue = queue
     app.state.jobs = jobs
     app.state.upload_budget = UploadBudget(settings.upload_budget_bytes)
+    app.state.predictions = Predictions()  # one network pass for the page's repeated /suggest and /confidence
     install_handlers(app)
     app.include_router(routes_api.router)
     app.include_router(routes_jobs.router)

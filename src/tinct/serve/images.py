@@ -91,9 +91,10 @@ def _reason(exc: ImageError) -> str:
     return text[len(UPLOAD_NAME) + 2:] if text.startswith(f"{UPLOAD_NAME}: ") else text
 
 
-def encode(arr: np.ndarray, fmt: str, quality: int | None = None) -> tuple[bytes, str]:
-    """HxWx3/4 uint8 -> (bytes, media type) in ``fmt`` ('png', 'jpeg', 'webp', 'tiff'); a uint16
-    array (a 16-bit upload) -> a 16-bit PNG or TIFF."""
+def encode(arr: np.ndarray, fmt: str, quality: int | None = None, fast: bool = False) -> tuple[bytes, str]:
+    """HxWx3/4 (or HxW gray) uint8 -> (bytes, media type) in ``fmt`` ('png', 'jpeg', 'webp', 'tiff'); a
+    uint16 array (a 16-bit upload) -> a 16-bit PNG or TIFF. ``fast``: the least PNG compression (maps
+    the page only overlays)."""
     pil_format, media = OUTPUT_FORMATS[fmt]
     if arr.dtype == np.uint16:
         from tinct.imageio.depth16 import write16
@@ -105,7 +106,7 @@ def encode(arr: np.ndarray, fmt: str, quality: int | None = None) -> tuple[bytes
     if pil_format == "JPEG" and img.mode == "RGBA":
         img = img.convert("RGB")  # JPEG has no alpha
     buf = io.BytesIO()
-    options = {"PNG": {"compress_level": 6}, "JPEG": {"quality": quality or 92, "optimize": True},
+    options = {"PNG": {"compress_level": 1 if fast else 6}, "JPEG": {"quality": quality or 92, "optimize": True},
                "WEBP": {"quality": quality or 90}, "TIFF": {"compression": "tiff_deflate"}}[pil_format]
     img.save(buf, pil_format, **options)
     return buf.getvalue(), media

@@ -13,6 +13,7 @@ from tinct import cancel
 from tinct.errors import HintError
 from tinct.hints import Hints
 from tinct.serve.errors import ApiError
+from tinct.serve.predictions import Predictions, digest
 from tinct.serve.images import OUTPUT_FORMATS, decode, encode, open_image
 from tinct.serve.models import ModelStore
 from tinct.serve.multipart import idle_timeout, read_form
@@ -199,13 +200,13 @@ def _check_distribution(colorizer) -> None:
                             "suggested colors (choose 'photo' or 'art')")
 
 
-def _confidence_job(store: ModelStore, name: str, img, hints: Hints | None, opts: Options, reference=None):
+def _confidence_job(store: ModelStore, answer):
     """Runs in an inference thread: the confidence map as an 8-bit grayscale PNG (white = sure)."""
-    colorizer = store.get(name)
-    _check_distribution(colorizer)
-    hints = _with_reference(hints, reference)
-    _, conf = colorizer(decode(img, deep=False)[:, :, :3], hints=hints, render_size=opts.render_size, confidence=True)
-    data, _ = encode(np.repeat(np.round(conf * 255).astype(np.uint8)[:, :, None], 3, axis=2), "png")
+    from tinct.uncertainty import upsample
+
+    _, pred = answer(store)
+    conf = upsample(pred.confidence, tuple(pred.l_full.shape[-2:]))[0, 0].numpy()
+    data, _ = encode(np.round(conf * 255).astype(np.uint8), "png", fast=True)
     return data, float(conf.mean()), float((conf < 0.5).mean())
 
 
@@ -223,8 +224,7 @@ async def confidence(request: Request) -> Response:
     """The same form as `/colorize` (image, hints, reference, model, render_size); the answer is the
     confidence map of the colorization those fields ask for."""
     r = await _read(request)
-    data, mean, unsure = await _run(request, _confidence_job, request.app.state.store, r.entry.name, r.img, r.hints,
-                                    r.opts, r.reference)
+    data, mean, unsure = await _run(request, _confidence_job, request.app.state.store, _answer(request, r))
     return Response(data, media_type="image/png", headers={
         "X-Tinct-Model": r.entry.name, "X-Tinct-Confidence-Mean": f"{mean:.3f}",
         "X-Tinct-Unsure-Share": f"{unsure:.3f}", "Cache-Control": "no-store"})
@@ -276,13 +276,27 @@ async def layers(request: Request) -> Response:
         "Cache-Control": "no-store"})
 
 
-def _suggest_job(store: ModelStore, name: str, img, hints: Hints | None, opts: Options, reference, x, y, k):
-    from tinct.uncertainty import suggest
+def _answer(request: Request, r: _Request):
+    """The colorizer for ``r`` and a function giving its prediction (:class:`Predictions`: one
+    network pass for the page's repeated /suggest and /confidence on the picture it shows)."""
+    predictions: Predictions = request.app.state.predictions
+    key = digest(r.entry.name, r.opts.render_size, r.img.data, r.parts["hints"].text() if "hints" in r.parts else None,
+                 None if r.reference is None else r.reference.data)
+    hints = _with_reference(r.hints, r.reference)
 
-    colorizer = store.get(name)
-    _check_distribution(colorizer)
-    return suggest(colorizer, decode(img, deep=False)[:, :, :3], x, y, k, _with_reference(hints, reference),
-                   opts.render_size)
+    def job(store: ModelStore):
+        colorizer = store.get(r.entry.name)
+        _check_distribution(colorizer)
+        return colorizer, predictions.predict(colorizer, key, lambda: decode(r.img, deep=False)[:, :, :3], hints,
+                                              r.opts.render_size)
+    return job
+
+
+def _suggest_job(store: ModelStore, answer, x, y, k):
+    from tinct.uncertainty import suggest_from
+
+    colorizer, pred = answer(store)
+    return suggest_from(pred.logits, pred.l_full, colorizer.model.bins, x, y, k)
 
 
 @router.post("/suggest", summary="The most likely colors at a point", responses=ERRORS,
@@ -298,8 +312,7 @@ async def suggest_colors(request: Request) -> dict:
     x = number_field(r.parts, "x", 0, w - 1)
     y = number_field(r.parts, "y", 0, h - 1)
     k = int_field(r.parts, "k", 1, MAX_SUGGESTIONS) or 5
-    found = await _run(request, _suggest_job, request.app.state.store, r.entry.name, r.img, r.hints, r.opts,
-                       r.reference, x, y, k)
+    found = await _run(request, _suggest_job, request.app.state.store, _answer(request, r), x, y, k)
     return {"model": r.entry.name, "x": x, "y": y,
             "suggestions": [{"rgb": list(c), "hex": "#%02x%02x%02x" % c, "probability": round(p, 4)}
                             for c, p in found]}

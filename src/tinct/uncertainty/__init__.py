@@ -96,12 +96,19 @@ def suggest(colorizer, image, x: float, y: float, k: int = 5, hints=None,
             raise TinctError(f"{name} must be a pixel coordinate from 0 to {limit - 1}, got {v!r}")
     extras: dict = {}
     l_full, _ = colorizer.predict(rgb, hints, render_size, extras)
-    logits = extras["logits"]
+    return suggest_from(extras["logits"], l_full, colorizer.model.bins, x, y, k)
+
+
+def suggest_from(logits: torch.Tensor, l_full: torch.Tensor, bins: torch.Tensor, x: float, y: float,
+                 k: int = 5) -> list[tuple[tuple[int, int, int], float]]:
+    """:func:`suggest` from a prediction already made: its logits (1, Q, h', w') and the picture's
+    raw L (1, 1, H, W); (``x``, ``y``) a checked pixel of the picture."""
+    h, w = l_full.shape[-2:]
     gy = min(logits.shape[-2] - 1, int((float(y) + 0.5) * logits.shape[-2] / h))
     gx = min(logits.shape[-1] - 1, int((float(x) + 0.5) * logits.shape[-1] / w))
     lum = float(l_full[0, 0, int(y), int(x)])
     out = []
-    for (a, b), prob in suggestions(distribution(logits)[0, :, gy, gx], colorizer.model.bins, k):
+    for (a, b), prob in suggestions(distribution(logits)[0, :, gy, gx], bins, k):
         lab = torch.tensor([[[[lum]], [[a]], [[b]]]], dtype=torch.float32)
         r, g, bl = (round(float(c) * 255) for c in color.lab_to_rgb(lab)[0, :, 0, 0])
         out.append(((r, g, bl), prob))
