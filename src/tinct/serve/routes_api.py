@@ -157,7 +157,9 @@ async def _run(request: Request, fn, *args):
     response_class=Response,
     responses={200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}, "image/tiff": {}},
                      "description": "the colorized image, same size as the input; headers X-Tinct-Model, "
-                                    "X-Tinct-Millis (model time), X-Tinct-Render-Size"}, **ERRORS},
+                                    "X-Tinct-Millis (model time), X-Tinct-Render-Size, and X-Tinct-Note when the "
+                                    "picture does not suit the model (a line drawing given to a photo model, a "
+                                    "colored picture given to a line-art model)"}, **ERRORS},
     openapi_extra=COLORIZE_BODY,
 )
 async def colorize(request: Request) -> Response:
