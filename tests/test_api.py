@@ -753,3 +753,17 @@ def test_predictions_are_bounded_by_bytes():
     assert cache.get("a") is None and cache.get("b") is not None and cache.get("c") is not None
     cache.put("huge", pred(1000))  # larger than the whole budget: not kept, nothing dropped
     assert cache.get("huge") is None and cache.get("b") is not None
+
+
+def test_one_wording_of_the_readable_formats(client, tmp_path):
+    """The CLI's message, the API's 415, its OpenAPI text and /api/v1/config (which the page shows)
+    name the same formats: tinct.imageio.files.READ_FORMATS_IN_WORDS."""
+    from tinct.imageio import load_image
+    from tinct.imageio.files import READ_FORMATS_IN_WORDS
+
+    assert client.get("/api/v1/config").json()["read_formats"] == READ_FORMATS_IN_WORDS
+    assert READ_FORMATS_IN_WORDS in assert_error(post(client, b"plain text, not a picture" * 4), 415)["error"]
+    assert READ_FORMATS_IN_WORDS in client.get("/openapi.json").text
+    (tmp_path / "a.png").write_bytes(b"plain text, not a picture" * 4)
+    with pytest.raises(Exception, match=READ_FORMATS_IN_WORDS):
+        load_image(tmp_path / "a.png")

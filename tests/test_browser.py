@@ -614,6 +614,9 @@ def test_a_film_runs_as_a_job(page, server, tmp_path):
 def test_models_say_what_they_are_for_and_line_art_asks_for_colors(page):
     options = page.locator("#model-select option").all_inner_texts()
     assert any(o.startswith("sketch: line drawings: give a palette or a reference") for o in options), options
+    from tinct.imageio.files import READ_FORMATS_IN_WORDS  # the formats the server reads, as it says them
+
+    assert page.locator("#drop-note").inner_text().startswith(READ_FORMATS_IN_WORDS + ".")
     assert page.locator("#hint-note").get_attribute("data-lineart") == "false"
     page.select_option("#model-select", "sketch")
     note = page.locator("#hint-note")

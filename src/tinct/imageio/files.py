@@ -36,6 +36,7 @@ ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
 DEEP_FORMATS = {"PNG", "TIFF"}  # the formats a 16-bit image is written to with 16 bits
 # decoders load_image may use: raster formats only (EPS and PDF would run Ghostscript)
 READ_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "GIF", "PPM", "AVIF", "TGA")
+READ_FORMATS_IN_WORDS = "PNG, JPEG, WebP, TIFF, BMP, GIF, PNM, TGA or AVIF"  # what messages, the API and the page say
 _SIGNATURES = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF", b"II*\x00": "TIFF", b"MM\x00*": "TIFF",
                b"BM": "BMP"}
 VIDEO_HINT = "colorize videos with `tinct video` (or as a job on the web page)"
@@ -231,7 +232,7 @@ def _unidentified(src: _Source) -> ImageError:
     video = video_format(head)
     if video:
         return ImageError(f"{src.label}: a video ({video}), not an image: {VIDEO_HINT}", kind="video")
-    return ImageError(f"{src.label}: not an image file (the data is not JPEG, PNG, WebP, TIFF, BMP or GIF)",
+    return ImageError(f"{src.label}: not an image file (the data is not {READ_FORMATS_IN_WORDS})",
                       kind="not_image")
 
 

@@ -18,14 +18,14 @@ from PIL import Image
 
 from tinct.errors import ImageError
 from tinct.imageio import load_image_bytes, probe_image_bytes
+from tinct.imageio.files import READ_FORMATS_IN_WORDS
 from tinct.serve.errors import ApiError
 
 UPLOAD_NAME = "the uploaded image"  # how error messages of tinct.imageio name an upload
 OUTPUT_FORMATS = {"png": ("PNG", "image/png"), "jpeg": ("JPEG", "image/jpeg"), "webp": ("WEBP", "image/webp"),
                   "tiff": ("TIFF", "image/tiff")}
 DEEP_OUTPUTS = ("png", "tiff")  # the formats that hold a 16-bit scan's 16 bits
-NOT_AN_IMAGE = ("that file is not an image (or not in a format tinct reads: PNG, JPEG, WebP, TIFF, BMP, GIF, PNM, "
-                "TGA, AVIF)")
+NOT_AN_IMAGE = f"that file is not an image (or not in a format tinct reads: {READ_FORMATS_IN_WORDS})"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request, Response
 from tinct import cancel
 from tinct.errors import HintError
 from tinct.hints import Hints
+from tinct.imageio.files import READ_FORMATS_IN_WORDS
 from tinct.serve.errors import ApiError
 from tinct.serve.predictions import Predictions, digest
 from tinct.serve.images import OUTPUT_FORMATS, decode, encode, open_image
@@ -369,6 +370,6 @@ async def config(request: Request) -> ServerConfig:
     s: Settings = request.app.state.settings
     return ServerConfig(max_upload_bytes=s.max_upload_bytes, max_pixels=s.max_pixels,
                         render_size=RenderSize(default=s.render_size, min=MIN_RENDER_SIZE, max=s.max_render_size),
-                        formats=list(OUTPUT_FORMATS), queue_size=s.queue_size, workers=s.workers,
+                        formats=list(OUTPUT_FORMATS), read_formats=READ_FORMATS_IN_WORDS, queue_size=s.queue_size, workers=s.workers,
                         timeout_s=s.timeout_s, backend=s.backend, max_job_bytes=s.max_job_bytes,
                         max_job_images=s.max_job_images, max_video_s=s.max_video_s, job_ttl_s=s.job_ttl_s)

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from tinct.imageio.files import READ_FORMATS_IN_WORDS
+
 
 class ErrorBody(BaseModel):
     error: str = Field(description="what went wrong, in words")
@@ -41,7 +43,8 @@ class ServerConfig(BaseModel):
     max_upload_bytes: int
     max_pixels: int
     render_size: RenderSize
-    formats: list[str]
+    formats: list[str]  # what the answers can be
+    read_formats: str = ""  # what uploads can be, in words
     queue_size: int
     workers: int
     timeout_s: float
@@ -79,7 +82,7 @@ COLORIZE_BODY = {
             "required": ["image"],
             "properties": {
                 "image": {"type": "string", "format": "binary",
-                          "description": "the image (PNG, JPEG, WebP, TIFF, BMP, GIF, PNM, TGA, AVIF); "
+                          "description": f"the image ({READ_FORMATS_IN_WORDS}); "
                                          "its content decides, not its name"},
                 "hints": {"type": "string", "description":
                           'JSON color hints: {"points": [{"x": 10, "y": 20, "color": "#c05020", "size": 0}], '

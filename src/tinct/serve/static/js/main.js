@@ -34,11 +34,12 @@ export async function loadServerInfo() {
       options.unshift(new Option("the model's own (default)", "", true, true));
     }
     el.render.replaceChildren(...options);
+    $("read-formats").textContent = config.read_formats;  // before the note below flattens to text
     $("drop-note").textContent += ` Up to ${mb(config.max_upload_bytes)} and ${config.max_pixels / 1e6} megapixels.` +
       (config.max_job_bytes ? ` Films and several photos at once run as a job: up to ${mb(config.max_job_bytes)}, ` +
         `${config.max_job_images} photos or ${Math.round(config.max_video_s / 60)} minutes of film; the result ` +
         `can be downloaded for ${Math.round(config.job_ttl_s / 60)} minutes.` : "");
-    $("help-limits").textContent = `PNG, JPEG, WebP, TIFF, BMP or GIF, up to ${mb(config.max_upload_bytes)} and ` +
+    $("help-limits").textContent = `${config.read_formats}, up to ${mb(config.max_upload_bytes)} and ` +
       `${config.max_pixels / 1e6} megapixels. The result has the photo's full size; "Detail" sets the size the ` +
       `model works at (${rs.min}-${rs.max} px): larger is finer and slower.`;
     $("help-models").textContent = models.models.map((m) => `${m.name}: ${m.purpose || m.summary}.`).join(" ");
