@@ -175,33 +175,30 @@ def drawing_note(model: str, sources: list) -> str | None:
     import numpy as np
     from PIL import Image
 
-    from tinct.lineart.detect import COLOR_NOTE, DRAWING_NOTE, SIDE, has_color, looks_like_drawing
+    from tinct.lineart.detect import SIDE, note, unsuited
     from tinct.modelfile import read_record, resolve_model
 
     try:
         line_art = read_record(resolve_model(model)).get("output") == "lab"
     except Exception:  # noqa: BLE001  an architecture name (arch:...) colors the lightness
         line_art = False
-    test = has_color if line_art else looks_like_drawing
     found = []
     for src in sources[:NOTE_LOOKS]:
         try:
             with Image.open(src) as im:
                 im.draft("RGB", (SIDE, SIDE))
                 im.thumbnail((SIDE, SIDE))
-                if test(np.asarray(im.convert("RGB"))):
+                if unsuited(np.asarray(im.convert("RGB")), line_art):
                     found.append(src)
         except Exception:  # noqa: BLE001  a file that cannot be read was reported already
             continue
     if not found:
         return None
-    one, advice = len(sources) == 1, COLOR_NOTE if line_art else f"{DRAWING_NOTE} (--model lineart)"
-    what = ("has colors of its own", "have colors of their own") if line_art else \
-        ("looks like a line drawing", "look like line drawings")
-    if one:
-        return f"note: {found[0]} {what[0]}: {advice}"
+    how = "" if line_art else " (--model lineart)"
+    if len(sources) == 1:
+        return f"note: {found[0]} {note(line_art)}{how}"
     return (f"note: {len(found)} of the first {min(len(sources), NOTE_LOOKS)} inputs (such as {found[0]}) "
-            f"{what[1]}: {advice}")
+            f"{note(line_art, many=True)}{how}")
 
 
 def _check_confidence_path(args: argparse.Namespace, jobs) -> None:

@@ -18,10 +18,21 @@ MAX_CHROMA = 6.0  # mean |rgb - gray| above which a picture has color of its own
 PAPER_SPREAD = 16  # gray levels below the local paper brightness that still count as paper
 MIN_PAPER = 0.75  # share of the non-line pixels that must be paper
 MIN_LINES, MAX_LINES = 0.005, 0.6  # share of line pixels (screentone dots and black fills count)
-DRAWING_NOTE = "the line-art model 'lineart' paints drawings area by area, in flat colors"  # after "looks like a drawing:"
+DRAWING_NOTE = "the line-art model 'lineart' paints drawings area by area, in flat colors"
+COLOR_NOTE = "the line-art model repaints a drawing from its gray, so these colors are replaced"
 
 
-COLOR_NOTE = "the line-art model repaints a drawing from its gray, so these colors are replaced"  # after "has colors of its own:"
+def unsuited(rgb: np.ndarray, line_art: bool) -> bool:
+    """Whether the picture does not suit the model: a line drawing for a model that colors a photo's
+    lightness (:func:`looks_like_drawing`), colors of its own for a line-art model (:func:`has_color`)."""
+    return has_color(rgb) if line_art else looks_like_drawing(rgb)
+
+
+def note(line_art: bool, many: bool = False) -> str:
+    """What to say after the picture's name (or "N inputs") when :func:`unsuited` is true."""
+    if line_art:
+        return f"{'have colors of their own' if many else 'has colors of its own'}: {COLOR_NOTE}"
+    return f"{'look like line drawings' if many else 'looks like a line drawing'}: {DRAWING_NOTE}"
 
 
 def _uint8(img: np.ndarray) -> np.ndarray:
@@ -49,18 +60,18 @@ def _chroma(rgb3: np.ndarray) -> tuple[float, np.ndarray]:
 def has_color(rgb: np.ndarray) -> bool:
     """True when the HxWx3 picture (uint8 or uint16) has colors of its own (mean |rgb - gray| above
     ``MAX_CHROMA``): a drawing already colored, which a line-art model would repaint."""
-    img = _uint8(np.asarray(rgb))
-    return img.ndim == 3 and _chroma(_small(img)[..., :3].astype(np.float32))[0] > MAX_CHROMA
+    img = _uint8(_small(np.asarray(rgb)))
+    return img.ndim == 3 and _chroma(img[..., :3].astype(np.float32))[0] > MAX_CHROMA
 
 
 def looks_like_drawing(rgb: np.ndarray) -> bool:
     """True when the HxWx3 or HxW picture (uint8 or uint16) looks like a line drawing on paper."""
     from tinct.lineart.regions import line_mask
 
-    img = _uint8(np.asarray(rgb))
+    img = np.asarray(rgb)
     if min(img.shape[:2]) < 16:
         return False
-    img = _small(img)
+    img = _uint8(_small(img))
     if img.ndim == 3:
         chroma, gray_f = _chroma(img[..., :3].astype(np.float32))
         if chroma > MAX_CHROMA:

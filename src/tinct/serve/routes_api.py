@@ -30,7 +30,7 @@ FORM_OVERHEAD = 512_000  # room for the other form fields and multipart framing
 def _colorize_job(store: ModelStore, name: str, img, hints: Hints | None, opts: Options,
                   reference=None, variant: tuple[int, int] | None = None) -> tuple[bytes, str, float, str | None]:
     """Runs in an inference thread: decode, colorize through the one pipeline, encode; with a note
-    when a photo model was given what looks like a line drawing (:func:`drawing_note`).
+    when the picture does not suit the model (:func:`drawing_note`).
     ``variant`` = (k, n): the k-th of ``/variants``' n alternatives, with the hints on top of it."""
     colorizer = store.get(name)
     pixels = cancel.interruptible(decode, img, deep=opts.deep)  # one long call each: not waited for once abandoned
@@ -52,13 +52,12 @@ def drawing_note(colorizer, pixels: np.ndarray) -> str | None:
     """A note for the page when the picture does not suit the model (:mod:`tinct.lineart.detect`):
     what looks like a line drawing given to a photo model, or a picture with colors of its own given
     to a line-art model (which repaints it); None otherwise."""
-    from tinct.lineart.detect import COLOR_NOTE, DRAWING_NOTE, has_color, looks_like_drawing
+    from tinct.lineart.detect import note, unsuited
 
-    if pixels.ndim != 3:
+    line_art = colorizer.output_kind == "lab"
+    if pixels.ndim != 3 or not unsuited(pixels[..., :3], line_art):
         return None
-    if colorizer.output_kind == "lab":
-        return f"this picture has colors of its own: {COLOR_NOTE}" if has_color(pixels[..., :3]) else None
-    return f"this picture looks like a line drawing: {DRAWING_NOTE}" if looks_like_drawing(pixels[..., :3]) else None
+    return f"this picture {note(line_art)}"
 
 
 def _busy(busy: Busy) -> ApiError:
@@ -283,13 +282,14 @@ def _answer(request: Request, r: _Request):
     """The colorizer for ``r`` and a function giving its prediction (:class:`Predictions`: one
     network pass for the page's repeated /suggest and /confidence on the picture it shows)."""
     predictions: Predictions = request.app.state.predictions
-    key = digest(r.entry.name, r.opts.render_size, r.img.data, r.parts["hints"].text() if "hints" in r.parts else None,
-                 None if r.reference is None else r.reference.data)
     hints = _with_reference(r.hints, r.reference)
 
-    def job(store: ModelStore):
+    def job(store: ModelStore):  # in the inference thread: the digest of a large upload stays off the event loop
         colorizer = store.get(r.entry.name)
         _check_distribution(colorizer)
+        key = digest(r.entry.name, r.opts.render_size, r.img.data,
+                     r.parts["hints"].text() if "hints" in r.parts else None,
+                     None if r.reference is None else r.reference.data)
         return colorizer, predictions.predict(colorizer, key, lambda: decode(r.img, deep=False)[:, :, :3], hints,
                                               r.opts.render_size)
     return job
