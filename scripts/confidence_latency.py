@@ -1,8 +1,8 @@
 """What the confidence map and suggested colors cost: the median time of a colorization without
 and with ``confidence=True``, and of ``tinct.uncertainty.suggest``, at three photo sizes, the runs
 interleaved in one process so that both see the same machine; then the same through the HTTP API
-as the page asks (its picture colorized, then suggested colors at a new point each time and the
-overlay, all for that picture: the server keeps its prediction, :mod:`tinct.serve.predictions`).
+as the page asks for a new picture (colorized, then the first suggested colors and the overlay
+about it: /colorize keeps its prediction for them, :mod:`tinct.serve.predictions`).
 
     python scripts/confidence_latency.py [--model photo] [--runs 7] [--threads 2]
 """
@@ -53,8 +53,9 @@ def main() -> int:
 
 
 def server(args, img: np.ndarray) -> None:
-    """The page's requests for one picture through the app (in process): /colorize, then /suggest at
-    a new point and /confidence, median of ``runs`` rounds after one warm round."""
+    """The page's requests for a new picture through the app (in process): /colorize, then the first
+    /suggest and /confidence about it, median of ``runs`` rounds (each a new picture) after one warm
+    round."""
     import io
 
     from fastapi.testclient import TestClient
@@ -62,9 +63,13 @@ def server(args, img: np.ndarray) -> None:
 
     from tinct.serve import Settings, create_app
 
-    buf = io.BytesIO()
-    Image.fromarray(img).save(buf, "PNG")
-    data = buf.getvalue()
+    def png(i: int) -> bytes:  # each round a new picture (one pixel differs): nothing known about it yet
+        pic = img.copy()
+        pic[0, 0] = (int(pic[0, 0].ravel()[0]) + 1 + i) % 256
+        buf = io.BytesIO()
+        Image.fromarray(pic).save(buf, "PNG")
+        return buf.getvalue()
+
     h, w = img.shape[:2]
     app = create_app(Settings(models=(args.model,), default_model=args.model, torch_threads=args.threads,
                               allowed_hosts=("testserver",)))
@@ -77,13 +82,14 @@ def server(args, img: np.ndarray) -> None:
             return time.perf_counter() - t0
         times = {"colorize": [], "suggest": [], "confidence": []}
         for i in range(args.runs + 1):
+            data = png(i)
             c, s, o = post("/api/v1/colorize"), post("/api/v1/suggest", x=(37 * i) % w, y=(53 * i) % h), \
                 post("/api/v1/confidence")
             if i:
                 for k, v in zip(times, (c, s, o)):
                     times[k].append(v)
     c, s, o = (float(np.median(times[k])) * 1000 for k in ("colorize", "suggest", "confidence"))
-    print(f"  through the HTTP API: colorize {c:.0f} ms; suggested colors at a new point {s:.0f} ms "
+    print(f"  through the HTTP API, a new picture: colorize {c:.0f} ms; then the first suggested colors {s:.0f} ms "
           f"({s / c:.2f}x); the overlay {o:.0f} ms ({o / c:.2f}x)")
 
 

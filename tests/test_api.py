@@ -739,6 +739,25 @@ def test_suggest_and_confidence_share_one_network_pass(model_paths):
         assert (cache.misses, cache.hits) == (4, 4)
 
 
+def test_colorize_leaves_its_prediction_for_the_page(model_paths):
+    """The page's first /suggest and /confidence after a /colorize of the same fields need no
+    network pass: /colorize keeps its prediction, and the answers equal the uncached ones."""
+    img = gray(64, 48, seed=7)
+    points = {"points": [{"x": 10, "y": 10, "color": "#20c040"}]}
+    with TestClient(make_app(model_paths)) as c:
+        cache = c.app.state.predictions
+        assert _post_to(c, URL, encoded(img)).status_code == 200
+        got = _post_to(c, "/api/v1/suggest", encoded(img), x="30", y="20", k="3").json()["suggestions"]
+        assert (cache.misses, cache.hits) == (0, 1)
+        assert _post_to(c, URL, encoded(img), hints=points).status_code == 200
+        overlay = _post_to(c, "/api/v1/confidence", encoded(img), hints=points)
+        assert (cache.misses, cache.hits) == (0, 2)
+    with TestClient(make_app(model_paths)) as c:  # a fresh server: the same answers from a network pass
+        assert _post_to(c, "/api/v1/suggest", encoded(img), x="30", y="20", k="3").json()["suggestions"] == got
+        assert _post_to(c, "/api/v1/confidence", encoded(img), hints=points).content == overlay.content
+        assert c.app.state.predictions.misses == 2
+
+
 def test_predictions_are_bounded_by_bytes():
     import torch
 

@@ -184,3 +184,98 @@ def test_cli_writes_the_alternatives_beside_the_output(tmp_path, make_rgb, capsy
     assert main(["colorize", str(tmp_path), "-o", str(tmp_path / "e"), "--variant", "1"]) == 2
     err = capsys.readouterr().err
     assert "--variant must be between 0 and 3" in err and "--variant takes one input file" in err
+
+
+def test_learned_alternatives_keep_the_shown_colors_where_the_model_is_sure():
+    from tinct.uncertainty.heads import AlternativeHeads, multiple_choice_loss
+
+    torch.manual_seed(0)
+    heads = AlternativeHeads(k=3, in_channels=16, width=8)
+    feats, ab = torch.randn(2, 16, 6, 8), torch.randn(2, 2, 12, 16) * 0.3
+    doubt = torch.zeros(2, 1, 6, 8)
+    doubt[:, :, :, 4:] = 1.0  # sure on the left half, guessing on the right
+    alts = heads.colors(feats, ab, doubt)
+    assert alts.shape == (2, 3, 2, 12, 16)
+    assert torch.equal(alts[..., :, :6], ab[:, None, :, :, :6].expand(-1, 3, -1, -1, -1))
+    assert (alts[..., :, 10:] - ab[:, None, :, :, 10:]).abs().mean() > 1e-3
+    # the multiple-choice loss: per picture the closest head takes 1 - relax of the weight
+    truth = torch.zeros(1, 2, 4, 4)
+    cand = torch.stack([torch.full((2, 4, 4), v) for v in (0.1, 0.5, 0.9)])[None].requires_grad_(True)
+    loss = multiple_choice_loss(cand, truth, relax=0.3)
+    assert loss.item() == pytest.approx(0.7 * 0.1 + 0.1 * (0.1 + 0.5 + 0.9))
+    loss.backward()
+    grads = cand.grad.abs().sum((0, 2, 3, 4))
+    assert grads[0] > 7 * grads[1] and grads[1] == pytest.approx(grads[2])
+    # an alternative less colorful than the shown colors is made as colorful where the model guesses
+    from tinct.uncertainty.heads import CF_MARGIN, as_colorful, colorfulness
+
+    l = torch.full((1, 8, 10), 60.0)
+    shown = torch.zeros(2, 8, 10)
+    shown[0, :, :5], shown[1, :, 5:] = 30.0, -25.0  # two colors
+    one_hue = torch.zeros(2, 8, 10)
+    one_hue[0] = 30.0  # the same chroma on the left, one hue everywhere: less colorful
+    d = torch.zeros(1, 8, 10)
+    d[:, 4:] = 1.0
+    assert colorfulness(l, one_hue) < colorfulness(l, shown)
+    raised = as_colorful(l, one_hue, shown, d)
+    assert colorfulness(l, raised) >= CF_MARGIN * colorfulness(l, shown) - 1e-3
+    assert torch.equal(raised[:, :4], one_hue[:, :4])  # where the model is sure, untouched
+    assert torch.equal(as_colorful(l, shown * 1.5, shown, d), shown * 1.5)  # colorful enough: as it is
+    for bad in ({"k": 0}, {"k": 17}, {"width": 2}):
+        with pytest.raises(ValueError):
+            AlternativeHeads(**{"k": 3, "in_channels": 16, "width": 8, **bad})
+
+
+def _train_alternatives_args(tmp_path, base, out, steps=4):
+    return ["train-alternatives", str(base), "--data", str(tmp_path / "imgs"), "--val-dir", str(tmp_path / "imgs"),
+            "--val-max", "3", "--k", "2", "--width", "8", "--steps", str(steps), "--batch-size", "2", "--crop", "48",
+            "--workers", "0", "--threads", "1", "--checkpoint-minutes", "0", "--quiet", "--out", str(out)]
+
+
+def test_train_alternatives_writes_a_model_file_that_resumes_exactly(tmp_path, make_rgb, monkeypatch, capsys):
+    """``tinct train-alternatives`` on a tiny network: the model file carries the network, its hint
+    stage and the alternatives; the variants use the learned ones; a run stopped midway and resumed
+    ends with the same weights; every checkpoint's figures are in the run's history.csv."""
+    import tinct.train.alternatives as training
+    from tinct.modelfile import load_alternatives, read_record, save_model
+    from tinct.registry import create_model
+
+    (tmp_path / "imgs").mkdir()
+    for i in range(5):
+        Image.fromarray(make_rgb(56, 64, seed=10 + i)).save(tmp_path / "imgs" / f"{i}.png")
+    torch.manual_seed(0)
+    base = save_model(create_model("effunet", pretrained=False, width=8, hints=True), tmp_path / "base.safetensors")
+    whole = tmp_path / "whole.safetensors"
+    assert main(_train_alternatives_args(tmp_path, base, whole)) == 0
+    assert "best per image" in capsys.readouterr().out
+    history = (tmp_path / "whole.safetensors.run" / "history.csv").read_text().splitlines()
+    assert history[0].startswith("step,time,psnr_shown,psnr_best") and len(history) == 1 + 4 + 1
+    record = read_record(whole)
+    assert record["alternatives"]["kwargs"] == {"k": 2, "in_channels": 16, "width": 8}
+    assert record["provenance"]["alternatives"]["steps"] == 4
+    col = Colorizer(whole)
+    assert col.alternatives is not None and Colorizer(base).alternatives is None
+    # the run stopped at step 3, then resumed: the same weights as the run in one go
+    calls = {"n": 0}
+    real_loss = training.multiple_choice_loss
+
+    def stop_at_third(*a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real_loss(*a, **kw)
+    monkeypatch.setattr(training, "multiple_choice_loss", stop_at_third)
+    parts = tmp_path / "parts.safetensors"
+    assert main(_train_alternatives_args(tmp_path, base, parts)) != 0  # "interrupted"
+    monkeypatch.setattr(training, "multiple_choice_loss", real_loss)
+    assert main(_train_alternatives_args(tmp_path, base, parts) + ["--resume"]) == 0
+    a, b = load_alternatives(whole).state_dict(), load_alternatives(parts).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # variants 1..K are the learned ones: they change the picture only where the model guesses
+    gray = np.repeat(np.asarray(Image.fromarray(make_rgb(48, 64, seed=3)).convert("L"))[:, :, None], 3, axis=2)
+    outs = uncertainty.variants(col, gray, 4)
+    plain = uncertainty.variants(Colorizer(base), gray, 4)
+    assert np.array_equal(outs[0], plain[0]) and np.array_equal(outs[3], plain[3])
+    assert not np.array_equal(outs[1], plain[1])
+    assert main(_train_alternatives_args(tmp_path, base, base)) == 2  # never over its own base
+    assert "base model file" in capsys.readouterr().err

@@ -12,7 +12,7 @@ import sys
 
 from tinct import __version__
 
-COMMANDS = ["colorize", "video", "frames", "lineart", "train", "train-fusion", "models", "bench", "serve", "samples", "data", "export"]
+COMMANDS = ["colorize", "video", "frames", "lineart", "train", "train-fusion", "train-alternatives", "models", "bench", "serve", "samples", "data", "export"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,11 +4,14 @@ the architecture, constructor kwargs, color normalization, tinct version and tra
 Loading is strict: a file of another architecture, another format version, or with missing or
 unexpected tensors is refused with a one-line :class:`~tinct.errors.ModelFileError`.
 
-Format 3 holds up to two components: the **network** (``kwargs``: every constructor argument,
-the defaults filled in; its tensors under their own names) and, for hint networks, the **hint
+Format 3 holds up to three components: the **network** (``kwargs``: every constructor argument,
+the defaults filled in; its tensors under their own names); for hint networks, the **hint
 fusion stage** (``fusion``: ``{"kwargs": ...}`` of :class:`tinct.hints.fusion.HintFusion`, its
-tensors under ``fusion.``), or ``fusion: null``. :func:`load_model` rebuilds the network,
-:func:`load_fusion` the stage; :class:`tinct.pipeline.Colorizer` composes them.
+tensors under ``fusion.``), or ``fusion: null``; and, optionally, the **learned alternatives**
+(``alternatives``: ``{"kwargs": ...}`` of :class:`tinct.uncertainty.heads.AlternativeHeads`, its
+tensors under ``alternatives.``; absent or null when none). :func:`load_model` rebuilds the
+network, :func:`load_fusion` and :func:`load_alternatives` the others;
+:class:`tinct.pipeline.Colorizer` composes them.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ READABLE_VERSIONS = (3,)
 META_KEY = "tinct"
 WEIGHTS_DIR = Path(__file__).parent / "weights"  # the shipped model files
 FUSION_PREFIX = "fusion."
+ALTERNATIVES_PREFIX = "alternatives."
 
 
 def shipped_models() -> dict[str, Path]:
@@ -65,8 +69,10 @@ def recorded_kwargs(model: torch.nn.Module) -> dict[str, Any]:
 
 
 def model_record(model: torch.nn.Module, provenance: dict[str, Any] | None = None,
-                 fusion: torch.nn.Module | None = None, **extra: Any) -> dict[str, Any]:
-    """The JSON record saved beside the weights (``fusion``: the hint fusion stage, if any)."""
+                 fusion: torch.nn.Module | None = None, alternatives: torch.nn.Module | None = None,
+                 **extra: Any) -> dict[str, Any]:
+    """The JSON record saved beside the weights (``fusion``: the hint fusion stage, if any;
+    ``alternatives``: the learned alternatives, if any)."""
     arch = model.arch
     if not arch:
         raise ModelFileError("only models built by tinct.registry.create_model can be saved")
@@ -82,6 +88,7 @@ def model_record(model: torch.nn.Module, provenance: dict[str, Any] | None = Non
         "output": model.output_kind,  # "ab" (colors the input's L) or "lab" (paints L too)
         "kwargs": kwargs,
         "fusion": None if fusion is None else {"kwargs": fusion.kwargs},
+        **({} if alternatives is None else {"alternatives": {"kwargs": alternatives.kwargs}}),
         "normalization": color.normalization(),
         "provenance": provenance or {},
         **extra,
@@ -89,18 +96,23 @@ def model_record(model: torch.nn.Module, provenance: dict[str, Any] | None = Non
 
 
 def save_model(model: torch.nn.Module, path: str | os.PathLike, provenance: dict[str, Any] | None = None,
-               half: bool = False, fusion: torch.nn.Module | None = None, **extra: Any) -> Path:
-    """Write the network ``model`` and its hint ``fusion`` stage (if any) atomically to ``path``
-    (float16 weights when ``half``)."""
+               half: bool = False, fusion: torch.nn.Module | None = None,
+               alternatives: torch.nn.Module | None = None, **extra: Any) -> Path:
+    """Write the network ``model``, its hint ``fusion`` stage and its learned ``alternatives`` (if
+    any) atomically to ``path`` (float16 weights when ``half``)."""
     path = Path(path)
     if fusion is not None and not model.hints:
         raise ModelFileError("a hint fusion stage needs a network with hint inputs (hints=True)")
-    record = model_record(model, provenance, fusion, **extra)
+    if alternatives is not None and not getattr(model, "has_distribution", False):
+        raise ModelFileError("learned alternatives need a network with a color distribution")
+    record = model_record(model, provenance, fusion, alternatives, **extra)
     record["dtype"] = "float16" if half else "float32"
     tensors = {}
     state = dict(model.state_dict())
     if fusion is not None:
         state.update({FUSION_PREFIX + k: v for k, v in fusion.state_dict().items()})
+    if alternatives is not None:
+        state.update({ALTERNATIVES_PREFIX + k: v for k, v in alternatives.state_dict().items()})
     for k, v in state.items():
         v = v.detach().cpu().contiguous()
         if half and v.is_floating_point():
@@ -165,7 +177,8 @@ def load_model(path: str | os.PathLike, arch: str | None = None, role: str | Non
     if record.get("output") not in (None, model.output_kind):
         raise ModelFileError(f"{path}: made for {record['output']!r} output, but {record['arch']!r} gives "
                              f"{model.output_kind!r} in this tinct {__version__}")
-    _load_strict(model, _tensors(path, lambda k: not k.startswith(FUSION_PREFIX)), path, f"architecture {record['arch']!r}")
+    own = lambda k: not k.startswith((FUSION_PREFIX, ALTERNATIVES_PREFIX))  # noqa: E731
+    _load_strict(model, _tensors(path, own), path, f"architecture {record['arch']!r}")
     return model.to(device).eval(), record
 
 
@@ -184,6 +197,24 @@ def load_fusion(path: str | os.PathLike, device: str | torch.device = "cpu") -> 
     state = {k[n:]: v for k, v in _tensors(path, lambda k: k.startswith(FUSION_PREFIX)).items()}
     _load_strict(fusion, state, path, "the fusion stage")
     return fusion.to(device).eval()
+
+
+def load_alternatives(path: str | os.PathLike, device: str | torch.device = "cpu") -> torch.nn.Module | None:
+    """The learned alternatives of a model file (:class:`tinct.uncertainty.heads.AlternativeHeads`),
+    or None when it has none."""
+    from tinct.uncertainty.heads import AlternativeHeads
+
+    record = read_record(path)
+    if not record.get("alternatives"):
+        return None
+    try:
+        heads = AlternativeHeads(**record["alternatives"]["kwargs"])
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: bad alternatives settings: {exc}") from None
+    n = len(ALTERNATIVES_PREFIX)
+    state = {k[n:]: v for k, v in _tensors(path, lambda k: k.startswith(ALTERNATIVES_PREFIX)).items()}
+    _load_strict(heads, state, path, "the alternatives")
+    return heads.to(device).eval()
 
 
 def _tensors(path, keep) -> dict[str, torch.Tensor]:

@@ -25,7 +25,7 @@ from tinct import cancel, color, uncertainty
 from tinct.errors import HintError, TinctError
 from tinct.hints import Hints, to_tensors
 from tinct.imageio import as_rgb, like_input
-from tinct.modelfile import load_fusion, load_model, resolve_model
+from tinct.modelfile import load_alternatives, load_fusion, load_model, resolve_model
 from tinct.rendersize import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, check_render_size, working_size
 
 DEFAULT_MODEL = "photo"
@@ -58,23 +58,26 @@ class Colorizer:
 
     def __init__(self, model: str | os.PathLike | torch.nn.Module = DEFAULT_MODEL, render_size: int | None = None,
                  temperature: float | None = None, device: str = "cpu", backend: str = "torch",
-                 onnx_file: str | os.PathLike | None = None, fusion: torch.nn.Module | None = None):
+                 onnx_file: str | os.PathLike | None = None, fusion: torch.nn.Module | None = None,
+                 alternatives: torch.nn.Module | None = None):
         """``model``: a shipped name, a model file, or a network (then ``fusion`` is its hint
-        fusion stage, if any). ``render_size``: the working size (longer side; default the
+        fusion stage and ``alternatives`` its learned alternatives, if any). ``render_size``: the working size (longer side; default the
         model's own, else 256); ``temperature``: the annealed mean's (default the model's)."""
         self.path: Path | None = None  # the model file, when loaded from one
         if isinstance(model, torch.nn.Module):
-            self.model, self.fusion = model.eval(), fusion
+            self.model, self.fusion, self.alternatives = model.eval(), fusion, alternatives
             self.record = {"arch": model.arch or "?", "provenance": {}}
             self.name = model.arch or "model"
         else:
             path = resolve_model(model)
             self.model, self.record = load_model(path, role="colorizer", device=device)
             self.fusion = load_fusion(path, device=device)
+            self.alternatives = load_alternatives(path, device=device)
             self.name, self.path = path.stem, path
         cancel.guard(self.model)  # an abandoned request stops at the next layer
-        if self.fusion is not None:
-            cancel.guard(self.fusion)
+        for stage in (self.fusion, self.alternatives):
+            if stage is not None:
+                cancel.guard(stage)
         self.max_render_size = min(MAX_RENDER_SIZE, self.model.max_render_size)  # within the memory budget
         self.render_size = self._size(render_size if render_size is not None
                                       else self.model.render_size or DEFAULT_RENDER_SIZE)
@@ -116,13 +119,18 @@ class Colorizer:
         """"ab" (colors the input's lightness) or "lab" (line art: paints lightness too)."""
         return self.model.output_kind
 
-    def __call__(self, image, hints: Hints | None = None, render_size: int | None = None, confidence: bool = False):
+    def __call__(self, image, hints: Hints | None = None, render_size: int | None = None, confidence: bool = False,
+                 extras: dict | None = None):
         """The colorized image; with ``confidence``, ``(image, confidence)``: an HxW float32 map in
-        [0, 1] of how sure the model is of each pixel's color (:mod:`tinct.uncertainty`)."""
+        [0, 1] of how sure the model is of each pixel's color (:mod:`tinct.uncertainty`). A dict
+        given as ``extras`` receives what :meth:`predict_tensors` puts there, and the halves of the
+        colorization: ``l_full`` and ``ab`` (:meth:`predict`), so that questions about the same
+        picture need no second network pass (the server's :mod:`tinct.serve.predictions`)."""
         if confidence and not self.supports_confidence:
             raise TinctError(f"model {self.name!r} gives no color distribution, so no confidence map "
                              "(models with a 313-bin head, such as 'photo' and 'art', do)")
-        extras: dict | None = {} if confidence else None
+        if extras is None and confidence:
+            extras = {}
         if isinstance(image, Image.Image) and image.getexif().get(ORIENTATION, 1) != 1:
             image = ImageOps.exif_transpose(image)  # upright, as the CLI and the server read files
         if isinstance(image, np.ndarray) and image.dtype == np.uint16:  # 16 bits in, 16 bits out
@@ -130,7 +138,10 @@ class Colorizer:
         else:
             rgb, alpha = as_rgb(image)
         deep = rgb.dtype == np.uint16
-        out = self.finish(*self.predict(rgb, hints, render_size, extras), depth=16 if deep else 8)
+        l_full, ab = self.predict(rgb, hints, render_size, extras)
+        if extras is not None:
+            extras["l_full"], extras["ab"] = l_full, ab
+        out = self.finish(l_full, ab, depth=16 if deep else 8)
         if deep:
             result = np.dstack([out, alpha]) if alpha is not None else out
         else:
@@ -202,7 +213,10 @@ class Colorizer:
         painted region by region by :meth:`predict`. A dict given as ``extras`` receives the
         network's bin ``logits`` and the working-size ``confidence`` (N, 1, h, w) of the colors
         returned (:mod:`tinct.uncertainty`), and with points ``hint_mask``, the pixels of the returned
-        colors that the points touch (bool, their size)."""
+        colors that the points touch (bool, their size). Given with the key ``alternatives`` (any
+        value) and a model file with learned alternatives, it receives there their changes of the
+        returned colors, raw ab (N, K, 2, h, w) at the logits' size (:mod:`tinct.uncertainty.heads`);
+        None when there are none."""
         given = (("ab_hint", ab_hint), ("mask", mask), ("global_hint", global_hint))
         kw = {k: v.to(self.device) for k, v in given if v is not None}
         if kw and not self.supports_hints:
@@ -226,6 +240,12 @@ class Colorizer:
                 marked = lambda size: F.interpolate(mask.float().cpu(), size=size, mode="area") > 0  # noqa: E731
                 extras["confidence"][marked(extras["confidence"].shape[-2:])] = 1.0
                 extras["hint_mask"] = marked(ab.shape[-2:])
+            if "alternatives" in extras:
+                extras["alternatives"] = None
+                if self.alternatives is not None and "features" in out:
+                    doubt = 1 - extras["confidence"].to(self.device)
+                    delta = self.alternatives(out["features"], color.normalize_ab(ab).to(self.device), doubt)
+                    extras["alternatives"] = color.denormalize_ab(delta).float().cpu()
         l_pred = self.model.decode_l(out)
         return ab, None if l_pred is None else color.denormalize_l(l_pred).float().cpu()
 

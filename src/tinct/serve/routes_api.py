@@ -14,7 +14,7 @@ from tinct.errors import HintError
 from tinct.hints import Hints
 from tinct.imageio.files import READ_FORMATS_IN_WORDS
 from tinct.serve.errors import ApiError
-from tinct.serve.predictions import Predictions, digest
+from tinct.serve.predictions import Prediction, Predictions, digest
 from tinct.serve.images import OUTPUT_FORMATS, decode, encode, open_image
 from tinct.serve.models import ModelStore
 from tinct.serve.multipart import idle_timeout, read_form
@@ -28,10 +28,13 @@ FORM_OVERHEAD = 512_000  # room for the other form fields and multipart framing
 
 
 def _colorize_job(store: ModelStore, name: str, img, hints: Hints | None, opts: Options,
-                  reference=None, variant: tuple[int, int] | None = None) -> tuple[bytes, str, float, str | None]:
+                  reference=None, variant: tuple[int, int] | None = None,
+                  remember=None) -> tuple[bytes, str, float, str | None]:
     """Runs in an inference thread: decode, colorize through the one pipeline, encode; with a note
     when the picture does not suit the model (:func:`drawing_note`).
-    ``variant`` = (k, n): the k-th of ``/variants``' n alternatives, with the hints on top of it."""
+    ``variant`` = (k, n): the k-th of ``/variants``' n alternatives, with the hints on top of it.
+    ``remember``: called with the colorization's :class:`Prediction` (8-bit pictures of models with
+    a distribution), so that the page's next /suggest and /confidence about it cost no network pass."""
     colorizer = store.get(name)
     pixels = cancel.interruptible(decode, img, deep=opts.deep)  # one long call each: not waited for once abandoned
     hints = _with_reference(hints, reference)
@@ -42,7 +45,10 @@ def _colorize_job(store: ModelStore, name: str, img, hints: Hints | None, opts: 
         _check_distribution(colorizer)
         out = variants(colorizer, pixels, variant[1], hints, opts.render_size, only=variant[0])[0]
     else:
-        out = colorizer(pixels, hints=hints, render_size=opts.render_size)
+        keep = {} if remember and colorizer.supports_confidence and pixels.dtype == np.uint8 else None
+        out = colorizer(pixels, hints=hints, render_size=opts.render_size, extras=keep)
+        if keep:
+            remember(Prediction(keep["l_full"], keep["ab"], keep["logits"], keep["confidence"]))
     millis = (time.perf_counter() - start) * 1000
     data, media = cancel.interruptible(encode, out, opts.format, opts.quality)
     return data, media, millis, drawing_note(colorizer, pixels)
@@ -173,7 +179,7 @@ async def colorize(request: Request) -> Response:
     n = int_field(r.parts, "n", 2, 8) or 4
     k = int_field(r.parts, "variant", 0, n - 1)
     data, media, millis, note = await _run(request, _colorize_job, store, r.entry.name, r.img, r.hints, r.opts,
-                                           r.reference, None if k is None else (k, n))
+                                           r.reference, None if k is None else (k, n), _remember(request, r))
     headers = {
         "X-Tinct-Model": r.entry.name,
         "X-Tinct-Millis": f"{millis:.0f}",
@@ -278,20 +284,31 @@ async def layers(request: Request) -> Response:
         "Cache-Control": "no-store"})
 
 
+def _prediction_key(r: _Request) -> str:
+    """What a prediction of ``r`` depends on: model, working size, upload, hints, reference. Computed
+    in the inference thread (the digest of a large upload stays off the event loop)."""
+    return digest(r.entry.name, r.opts.render_size, r.img.data, r.parts["hints"].text() if "hints" in r.parts else None,
+                  None if r.reference is None else r.reference.data)
+
+
+def _remember(request: Request, r: _Request):
+    """A function keeping a colorization's prediction for the page's questions about the picture it shows."""
+    predictions: Predictions = request.app.state.predictions
+    return lambda value: predictions.put(_prediction_key(r), value)
+
+
 def _answer(request: Request, r: _Request):
     """The colorizer for ``r`` and a function giving its prediction (:class:`Predictions`: one
-    network pass for the page's repeated /suggest and /confidence on the picture it shows)."""
+    network pass for the page's /colorize and its repeated /suggest and /confidence on the
+    picture it shows)."""
     predictions: Predictions = request.app.state.predictions
     hints = _with_reference(r.hints, r.reference)
 
-    def job(store: ModelStore):  # in the inference thread: the digest of a large upload stays off the event loop
+    def job(store: ModelStore):
         colorizer = store.get(r.entry.name)
         _check_distribution(colorizer)
-        key = digest(r.entry.name, r.opts.render_size, r.img.data,
-                     r.parts["hints"].text() if "hints" in r.parts else None,
-                     None if r.reference is None else r.reference.data)
-        return colorizer, predictions.predict(colorizer, key, lambda: decode(r.img, deep=False)[:, :, :3], hints,
-                                              r.opts.render_size)
+        return colorizer, predictions.predict(colorizer, _prediction_key(r),
+                                              lambda: decode(r.img, deep=False)[:, :, :3], hints, r.opts.render_size)
     return job
 
 

@@ -145,3 +145,42 @@ class FusionConfig:
     resume: bool = False
     """continue exactly from OUT.ckpt.pt (same settings; the samples are loaded from --cache again)"""
     quiet: bool = False
+
+
+@dataclass
+class AlternativesConfig:
+    base: str
+    """colorizer with a color distribution (a shipped name such as photo, or a file; effunet) to add learned alternatives to"""
+    data: str
+    """folder of color training images (searched recursively)"""
+    out: str
+    """model file to write (the base's network and hint stage, with the alternatives added)"""
+    run: str = ""
+    """run folder for the checkpoint and the validation figures (history.csv); default OUT's name + .run"""
+    val_dir: str = ""
+    """folder of validation images (center crops) scored at every checkpoint"""
+    val_max: int = 48
+    k: int = 3
+    """alternatives learned (the variants beside the shown colorization)"""
+    width: int = 64
+    """channels of the alternatives' layers"""
+    relax: float = 0.05
+    """share of the loss every alternative takes, beside the one closest to the true colors"""
+    steps: int = 4000
+    """optimizer steps (cosine learning-rate decay)"""
+    batch_size: int = 8
+    crop: int = 224
+    """square training crop (the working size the colorizer runs at)"""
+    lr: float = 1e-3
+    seed: int = 0
+    workers: int = 1
+    """data-loading processes"""
+    threads: int | None = None
+    """torch threads (default: torch's)"""
+    half: bool = False
+    """store float16 weights"""
+    checkpoint_minutes: float = 10.0
+    """save the training state and score the validation images this often"""
+    resume: bool = False
+    """continue exactly from the run folder's checkpoint (same settings)"""
+    quiet: bool = False

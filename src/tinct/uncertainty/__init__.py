@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from tinct import color
+from tinct.uncertainty.heads import as_colorful
 
 RADIUS = 15.0  # ab units: the shown color and its neighbours (bins are 10 apart; CIEDE2000 10 is about 10-15 ab)
 MERGE = 22.0  # ab units within which two bins are one suggestion
@@ -142,11 +143,14 @@ def _segments(p: torch.Tensor, bins: torch.Tensor) -> tuple[np.ndarray, int]:
 
 def variants(colorizer, image, n: int = 4, hints=None, render_size: int | None = None, only: int | None = None) -> list:
     """``n`` plausible colorizations of ``image`` (each the same kind as ``Colorizer`` returns): the
-    first is the colorizer's own output; in each other one, every region of the picture
+    first is the colorizer's own output. With a model file that has learned alternatives
+    (:mod:`tinct.uncertainty.heads`, K of them), variants 1..K are those: each a coherent other
+    reading of the whole picture, changing the colors by as much as the model is unsure. Any
+    further variant (and every one, without learned alternatives): every region of the picture
     (:func:`_segments`) takes another of its likely colors (:func:`suggestions` of the region's
-    mean distribution, the next one down for each variant), by as much as the model is unsure
-    there (1 - :func:`confidence`), so the variants differ where the model guesses and agree where
-    it is sure, one color per region. One network pass (two with hints).
+    mean distribution, the next one down for each variant), by the model's doubt there
+    (1 - :func:`confidence`) squared. So the variants differ where the model guesses and agree
+    where it is sure, one color per region. One network pass (two with hints).
 
     With hints, the regions and their likely colors are those of the picture without the hints (a
     variant is the same choice whatever the user adds later) and the hints apply on top of each
@@ -163,7 +167,7 @@ def variants(colorizer, image, n: int = 4, hints=None, render_size: int | None =
     if only is not None and (isinstance(only, bool) or not isinstance(only, int) or not 0 <= only < n):
         raise TinctError(f"the variant must be an integer from 0 to {n - 1}, got {only!r}")
     rgb, alpha = as_rgb(image)
-    extras: dict = {}
+    extras: dict = {"alternatives": None}
     l_full, ab = colorizer.predict(rgb, hints, render_size, extras)
     base = ab  # the colors the variants change
     hinted_doubt, free = None, 1.0
@@ -172,7 +176,7 @@ def variants(colorizer, image, n: int = 4, hints=None, render_size: int | None =
         hinted_doubt = (1 - extras["confidence"][0, 0]).clamp(0, 1)
         if "hint_mask" in extras:  # the user's own pixels keep their color exactly
             free = 1 - extras["hint_mask"].float()
-        extras = {}
+        extras = {"alternatives": None}
         _, ab = colorizer.predict(rgb, None, render_size, extras)
     logits, conf = extras["logits"], extras["confidence"]
     p = distribution(logits)[0]
@@ -182,19 +186,34 @@ def variants(colorizer, image, n: int = 4, hints=None, render_size: int | None =
     low = color.resize_ab(ab, logits.shape[-2:])[0]  # the shown colors at the logits' size
     doubt = (1 - conf[0, 0]).clamp(0, 1)
     shifts = torch.zeros(n - 1, 2, *labels.shape)
-    for s in range(1, count + 1):
+    learned = extras["alternatives"]
+    first = 1  # the first variant the regions' modes make
+    if learned is not None:
+        first = min(n, learned.shape[1] + 1)
+        shifts[: first - 1] = learned[0, : first - 1]
+    for s in range(1, count + 1 if first < n else 1):  # the variants the learned ones leave
         region = lab_t == s
         modes = suggestions(p[:, region].mean(1), bins, k=min(MAX_SUGGESTIONS, n))
         shown = low[:, region].mean(1)
-        for v in range(1, n):
+        for v in range(first, n):
             target = torch.tensor(modes[v % len(modes)][0]) if len(modes) > 1 else shown
             shifts[v - 1][:, region] = (target - shown)[:, None] * doubt[region][None] ** VARIANT_POWER
     if hinted_doubt is not None:  # where the hints made the model sure (their own pixels: fully), they stand
         shifts *= (hinted_doubt.clamp(max=1) / doubt.clamp(min=1e-6)).clamp(max=1) ** VARIANT_POWER
     from tinct.imageio import like_input
 
+    # no variant less colorful than the shown colors (heads.as_colorful), judged at the colors' size
+    size = base.shape[-2:]
+    l_small = torch.nn.functional.interpolate(l_full, size=size, mode="area")[0]
+    gain_at = torch.nn.functional.interpolate((doubt if hinted_doubt is None else hinted_doubt)[None, None],
+                                              size=size, mode="bilinear", align_corners=False)[0]
+    if torch.is_tensor(free):
+        gain_at = gain_at * free[0]
     outs = []
     for v in range(n) if only is None else [only]:
-        ab_v = base if v == 0 else base + color.resize_ab(shifts[v - 1][None], base.shape[-2:]) * free
+        ab_v = base
+        if v > 0:
+            ab_v = as_colorful(l_small, (base + color.resize_ab(shifts[v - 1][None], size) * free)[0], base[0],
+                               gain_at)[None]
         outs.append(like_input(image, colorizer.finish(l_full, ab_v, depth=16 if rgb.dtype == np.uint16 else 8), alpha))
     return outs
