@@ -1,8 +1,9 @@
 """How soon an abandoned request stops working on the server: ``tinct serve``'s app under a real
 uvicorn, a worst-case request (a 12 MP photo, 100 point hints, 1024 px) abandoned after
-``--after`` seconds, then a small photo timed; against the small photo alone, in one run.
+``--after`` seconds, then a small photo timed; against the small photo alone, in one run. With
+``--stop-time``, also how long after the disconnect the server stops using the CPU.
 
-    python scripts/cancel_latency.py [--model photo] [--after 1.0 1.5 2.0] [--repeats 3]
+    python scripts/cancel_latency.py [--model photo] [--after 1.0 1.5 2.0] [--repeats 3] [--stop-time]
 """
 
 from __future__ import annotations
@@ -46,6 +47,21 @@ def answer(s: socket.socket) -> int:
     return int(data.split()[1]) if data else 0
 
 
+def stop_time(closed: float, idle_share: float = 0.05, quiet_s: float = 0.2, give_up_s: float = 15.0) -> float:
+    """Seconds from a disconnect at ``closed`` until the server (this process) stops working: the
+    last 10-ms sample in which it used more than ``idle_share`` of a core, once it has stayed below
+    that for ``quiet_s``. Every thread counts, an abandoned helper thread at idle priority too."""
+    last_busy, prev_cpu, prev_t = closed, time.process_time(), time.perf_counter()
+    while True:
+        time.sleep(0.01)
+        cpu, t = time.process_time(), time.perf_counter()
+        if (cpu - prev_cpu) / (t - prev_t) > idle_share:
+            last_busy = t
+        prev_cpu, prev_t = cpu, t
+        if t - last_busy > quiet_s or t - closed > give_up_s:
+            return last_busy - closed
+
+
 def png_bytes(img: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(img).save(buf, "PNG", compress_level=1)
@@ -58,6 +74,8 @@ def main() -> int:
     ap.add_argument("--after", type=float, nargs="+", default=[1.0, 2.0, 3.0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--stop-time", action="store_true", help="also time, for each abandonment, how long the server "
+                    "keeps using the CPU after the disconnect (the process's CPU time, sampled every 10 ms)")
     args = ap.parse_args()
     import uvicorn
 
@@ -94,15 +112,24 @@ def main() -> int:
     full = time.perf_counter() - t0
     rows = []
     for after in args.after:
-        waits = []
+        waits, stops = [], []
         for _ in range(args.repeats):
             s = post(port, worst, wb)
             time.sleep(after)
             s.close()  # the client goes away
             waits.append(small_time())
             time.sleep(0.5)
-        rows.append({"abandoned_after_s": after, "small_s": round(statistics.median(waits), 3),
-                     "ratio_to_alone": round(statistics.median(waits) / alone, 2)})
+        for _ in range(args.repeats if args.stop_time else 0):
+            s = post(port, worst, wb)
+            time.sleep(after)
+            s.close()
+            stops.append(stop_time(time.perf_counter()))
+            time.sleep(0.3)
+        row = {"abandoned_after_s": after, "small_s": round(statistics.median(waits), 3),
+               "ratio_to_alone": round(statistics.median(waits) / alone, 2)}
+        if stops:
+            row["work_stops_after_s"] = {"median": round(statistics.median(stops), 2), "max": round(max(stops), 2)}
+        rows.append(row)
     print(json.dumps({"small_alone_s": round(alone, 3), "worst_case_full_s": round(full, 2), "rows": rows}, indent=1))
     server.should_exit = True
     return 0

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from tinct.hints.fusion import HintFusion
-from tinct.modelfile import load_fusion, load_model, read_record, recorded_kwargs, save_model
+from tinct.modelfile import load_alternatives, load_fusion, load_model, read_record, recorded_kwargs, save_model
 
 
 RECIPE_KEYS = ("init", "data", "steps", "batch_size", "crop", "lr", "lr_decay_start", "loss", "cls_weight",
@@ -42,6 +42,8 @@ def main() -> int:
                                                        "painted tones (0..1)")
     ap.add_argument("--global-prior", type=float, help="exponent of the palette / reference color prior (0 = off)")
     ap.add_argument("--fusion-from", help="a fused model file (tinct train-fusion) whose fusion stage is copied in")
+    ap.add_argument("--alternatives-from", help="a model file with learned alternatives (tinct train-alternatives) "
+                    "whose alternatives are copied in (the source's own are kept otherwise)")
     ap.add_argument("--average-with", help="a model file of the same architecture: ship the mean of the two weight sets "
                     "(checkpoint averaging, as stochastic weight averaging)")
     ap.add_argument("--guide", help="AB,FEAT: the fusion's propagations also stop at edges of the network's colors "
@@ -61,6 +63,7 @@ def main() -> int:
     args = ap.parse_args()
     model, record = load_model(args.src)
     fusion = load_fusion(args.src)
+    alternatives = load_alternatives(args.src)
     kwargs = recorded_kwargs(model)  # every argument, as loaded
     for key, value in (("temperature", args.temperature), ("blend", args.blend), ("global_prior", args.global_prior),
                        ("auto_temperature", args.auto_temperature), ("render_size", args.render_size),
@@ -95,6 +98,11 @@ def main() -> int:
         if fusion is None:
             raise SystemExit(f"{args.fusion_from} has no fusion stage")
         provenance["fusion"] = read_record(args.fusion_from).get("provenance", {}).get("fusion", {})
+    if args.alternatives_from:
+        alternatives = load_alternatives(args.alternatives_from)
+        if alternatives is None:
+            raise SystemExit(f"{args.alternatives_from} has no learned alternatives")
+        provenance["alternatives"] = read_record(args.alternatives_from).get("provenance", {}).get("alternatives", {})
     settings = dict(fusion.kwargs) if fusion is not None else {}
     if args.guide is not None:
         guide = _fusion_numbers(fusion, "--guide", args.guide, "two weights 0 or more, as 10000,30",
@@ -118,9 +126,11 @@ def main() -> int:
     if args.metrics:
         provenance["benchmark"] = json.loads(args.metrics)
     extra = {"purpose": args.purpose or record.get("purpose")} if (args.purpose or record.get("purpose")) else {}
-    save_model(shipped, args.dst, provenance=provenance, half=args.half, fusion=fusion, **extra)
+    save_model(shipped, args.dst, provenance=provenance, half=args.half, fusion=fusion, alternatives=alternatives,
+               **extra)
     print(f"wrote {args.dst}: {record['arch']} {json.dumps(kwargs)}"
-          + (f" + fusion {json.dumps(fusion.kwargs)}" if fusion is not None else ""))
+          + (f" + fusion {json.dumps(fusion.kwargs)}" if fusion is not None else "")
+          + (f" + alternatives {json.dumps(alternatives.kwargs)}" if alternatives is not None else ""))
     return 0
 
 

@@ -333,7 +333,7 @@ def test_16bit_color_upload_keeps_exact_values(client, tmp_path, monkeypatch):
     (asked for 8 bits; 16 bits in, 16 bits out is the next test)."""
     seen = []
 
-    def identity(colorizer, image, hints=None, render_size=None, confidence=False):
+    def identity(colorizer, image, hints=None, render_size=None, confidence=False, extras=None):
         seen.append(image[:, :, :3].copy())
         return image  # the response then carries the pixels the server decoded (alpha too)
 

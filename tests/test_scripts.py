@@ -69,6 +69,25 @@ def test_package_model_sets_and_clears_the_hint_fit(tmp_path):
     assert r.returncode != 0 and "needs a model with a fusion stage" in r.stderr
     assert not (tmp_path / "bad.safetensors").exists()
 
+def test_package_model_keeps_or_copies_the_learned_alternatives(tmp_path):
+    from tinct.modelfile import load_alternatives
+    from tinct.uncertainty.heads import AlternativeHeads
+
+    torch.manual_seed(0)
+    heads = AlternativeHeads(k=2, in_channels=16, width=8)
+    donor = save_model(create_model("effunet", pretrained=False, width=8, hints=True), tmp_path / "donor.safetensors",
+                       alternatives=heads)
+    base = save_model(create_model("effunet", pretrained=False, width=8, hints=True), tmp_path / "base.safetensors")
+    r = _run(base, tmp_path / "with.safetensors", "--alternatives-from", donor, "--half")
+    assert r.returncode == 0, r.stderr
+    got = load_alternatives(tmp_path / "with.safetensors")
+    assert got.k == 2 and torch.allclose(got.context.weight, heads.context.weight.half().float())
+    r = _run(tmp_path / "with.safetensors", tmp_path / "again.safetensors", "--temperature", "0.3")
+    assert r.returncode == 0 and load_alternatives(tmp_path / "again.safetensors") is not None  # kept
+    r = _run(base, tmp_path / "x.safetensors", "--alternatives-from", base)
+    assert r.returncode != 0 and "has no learned alternatives" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_package_model_refuses_a_donor_without_fusion(tmp_path):
     base = save_model(create_model("effunet", pretrained=False, width=8, hints=True), tmp_path / "base.safetensors")
     r = _run(base, tmp_path / "x.safetensors", "--fusion-from", base)

@@ -206,6 +206,10 @@ def test_learned_alternatives_keep_the_shown_colors_where_the_model_is_sure():
     loss.backward()
     grads = cand.grad.abs().sum((0, 2, 3, 4))
     assert grads[0] > 7 * grads[1] and grads[1] == pytest.approx(grads[2])
+    # the shown colors compete: where they are best, every head learns only through relax
+    better = multiple_choice_loss(cand, truth, relax=0.3, shown=torch.full((1, 2, 4, 4), 0.05))
+    worse = multiple_choice_loss(cand, truth, relax=0.3, shown=torch.full((1, 2, 4, 4), 0.2))
+    assert better.item() == pytest.approx(0.1 * (0.1 + 0.5 + 0.9)) and worse.item() == pytest.approx(loss.item())
     # an alternative less colorful than the shown colors is made as colorful where the model guesses
     from tinct.uncertainty.heads import CF_MARGIN, as_colorful, colorfulness
 

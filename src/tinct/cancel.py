@@ -96,3 +96,64 @@ def _yield_cpu(thread: threading.Thread) -> None:
     except (AttributeError, OSError, TypeError):  # no per-thread priorities here
         pass
 
+
+
+KILLABLE_POLL_S = 0.005  # how often a caller waiting on a child process looks for its end or a cancellation
+
+
+def killable(fn, *args, shape: tuple[int, ...] | None = None, dtype=None, max_bytes: int | None = None):
+    """``fn(*args)`` computed where a cancellation can stop it outright: under a watcher, in a forked
+    child process (it sees the caller's memory as it was and writes its answer into memory shared
+    with the caller), killed the moment the work is cancelled, so nothing keeps running for an
+    abandoned request. For one long C call that cannot stop midway (a sparse LU factorization, the
+    compression of a large PNG), which an idle-priority helper thread (:func:`interruptible`) would
+    still finish, competing with the next request for memory and cores. The answer is an array of
+    ``shape`` (float64 unless ``dtype``), or bytes (at most ``max_bytes``). Without a watcher, or
+    where there is no ``fork``, a plain call. A child that fails raises ``RuntimeError`` here."""
+    import mmap
+    import os
+    import signal
+
+    import numpy as np
+
+    if (shape is None) == (max_bytes is None):
+        raise ValueError("killable needs either shape or max_bytes")
+    event = getattr(_local, "event", None)
+    if event is None or not hasattr(os, "fork"):
+        value = fn(*args)
+        return value if shape is None else np.asarray(value, dtype=dtype or np.float64).reshape(shape)
+    check()
+    dtype = np.dtype(dtype or np.float64)
+    count = int(np.prod(shape)) if shape is not None else 0
+    shared = mmap.mmap(-1, 8 + (max_bytes if shape is None else max(1, count * dtype.itemsize)))
+    pid = os.fork()
+    if pid == 0:  # the child: compute, write, leave without running the parent's exit handlers
+        code = 1
+        try:
+            value = fn(*args)
+            if shape is None:
+                if len(value) > max_bytes:
+                    raise ValueError("answer larger than max_bytes")
+                shared[:8] = len(value).to_bytes(8, "little")
+                shared[8 : 8 + len(value)] = value
+            else:
+                np.frombuffer(shared, dtype=dtype, count=count, offset=8)[:] = np.asarray(value).ravel()
+            code = 0
+        finally:
+            os._exit(code)
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if event.wait(KILLABLE_POLL_S):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise Cancelled("cancelled: the request was abandoned")
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"{getattr(fn, '__name__', 'the computation')} failed in its child process")
+        if shape is None:
+            return bytes(shared[8 : 8 + int.from_bytes(shared[:8], "little")])
+        return np.frombuffer(shared, dtype=dtype, count=count, offset=8).reshape(shape).copy()
+    finally:
+        shared.close()

@@ -157,6 +157,14 @@ def affinity_matrix(y: np.ndarray, fixed: np.ndarray, order: np.ndarray | None =
     return cancel.interruptible(sp.csc_matrix, coo, shape=(n, n))  # the sort into columns: one long call
 
 
+KILLABLE_UNKNOWNS = 200_000  # from this many pixels on, a solve runs where a cancellation kills it (cancel.killable)
+
+
+def _factor_solve(matrix, rhs: np.ndarray) -> np.ndarray:
+    """The sparse LU of ``matrix`` in the given (nested-dissection) order, applied to ``rhs``."""
+    return splu(matrix, permc_spec="NATURAL", diag_pivot_thresh=0.0).solve(rhs)
+
+
 def _solve(y: np.ndarray, fixed: np.ndarray, rhs: np.ndarray, prior_weight: float = 0.0,
            guide: np.ndarray | None = None, weights=None) -> np.ndarray:
     """Solve the system for ``rhs`` (HW, k) in row-major pixel order."""
@@ -165,10 +173,16 @@ def _solve(y: np.ndarray, fixed: np.ndarray, rhs: np.ndarray, prior_weight: floa
         weights = affinity_weights(y, guide)
     try:
         matrix = affinity_matrix(y, fixed, order, prior_weight, weights=weights)
-        # one long call each that cannot stop midway: an abandoned request does not wait for it
-        lu = cancel.interruptible(splu, matrix, permc_spec="NATURAL", diag_pivot_thresh=0.0)
+        ordered = np.ascontiguousarray(rhs[order])
+        # one long call that cannot stop midway: for a large system, in a child process that a
+        # cancellation kills (nothing left running for an abandoned request); else in a helper
+        # thread an abandoned request does not wait for
+        if matrix.shape[0] >= KILLABLE_UNKNOWNS:
+            solved = cancel.killable(_factor_solve, matrix, ordered, shape=ordered.shape)
+        else:
+            solved = cancel.interruptible(_factor_solve, matrix, ordered)
         out = np.empty_like(rhs)
-        out[order] = cancel.interruptible(lu.solve, np.ascontiguousarray(rhs[order]))
+        out[order] = solved
         if np.isfinite(out).all():
             return out
     except RuntimeError:  # an exactly zero pivot

@@ -110,3 +110,20 @@ def encode(arr: np.ndarray, fmt: str, quality: int | None = None, fast: bool = F
                "WEBP": {"quality": quality or 90}, "TIFF": {"compression": "tiff_deflate"}}[pil_format]
     img.save(buf, pil_format, **options)
     return buf.getvalue(), media
+
+
+KILLABLE_PIXELS = 2_000_000  # from this size on, an answer is compressed where a cancellation kills it
+
+
+def encode_answer(arr: np.ndarray, fmt: str, quality: int | None = None) -> tuple[bytes, str]:
+    """:func:`encode` for a request's answer: a large picture (seconds of PNG compression at 12 MP)
+    in a child process that a cancelled request kills (:func:`tinct.cancel.killable`), a small one
+    in a helper thread an abandoned request does not wait for."""
+    from tinct import cancel
+
+    if arr.shape[0] * arr.shape[1] < KILLABLE_PIXELS:
+        return cancel.interruptible(encode, arr, fmt, quality)
+    # the answer is never larger than the raw pixels with a filter byte per row and 1 % of framing
+    bound = int(arr.nbytes * 1.01) + arr.shape[0] * (1 + arr.itemsize) + 1_000_000
+    data = cancel.killable(lambda: encode(arr, fmt, quality)[0], max_bytes=bound)
+    return data, OUTPUT_FORMATS[fmt][1]

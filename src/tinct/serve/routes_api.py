@@ -15,7 +15,7 @@ from tinct.hints import Hints
 from tinct.imageio.files import READ_FORMATS_IN_WORDS
 from tinct.serve.errors import ApiError
 from tinct.serve.predictions import Prediction, Predictions, digest
-from tinct.serve.images import OUTPUT_FORMATS, decode, encode, open_image
+from tinct.serve.images import OUTPUT_FORMATS, decode, encode, encode_answer, open_image
 from tinct.serve.models import ModelStore
 from tinct.serve.multipart import idle_timeout, read_form
 from tinct.serve.options import Options, int_field, number_field, parse_hints, parse_options
@@ -45,12 +45,15 @@ def _colorize_job(store: ModelStore, name: str, img, hints: Hints | None, opts: 
         _check_distribution(colorizer)
         out = variants(colorizer, pixels, variant[1], hints, opts.render_size, only=variant[0])[0]
     else:
-        keep = {} if remember and colorizer.supports_confidence and pixels.dtype == np.uint8 else None
-        out = colorizer(pixels, hints=hints, render_size=opts.render_size, extras=keep)
-        if keep:
-            remember(Prediction(keep["l_full"], keep["ab"], keep["logits"], keep["confidence"]))
+        if remember and colorizer.supports_confidence and pixels.dtype == np.uint8:
+            keep: dict = {}
+            out = colorizer(pixels, hints=hints, render_size=opts.render_size, extras=keep)
+            if "logits" in keep:
+                remember(Prediction(keep["l_full"], keep["ab"], keep["logits"], keep["confidence"]))
+        else:
+            out = colorizer(pixels, hints=hints, render_size=opts.render_size)
     millis = (time.perf_counter() - start) * 1000
-    data, media = cancel.interruptible(encode, out, opts.format, opts.quality)
+    data, media = encode_answer(out, opts.format, opts.quality)
     return data, media, millis, drawing_note(colorizer, pixels)
 
 

@@ -130,7 +130,7 @@ def train_alternatives(cfg: AlternativesConfig) -> dict[str, float]:
         for g in opt.param_groups:
             g["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
         feats, ab, doubt, truth, _ = network_colors(model, rgb)
-        loss = multiple_choice_loss(heads.colors(feats, ab, doubt), truth, cfg.relax)
+        loss = multiple_choice_loss(heads.colors(feats, ab, doubt), truth, cfg.relax, shown=ab)
         opt.zero_grad()
         loss.backward()
         opt.step()

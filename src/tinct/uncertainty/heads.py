@@ -70,15 +70,22 @@ def no_less_colorful(alt: torch.Tensor, shown: torch.Tensor) -> torch.Tensor:
     return torch.where(c_alt > 1e-4, raised, shown.expand_as(alt))
 
 
-def multiple_choice_loss(alternatives: torch.Tensor, truth: torch.Tensor, relax: float = 0.05) -> torch.Tensor:
+def multiple_choice_loss(alternatives: torch.Tensor, truth: torch.Tensor, relax: float = 0.05,
+                         shown: torch.Tensor | None = None) -> torch.Tensor:
     """The relaxed multiple-choice loss of (N, K, 2, H, W) alternatives against (N, 2, H, W) true
     normalized ab: per picture, the head of least squared error takes ``1 - relax`` of the L1
-    loss's weight and every head shares ``relax``."""
+    loss's weight and every head shares ``relax``. With the ``shown`` colors (N, 2, H, W), they
+    compete too, and a picture they are best for teaches the heads only through ``relax``: no
+    head learns to repeat what is shown already (the best of shown and alternatives is what counts)."""
     err = (alternatives - truth[:, None]).abs().mean((2, 3, 4))  # (N, K) L1
     sq = ((alternatives - truth[:, None]) ** 2).mean((2, 3, 4))
     k = alternatives.shape[1]
     weight = torch.full_like(err, relax / k)
-    weight.scatter_add_(1, sq.argmin(1, keepdim=True), torch.full_like(err[:, :1], 1 - relax))
+    best, winner = sq.min(1, keepdim=True)
+    won = torch.full_like(err[:, :1], 1 - relax)
+    if shown is not None:
+        won = won * (best < ((shown - truth) ** 2).mean((1, 2, 3))[:, None])
+    weight.scatter_add_(1, winner, won)
     return (weight.detach() * err).sum(1).mean()
 
 
