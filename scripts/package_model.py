@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from tinct.hints.fusion import HintFusion
+from tinct.uncertainty.heads import AlternativeHeads
 from tinct.modelfile import load_alternatives, load_fusion, load_model, read_record, recorded_kwargs, save_model
 
 
@@ -44,6 +45,8 @@ def main() -> int:
     ap.add_argument("--fusion-from", help="a fused model file (tinct train-fusion) whose fusion stage is copied in")
     ap.add_argument("--alternatives-from", help="a model file with learned alternatives (tinct train-alternatives) "
                     "whose alternatives are copied in (the source's own are kept otherwise)")
+    ap.add_argument("--alternatives-temper", help="SCALE,POWER: the learned alternatives change the colors by "
+                    "SCALE x doubt^POWER x what their heads predict (trained at 1,1)")
     ap.add_argument("--average-with", help="a model file of the same architecture: ship the mean of the two weight sets "
                     "(checkpoint averaging, as stochastic weight averaging)")
     ap.add_argument("--guide", help="AB,FEAT: the fusion's propagations also stop at edges of the network's colors "
@@ -103,6 +106,16 @@ def main() -> int:
         if alternatives is None:
             raise SystemExit(f"{args.alternatives_from} has no learned alternatives")
         provenance["alternatives"] = read_record(args.alternatives_from).get("provenance", {}).get("alternatives", {})
+    if args.alternatives_temper is not None:
+        if alternatives is None:
+            raise SystemExit("--alternatives-temper needs a model with learned alternatives (or --alternatives-from)")
+        try:
+            scale, power = (float(v) for v in args.alternatives_temper.split(","))
+            tempered = AlternativeHeads(**{**alternatives.kwargs, "scale": scale, "power": power})
+        except ValueError as exc:
+            raise SystemExit(f"--alternatives-temper takes SCALE,POWER as 0.7,1.5: {exc}") from None
+        tempered.load_state_dict(alternatives.state_dict())
+        alternatives = tempered
     settings = dict(fusion.kwargs) if fusion is not None else {}
     if args.guide is not None:
         guide = _fusion_numbers(fusion, "--guide", args.guide, "two weights 0 or more, as 10000,30",

@@ -84,6 +84,14 @@ def test_package_model_keeps_or_copies_the_learned_alternatives(tmp_path):
     assert got.k == 2 and torch.allclose(got.context.weight, heads.context.weight.half().float())
     r = _run(tmp_path / "with.safetensors", tmp_path / "again.safetensors", "--temperature", "0.3")
     assert r.returncode == 0 and load_alternatives(tmp_path / "again.safetensors") is not None  # kept
+    r = _run(tmp_path / "with.safetensors", tmp_path / "soft.safetensors", "--alternatives-temper", "0.7,1.5")
+    assert r.returncode == 0, r.stderr
+    soft = load_alternatives(tmp_path / "soft.safetensors")
+    assert (soft.scale, soft.power) == (0.7, 1.5) and torch.equal(soft.context.weight, got.context.weight)
+    r = _run(base, tmp_path / "x.safetensors", "--alternatives-temper", "0.7,1.5")
+    assert r.returncode != 0 and "needs a model with learned alternatives" in r.stderr
+    r = _run(tmp_path / "with.safetensors", tmp_path / "x.safetensors", "--alternatives-temper", "0,9")
+    assert r.returncode != 0 and "SCALE,POWER" in r.stderr and "Traceback" not in r.stderr
     r = _run(base, tmp_path / "x.safetensors", "--alternatives-from", base)
     assert r.returncode != 0 and "has no learned alternatives" in r.stderr and "Traceback" not in r.stderr
 

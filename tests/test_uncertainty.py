@@ -225,7 +225,11 @@ def test_learned_alternatives_keep_the_shown_colors_where_the_model_is_sure():
     assert colorfulness(l, raised) >= CF_MARGIN * colorfulness(l, shown) - 1e-3
     assert torch.equal(raised[:, :4], one_hue[:, :4])  # where the model is sure, untouched
     assert torch.equal(as_colorful(l, shown * 1.5, shown, d), shown * 1.5)  # colorful enough: as it is
-    for bad in ({"k": 0}, {"k": 17}, {"width": 2}):
+    tempered = AlternativeHeads(k=3, in_channels=16, width=8, scale=0.5, power=2.0)
+    tempered.load_state_dict(heads.state_dict())
+    half_doubt = torch.full((2, 1, 6, 8), 0.5)
+    assert torch.allclose(tempered(feats, ab, half_doubt), heads(feats, ab, half_doubt) * 0.5 * 0.5)
+    for bad in ({"k": 0}, {"k": 17}, {"width": 2}, {"scale": 0}, {"power": 9}):
         with pytest.raises(ValueError):
             AlternativeHeads(**{"k": 3, "in_channels": 16, "width": 8, **bad})
 
@@ -255,7 +259,7 @@ def test_train_alternatives_writes_a_model_file_that_resumes_exactly(tmp_path, m
     history = (tmp_path / "whole.safetensors.run" / "history.csv").read_text().splitlines()
     assert history[0].startswith("step,time,psnr_shown,psnr_best") and len(history) == 1 + 4 + 1
     record = read_record(whole)
-    assert record["alternatives"]["kwargs"] == {"k": 2, "in_channels": 16, "width": 8}
+    assert record["alternatives"]["kwargs"] == {"k": 2, "in_channels": 16, "width": 8, "scale": 1.0, "power": 1.0}
     assert record["provenance"]["alternatives"]["steps"] == 4
     col = Colorizer(whole)
     assert col.alternatives is not None and Colorizer(base).alternatives is None

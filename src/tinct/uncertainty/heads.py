@@ -26,13 +26,17 @@ CF_MARGIN = 1.02  # an alternative is at least this much more colorful than the 
 
 
 class AlternativeHeads(nn.Module):
-    def __init__(self, k: int = 3, in_channels: int = 64, width: int = 64):
-        """``k`` alternatives from ``in_channels`` decoder features, ``width`` channels inside."""
+    def __init__(self, k: int = 3, in_channels: int = 64, width: int = 64, scale: float = 1.0, power: float = 1.0):
+        """``k`` alternatives from ``in_channels`` decoder features, ``width`` channels inside. The
+        changes are ``scale * doubt ** power`` times what the heads predict (trained at 1 and 1; a
+        shipped file may temper them: smaller steps, or fewer where the model is fairly sure)."""
         super().__init__()
         if not 1 <= k <= 16 or not 1 <= in_channels <= 1024 or not 4 <= width <= 512:
             raise ValueError(f"bad alternative-head settings: k={k}, in_channels={in_channels}, width={width}")
-        self.kwargs = {"k": k, "in_channels": in_channels, "width": width}
-        self.k = k
+        if not 0 < scale <= 4 or not 0.5 <= power <= 4:
+            raise ValueError(f"alternatives' scale must be in (0, 4] and power in [0.5, 4], got {scale}, {power}")
+        self.kwargs = {"k": k, "in_channels": in_channels, "width": width, "scale": scale, "power": power}
+        self.k, self.scale, self.power = k, scale, power
         self.context = nn.Linear(2 * in_channels, width)
         self.body = nn.Sequential(
             nn.Conv2d(in_channels + width + 3, width, 3, 1, 1), nn.ReLU(inplace=True),
@@ -50,24 +54,15 @@ class AlternativeHeads(nn.Module):
         doubt = F.interpolate(doubt.float(), size=(h, w), mode="area") if doubt.shape[-2:] != (h, w) else doubt.float()
         ctx = self.context(torch.cat([f.mean((2, 3)), f.std((2, 3))], 1))[:, :, None, None].expand(-1, -1, h, w)
         delta = self.body(torch.cat([f, ctx, ab, doubt], 1)).view(n, self.k, 2, h, w)
-        return delta * doubt[:, None]
+        gate = doubt if self.power == 1 else doubt.clamp(0, 1) ** self.power
+        return delta * (self.scale * gate)[:, None]
 
     def colors(self, features: torch.Tensor, ab: torch.Tensor, doubt: torch.Tensor) -> torch.Tensor:
-        """(N, K, 2, H, W): the K alternatives' normalized ab at the size of the shown ``ab``, each
-        pixel at least as colorful as shown (:func:`no_less_colorful`)."""
+        """(N, K, 2, H, W): the K alternatives' normalized ab at the size of the shown ``ab``."""
         delta = self(features, ab, doubt)
         n, k, _, h, w = delta.shape
         up = color.resize_ab(delta.reshape(n, k * 2, h, w), ab.shape[-2:]).view(n, k, 2, *ab.shape[-2:])
-        return no_less_colorful(ab[:, None].float() + up, ab[:, None].float())
-
-
-def no_less_colorful(alt: torch.Tensor, shown: torch.Tensor) -> torch.Tensor:
-    """``alt`` ab (channels on dim -3) with its chroma raised, hue kept, to at least ``shown``'s
-    wherever it fell below: an alternative is another color, never a washed-out one. Where ``alt``
-    is gray, ``shown`` itself."""
-    c_alt, c_shown = alt.norm(dim=-3, keepdim=True), shown.norm(dim=-3, keepdim=True)
-    raised = alt * (c_shown / c_alt.clamp(min=1e-6)).clamp(min=1.0)
-    return torch.where(c_alt > 1e-4, raised, shown.expand_as(alt))
+        return ab[:, None].float() + up
 
 
 def multiple_choice_loss(alternatives: torch.Tensor, truth: torch.Tensor, relax: float = 0.05,
@@ -103,8 +98,8 @@ def as_colorful(l: torch.Tensor, alt: torch.Tensor, shown: torch.Tensor, doubt: 
     """An alternative's raw ab (2, h, w) made at least ``margin`` x as colorful as the ``shown``
     ab over the same raw L (1, h, w): where it is less, its colors are raised by ``1 + t doubt``
     (hue kept; the sure parts stay as they are), ``t`` the least in [0, ``max_gain``] that does it
-    (bisection). A per-pixel floor (:func:`no_less_colorful`) cannot promise this: one hue over a
-    whole picture is less colorful than several, at the same chroma."""
+    (bisection). Judged over the whole picture, not per pixel: an alternative may take the color
+    out of one object the shown output painted wrongly, if it is as colorful elsewhere."""
     target = margin * colorfulness(l, shown)
     if colorfulness(l, alt) >= target:
         return alt
