@@ -118,6 +118,8 @@ def suggest_from(logits: torch.Tensor, l_full: torch.Tensor, bins: torch.Tensor,
 
 VARIANT_CLASSES = 8  # hue sectors a segment's leading color falls in (plus one for near-gray)
 GRAY_CHROMA = 8.0  # ab units: a leading color this close to gray is its own class
+HOLD_AB = (3.0, 10.0)  # ab units: where the hints changed the colors by more than the first, a chosen
+# alternative gives way, fully from the second on
 VARIANT_POWER = 2.0  # a variant moves a region by doubt ** this: little where the model is fairly sure
 
 
@@ -155,7 +157,8 @@ def variants(colorizer, image, n: int = 4, hints=None, render_size: int | None =
     With hints, the regions and their likely colors are those of the picture without the hints (a
     variant is the same choice whatever the user adds later) and the hints apply on top of each
     variant: the variant's changes are added to the hinted colors, by the doubt of the model with
-    the hints where that is smaller (none at the user's own pixels, whose colors stand).
+    the hints where that is smaller, and not where the hints changed the colors (the user's own
+    pixels, and their surroundings by how much the hints moved them, :data:`HOLD_AB`).
     ``only``: return just that variant (0 = the colorizer's own output), as a list of one."""
     from tinct.errors import TinctError
     from tinct.imageio import as_rgb
@@ -178,6 +181,9 @@ def variants(colorizer, image, n: int = 4, hints=None, render_size: int | None =
             free = 1 - extras["hint_mask"].float()
         extras = {"alternatives": None}
         _, ab = colorizer.predict(rgb, None, render_size, extras)
+        # where the hints changed the colors, the user's colors stand (HOLD_AB)
+        moved = (base - color.resize_ab(ab, base.shape[-2:])).norm(dim=1, keepdim=True)
+        free = free * (1 - ((moved - HOLD_AB[0]) / (HOLD_AB[1] - HOLD_AB[0])).clamp(0, 1))
     logits, conf = extras["logits"], extras["confidence"]
     p = distribution(logits)[0]
     bins = colorizer.model.bins.float()
@@ -199,21 +205,21 @@ def variants(colorizer, image, n: int = 4, hints=None, render_size: int | None =
             target = torch.tensor(modes[v % len(modes)][0]) if len(modes) > 1 else shown
             shifts[v - 1][:, region] = (target - shown)[:, None] * doubt[region][None] ** VARIANT_POWER
     if hinted_doubt is not None:  # where the hints made the model sure (their own pixels: fully), they stand
-        shifts *= (hinted_doubt.clamp(max=1) / doubt.clamp(min=1e-6)).clamp(max=1) ** VARIANT_POWER
+        sure = (hinted_doubt.clamp(max=1) / doubt.clamp(min=1e-6)).clamp(max=1) ** VARIANT_POWER
+        free = free * torch.nn.functional.interpolate(sure[None, None], size=base.shape[-2:], mode="bilinear",
+                                                      align_corners=False)
     from tinct.imageio import like_input
 
-    # no variant less colorful than the shown colors (heads.as_colorful), judged at the colors' size
-    size = base.shape[-2:]
+    # each variant's change of the picture without hints, no variant less colorful than its shown
+    # colors (heads.as_colorful, judged at the colors' size), then added to the hinted colors
+    size = ab.shape[-2:]
     l_small = torch.nn.functional.interpolate(l_full, size=size, mode="area")[0]
-    gain_at = torch.nn.functional.interpolate((doubt if hinted_doubt is None else hinted_doubt)[None, None],
-                                              size=size, mode="bilinear", align_corners=False)[0]
-    if torch.is_tensor(free):
-        gain_at = gain_at * free[0]
+    gain_at = torch.nn.functional.interpolate(doubt[None, None], size=size, mode="bilinear", align_corners=False)[0]
     outs = []
     for v in range(n) if only is None else [only]:
         ab_v = base
         if v > 0:
-            ab_v = as_colorful(l_small, (base + color.resize_ab(shifts[v - 1][None], size) * free)[0], base[0],
-                               gain_at)[None]
+            alt = as_colorful(l_small, (ab + color.resize_ab(shifts[v - 1][None], size))[0], ab[0], gain_at)[None]
+            ab_v = base + color.resize_ab(alt - ab, base.shape[-2:]) * free
         outs.append(like_input(image, colorizer.finish(l_full, ab_v, depth=16 if rgb.dtype == np.uint16 else 8), alpha))
     return outs
