@@ -5,6 +5,7 @@ pixels, and the best of the variants per image (the "oracle" figure diverse colo
 Writes a contact sheet (gray | main | variants | original) of the first images.
 
     python scripts/variants_eval.py data/photo_v7/val --limit 50 --n 4 --sheet docs/variants_sheet.jpg
+    python scripts/variants_eval.py data/photo_v7/val --skip 50 --limit 50 --n 4   # the next 50 of each source
 """
 
 from __future__ import annotations
@@ -26,13 +27,16 @@ def main() -> int:
     ap.add_argument("data")
     ap.add_argument("--model", default="photo")
     ap.add_argument("--limit", type=int, default=50)
+    ap.add_argument("--skip", type=int, default=0, help="leave out the first SKIP images of each source (another part of the set)")
     ap.add_argument("--n", type=int, default=4)
     ap.add_argument("--sheet")
     args = ap.parse_args()
     torch.set_num_threads(1)
     col = Colorizer(args.model)
     psnr, cf, low_d, high_d, best, sheet = [], [], [], [], [], []
-    for path in tqdm(bench.list_images(args.data, args.limit), unit="img"):
+    listed = bench.list_images(args.data, args.skip + args.limit)
+    kept = [p for p in listed if sum(q.parent == p.parent and q <= p for q in listed) > args.skip]
+    for path in tqdm(kept, unit="img"):
         rgb = bench.load_eval_image(path, 256)
         gray = bench.gray_input(rgb)
         outs = uncertainty.variants(col, gray, args.n)
@@ -54,8 +58,8 @@ def main() -> int:
     for v in range(1, args.n):
         print(f"variant {v}: PSNR {psnr[:, v].mean():.2f} ({psnr[:, v].mean() - psnr[:, 0].mean():+.2f} dB against the "
               f"main output), CF {cf[:, v].mean():.1f} (main {cf[:, 0].mean():.1f})")
-    print(f"mean pairwise |delta ab|: least confident quarter {np.mean(low_d):.1f}, most confident quarter "
-          f"{np.mean(high_d):.1f}; the best of the {args.n} per image {np.mean(best):+.2f} dB over the main output")
+    print(f"mean pairwise |delta ab|: least confident quarter {np.mean(low_d):.2f}, most confident quarter "
+          f"{np.mean(high_d):.2f}; the best of the {args.n} per image {np.mean(best):+.2f} dB over the main output")
     if args.sheet:
         Image.fromarray(np.vstack(sheet)).save(args.sheet, quality=88)
     return 0

@@ -22,7 +22,7 @@ from torch import nn
 
 from tinct import color
 
-CF_MARGIN = 1.02  # an alternative is at least this much more colorful than the shown colors
+CF_MARGIN = 1.0  # an alternative is at least this colorful, relative to the shown colors
 
 
 class AlternativeHeads(nn.Module):
