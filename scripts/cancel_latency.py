@@ -47,14 +47,38 @@ def answer(s: socket.socket) -> int:
     return int(data.split()[1]) if data else 0
 
 
+def cpu_seconds() -> float:
+    """CPU seconds of this process, its reaped children and its live children (Linux /proc)."""
+    import os
+
+    t = os.times()
+    total = t.user + t.system + t.children_user + t.children_system
+    tick = os.sysconf("SC_CLK_TCK")
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/children") as f:
+                kids = f.read().split()
+        except OSError:
+            continue
+        for pid in kids:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 def stop_time(closed: float, idle_share: float = 0.05, quiet_s: float = 0.2, give_up_s: float = 15.0) -> float:
     """Seconds from a disconnect at ``closed`` until the server (this process) stops working: the
     last 10-ms sample in which it used more than ``idle_share`` of a core, once it has stayed below
-    that for ``quiet_s``. Every thread counts, an abandoned helper thread at idle priority too."""
-    last_busy, prev_cpu, prev_t = closed, time.process_time(), time.perf_counter()
+    that for ``quiet_s``. Every thread counts, an abandoned helper thread at idle priority too, and
+    every child process (a killable call's, :func:`tinct.cancel.killable`)."""
+    last_busy, prev_cpu, prev_t = closed, cpu_seconds(), time.perf_counter()
     while True:
         time.sleep(0.01)
-        cpu, t = time.process_time(), time.perf_counter()
+        cpu, t = cpu_seconds(), time.perf_counter()
         if (cpu - prev_cpu) / (t - prev_t) > idle_share:
             last_busy = t
         prev_cpu, prev_t = cpu, t

@@ -1,5 +1,6 @@
-"""What the confidence map and suggested colors cost: the median time of a colorization without
-and with ``confidence=True``, and of ``tinct.uncertainty.suggest``, at three photo sizes, the runs
+"""What the confidence map, suggested colors and alternatives cost: the median time of a colorization
+without and with ``confidence=True``, of ``tinct.uncertainty.suggest`` and of ``variants(..., 4)``
+(the output and three alternatives), at three photo sizes, the runs
 interleaved in one process so that both see the same machine; then the same through the HTTP API
 as the page asks for a new picture (colorized, then the first suggested colors and the overlay
 about it: /colorize keeps its prediction for them, :mod:`tinct.serve.predictions`).
@@ -33,7 +34,7 @@ def main() -> int:
         gray = ((np.sin(xx / 37.0) + np.cos(yy / 23.0)) * 50 + 128 + rng.normal(0, 6, (h, w))).clip(0, 255)
         img = np.repeat(gray.astype(np.uint8)[:, :, None], 3, axis=2)
         col(img), col(img, confidence=True)  # warm-up
-        plain, conf, sugg = [], [], []
+        plain, conf, sugg, alts = [], [], [], []
         for _ in range(args.runs):
             t0 = time.perf_counter()
             col(img)
@@ -42,12 +43,16 @@ def main() -> int:
             t2 = time.perf_counter()
             uncertainty.suggest(col, img, w // 3, h // 2)
             t3 = time.perf_counter()
+            uncertainty.variants(col, img, 4)
+            t4 = time.perf_counter()
             plain.append(t1 - t0)
             conf.append(t2 - t1)
             sugg.append(t3 - t2)
-        p, c, s = (float(np.median(v)) * 1000 for v in (plain, conf, sugg))
+            alts.append(t4 - t3)
+        p, c, s, a = (float(np.median(v)) * 1000 for v in (plain, conf, sugg, alts))
         print(f"{w}x{h}: colorize {p:.0f} ms, with the confidence map {c:.0f} ms (+{100 * (c / p - 1):.1f} %), "
-              f"suggested colors at a point {s:.0f} ms ({s / p:.2f}x a colorization)")
+              f"suggested colors at a point {s:.0f} ms ({s / p:.2f}x a colorization), the output and 3 "
+              f"alternatives {a:.0f} ms ({a / p:.2f}x)")
         server(args, img)
     return 0
 

@@ -130,6 +130,9 @@ def killable(fn, *args, shape: tuple[int, ...] | None = None, dtype=None, max_by
     if pid == 0:  # the child: compute, write, leave without running the parent's exit handlers
         code = 1
         try:
+            # none of the parent's files, sockets or event-loop handles: held open here, a
+            # client's disconnect would not reach the server until this process ends
+            os.closerange(3, os.sysconf("SC_OPEN_MAX"))
             value = fn(*args)
             if shape is None:
                 if len(value) > max_bytes:
