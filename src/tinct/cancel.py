@@ -151,7 +151,9 @@ def killable(fn, *args, shape: tuple[int, ...] | None = None, dtype=None, max_by
                 break
             if event.wait(KILLABLE_POLL_S):
                 os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
+                # reaped beside the next request: the kernel's freeing of a large child's memory
+                # (a sparse LU's factors) is not waited for
+                threading.Thread(target=os.waitpid, args=(pid, 0), daemon=True, name="tinct-reap").start()
                 raise Cancelled("cancelled: the request was abandoned")
         if os.waitstatus_to_exitcode(status) != 0:
             raise RuntimeError(f"{getattr(fn, '__name__', 'the computation')} failed in its child process")
