@@ -186,17 +186,7 @@ def load_fusion(path: str | os.PathLike, device: str | torch.device = "cpu") -> 
     """The hint fusion stage of a model file (:class:`tinct.hints.fusion.HintFusion`), or None when it has none."""
     from tinct.hints.fusion import HintFusion
 
-    record = read_record(path)
-    if not record.get("fusion"):
-        return None
-    try:
-        fusion = HintFusion(**record["fusion"]["kwargs"])
-    except (TypeError, ValueError) as exc:
-        raise ModelFileError(f"{path}: bad fusion stage settings: {exc}") from None
-    n = len(FUSION_PREFIX)
-    state = {k[n:]: v for k, v in _tensors(path, lambda k: k.startswith(FUSION_PREFIX)).items()}
-    _load_strict(fusion, state, path, "the fusion stage")
-    return fusion.to(device).eval()
+    return _load_component(path, "fusion", FUSION_PREFIX, HintFusion, "fusion stage", device)
 
 
 def load_alternatives(path: str | os.PathLike, device: str | torch.device = "cpu") -> torch.nn.Module | None:
@@ -204,17 +194,23 @@ def load_alternatives(path: str | os.PathLike, device: str | torch.device = "cpu
     or None when it has none."""
     from tinct.uncertainty.heads import AlternativeHeads
 
+    return _load_component(path, "alternatives", ALTERNATIVES_PREFIX, AlternativeHeads, "alternatives", device)
+
+
+def _load_component(path, key: str, prefix: str, cls, what: str, device) -> torch.nn.Module | None:
+    """The component ``key`` of a model file (its record's kwargs for ``cls``, its tensors under
+    ``prefix``), strictly loaded, or None when the file has none."""
     record = read_record(path)
-    if not record.get("alternatives"):
+    if not record.get(key):
         return None
     try:
-        heads = AlternativeHeads(**record["alternatives"]["kwargs"])
+        module = cls(**record[key]["kwargs"])
     except (TypeError, ValueError) as exc:
-        raise ModelFileError(f"{path}: bad alternatives settings: {exc}") from None
-    n = len(ALTERNATIVES_PREFIX)
-    state = {k[n:]: v for k, v in _tensors(path, lambda k: k.startswith(ALTERNATIVES_PREFIX)).items()}
-    _load_strict(heads, state, path, "the alternatives")
-    return heads.to(device).eval()
+        raise ModelFileError(f"{path}: bad {what} settings: {exc}") from None
+    n = len(prefix)
+    state = {k[n:]: v for k, v in _tensors(path, lambda k: k.startswith(prefix)).items()}
+    _load_strict(module, state, path, f"the {what}")
+    return module.to(device).eval()
 
 
 def _tensors(path, keep) -> dict[str, torch.Tensor]:
