@@ -70,3 +70,25 @@ def test_cast_sees_a_tint_over_the_whole_picture_not_local_errors():
     swapped = ab.flip(-1)  # every pixel wrong, the picture's mean the same
     assert float(losses.cast(swapped, ab)) < 1e-6
     assert float(losses.cast(ab + torch.tensor([0.0, 0.1]).view(1, 2, 1, 1), ab)) == pytest.approx(0.1, abs=1e-6)
+
+
+def test_vividness_terms_weigh_only_the_images_chosen():
+    """The training gives the hinge and the cast term to the images without hints only: an image
+    with a weight of 0 neither counts nor gets a gradient."""
+    from tinct.train.loop import _hint_free
+
+    g = torch.Generator().manual_seed(2)
+    ab = torch.rand(2, 2, 8, 8, generator=g) - 0.5
+    pred = (ab + torch.tensor([0.0, 0.1]).view(1, 2, 1, 1) * torch.tensor([1.0, 3.0]).view(2, 1, 1, 1)).requires_grad_(True)
+    w = torch.tensor([0.0, 1.0])
+    loss = losses.cast(pred, ab, w)
+    assert float(loss.detach()) == pytest.approx(0.3, abs=1e-6)  # the second image's tint alone
+    loss.backward()
+    assert float(pred.grad[0].abs().sum()) == 0 and float(pred.grad[1].abs().sum()) > 0
+    assert float(losses.cast(pred.detach(), ab, torch.zeros(2))) == 0.0  # no image chosen: nothing
+    mask = torch.zeros(3, 1, 4, 4)
+    mask[1, 0, 2, 2] = 1
+    glob = torch.zeros(3, 5)
+    glob[2, 0] = 0.5
+    assert _hint_free({"mask": mask, "global_hint": glob}).tolist() == [1.0, 0.0, 0.0]
+    assert _hint_free({}) is None

@@ -66,20 +66,29 @@ def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
     return spread + 0.3 * (rg.mean(1) ** 2 + yb.mean(1) ** 2 + 1e-6).sqrt()
 
 
+def _batch_mean(per_image: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """Mean of per-image values, or their ``weight``-weighted mean (0 when every weight is 0)."""
+    if weight is None:
+        return per_image.mean()
+    return (per_image * weight).sum() / weight.sum().clamp(min=1.0)
+
+
 def colorfulness_hinge(pred_rgb: torch.Tensor, target_rgb: torch.Tensor, gray_rgb: torch.Tensor,
-                       enhance: float = 1.2) -> torch.Tensor:
+                       enhance: float = 1.2, weight: torch.Tensor | None = None) -> torch.Tensor:
     """Mean over the batch of ``max(0, CF(target enhanced) - CF(prediction)) / 100``: only an output
     less colorful than its own (saturated: ``gray + enhance (target - gray)``, DDColor's
-    color_enhance) original is pushed, so a gray wall is not asked to turn red."""
+    color_enhance) original is pushed, so a gray wall is not asked to turn red. ``weight`` (N,):
+    per image (e.g. 1 for the images given no hints, 0 for the others)."""
     with torch.no_grad():
         goal = colorfulness((gray_rgb + enhance * (target_rgb - gray_rgb)).clamp(0, 1))
-    return ((goal - colorfulness(pred_rgb)).clamp(min=0) / 100.0).mean()
+    return _batch_mean((goal - colorfulness(pred_rgb)).clamp(min=0) / 100.0, weight)
 
 
-def cast(pred_ab: torch.Tensor, target_ab: torch.Tensor) -> torch.Tensor:
+def cast(pred_ab: torch.Tensor, target_ab: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
     """Mean over the batch of the L1 distance between each image's mean (normalized) ab and its
-    original's: a color cast over the whole picture, which per-pixel losses let average out."""
-    return (pred_ab.mean(dim=(2, 3)) - target_ab.mean(dim=(2, 3))).abs().sum(1).mean()
+    original's: a color cast over the whole picture, which per-pixel losses let average out.
+    ``weight`` (N,): per image, as in :func:`colorfulness_hinge`."""
+    return _batch_mean((pred_ab.mean(dim=(2, 3)) - target_ab.mean(dim=(2, 3))).abs().sum(1), weight)
 
 
 # ---- GAN objectives. D outputs logits (vanilla) or critic scores (wgan-gp). ----

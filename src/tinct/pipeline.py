@@ -292,13 +292,19 @@ class _RowUpsampler:
         self.h = h
 
     def rows(self, y0: int, y1: int) -> list[np.ndarray]:
-        """The C planes of rows y0..y1, each (y1 - y0, W) float32."""
+        """The C planes of rows y0..y1, each (y1 - y0, W) float32: the strip's weights on its few
+        source rows as one small matrix product per plane (one pass over the output, in BLAS)."""
         n = self.cols[0].shape[0]
         sy = np.maximum((np.arange(y0, y1, dtype=np.float64) + 0.5) * (n / self.h) - 0.5, 0.0)
         i0 = np.minimum(sy.astype(np.int64), n - 1)
         i1 = np.minimum(i0 + 1, n - 1)
-        f = (sy - i0).astype(np.float32)[:, None]
-        return [c[i0] * (1 - f) + c[i1] * f for c in self.cols]
+        f = (sy - i0).astype(np.float32)
+        lo, hi = int(i0[0]), int(i1[-1]) + 1
+        weights = np.zeros((y1 - y0, hi - lo), np.float32)
+        r = np.arange(y1 - y0)
+        np.add.at(weights, (r, i0 - lo), 1 - f)
+        np.add.at(weights, (r, i1 - lo), f)  # the last row's two sources are one: its weights add up
+        return [weights @ c[lo:hi] for c in self.cols]
 
 
 def _strips(h: int, w: int):

@@ -69,6 +69,7 @@ def affinity_weights(y: np.ndarray, guide: np.ndarray | None = None) -> tuple[np
     denom = np.maximum(denom, d2.min(axis=0) / -np.log(MIN_NEIGHBOR_WEIGHT))
     denom = np.maximum(denom, MIN_DENOMINATOR)
     e = np.where(valid, d2, 0.0) / denom
+    cancel.check()
     if guide is not None:
         e = e + np.minimum(guide_differences(guide), MAX_GUIDE_TERM)
         cancel.check()

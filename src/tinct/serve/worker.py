@@ -38,6 +38,9 @@ def release_memory() -> None:
         _TRIM(0)
 
 
+TRIM_AFTER_S = 0.5  # how long the queue must stay empty before freed memory is handed back
+
+
 class Busy(Exception):
     """The queue is full (or a job timed out); try again after ``retry_after`` seconds."""
 
@@ -58,6 +61,7 @@ class InferenceQueue:
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._pending = 0
+        self._admitted = 0  # jobs admitted so far (a drained queue's trim waits for none to come)
         self._mean_s = 1.0  # running mean job time, for Retry-After
         self.completed = 0
         self.rejected = 0
@@ -95,6 +99,7 @@ class InferenceQueue:
         with self._lock:
             self._refuse_if_full()
             self._pending += 1
+            self._admitted += 1
 
     def _done(self, seconds: float | None) -> None:
         with self._lock:
@@ -103,8 +108,19 @@ class InferenceQueue:
             if seconds is not None:
                 self.completed += 1
                 self._mean_s = 0.8 * self._mean_s + 0.2 * seconds if self.completed > 1 else seconds
-        if idle:  # the queue has drained: memory back to (near) where it was before the burst
-            release_memory()
+        if idle:  # the queue has drained: memory back soon, unless new work comes first
+            timer = threading.Timer(TRIM_AFTER_S, self._trim_if_idle, (self._admitted,))
+            timer.daemon = True
+            timer.start()
+
+    def _trim_if_idle(self, admitted: int) -> None:
+        """Memory back to (near) where it was before the burst, once the queue has stayed empty for
+        :data:`TRIM_AFTER_S`: not in the way of an answer (the trim of a large job's heap takes tens of
+        milliseconds) nor of the next request, which often comes at once (a page's hints)."""
+        with self._lock:
+            if self._pending or self._admitted != admitted:  # work came in the meantime
+                return
+        release_memory()
 
     async def run(self, fn: Callable[..., Any], *args: Any, stop: threading.Event | None = None) -> Any:
         """Run ``fn(*args)`` in a worker thread; raises :class:`Busy` when full or timed out. With

@@ -113,6 +113,17 @@ def histogram_loss(logits: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
     return -(color.rgb_histogram(rgb) * torch.log_softmax(logits, 1)).sum(1).mean()
 
 
+def _hint_free(hk: dict[str, torch.Tensor]) -> torch.Tensor | None:
+    """Per image of the batch, 1 where it was given no hint at all (the automatic output), else 0;
+    None when the batch has no hint inputs (every image is automatic)."""
+    if not hk:
+        return None
+    free = hk["mask"].flatten(1).sum(1) == 0
+    if "global_hint" in hk:
+        free = free & (hk["global_hint"].abs().flatten(1).sum(1) == 0)
+    return free.float()
+
+
 def _full_ab(model, out: dict[str, torch.Tensor], size) -> torch.Tensor:
     """The prediction the discriminator and the metrics see: normalized ab at input size."""
     ab = model.decode(out)
@@ -317,14 +328,16 @@ def train(cfg: TrainConfig) -> TrainResult:
             if "cls" in rec_kind and not lab_out:
                 rec = rec + cfg.cls_weight * losses.rebalanced_ce(out["logits"], ab, model.bins, weights)
             if cfg.cf_weight > 0 or cfg.cast_weight > 0:  # terms on the decoding that ships
+                # ... and on the automatic output only: an image given hints has its colors from them
+                free = _hint_free(hk)
                 shown = _full_ab(model, out, l.shape[-2:])
                 if cfg.cf_weight > 0:  # the colorfulness hinge
                     l_raw = color.denormalize_l(l)
                     pred_rgb = color.lab_to_rgb(torch.cat([l_raw, color.denormalize_ab(shown)], 1))
                     gray_rgb = color.lab_to_rgb(torch.cat([l_raw, torch.zeros_like(ab)], 1))
-                    aux = aux + cfg.cf_weight * losses.colorfulness_hinge(pred_rgb, rgb, gray_rgb, cfg.cf_enhance)
+                    aux = aux + cfg.cf_weight * losses.colorfulness_hinge(pred_rgb, rgb, gray_rgb, cfg.cf_enhance, free)
                 if cfg.cast_weight > 0:
-                    aux = aux + cfg.cast_weight * losses.cast(shown, ab)
+                    aux = aux + cfg.cast_weight * losses.cast(shown, ab, free)
             g_loss = lam * rec + aux
             if disc:
                 for p in disc.parameters():

@@ -187,17 +187,17 @@ def variants(colorizer, image, n: int = 4, hints=None, render_size: int | None =
     logits, conf = extras["logits"], extras["confidence"]
     p = distribution(logits)[0]
     bins = colorizer.model.bins.float()
-    labels, count = _segments(p, bins)
-    lab_t = torch.from_numpy(labels)
     low = color.resize_ab(ab, logits.shape[-2:])[0]  # the shown colors at the logits' size
     doubt = (1 - conf[0, 0]).clamp(0, 1)
-    shifts = torch.zeros(n - 1, 2, *labels.shape)
+    shifts = torch.zeros(n - 1, 2, *logits.shape[-2:])
     learned = extras["alternatives"]
     first = 1  # the first variant the regions' modes make
     if learned is not None:
         first = min(n, learned.shape[1] + 1)
         shifts[: first - 1] = learned[0, : first - 1]
-    for s in range(1, count + 1 if first < n else 1):  # the variants the learned ones leave
+    labels, count = _segments(p, bins) if first < n else (None, 0)  # only for the variants the learned ones leave
+    lab_t = torch.from_numpy(labels) if labels is not None else None
+    for s in range(1, count + 1):
         region = lab_t == s
         modes = suggestions(p[:, region].mean(1), bins, k=min(MAX_SUGGESTIONS, n))
         shown = low[:, region].mean(1)
