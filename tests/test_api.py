@@ -553,8 +553,8 @@ def test_a_drained_queue_gives_freed_memory_back(monkeypatch):
     from tinct.serve import worker
 
     calls = []
-    monkeypatch.setattr(worker, "release_memory", lambda: calls.append(1))
     q = worker.InferenceQueue(workers=1, capacity=4)
+    q.release_memory = lambda: calls.append(1)
     q.start()
 
     async def burst():

@@ -62,6 +62,7 @@ class InferenceQueue:
         self._lock = threading.Lock()
         self._pending = 0
         self._admitted = 0  # jobs admitted so far (a drained queue's trim waits for none to come)
+        self.release_memory = release_memory  # what a drained queue calls (replaceable in tests)
         self._mean_s = 1.0  # running mean job time, for Retry-After
         self.completed = 0
         self.rejected = 0
@@ -120,7 +121,7 @@ class InferenceQueue:
         with self._lock:
             if self._pending or self._admitted != admitted:  # work came in the meantime
                 return
-        release_memory()
+        self.release_memory()
 
     async def run(self, fn: Callable[..., Any], *args: Any, stop: threading.Event | None = None) -> Any:
         """Run ``fn(*args)`` in a worker thread; raises :class:`Busy` when full or timed out. With
