@@ -210,6 +210,18 @@ def test_colorfulness_options_train_and_the_checkpoint_table_is_a_csv(image_dir,
     assert all(np.isfinite(r["val_CF"]) for r in res.history)
 
 
+def test_kept_checkpoints_hold_each_steps_network(image_dir, tmp_path):
+    res = train(_cfg(image_dir, tmp_path, model="unet", model_kwargs={"base": 8, "depth": 3}, keep_checkpoints=True))
+    kept = sorted(res.run_dir.glob("ckpt_*.pt"))
+    assert [p.name for p in kept] == ["ckpt_2.pt", "ckpt_4.pt"]
+    last = torch.load(kept[-1], map_location="cpu", weights_only=True)
+    model, _ = load_model(res.model_path)
+    assert last["step"] == 4 and set(last) == {"model", "step"}
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in last["model"].items())
+    first = torch.load(kept[0], map_location="cpu", weights_only=True)["model"]
+    assert any(not torch.equal(v, last["model"][k]) for k, v in first.items())  # the earlier step's own weights
+
+
 def test_channels_last_is_the_same_arithmetic(image_dir, tmp_path):
     """The memory order changes how fast a step is, not what it computes (within float rounding)."""
     kw = dict(model="effunet", model_kwargs={"pretrained": False, "width": 8}, loss="l1+cls", hints=True, steps=2)

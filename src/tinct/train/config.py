@@ -55,6 +55,8 @@ class TrainConfig:
     """skip training images whose colorfulness (Hasler-Suesstrunk) is below this (BigColor and DDColor drop those under 15)"""
     tone: float = 0.0
     """line art only: the share of training drawings given the manga look (black fills and screentone dots, tinct.lineart.screentone)"""
+    keep_checkpoints: bool = False
+    """also keep each checkpoint's network as ckpt_STEP.pt in the run folder (no optimizer state), so that any step can be scored and packaged later (scripts/package_model.py --network-from)"""
     channels_last: bool = True
     """train in channels_last (NHWC) memory order: the same arithmetic, 2-3x faster depthwise and 1x1 convolutions on CPUs"""
     hints: bool = False

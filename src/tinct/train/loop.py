@@ -370,6 +370,9 @@ def train(cfg: TrainConfig) -> TrainResult:
             tqdm.write(table_row(row, header=len(history) == 1)) if not cfg.quiet else None
             save_grid(model, val_rgb[:6], run / "samples" / f"epoch_{row['epoch']:03d}.png")
             _checkpoint(ckpt_path, model, disc, opt_g, opt_d, done, history)
+            if cfg.keep_checkpoints:  # the network of this step, kept beside the rolling checkpoint
+                with atomic_path(run / f"ckpt_{done}.pt") as tmp:
+                    torch.save({"model": model.state_dict(), "step": done}, tmp)
             (run / "history.json").write_text(json.dumps(history, indent=2))
             append_csv(run / "history.csv", row)
     bar.close()
