@@ -46,11 +46,11 @@ class TrainConfig:
     rebalance: float = 0.5
     """class rebalancing of the classification loss, Zhang et al.'s lambda: 0.5 theirs (rare colors weigh more), 1 = none (a calibrated distribution)"""
     cf_weight: float = 0.0
-    """weight of the colorfulness hinge: per image, how far the decoded output's colorfulness falls short of its original's (saturated by --cf-enhance), over 100; an output as colorful as its target costs nothing (0 = off)"""
+    """weight of the colorfulness hinge: per image given no hint (the automatic output), how far the decoded output's colorfulness falls short of its original's (saturated by --cf-enhance), over 100; an output as colorful as its target costs nothing (0 = off)"""
     cf_enhance: float = 1.2
     """saturation of the hinge's targets: gray + s (rgb - gray), DDColor's color_enhance (the other losses keep the true colors)"""
     cast_weight: float = 0.0
-    """weight of the cast term: per image, the L1 distance between the decoded output's mean normalized ab and the original's (a color cast over the whole picture costs; 0 = off)"""
+    """weight of the cast term: per image given no hint, the L1 distance between the decoded output's mean normalized ab and the original's (a color cast over the whole picture costs; 0 = off)"""
     min_colorfulness: float = 0.0
     """skip training images whose colorfulness (Hasler-Suesstrunk) is below this (BigColor and DDColor drop those under 15)"""
     tone: float = 0.0
