@@ -185,8 +185,6 @@ def variants(colorizer, image, n: int = 4, hints=None, render_size: int | None =
         moved = (base - color.resize_ab(ab, base.shape[-2:])).norm(dim=1, keepdim=True)
         free = free * (1 - ((moved - HOLD_AB[0]) / (HOLD_AB[1] - HOLD_AB[0])).clamp(0, 1))
     logits, conf = extras["logits"], extras["confidence"]
-    p = distribution(logits)[0]
-    bins = colorizer.model.bins.float()
     low = color.resize_ab(ab, logits.shape[-2:])[0]  # the shown colors at the logits' size
     doubt = (1 - conf[0, 0]).clamp(0, 1)
     shifts = torch.zeros(n - 1, 2, *logits.shape[-2:])
@@ -195,15 +193,18 @@ def variants(colorizer, image, n: int = 4, hints=None, render_size: int | None =
     if learned is not None:
         first = min(n, learned.shape[1] + 1)
         shifts[: first - 1] = learned[0, : first - 1]
-    labels, count = _segments(p, bins) if first < n else (None, 0)  # only for the variants the learned ones leave
-    lab_t = torch.from_numpy(labels) if labels is not None else None
-    for s in range(1, count + 1):
-        region = lab_t == s
-        modes = suggestions(p[:, region].mean(1), bins, k=min(MAX_SUGGESTIONS, n))
-        shown = low[:, region].mean(1)
-        for v in range(first, n):
-            target = torch.tensor(modes[v % len(modes)][0]) if len(modes) > 1 else shown
-            shifts[v - 1][:, region] = (target - shown)[:, None] * doubt[region][None] ** VARIANT_POWER
+    if first < n:  # the variants the learned ones leave: each region's next likely colors
+        p = distribution(logits)[0]
+        bins = colorizer.model.bins.float()
+        labels, count = _segments(p, bins)
+        lab_t = torch.from_numpy(labels)
+        for s in range(1, count + 1):
+            region = lab_t == s
+            modes = suggestions(p[:, region].mean(1), bins, k=min(MAX_SUGGESTIONS, n))
+            shown = low[:, region].mean(1)
+            for v in range(first, n):
+                target = torch.tensor(modes[v % len(modes)][0]) if len(modes) > 1 else shown
+                shifts[v - 1][:, region] = (target - shown)[:, None] * doubt[region][None] ** VARIANT_POWER
     if hinted_doubt is not None:  # where the hints made the model sure (their own pixels: fully), they stand
         sure = (hinted_doubt.clamp(max=1) / doubt.clamp(min=1e-6)).clamp(max=1) ** VARIANT_POWER
         free = free * torch.nn.functional.interpolate(sure[None, None], size=base.shape[-2:], mode="bilinear",
