@@ -64,6 +64,23 @@ def test_colorfulness_matches_the_metric_and_the_hinge_only_pushes_faint_outputs
     assert float(losses.colorfulness_hinge(vivid, rgb, gray, 1.0)) == 0.0  # already as colorful: no push
 
 
+def test_semantic_term_is_zero_for_the_original_and_pulls_wrong_colors_back():
+    """A frozen ImageNet classifier's view: the original costs nothing; the same picture with its
+    colors swapped around costs, and the gradient reaches the colors; the classifier stays frozen."""
+    g = torch.Generator().manual_seed(3)
+    low = torch.rand(2, 3, 6, 6, generator=g)
+    rgb = torch.nn.functional.interpolate(low, size=(64, 64), mode="bilinear", align_corners=False)
+    term = losses.SemanticConsistency()
+    term.train()
+    assert not term.net.training and not any(p.requires_grad for p in term.parameters())
+    assert float(term(rgb, rgb)) == pytest.approx(0.0, abs=1e-5)
+    wrong = rgb[:, [2, 0, 1]].clone().requires_grad_(True)  # blue where red was, and so on
+    loss = term(wrong, rgb)
+    loss.backward()
+    assert float(loss.detach()) > 1e-3 and float(wrong.grad.abs().sum()) > 0
+    assert float(term(wrong, rgb, torch.tensor([0.0, 0.0]))) == 0.0  # weights: none chosen, no cost
+
+
 def test_cast_sees_a_tint_over_the_whole_picture_not_local_errors():
     g = torch.Generator().manual_seed(1)
     ab = torch.rand(2, 2, 8, 8, generator=g) - 0.5

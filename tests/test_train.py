@@ -203,7 +203,8 @@ def test_validation_reports_the_cast_of_the_outputs():
 
 def test_colorfulness_options_train_and_the_checkpoint_table_is_a_csv(image_dir, tmp_path):
     res = train(_cfg(image_dir, tmp_path, model="effunet", model_kwargs={"pretrained": False, "width": 8},
-                     loss="l1+cls", hints=True, cf_weight=0.5, cast_weight=1.0, min_colorfulness=5.0))
+                     loss="l1+cls", hints=True, cf_weight=0.5, cast_weight=1.0, min_colorfulness=5.0,
+                     semantic_weight=0.1))
     lines = (res.run_dir / "history.csv").read_text().splitlines()
     assert lines[0].startswith("epoch,step,") and "val_CF" in lines[0] and "val_dCF" in lines[0]
     assert len(lines) == 3 and lines[2].split(",")[1] == "4"

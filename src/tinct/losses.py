@@ -91,6 +91,42 @@ def cast(pred_ab: torch.Tensor, target_ab: torch.Tensor, weight: torch.Tensor | 
     return _batch_mean((pred_ab.mean(dim=(2, 3)) - target_ab.mean(dim=(2, 3))).abs().sum(1), weight)
 
 
+class SemanticConsistency(torch.nn.Module):
+    """``(pred_rgb, target_rgb, weight=None) ->`` the batch mean of ``T^2 KL(p_target || p_pred)``,
+    where ``p`` is a frozen ImageNet classifier's class distribution at temperature ``T``
+    (EfficientNet-Lite0 with its bundled weights, eval mode; ChromaGAN's class-distribution term):
+    colors that make a picture look like another class cost, colors it does not notice do not.
+    RGB in [0, 1], (N, 3, H, W); the classifier sees them at 224 px. Never the benchmark's judge
+    (:mod:`tinct.bench.realism` uses EfficientNet-Lite2)."""
+
+    SIZE = 224
+
+    def __init__(self, temperature: float = 2.0):
+        super().__init__()
+        from tinct.models.efficientnet_lite import efficientnet_lite0
+
+        self.net = efficientnet_lite0(pretrained=True).eval()
+        for p in self.net.parameters():
+            p.requires_grad_(False)
+        self.temperature = temperature
+
+    def train(self, mode: bool = True) -> "SemanticConsistency":
+        return super().train(False)  # frozen: batch norms keep their ImageNet statistics
+
+    def _log_p(self, rgb: torch.Tensor) -> torch.Tensor:
+        from tinct.models.efficientnet_lite import EfficientNetLite0
+
+        if rgb.shape[-2:] != (self.SIZE, self.SIZE):
+            rgb = F.interpolate(rgb, size=(self.SIZE, self.SIZE), mode="bilinear", align_corners=False)
+        return F.log_softmax(self.net(EfficientNetLite0.normalize(rgb)).float() / self.temperature, dim=1)
+
+    def forward(self, pred_rgb: torch.Tensor, target_rgb: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        with torch.no_grad():
+            target = self._log_p(target_rgb)
+        kl = (target.exp() * (target - self._log_p(pred_rgb))).sum(1) * self.temperature ** 2
+        return _batch_mean(kl, weight)
+
+
 # ---- GAN objectives. D outputs logits (vanilla) or critic scores (wgan-gp). ----
 def d_loss_vanilla(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
     """pix2pix discriminator loss, halved as in the reference implementation."""

@@ -51,6 +51,8 @@ class TrainConfig:
     """saturation of the hinge's targets: gray + s (rgb - gray), DDColor's color_enhance (the other losses keep the true colors)"""
     cast_weight: float = 0.0
     """weight of the cast term: per image given no hint, the L1 distance between the decoded output's mean normalized ab and the original's (a color cast over the whole picture costs; 0 = off)"""
+    semantic_weight: float = 0.0
+    """weight of the semantic term: per image, the KL divergence of a frozen ImageNet classifier's class distribution (EfficientNet-Lite0, temperature 2) on the decoded output from the one on the original (ChromaGAN's class-distribution term): colors that make a picture look like another class cost (0 = off)"""
     min_colorfulness: float = 0.0
     """skip training images whose colorfulness (Hasler-Suesstrunk) is below this (BigColor and DDColor drop those under 15)"""
     tone: float = 0.0

@@ -177,12 +177,14 @@ def train(cfg: TrainConfig) -> TrainResult:
     lab_out = spec.cls.output_kind == "lab"  # line art: drawings in, whole images out
     for name, value, low, high in (("--cf-weight", cfg.cf_weight, 0.0, 100.0), ("--cf-enhance", cfg.cf_enhance, 1.0, 3.0),
                                    ("--cast-weight", cfg.cast_weight, 0.0, 100.0),
+                                   ("--semantic-weight", cfg.semantic_weight, 0.0, 100.0),
                                    ("--min-colorfulness", cfg.min_colorfulness, 0.0, 150.0),
                                    ("--tone", cfg.tone, 0.0, 1.0)):
         if not (math.isfinite(value) and low <= value <= high):
             raise TinctError(f"{name} must be between {low:g} and {high:g}, got {value}")
-    if (cfg.cf_weight > 0 or cfg.cast_weight > 0) and lab_out:
-        raise TinctError("--cf-weight and --cast-weight are for networks that color a photo's lightness, not line art")
+    if (cfg.cf_weight > 0 or cfg.cast_weight > 0 or cfg.semantic_weight > 0) and lab_out:
+        raise TinctError("--cf-weight, --cast-weight and --semantic-weight are for networks that color a photo's "
+                         "lightness, not line art")
     if cfg.tone > 0 and not lab_out:
         raise TinctError("--tone gives training drawings the manga look: it is for line-art models")
     if not 0 <= cfg.critic_steps <= cfg.steps:
@@ -223,6 +225,9 @@ def train(cfg: TrainConfig) -> TrainResult:
         disc = create_model(disc_name, **dkw)
     opt_g = torch.optim.Adam(trainable, lr=cfg.lr, betas=(cfg.beta1, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999)) if disc else None
+    semantic = losses.SemanticConsistency() if cfg.semantic_weight > 0 else None
+    if semantic is not None and cfg.channels_last:
+        semantic.to(memory_format=torch.channels_last)
     weights = None
     if "cls" in rec_kind:
         if not model.has_distribution:
@@ -327,15 +332,18 @@ def train(cfg: TrainConfig) -> TrainResult:
                 rec = losses.reconstruction(pred, ab, "l1" if rec_kind == "l1+cls" else rec_kind)
             if "cls" in rec_kind and not lab_out:
                 rec = rec + cfg.cls_weight * losses.rebalanced_ce(out["logits"], ab, model.bins, weights)
-            if cfg.cf_weight > 0 or cfg.cast_weight > 0:  # terms on the decoding that ships
+            if cfg.cf_weight > 0 or cfg.cast_weight > 0 or semantic is not None:  # terms on the decoding that ships
                 # ... and on the automatic output only: an image given hints has its colors from them
                 free = _hint_free(hk)
                 shown = _full_ab(model, out, l.shape[-2:])
-                if cfg.cf_weight > 0:  # the colorfulness hinge
+                if cfg.cf_weight > 0 or semantic is not None:
                     l_raw = color.denormalize_l(l)
                     pred_rgb = color.lab_to_rgb(torch.cat([l_raw, color.denormalize_ab(shown)], 1))
+                if cfg.cf_weight > 0:  # the colorfulness hinge
                     gray_rgb = color.lab_to_rgb(torch.cat([l_raw, torch.zeros_like(ab)], 1))
                     aux = aux + cfg.cf_weight * losses.colorfulness_hinge(pred_rgb, rgb, gray_rgb, cfg.cf_enhance, free)
+                if semantic is not None:  # on every output: hinted pictures should read as their class too
+                    aux = aux + cfg.semantic_weight * semantic(pred_rgb, rgb)
                 if cfg.cast_weight > 0:
                     aux = aux + cfg.cast_weight * losses.cast(shown, ab, free)
             g_loss = lam * rec + aux
