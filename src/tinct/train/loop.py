@@ -333,7 +333,7 @@ def train(cfg: TrainConfig) -> TrainResult:
             if "cls" in rec_kind and not lab_out:
                 rec = rec + cfg.cls_weight * losses.rebalanced_ce(out["logits"], ab, model.bins, weights)
             if cfg.cf_weight > 0 or cfg.cast_weight > 0 or semantic is not None:  # terms on the decoding that ships
-                # ... and on the automatic output only: an image given hints has its colors from them
+                # the hinge and the cast term on the automatic outputs only: a hinted image's colors are the hints'
                 free = _hint_free(hk)
                 shown = _full_ab(model, out, l.shape[-2:])
                 if cfg.cf_weight > 0 or semantic is not None:
