@@ -103,9 +103,10 @@ class SemanticConsistency(torch.nn.Module):
 
     def __init__(self, temperature: float = 2.0):
         super().__init__()
-        from tinct.models.efficientnet_lite import efficientnet_lite0
+        from tinct.models.efficientnet_lite import EfficientNetLite0, efficientnet_lite0
 
         self.net = efficientnet_lite0(pretrained=True).eval()
+        self.normalize = EfficientNetLite0.normalize
         for p in self.net.parameters():
             p.requires_grad_(False)
         self.temperature = temperature
@@ -114,11 +115,9 @@ class SemanticConsistency(torch.nn.Module):
         return super().train(False)  # frozen: batch norms keep their ImageNet statistics
 
     def _log_p(self, rgb: torch.Tensor) -> torch.Tensor:
-        from tinct.models.efficientnet_lite import EfficientNetLite0
-
         if rgb.shape[-2:] != (self.SIZE, self.SIZE):
             rgb = F.interpolate(rgb, size=(self.SIZE, self.SIZE), mode="bilinear", align_corners=False)
-        return F.log_softmax(self.net(EfficientNetLite0.normalize(rgb)).float() / self.temperature, dim=1)
+        return F.log_softmax(self.net(self.normalize(rgb)).float() / self.temperature, dim=1)
 
     def forward(self, pred_rgb: torch.Tensor, target_rgb: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         with torch.no_grad():
